@@ -1,0 +1,1 @@
+"""acscontract: contract testing, emulation and RAM policy validation for Alibaba Cloud OpenAPI."""

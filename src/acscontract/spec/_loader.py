@@ -1,0 +1,719 @@
+"""Reading spec files: YAML with strict keys, the meta-schema, references and semantic checks.
+
+`validate_paths` reports every problem as data (`SpecProblem`: file, JSON Pointer, message);
+`load_operation` builds the typed model and raises `SpecError` listing the problems.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from acscontract._resources import bundled_path
+from acscontract.errors import InputError, UsageError
+from acscontract.spec._model import (
+    Check,
+    ConditionKey,
+    ErrorCode,
+    FlowControl,
+    GatewayError,
+    Lifecycle,
+    Operation,
+    Parameter,
+    Product,
+    Protocol,
+    RamAction,
+    ResourceType,
+    SignatureMethod,
+    Transition,
+    Undocumented,
+    _value_problem,
+)
+
+__all__ = [
+    "SpecError",
+    "SpecProblem",
+    "bundled_spec_dir",
+    "find_spec_files",
+    "load_document",
+    "load_operation",
+    "resolve_operation",
+    "validate_paths",
+]
+
+SCHEMA_FILE = "operation.schema.json"
+_SPEC_SUFFIXES = (".yaml", ".yml")
+_LIFECYCLE_OK = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class SpecProblem:
+    """One thing wrong with a spec file: where (file and JSON Pointer) and what."""
+
+    file: str
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.pointer or '/'}: {self.message}"
+
+
+class SpecError(InputError):
+    """A spec file is unreadable or invalid; `problems` lists every finding."""
+
+    def __init__(self, problems: Sequence[SpecProblem]) -> None:
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        more = f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
+        super().__init__(first.file, f"{first.pointer or '/'}: {first.message}{more}")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and keys that are not strings."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    loader.flatten_mapping(node)
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        mark = key_node.start_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        if not isinstance(key, str):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the key {key!r} at {where} is not a string; quote it (YAML reads words like "
+                "on, off, yes and no as booleans)",
+                mark,
+            )
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} at {where} appears twice in one mapping", mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+    return result
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def bundled_spec_dir() -> Path:
+    """The spec folder that ships with acscontract."""
+    return bundled_path("spec")
+
+
+@functools.cache
+def _meta_validator() -> Draft202012Validator:
+    schema_path = bundled_spec_dir() / SCHEMA_FILE
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(schema["$id"], resource)
+    return Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
+
+
+def load_document(path: Path) -> Any:
+    """Read one YAML or JSON file strictly; raise SpecError naming the file and the position."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecProblem(str(path), "", "the file does not exist")]) from None
+    except IsADirectoryError:
+        raise SpecError([SpecProblem(str(path), "", "this is a folder, not a file")]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [SpecProblem(str(path), "", f"the file is not UTF-8 text (byte {exc.start})")]
+        ) from None
+    except OSError as exc:
+        raise SpecError(
+            [SpecProblem(str(path), "", f"the file cannot be read: {exc.strerror}")]
+        ) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError([SpecProblem(str(path), "", f"{where}{problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(str(path), "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([SpecProblem(str(path), "", "the YAML is nested too deeply")]) from None
+
+
+def _pointer(parts: Iterable[Any]) -> str:
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "".join("/" + part for part in escaped)
+
+
+def _schema_problems(path: Path, document: Any) -> list[SpecProblem]:
+    validator = _meta_validator()
+    problems = []
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
+        best = error
+        if error.context:
+            best = min(error.context, key=lambda e: (len(e.absolute_path), str(e.message)))
+        problems.append(SpecProblem(str(path), _pointer(best.absolute_path), best.message))
+    return problems
+
+
+def find_spec_files(paths: Sequence[Path]) -> list[Path]:
+    """Every spec file under `paths` (files as given; folders searched recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in _SPEC_SUFFIXES and p.is_file())
+            )
+        elif path.exists():
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder.")
+    return found
+
+
+def validate_paths(paths: Sequence[Path]) -> list[SpecProblem]:
+    """Validate every spec file under `paths`: meta-schema, references and semantic checks.
+
+    Unreadable files and bad YAML come back as problems too; nothing is raised for a bad file.
+    """
+    problems: list[SpecProblem] = []
+    for path in find_spec_files(paths):
+        try:
+            document = load_document(path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        if not isinstance(document, dict):
+            problems.append(SpecProblem(str(path), "", "a spec file must hold a mapping"))
+            continue
+        found = _schema_problems(path, document)
+        problems.extend(found)
+        if found:
+            continue
+        kind = document.get("kind")
+        try:
+            if kind == "operation":
+                _build_operation(path, document)
+            elif kind == "product":
+                _build_product(path, document)
+            elif kind == "protocol":
+                _build_protocol(path, document)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+def _checked(path: Path, expected_kind: str) -> dict[str, Any]:
+    document = load_document(path)
+    if not isinstance(document, dict):
+        raise SpecError([SpecProblem(str(path), "", "a spec file must hold a mapping")])
+    problems = _schema_problems(path, document)
+    if problems:
+        raise SpecError(problems)
+    if document["kind"] != expected_kind:
+        raise SpecError(
+            [
+                SpecProblem(
+                    str(path), "/kind", f"expected a {expected_kind} file, found {document['kind']}"
+                )
+            ]
+        )
+    return document
+
+
+def _reference(path: Path, pointer: str, target: str) -> Path:
+    resolved = (path.parent / target).resolve()
+    if not resolved.is_file():
+        raise SpecError(
+            [SpecProblem(str(path), pointer, f"the referenced file {target!r} does not exist")]
+        )
+    return resolved
+
+
+def _undocumented(document: Any, base: str = "") -> Iterator[Undocumented]:
+    if isinstance(document, dict):
+        for key, value in document.items():
+            pointer = f"{base}/{key}"
+            if key in ("undocumented", "x-checksUndocumented") and isinstance(value, str):
+                yield Undocumented(pointer, " ".join(value.split()))
+            else:
+                yield from _undocumented(value, pointer)
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from _undocumented(value, f"{base}/{index}")
+
+
+def _parameter(raw: Mapping[str, Any]) -> Parameter:
+    schema = raw["schema"]
+    enum = schema.get("enum")
+    return Parameter(
+        name=raw["name"],
+        location=raw["in"],
+        type=schema["type"],
+        required=bool(schema.get("required", False)),
+        format=schema.get("format"),
+        enum=tuple(str(v) for v in enum) if enum is not None else None,
+        example=schema.get("example"),
+        description=" ".join(str(schema.get("description", "")).split()),
+        style=raw.get("style"),
+        max_length=schema.get("maxLength"),
+        min_length=schema.get("minLength"),
+        pattern=schema.get("pattern"),
+        minimum=schema.get("minimum"),
+        maximum=schema.get("maximum"),
+    )
+
+
+@functools.cache
+def _protocol_cached(path: Path, mtime: float) -> Protocol:
+    return _build_protocol(path, _checked(path, "protocol"))
+
+
+def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
+    freshness = raw["freshness"]
+    envelope = raw["errorEnvelope"]
+    return Protocol(
+        name=raw["name"],
+        path=path,
+        common_parameters=tuple(_parameter(p) for p in raw["commonParameters"]),
+        signature_methods=tuple(
+            SignatureMethod(m["id"], m["name"], m["carriedIn"], m) for m in raw["signatureMethods"]
+        ),
+        timestamp_skew_seconds=freshness["timestampSkewSeconds"],
+        timestamp_format=freshness["timestampFormat"],
+        nonce_window_seconds=freshness["nonceReplayWindowSeconds"]["value"],
+        error_content_type=envelope["contentType"],
+        request_id_pattern=envelope.get("requestIdPattern"),
+        error_schema=envelope["schema"],
+        gateway_errors=tuple(
+            GatewayError(
+                code=e["errorCode"],
+                http_status=e["httpStatus"],
+                when=e["when"],
+                category=e["category"],
+                alternatives=tuple(e.get("alternatives", ())),
+                message_format=e.get("messageFormat"),
+                undocumented=e.get("undocumented"),
+            )
+            for e in raw["gatewayErrors"]
+        ),
+        global_condition_keys=tuple(
+            ConditionKey(k["key"], k["type"], k.get("prefix"))
+            for k in raw["ram"]["globalConditionKeys"]
+        ),
+        raw=raw,
+    )
+
+
+def _load_protocol(path: Path) -> Protocol:
+    return _protocol_cached(path, path.stat().st_mtime)
+
+
+@functools.cache
+def _product_cached(path: Path, mtime: float) -> Product:
+    return _build_product(path, _checked(path, "product"))
+
+
+def _build_product(path: Path, raw: dict[str, Any]) -> Product:
+    protocol = _load_protocol(_reference(path, "/protocol", raw["protocol"]))
+    metadata = None
+    if "metadata" in raw:
+        metadata = _reference(path, "/metadata", raw["metadata"])
+    info = raw["info"]
+    return Product(
+        name=info["product"],
+        version=info["version"],
+        style=info["style"],
+        title=raw.get("title", info["product"]),
+        path=path,
+        default_endpoint=raw["defaultEndpoint"],
+        endpoints={e["regionId"]: e["endpoint"] for e in raw["endpoints"]},
+        ram_action_prefix=raw["ram"]["actionPrefix"],
+        metadata_path=metadata,
+        protocol=protocol,
+        raw=raw,
+    )
+
+
+def _load_product(path: Path) -> Product:
+    return _product_cached(path, path.stat().st_mtime)
+
+
+def _errors(raw: Mapping[str, Any]) -> tuple[ErrorCode, ...]:
+    errors = []
+    for status, entries in raw.get("errorCodes", {}).items():
+        for entry in entries:
+            errors.append(
+                ErrorCode(
+                    code=entry["errorCode"],
+                    http_status=int(status),
+                    message=entry.get("errorMessage", ""),
+                    when=" ".join(str(entry.get("x-when", "")).split()),
+                )
+            )
+    return tuple(errors)
+
+
+def _ram(raw: Mapping[str, Any]) -> RamAction:
+    ram = raw["x-ram"]
+    level = ram.get("accessLevel", {})
+    assessed = level.get("assessed", {})
+    return RamAction(
+        action=ram["action"],
+        access_level=level.get("documented", "unknown"),
+        writes=assessed.get("writes"),
+        billable=assessed.get("billable"),
+        resource_types=tuple(
+            ResourceType(r["type"], r["arn"]) for r in ram.get("resourceTypes", ())
+        ),
+        condition_keys=tuple(
+            ConditionKey(k["key"], k["type"]) for k in ram.get("conditionKeys", ())
+        ),
+        associated_actions=tuple(ram.get("associatedActions", ())),
+        known="undocumented" not in ram,
+    )
+
+
+def _flow(raw: Mapping[str, Any]) -> FlowControl:
+    flow = raw["x-flowControl"]
+    on_exceed = flow.get("onExceed", {})
+    return FlowControl(
+        limit=flow["limit"],
+        per=flow["per"],
+        scope=flow["scope"],
+        throttle_code=on_exceed.get("errorCode"),
+        throttle_status=on_exceed.get("httpStatus"),
+        default_algorithm=flow.get("algorithm", {}).get("emulatorDefault"),
+    )
+
+
+def _lifecycle(raw: Mapping[str, Any]) -> Lifecycle | None:
+    life = raw.get("x-lifecycle")
+    if life is None:
+        return None
+    transitions = []
+    for documented in (True, False):
+        for t in life["transitions"]["documented" if documented else "undocumented"]:
+            transitions.append(
+                Transition(
+                    source=t["from"],
+                    trigger=t["trigger"],
+                    target=t.get("to"),
+                    error=t.get("error"),
+                    documented=documented,
+                    start_timer=t.get("startTimer"),
+                    produces_file=bool(t.get("producesFile", False)),
+                    accepts=tuple(t.get("accepts", ())),
+                    note=t.get("note"),
+                    undocumented=t.get("undocumented"),
+                )
+            )
+    events = life.get("events", {})
+    return Lifecycle(
+        entity=life["entity"],
+        key=tuple(life["key"]),
+        initial=life["initial"],
+        states=tuple(life["states"]),
+        timers={name: float(t["seconds"]) for name, t in life.get("timers", {}).items()},
+        events=tuple(events),
+        timer_events={name: e["timer"] for name, e in events.items() if "timer" in e},
+        transitions=tuple(transitions),
+    )
+
+
+def _build_operation(path: Path, raw: dict[str, Any]) -> Operation:
+    product = _load_product(_reference(path, "/product", raw["product"]))
+    parameters = tuple(_parameter(p) for p in raw["parameters"])
+    operation = Operation(
+        name=raw["name"],
+        path=path,
+        product=product,
+        title=raw.get("title", raw["name"]),
+        summary=" ".join(str(raw.get("summary", "")).split()),
+        description=" ".join(str(raw.get("description", "")).split()),
+        methods=tuple(m.upper() for m in raw["methods"]),
+        schemes=tuple(raw["schemes"]),
+        operation_type=raw.get("systemTags", {}).get("operationType"),
+        parameters=parameters,
+        success_schema=raw["responses"]["200"]["schema"],
+        errors=_errors(raw),
+        checks=tuple(
+            Check(c["check"], c["errorCode"], c.get("description", ""), c.get("undocumented"))
+            for c in raw.get("x-checks", ())
+        ),
+        ram=_ram(raw),
+        flow_control=_flow(raw),
+        lifecycle=_lifecycle(raw),
+        undocumented=tuple(_undocumented(raw))
+        + tuple(
+            Undocumented(f"{product.protocol.path.name}#{u.pointer}", u.text)
+            for u in _undocumented(product.protocol.raw)
+        ),
+        raw=raw,
+    )
+    problems = _semantic_problems(path, operation)
+    if problems:
+        raise SpecError(problems)
+    return operation
+
+
+def _semantic_problems(path: Path, op: Operation) -> list[SpecProblem]:
+    """Checks the meta-schema cannot express: cross-references between parts of the spec."""
+    file = str(path)
+    problems: list[SpecProblem] = []
+    own_codes = {e.code for e in op.errors}
+    all_codes = set(op.all_error_codes)
+
+    names = [p.name for p in op.parameters]
+    for index, parameter in enumerate(op.parameters):
+        pointer = f"/parameters/{index}/schema"
+        if names.count(parameter.name) > 1:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"/parameters/{index}/name",
+                    f"the parameter {parameter.name} is declared twice",
+                )
+            )
+        if parameter.example is not None and parameter.type in ("string", "integer", "boolean"):
+            example = parameter.example
+            wire = str(example).lower() if isinstance(example, bool) else str(example)
+            reason = _value_problem(parameter, wire)
+            if reason is not None:
+                problems.append(
+                    SpecProblem(
+                        file, f"{pointer}/example", f"the example is not a valid value: {reason}"
+                    )
+                )
+        if parameter.enum is not None and parameter.type == "integer":
+            for position, value in enumerate(parameter.enum):
+                if not re.fullmatch(r"-?[0-9]+", value):
+                    problems.append(
+                        SpecProblem(
+                            file, f"{pointer}/enum/{position}", f"{value!r} is not an integer"
+                        )
+                    )
+
+    seen_codes: dict[str, int] = {}
+    for error in op.errors:
+        if error.code in seen_codes and seen_codes[error.code] != error.http_status:
+            problems.append(
+                SpecProblem(
+                    file,
+                    "/errorCodes",
+                    f"the error code {error.code} is declared under two HTTP statuses",
+                )
+            )
+        seen_codes[error.code] = error.http_status
+
+    for index, check in enumerate(op.checks):
+        if check.code not in own_codes:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"/x-checks/{index}/errorCode",
+                    f"{check.code} is not one of the operation's declared error codes",
+                )
+            )
+
+    flow = op.flow_control
+    if flow.throttle_code is not None:
+        try:
+            gateway = op.protocol.gateway_error(flow.throttle_code)
+        except KeyError:
+            problems.append(
+                SpecProblem(
+                    file,
+                    "/x-flowControl/onExceed/errorCode",
+                    f"{flow.throttle_code} is not a gateway error of protocol {op.protocol.name}",
+                )
+            )
+        else:
+            if flow.throttle_status not in gateway.statuses:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        "/x-flowControl/onExceed/httpStatus",
+                        f"the protocol gives {gateway.code} the status {gateway.http_status}, "
+                        f"not {flow.throttle_status}",
+                    )
+                )
+
+    prefix = op.product.ram_action_prefix
+    if not op.ram.action.lower().startswith(prefix.lower() + ":"):
+        problems.append(
+            SpecProblem(file, "/x-ram/action", f"the RAM action must start with {prefix}:")
+        )
+    for index, resource in enumerate(op.ram.resource_types):
+        for name in resource.placeholders:
+            if name != "accountId" and name not in names:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        f"/x-ram/resourceTypes/{index}/arn",
+                        f"the placeholder {{#{name}}} names neither a parameter nor accountId",
+                    )
+                )
+        if re.search(r"\{(?!#)[^}]*\}", resource.arn_template):
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"/x-ram/resourceTypes/{index}/arn",
+                    "placeholders are written {#Name}; this template has a brace without #",
+                )
+            )
+
+    if op.lifecycle is not None:
+        problems.extend(_lifecycle_problems(file, op, all_codes))
+    return problems
+
+
+def _lifecycle_problems(file: str, op: Operation, all_codes: set[str]) -> list[SpecProblem]:
+    life = op.lifecycle
+    assert life is not None
+    problems: list[SpecProblem] = []
+    names = {p.name for p in op.parameters}
+    states = set(life.states)
+    if life.initial not in states:
+        problems.append(
+            SpecProblem(file, "/x-lifecycle/initial", f"{life.initial!r} is not a state")
+        )
+    for position, key in enumerate(life.key):
+        if key not in names:
+            problems.append(
+                SpecProblem(file, f"/x-lifecycle/key/{position}", f"{key!r} is not a parameter")
+            )
+    for event, timer in life.timer_events.items():
+        if timer not in life.timers:
+            problems.append(
+                SpecProblem(file, f"/x-lifecycle/events/{event}/timer", f"{timer!r} is not a timer")
+            )
+    command = op.command_parameter
+    commands = set(command.enum or ()) if command is not None else set()
+    if command is None:
+        problems.append(
+            SpecProblem(
+                file,
+                "/x-lifecycle/transitions",
+                "no parameter's enum lists the lifecycle's commands (every trigger that is not "
+                "an event must be a value of one enum parameter)",
+            )
+        )
+    triggers = commands | set(life.events)
+    counters = {"documented": 0, "undocumented": 0}
+    seen: set[tuple[str, str]] = set()
+    for transition in life.transitions:
+        group = "documented" if transition.documented else "undocumented"
+        pointer = f"/x-lifecycle/transitions/{group}/{counters[group]}"
+        counters[group] += 1
+        if transition.source not in states:
+            problems.append(
+                SpecProblem(file, f"{pointer}/from", f"{transition.source!r} is not a state")
+            )
+        if transition.target is not None and transition.target not in states:
+            problems.append(
+                SpecProblem(file, f"{pointer}/to", f"{transition.target!r} is not a state")
+            )
+        if transition.trigger not in triggers:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"{pointer}/trigger",
+                    f"{transition.trigger!r} is neither a command ({', '.join(sorted(commands))}) "
+                    "nor an event",
+                )
+            )
+        if transition.error is not None and transition.error not in {e.code for e in op.errors}:
+            problems.append(
+                SpecProblem(
+                    file, f"{pointer}/error", f"{transition.error} is not a declared error code"
+                )
+            )
+        for position, outcome in enumerate(transition.accepts):
+            if outcome != _LIFECYCLE_OK and outcome not in all_codes:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        f"{pointer}/accepts/{position}",
+                        f"{outcome!r} is neither {_LIFECYCLE_OK!r} nor a documented error code",
+                    )
+                )
+        if transition.start_timer is not None and transition.start_timer not in life.timers:
+            problems.append(
+                SpecProblem(
+                    file, f"{pointer}/startTimer", f"{transition.start_timer!r} is not a timer"
+                )
+            )
+        pair = (transition.source, transition.trigger)
+        if pair in seen:
+            problems.append(
+                SpecProblem(
+                    file,
+                    pointer,
+                    f"a second transition for {transition.trigger} in state {transition.source}",
+                )
+            )
+        seen.add(pair)
+    for state in sorted(states):
+        for cmd in sorted(commands):
+            if (state, cmd) not in seen:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        "/x-lifecycle/transitions",
+                        f"no transition says what {cmd} does in state {state}; add it, under "
+                        "undocumented if the documentation does not say",
+                    )
+                )
+    return problems
+
+
+@functools.cache
+def _operation_cached(path: Path, mtime: float) -> Operation:
+    return _build_operation(path, _checked(path, "operation"))
+
+
+def load_operation(path: Path) -> Operation:
+    """Load, validate and build one operation spec file; raise SpecError if it is invalid."""
+    resolved = path.resolve()
+    try:
+        mtime = resolved.stat().st_mtime
+    except OSError:
+        raise SpecError([SpecProblem(str(path), "", "the file does not exist")]) from None
+    return _operation_cached(resolved, mtime)
+
+
+def resolve_operation(name: str, spec_dir: Path | None = None) -> Path:
+    """Find an operation's spec file from `product/version/Name` or a plain unambiguous `Name`."""
+    root = spec_dir if spec_dir is not None else bundled_spec_dir()
+    candidate = Path(name)
+    if candidate.suffix in _SPEC_SUFFIXES and candidate.is_file():
+        return candidate
+    parts = name.strip("/").split("/")
+    if len(parts) == 3:
+        matches = [root / parts[0] / parts[1] / f"{parts[2]}{suffix}" for suffix in _SPEC_SUFFIXES]
+        matches = [m for m in matches if m.is_file()]
+    elif len(parts) == 1 and re.fullmatch(r"[A-Za-z0-9]+", name):
+        matches = sorted(p for p in root.glob(f"*/*/{name}.y*ml") if p.suffix in _SPEC_SUFFIXES)
+    else:
+        raise UsageError(
+            f"{name!r} is not an operation name; write product/version/Name, for example "
+            "live/2016-11-01/RealTimeRecordCommand, or a plain Name."
+        )
+    if not matches:
+        raise UsageError(f"there is no operation {name!r} in {root}.")
+    if len(matches) > 1:
+        options = ", ".join(str(m.relative_to(root).with_suffix("")) for m in matches)
+        raise UsageError(f"{name!r} is ambiguous; write one of: {options}.")
+    return matches[0]
