@@ -163,8 +163,29 @@ def _schema_problems(path: Path, document: Any) -> list[SpecProblem]:
         best = error
         if error.context:
             best = min(error.context, key=lambda e: (len(e.absolute_path), str(e.message)))
+        if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+            problems.extend(_unknown_keys(path, best.absolute_path, best.instance, best.schema))
+            continue
         problems.append(SpecProblem(str(path), _pointer(best.absolute_path), best.message))
     return problems
+
+
+def _unknown_keys(
+    path: Path, where: Iterable[Any], instance: dict[str, Any], schema: Mapping[str, Any]
+) -> list[SpecProblem]:
+    known = list(schema.get("properties", {}))
+    patterns = list(schema.get("patternProperties", {}))
+    extra = [
+        key for key in instance if key not in known and not any(re.search(p, key) for p in patterns)
+    ]
+    hint = f"; the keys allowed here are {', '.join(known)}" if known else ""
+    if "^x-" in patterns:
+        hint += " (extension keys must start with x-)"
+    base = list(where)
+    return [
+        SpecProblem(str(path), _pointer([*base, key]), f"unknown key {key!r}{hint}")
+        for key in extra
+    ]
 
 
 def find_spec_files(paths: Sequence[Path]) -> list[Path]:
@@ -254,7 +275,12 @@ def _undocumented(document: Any, base: str = "") -> Iterator[Undocumented]:
             yield from _undocumented(value, f"{base}/{index}")
 
 
-def _parameter(raw: Mapping[str, Any]) -> Parameter:
+def _number(value: Any) -> float | None:
+    """A bound from the spec; Alibaba's metadata writes some as decimal strings."""
+    return None if value is None else float(value)
+
+
+def parameter_from_raw(raw: Mapping[str, Any]) -> Parameter:
     schema = raw["schema"]
     enum = schema.get("enum")
     return Parameter(
@@ -270,8 +296,8 @@ def _parameter(raw: Mapping[str, Any]) -> Parameter:
         max_length=schema.get("maxLength"),
         min_length=schema.get("minLength"),
         pattern=schema.get("pattern"),
-        minimum=schema.get("minimum"),
-        maximum=schema.get("maximum"),
+        minimum=_number(schema.get("minimum")),
+        maximum=_number(schema.get("maximum")),
     )
 
 
@@ -286,7 +312,7 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
     return Protocol(
         name=raw["name"],
         path=path,
-        common_parameters=tuple(_parameter(p) for p in raw["commonParameters"]),
+        common_parameters=tuple(parameter_from_raw(p) for p in raw["commonParameters"]),
         signature_methods=tuple(
             SignatureMethod(m["id"], m["name"], m["carriedIn"], m) for m in raw["signatureMethods"]
         ),
@@ -434,7 +460,7 @@ def _lifecycle(raw: Mapping[str, Any]) -> Lifecycle | None:
 
 def _build_operation(path: Path, raw: dict[str, Any]) -> Operation:
     product = _load_product(_reference(path, "/product", raw["product"]))
-    parameters = tuple(_parameter(p) for p in raw["parameters"])
+    parameters = tuple(parameter_from_raw(p) for p in raw["parameters"])
     operation = Operation(
         name=raw["name"],
         path=path,
@@ -476,6 +502,8 @@ def _semantic_problems(path: Path, op: Operation) -> list[SpecProblem]:
     all_codes = set(op.all_error_codes)
 
     names = [p.name for p in op.parameters]
+    # Control characters are refused only where the spec says so (x-checks malformedParameter).
+    forbid_control = any(c.check == "malformedParameter" for c in op.checks)
     for index, parameter in enumerate(op.parameters):
         pointer = f"/parameters/{index}/schema"
         if names.count(parameter.name) > 1:
@@ -489,7 +517,7 @@ def _semantic_problems(path: Path, op: Operation) -> list[SpecProblem]:
         if parameter.example is not None and parameter.type in ("string", "integer", "boolean"):
             example = parameter.example
             wire = str(example).lower() if isinstance(example, bool) else str(example)
-            reason = _value_problem(parameter, wire)
+            reason = _value_problem(parameter, wire, forbid_control=forbid_control)
             if reason is not None:
                 problems.append(
                     SpecProblem(

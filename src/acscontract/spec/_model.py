@@ -426,8 +426,8 @@ class Operation:
         return None
 
 
-def _value_problem(parameter: Parameter, value: str) -> str | None:
-    if _CONTROL_CHARACTERS.search(value):
+def _value_problem(parameter: Parameter, value: str, *, forbid_control: bool = True) -> str | None:
+    if forbid_control and _CONTROL_CHARACTERS.search(value):
         return "it contains control characters"
     if parameter.type == "integer":
         if not _DECIMAL.match(value):

@@ -1,0 +1,191 @@
+"""`acscontract spec ...`: validate, show, export and import operation specs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from acscontract import spec as spec_api
+from acscontract.errors import InputError
+
+__all__ = ["spec"]
+
+
+@click.group()
+def spec() -> None:
+    """Validate, show, export and import operation specs."""
+
+
+@spec.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> int:
+    """Validate spec files (folders are searched recursively; default: the bundled spec).
+
+    Exit 0 when every file is valid, 1 when any is not (one `file:pointer: message` line per
+    problem), 2 when a path cannot be read.
+    """
+    targets = list(paths) or [spec_api.bundled_spec_dir()]
+    files = spec_api.find_spec_files(targets)
+    problems = spec_api.validate_paths(targets)
+    for problem in problems:
+        click.echo(str(problem))
+    bad_files = len({p.file for p in problems})
+    if problems:
+        click.echo(f"{len(problems)} problems in {bad_files} of {len(files)} spec files.", err=True)
+        return 1
+    if not files:
+        raise InputError(", ".join(map(str, targets)), "no spec files (*.yaml) found there.")
+    click.echo(f"{len(files)} spec files are valid.", err=True)
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "raw"
+        }
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def normalized(op: spec_api.Operation) -> dict[str, Any]:
+    """The operation as plain JSON data, with product and protocol resolved."""
+    data: dict[str, Any] = _jsonable(op)
+    data["qualifiedName"] = op.qualified_name
+    data["requestSchema"] = spec_api.request_schema(op)
+    return data
+
+
+def _print_text(op: spec_api.Operation) -> None:
+    console = Console(highlight=False)
+    product = op.product
+    console.print(f"[bold]{op.qualified_name}[/bold]: {op.summary}")
+    console.print(
+        f"  {product.style} API, methods {', '.join(op.methods)}, schemes {', '.join(op.schemes)}, "
+        f"endpoint {product.default_endpoint}, spec {op.path}"
+    )
+    params = Table(title="Parameters", title_justify="left")
+    for column in ("name", "type", "required", "values / example"):
+        params.add_column(column)
+    for p in op.parameters:
+        kind = p.type + (f" ({p.format})" if p.format else "")
+        values = ", ".join(p.enum) if p.enum else f"e.g. {p.example}"
+        params.add_row(p.name, kind, "yes" if p.required else "no", values)
+    console.print(params)
+    errors = Table(title="Errors of the operation", title_justify="left")
+    for column in ("HTTP", "code", "when"):
+        errors.add_column(column)
+    for e in op.errors:
+        errors.add_row(str(e.http_status), e.code, e.when)
+    console.print(errors)
+    ram = op.ram
+    resources = "; ".join(f"{r.type} {r.arn_template}" for r in ram.resource_types) or "unknown"
+    effect = (
+        f" (assessed: {'writes' if ram.writes else 'read-only'}"
+        f"{', billable' if ram.billable else ''})"
+        if ram.writes is not None
+        else ""
+    )
+    console.print(f"[bold]RAM[/bold] action {ram.action}, access level {ram.access_level}{effect}")
+    console.print(f"  resource: {resources}")
+    own_keys = ", ".join(k.key for k in ram.condition_keys) or "none (global keys apply)"
+    console.print(f"  condition keys: {own_keys}")
+    flow = op.flow_control
+    limit = f"{flow.limit} per {flow.per} per {flow.scope}" if flow.limit else "unknown"
+    console.print(
+        f"[bold]Flow control[/bold] {limit}; excess calls get {flow.throttle_code} "
+        f"(HTTP {flow.throttle_status})"
+    )
+    if op.lifecycle is not None:
+        life = op.lifecycle
+        table = Table(
+            title=f"Lifecycle of a {life.entity} (initial state {life.initial})",
+            title_justify="left",
+        )
+        for column in ("state", "trigger", "outcome", "documented"):
+            table.add_column(column)
+        for t in life.transitions:
+            outcome = f"error {t.error}" if t.error else f"→ {t.target}"
+            if t.start_timer:
+                outcome += f", starts {t.start_timer} ({life.timers[t.start_timer]:g} s)"
+            if t.produces_file:
+                outcome += ", produces a file"
+            table.add_row(t.source, t.trigger, outcome, "yes" if t.documented else "undocumented")
+        console.print(table)
+    console.print(
+        f"[bold]{len(op.undocumented)} undocumented points[/bold] "
+        "(`acscontract spec show --format json` lists them)."
+    )
+
+
+@spec.command("show")
+@click.argument("operation", default=spec_api.DEFAULT_OPERATION)
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "text"]), default="text", show_default=True
+)
+def show(operation: str, fmt: str) -> int:
+    """Show an operation's spec (OPERATION is product/version/Name or a plain Name)."""
+    op = spec_api.load_operation(spec_api.resolve_operation(operation))
+    if fmt == "json":
+        click.echo(json.dumps(normalized(op), indent=2, ensure_ascii=False))
+    else:
+        _print_text(op)
+    return 0
+
+
+@spec.command("openapi")
+@click.argument("operation", default=spec_api.DEFAULT_OPERATION)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def openapi(operation: str, output: Path | None) -> int:
+    """Write the OpenAPI 3.1 document of an operation (to stdout, or to FILE)."""
+    op = spec_api.load_operation(spec_api.resolve_operation(operation))
+    text = json.dumps(spec_api.openapi_document(op), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(str(output), f"cannot write the file: {exc.strerror}.") from None
+        click.echo(f"Wrote {output}.", err=True)
+    return 0
+
+
+@spec.command("import")
+@click.argument("metadata", type=click.Path(path_type=Path))
+@click.option("--api", "apis", multiple=True, help="Import only this operation (repeatable).")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to write the spec files into.",
+)
+def import_(metadata: Path, apis: tuple[str, ...], out_dir: Path) -> int:
+    """Convert Alibaba's api-docs.json METADATA into spec files under a folder."""
+    from acscontract.spec._importer import import_metadata
+
+    result = import_metadata(metadata, out_dir, list(apis) or None)
+    for note in result.skipped_examples:
+        click.echo(f"note: {note}; kept as x-exampleAsPublished.", err=True)
+    click.echo(
+        f"Imported {len(result.operation_files)} operations into "
+        f"{result.product_file.parent}. RAM facts and flow control are marked unknown.",
+        err=True,
+    )
+    return 0

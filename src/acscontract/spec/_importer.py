@@ -1,0 +1,236 @@
+"""Import Alibaba's official `api-docs.json` metadata into spec files.
+
+The metadata carries identity, parameters, the success response and error codes. It carries no RAM
+facts and no flow control: imported specs mark those as unknown (`undocumented`) instead of
+inventing them. The result of an import validates like a hand-written spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from acscontract.errors import InputError, UsageError
+from acscontract.spec._loader import bundled_spec_dir, parameter_from_raw
+from acscontract.spec._model import _value_problem
+
+__all__ = ["ImportResult", "import_metadata", "operation_from_metadata"]
+
+# Fields of a metadata operation that a spec carries unchanged.
+_COPIED_FIELDS = (
+    "title",
+    "summary",
+    "description",
+    "methods",
+    "schemes",
+    "security",
+    "systemTags",
+    "deprecated",
+    "operationType",
+    "staticInfo",
+    "extraInfo",
+    "requestParamsDescription",
+    "responseParamsDescription",
+    "responseDemo",
+)
+_PARAMETER_SCHEMA_FIELDS = (
+    "type",
+    "format",
+    "required",
+    "docRequired",
+    "description",
+    "title",
+    "example",
+    "default",
+    "enum",
+    "items",
+    "properties",
+    "additionalProperties",
+    "maxItems",
+    "minItems",
+    "maxLength",
+    "minLength",
+    "minimum",
+    "maximum",
+    "pattern",
+)
+_UNKNOWN_RAM = (
+    "The official metadata carries no RAM facts (access level, resource types, condition keys); "
+    "they are unknown until someone documents them in this spec."
+)
+_UNKNOWN_FLOW = "The official metadata carries no flow-control limit; it is unknown."
+_PROTOCOL_FILE = Path("protocols") / "rpc.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import wrote."""
+
+    product_file: Path
+    operation_files: tuple[Path, ...]
+    skipped_examples: tuple[str, ...]
+
+
+def _load_metadata(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the metadata file: {exc.strerror}.") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(
+            str(path), f"the metadata is not valid JSON ({exc}); give an api-docs.json file."
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("apis"), dict):
+        raise InputError(
+            str(path), "this is not Alibaba api-docs.json metadata: it has no `apis` mapping."
+        )
+    info = data.get("info")
+    if not isinstance(info, dict) or not {"product", "version", "style"} <= info.keys():
+        raise InputError(
+            str(path), "the metadata's `info` must give `product`, `version` and `style`."
+        )
+    return data
+
+
+def _parameter(raw: Mapping[str, Any], skipped: list[str], where: str) -> dict[str, Any]:
+    schema = {k: raw["schema"][k] for k in _PARAMETER_SCHEMA_FIELDS if k in raw["schema"]}
+    parameter: dict[str, Any] = {"name": raw["name"], "in": raw["in"], "schema": schema}
+    example = schema.get("example")
+    if example is not None and schema.get("type") in ("string", "integer", "boolean"):
+        wire = str(example).lower() if isinstance(example, bool) else str(example)
+        try:
+            reason = _value_problem(parameter_from_raw(parameter), wire, forbid_control=False)
+        except (TypeError, ValueError) as exc:
+            reason = str(exc)
+        if reason is not None:
+            # Kept for the record under an extension key: a spec's example must be a valid value.
+            skipped.append(f"{where}: the published example is not a valid value: {reason}")
+            schema["x-exampleAsPublished"] = schema.pop("example")
+    for key in ("style", "allowEmptyValue"):
+        if key in raw:
+            parameter[key] = raw[key]
+    return parameter
+
+
+def operation_from_metadata(
+    name: str, api: Mapping[str, Any], prefix: str, skipped: list[str] | None = None
+) -> dict[str, Any]:
+    """Convert one metadata operation into a spec document (a dict ready to dump as YAML)."""
+    skipped = skipped if skipped is not None else []
+    document: dict[str, Any] = {
+        "specVersion": "1",
+        "kind": "operation",
+        "product": "product.yaml",
+        "name": name,
+    }
+    for key in _COPIED_FIELDS:
+        if key in api:
+            document[key] = api[key]
+    document["parameters"] = [
+        _parameter(p, skipped, f"{name}/parameters/{i}")
+        for i, p in enumerate(api.get("parameters", []))
+    ]
+    document["responses"] = {
+        "200": {"schema": api.get("responses", {}).get("200", {}).get("schema", {})}
+    }
+    if "errorCodes" in api:
+        document["errorCodes"] = api["errorCodes"]
+    document["x-ram"] = {"action": f"{prefix}:{name}", "undocumented": _UNKNOWN_RAM}
+    document["x-flowControl"] = {
+        "limit": None,
+        "per": "second",
+        "scope": "account",
+        "undocumented": _UNKNOWN_FLOW,
+    }
+    document["x-imported"] = {
+        "from": "Alibaba api-docs.json",
+        "unknown": ["x-ram", "x-flowControl"],
+    }
+    return document
+
+
+def _product_document(data: Mapping[str, Any], metadata_name: str) -> dict[str, Any]:
+    info = data["info"]
+    endpoints = data.get("endpoints") or []
+    default = next((e["endpoint"] for e in endpoints), f"{info['product']}.aliyuncs.com")
+    return {
+        "specVersion": "1",
+        "kind": "product",
+        "protocol": "../../protocols/rpc.yaml",
+        "info": {"style": info["style"], "product": info["product"], "version": info["version"]},
+        "title": info["product"],
+        "defaultEndpoint": default,
+        "metadata": f"../../_meta/{metadata_name}",
+        "ram": {"actionPrefix": info["product"]},
+        "endpoints": [{"regionId": e["regionId"], "endpoint": e["endpoint"]} for e in endpoints]
+        or [{"regionId": "default", "endpoint": default}],
+    }
+
+
+def _dump(path: Path, document: Any, header: str) -> None:
+    text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
+    ) as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def import_metadata(
+    metadata: Path, out_dir: Path, apis: Sequence[str] | None = None
+) -> ImportResult:
+    """Write spec files for the metadata's operations (all, or those named) under `out_dir`.
+
+    Writes `<out>/<product>/<version>/product.yaml` and one file per operation, a copy of the
+    protocol file at `<out>/protocols/rpc.yaml`, and the metadata itself under `<out>/_meta/`, so
+    the result is self-contained and `acscontract spec validate <out>` works on it.
+    """
+    data = _load_metadata(metadata)
+    info = data["info"]
+    if info["style"] != "RPC":
+        raise UsageError(
+            f"{metadata}: only RPC products can be imported; this one is {info['style']}."
+        )
+    names = sorted(data["apis"])
+    if apis:
+        unknown = [a for a in apis if a not in data["apis"]]
+        if unknown:
+            raise UsageError(
+                f"{metadata} has no operation named {', '.join(unknown)}; it has {len(names)} "
+                "operations (see the keys of `apis`)."
+            )
+        names = list(dict.fromkeys(apis))
+    product_dir = out_dir / info["product"] / info["version"]
+    header = (
+        f"# Imported from Alibaba's official metadata ({metadata.name}) by `acscontract spec "
+        "import`.\n# RAM facts and flow control are not in the metadata: they are marked unknown.\n"
+    )
+    protocol_target = out_dir / _PROTOCOL_FILE
+    protocol_source = bundled_spec_dir() / _PROTOCOL_FILE
+    if protocol_target.resolve() != protocol_source.resolve():
+        protocol_target.parent.mkdir(parents=True, exist_ok=True)
+        protocol_target.write_text(protocol_source.read_text(encoding="utf-8"), encoding="utf-8")
+    meta_target = out_dir / "_meta" / metadata.name
+    if meta_target.resolve() != metadata.resolve():
+        meta_target.parent.mkdir(parents=True, exist_ok=True)
+        meta_target.write_bytes(metadata.read_bytes())
+    product_file = product_dir / "product.yaml"
+    _dump(product_file, _product_document(data, metadata.name), header)
+    skipped: list[str] = []
+    written = []
+    for name in names:
+        document = operation_from_metadata(name, data["apis"][name], info["product"], skipped)
+        target = product_dir / f"{name}.yaml"
+        _dump(target, document, header)
+        written.append(target)
+    return ImportResult(product_file, tuple(written), tuple(skipped))

@@ -1,0 +1,139 @@
+"""`acscontract spec ...` through the command line, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from openapi_spec_validator import validate as validate_openapi
+
+from acscontract.cli import main
+from acscontract.spec import bundled_spec_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_default_is_the_bundled_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "spec", "validate")
+    assert code == 0
+    assert "3 spec files are valid" in err
+
+
+def test_validate_reports_file_pointer_message_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(bundled_spec_dir(), tmp_path / "spec")
+    target = tmp_path / "spec" / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml"
+    target.write_text(target.read_text().replace("limit: 50", "limit: -1"), encoding="utf-8")
+    code, out, _ = run(capsys, "spec", "validate", str(tmp_path / "spec"))
+    assert code == 1
+    assert f"{target}:/x-flowControl/limit: -1 is less than the minimum of 1" in out
+
+
+def test_validate_unreadable_path_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "spec", "validate", str(tmp_path / "nope"))
+    assert code == 2
+    assert out == ""
+    assert err.strip().count("\n") == 0
+    assert "no such file or folder" in err
+    assert "Traceback" not in err
+
+
+def test_show_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "spec", "show", "RealTimeRecordCommand", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["qualifiedName"] == "live/2016-11-01/RealTimeRecordCommand"
+    assert data["flow_control"]["limit"] == 50
+    assert data["undocumented"]
+    code, out, _ = run(capsys, "spec", "show", "live/2016-11-01/RealTimeRecordCommand")
+    assert code == 0
+    assert "live:RealTimeRecordCommand" in out
+    assert "acs:cdn:*:{#accountId}:domain/{#DomainName}" in out
+    assert "undocumented" in out
+
+
+def test_show_unknown_operation_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "spec", "show", "NoSuchOperation")
+    assert code == 2
+    assert "no operation 'NoSuchOperation'" in err
+
+
+def test_openapi_to_file_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "openapi.json"
+    code, _, _ = run(capsys, "spec", "openapi", "RealTimeRecordCommand", "-o", str(target))
+    assert code == 0
+    validate_openapi(json.loads(target.read_text()))
+
+
+def test_import_then_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    metadata = bundled_spec_dir() / "_meta" / "live-2016-11-01-api-docs.json"
+    code, _, err = run(
+        capsys,
+        "spec",
+        "import",
+        str(metadata),
+        "--api",
+        "RealTimeRecordCommand",
+        "-o",
+        str(tmp_path),
+    )
+    assert code == 0
+    assert "Imported 1 operations" in err
+    code, _, _ = run(capsys, "spec", "validate", str(tmp_path))
+    assert code == 0
+
+
+def test_wrong_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "spec", "show", "--format", "xml")
+    assert code == 2
+    assert "'xml' is not one of" in err
+
+
+def test_the_wheel_carries_the_spec_and_works_outside_the_checkout(tmp_path: Path) -> None:
+    """Build the wheel, unpack it alone on sys.path, and validate from another folder."""
+    from hatchling.builders.wheel import WheelBuilder
+
+    (built,) = WheelBuilder(str(ROOT)).build(
+        directory=str(tmp_path / "dist"), versions=["standard"]
+    )
+    wheel = Path(built)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "site")
+    assert "acscontract/_bundled/spec/live/2016-11-01/RealTimeRecordCommand.yaml" in names
+    assert "acscontract/_bundled/spec/operation.schema.json" in names
+    assert "acscontract/py.typed" in names
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "import acscontract, runpy; assert acscontract.__file__.startswith(sys.argv[1]); "
+            "sys.argv = ['acscontract', 'spec', 'validate']; "
+            "runpy.run_module('acscontract', run_name='__main__')",
+            str(tmp_path / "site"),
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 spec files are valid" in result.stderr

@@ -1,0 +1,356 @@
+"""The spec: loading, validation errors, semantic checks, derivations and the model's rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+from openapi_spec_validator import validate as validate_openapi
+
+from acscontract import spec
+from acscontract.spec import (
+    SpecError,
+    bundled_spec_dir,
+    error_response_schema,
+    load_operation,
+    openapi_document,
+    request_schema,
+    response_schema,
+    success_response_schema,
+    validate_paths,
+)
+
+OP = spec.operation()
+SPEC_FILE = bundled_spec_dir() / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml"
+
+
+# --- what FACTS.md documents is what the spec holds -------------------------------------------
+
+
+def test_the_bundled_spec_is_valid() -> None:
+    assert validate_paths([bundled_spec_dir()]) == []
+
+
+def test_identity_and_parameters_match_the_documentation() -> None:
+    assert OP.qualified_name == "live/2016-11-01/RealTimeRecordCommand"
+    assert OP.methods == ("POST", "GET")
+    assert OP.schemes == ("http", "https")
+    assert OP.product.style == "RPC"
+    assert OP.product.default_endpoint == "live.aliyuncs.com"
+    required = [p.name for p in OP.required_parameters]
+    assert required == ["Command", "DomainName", "AppName", "StreamName"]
+    assert OP.parameter("Command").enum == ("start", "stop", "cancel_delay", "restart")
+    owner = OP.parameter("OwnerId")
+    assert (owner.type, owner.format, owner.required) == ("integer", "int64", False)
+    assert OP.parameter("RegionId").required is False
+
+
+def test_errors_ram_and_flow_control_match_the_documentation() -> None:
+    statuses = {e.code: e.http_status for e in OP.errors}
+    assert statuses == {
+        "MalformedParam": 400,
+        "MissingParam": 400,
+        "CodeConfigNotFound": 400,
+        "StreamNotFound": 409,
+        "TaskAlreadyStarted": 409,
+        "InternalError": 500,
+    }
+    assert OP.ram.action == "live:RealTimeRecordCommand"
+    assert OP.ram.access_level == "get"
+    assert (OP.ram.writes, OP.ram.billable) == (True, True)
+    (domain,) = OP.ram.resource_types
+    assert domain.arn_template == "acs:cdn:*:{#accountId}:domain/{#DomainName}"
+    assert domain.service == "cdn"
+    assert domain.arn(accountId="1234567890123456", DomainName="a.example.com") == (
+        "acs:cdn:*:1234567890123456:domain/a.example.com"
+    )
+    assert OP.ram.condition_keys == ()
+    assert OP.ram.associated_actions == ()
+    flow = OP.flow_control
+    assert (flow.limit, flow.per, flow.scope) == (50, "second", "account")
+    assert (flow.throttle_code, flow.throttle_status) == ("Throttling.User", 400)
+
+
+def test_gateway_errors_and_envelope_come_from_the_protocol_file() -> None:
+    protocol = OP.protocol
+    assert protocol.gateway_error("SignatureDoesNotMatch").message_format is not None
+    assert protocol.gateway_error("SignatureDoesNotMatch").message_format.endswith(
+        "server string to sign is:{stringToSign}"
+    )
+    assert protocol.gateway_error("InvalidAccessKeyId.NotFound").statuses == (404, 400)
+    assert protocol.error_content_type == "application/json;charset=utf-8"
+    assert protocol.timestamp_skew_seconds == 900
+    assert {m.id for m in protocol.signature_methods} == {"v1", "v3"}
+    assert OP.status_of("Throttling.User") == 400
+    assert OP.status_of("TaskAlreadyStarted") == 409
+
+
+def test_lifecycle_is_complete_and_separates_undocumented_transitions() -> None:
+    life = OP.lifecycle
+    assert life is not None
+    assert life.initial == "idle"
+    assert life.timers == {"interruptionDelay": 180.0}
+    commands = OP.parameter("Command").enum or ()
+    for state in life.states:
+        for command in commands:
+            assert life.transition(state, command) is not None, (state, command)
+    second_start = life.transition("recording", "start")
+    assert second_start is not None
+    assert (second_start.documented, second_start.error) == (True, "TaskAlreadyStarted")
+    cancel = life.transition("stopped", "cancel_delay")
+    assert cancel is not None
+    assert (cancel.documented, cancel.target, cancel.produces_file) == (True, "idle", True)
+    interrupt = life.transition("recording", "interrupt")
+    assert interrupt is not None
+    assert (interrupt.target, interrupt.start_timer) == ("stopped", "interruptionDelay")
+    stop_idle = life.transition("idle", "stop")
+    assert stop_idle is not None
+    assert stop_idle.documented is False
+    assert stop_idle.undocumented
+    assert stop_idle.accepts_outcome("ok")
+    assert not second_start.accepts_outcome("ok")
+
+
+def test_every_undocumented_point_is_listed() -> None:
+    pointers = [u.pointer for u in OP.undocumented]
+    assert len(pointers) == len(set(pointers))
+    assert "/x-flowControl/algorithm/undocumented" in pointers
+    assert any(p.startswith("rpc.yaml#/freshness") for p in pointers)
+    undocumented_transitions = [t for t in OP.lifecycle.transitions if not t.documented]  # type: ignore[union-attr]
+    assert len(undocumented_transitions) == sum(
+        1 for p in pointers if p.startswith("/x-lifecycle/transitions/undocumented/")
+    )
+
+
+# --- parameter rules ----------------------------------------------------------------------------
+
+VALID = {"Command": "start", "DomainName": "a.example.com", "AppName": "app", "StreamName": "s"}
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "parameter"),
+    [
+        ({"Command": None}, "MissingParam", "Command"),
+        ({"StreamName": ""}, "MissingParam", "StreamName"),
+        ({"Command": "pause"}, "MalformedParam", "Command"),
+        ({"Command": "START"}, "MalformedParam", "Command"),
+        ({"OwnerId": "12x"}, "MalformedParam", "OwnerId"),
+        ({"OwnerId": str(2**63)}, "MalformedParam", "OwnerId"),
+        ({"AppName": "a\nb"}, "MalformedParam", "AppName"),
+    ],
+)
+def test_check_parameters_names_the_code_and_the_parameter(
+    change: dict[str, str | None], code: str, parameter: str
+) -> None:
+    params = {**VALID, **change}
+    problem = OP.check_parameters({k: v for k, v in params.items() if v is not None})
+    assert problem is not None
+    assert (problem.code, problem.parameter) == (code, parameter)
+    assert parameter in problem.message
+
+
+def test_check_parameters_accepts_valid_values() -> None:
+    assert OP.check_parameters(VALID) is None
+    assert OP.check_parameters({**VALID, "OwnerId": str(-(2**63)), "RegionId": ""}) is None
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(from_schema(request_schema(OP)))
+def test_requests_generated_from_the_schema_satisfy_the_rules(params: dict[str, str]) -> None:
+    assert OP.check_parameters(params) is None
+
+
+_names = st.sampled_from([p.name for p in OP.parameters] + ["Extra"])
+_values = st.one_of(
+    st.sampled_from(["start", "stop", "cancel_delay", "restart", "", "12", "-3", "x\x00"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(_names, _values, max_size=7))
+def test_requests_the_rules_refuse_are_refused_by_the_schema(params: dict[str, str]) -> None:
+    validator = jsonschema.Draft202012Validator(request_schema(OP))
+    if OP.check_parameters(params) is not None:
+        assert not validator.is_valid(params)
+
+
+# --- derived artefacts --------------------------------------------------------------------------
+
+
+def test_response_schemas_accept_documented_bodies_and_refuse_others() -> None:
+    success = jsonschema.Draft202012Validator(success_response_schema(OP))
+    assert success.is_valid({"RequestId": "16A96B9A-F203-4EC5-8E43-CB92E68F4CD8"})
+    assert not success.is_valid({})
+    body = {
+        "RequestId": "16A96B9A-F203-4EC5-8E43-CB92E68F4CD8",
+        "HostId": "live.aliyuncs.com",
+        "Code": "TaskAlreadyStarted",
+        "Message": "x",
+        "Recommend": "",
+    }
+    assert jsonschema.Draft202012Validator(error_response_schema(OP, 409)).is_valid(body)
+    assert not jsonschema.Draft202012Validator(error_response_schema(OP, 400)).is_valid(body)
+    assert not jsonschema.Draft202012Validator(error_response_schema(OP)).is_valid(
+        {**body, "Code": "NoSuchCode"}
+    )
+    assert not jsonschema.Draft202012Validator(error_response_schema(OP)).is_valid(
+        {k: v for k, v in body.items() if k != "RequestId"}
+    )
+    assert response_schema(OP, 418) is None
+    assert response_schema(OP, 404) is not None
+
+
+def test_openapi_document_is_valid_and_derived_from_the_spec() -> None:
+    document = openapi_document(OP)
+    validate_openapi(document)
+    assert document["openapi"] == "3.1.0"
+    assert set(document["paths"]) == {"/"}
+    assert set(document["paths"]["/"]) == {"get", "post"}
+    params = {p["name"]: p for p in document["paths"]["/"]["get"]["parameters"]}
+    assert params["Action"]["schema"]["const"] == OP.name
+    assert params["Version"]["schema"]["const"] == OP.product.version
+    assert params["Command"]["schema"]["enum"] == list(OP.parameter("Command").enum or ())
+    statuses = set(document["paths"]["/"]["post"]["responses"])
+    assert {"200", "400", "403", "404", "409", "500", "503"} <= statuses
+    assert set(document["components"]["securitySchemes"]) == {"AcsSignatureV1", "AcsSignatureV3"}
+
+
+def test_action_catalog_comes_from_spec_and_metadata() -> None:
+    catalog = spec.action_catalog()
+    entry = catalog.entry("LIVE:realtimerecordcommand")
+    assert entry is not None
+    assert entry.resource_types[0].service == "cdn"
+    assert len(catalog.known_actions) == 403
+    assert "live:AddLiveDomain" in catalog.known_actions
+    assert catalog.service_prefixes == frozenset({"live"})
+    assert {k.key for k in catalog.global_condition_keys} >= {"acs:SourceIp", "acs:CurrentTime"}
+
+
+# --- bad input: one precise message naming the file and the pointer -----------------------------
+
+
+@pytest.fixture
+def spec_copy(tmp_path: Path) -> Path:
+    """A writable copy of the bundled spec tree; returns the operation file's path."""
+    shutil.copytree(bundled_spec_dir(), tmp_path / "spec")
+    return tmp_path / "spec" / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml"
+
+
+def _problems(path: Path) -> list[str]:
+    return [str(p) for p in validate_paths([path])]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("name: RealTimeRecordCommand", "name: [broken", "line "),
+        (
+            "      required: true\n      enum:",
+            "      required: yes-please\n      enum:",
+            "/parameters/0/schema/required",
+        ),
+        (
+            'specVersion: "1"',
+            'specVersion: "1"\nbogus: 1',
+            ":/bogus: unknown key 'bogus'; the keys allowed here are",
+        ),
+        (
+            "product: product.yaml",
+            "product: missing.yaml",
+            ":/product: the referenced file 'missing.yaml' does not exist",
+        ),
+        (
+            "      example: start",
+            "      example: begin",
+            "/parameters/0/schema/example: the example is not a valid value",
+        ),
+        (
+            "trigger: start, error: TaskAlreadyStarted}",
+            "trigger: start, error: NoSuchCode}",
+            "/x-lifecycle/transitions/documented/1/error: NoSuchCode is not a declared error code",
+        ),
+        (
+            "domain/{#DomainName}",
+            "domain/{#Domain}",
+            "/x-ram/resourceTypes/0/arn: the placeholder {#Domain} names neither",
+        ),
+        (
+            "      - {from: idle, trigger: start, to: recording}\n",
+            "",
+            "no transition says what start does in state idle",
+        ),
+        (
+            "accepts: [ok, TaskAlreadyStarted, MalformedParam]",
+            "accepts: [ok, Bogus]",
+            "'Bogus' is neither 'ok' nor a documented error code",
+        ),
+        (
+            "  - check: recordConfig\n    errorCode: CodeConfigNotFound",
+            "  - check: recordConfig\n    errorCode: NoConfig",
+            "/x-checks/2/errorCode: NoConfig is not one of",
+        ),
+        (
+            "name: RealTimeRecordCommand",
+            "name: RealTimeRecordCommand\nname: Again",
+            "appears twice",
+        ),
+        ("  entity: RecordingTask", "  on: RecordingTask", "is not a string"),
+    ],
+)
+def test_broken_specs_get_a_precise_message(
+    spec_copy: Path, old: str, new: str, expected: str
+) -> None:
+    text = spec_copy.read_text(encoding="utf-8")
+    assert old in text
+    spec_copy.write_text(text.replace(old, new, 1), encoding="utf-8")
+    problems = _problems(spec_copy)
+    assert problems, "the broken spec was accepted"
+    assert all(p.startswith(str(spec_copy) + ":") for p in problems)
+    assert any(expected in p for p in problems), problems
+
+
+def test_non_utf8_and_non_mapping_files_are_problems_not_crashes(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "b.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    problems = _problems(tmp_path)
+    assert any("a.yaml" in p and "not UTF-8" in p for p in problems)
+    assert any("b.yaml" in p and "must hold a mapping" in p for p in problems)
+
+
+def test_load_operation_raises_spec_error_listing_problems(spec_copy: Path) -> None:
+    text = spec_copy.read_text(encoding="utf-8").replace("limit: 50", "limit: fifty")
+    spec_copy.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_operation(spec_copy)
+    assert "/x-flowControl/limit" in str(caught.value)
+    assert str(spec_copy) in str(caught.value)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_validate_never_crashes_on_arbitrary_text(tmp_path: Path, text: str) -> None:
+    target = tmp_path / "fuzz.yaml"
+    target.write_text(text, encoding="utf-8")
+    problems = validate_paths([target])
+    assert all(p.file == str(target) for p in problems)
+
+
+def test_resolve_operation_by_short_and_qualified_name() -> None:
+    assert spec.resolve_operation("RealTimeRecordCommand") == SPEC_FILE
+    assert spec.resolve_operation("live/2016-11-01/RealTimeRecordCommand") == SPEC_FILE
+    with pytest.raises(spec.SpecError.__mro__[2]):  # UsageError's base, AcsContractError
+        spec.resolve_operation("live/2099-01-01/RealTimeRecordCommand")
+
+
+def test_spec_is_json_serialisable_through_show() -> None:
+    from acscontract.cli._spec import normalized
+
+    data = normalized(OP)
+    assert json.loads(json.dumps(data))["ram"]["action"] == OP.ram.action

@@ -1,0 +1,84 @@
+"""Importing Alibaba's api-docs.json metadata into spec files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from acscontract.errors import InputError, UsageError
+from acscontract.spec import bundled_spec_dir, load_operation, operation, validate_paths
+from acscontract.spec._importer import import_metadata
+
+METADATA = bundled_spec_dir() / "_meta" / "live-2016-11-01-api-docs.json"
+
+
+@pytest.fixture(scope="module")
+def imported_all(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("imported")
+    import_metadata(METADATA, out)
+    return out
+
+
+def test_all_403_operations_import_and_validate(imported_all: Path) -> None:
+    files = list((imported_all / "live" / "2016-11-01").glob("*.yaml"))
+    assert len([f for f in files if f.stem != "product"]) == 403
+    assert validate_paths([imported_all]) == []
+
+
+def test_imported_operation_agrees_with_the_hand_written_spec(imported_all: Path) -> None:
+    imported = load_operation(imported_all / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml")
+    written = operation()
+    raw = json.loads(METADATA.read_text(encoding="utf-8"))["apis"]["RealTimeRecordCommand"]
+    assert imported.methods == written.methods
+    assert imported.schemes == written.schemes
+    assert imported.operation_type == written.operation_type == raw["systemTags"]["operationType"]
+    for field in ("name", "location", "type", "required", "format", "enum", "example"):
+        for parameter in imported.parameters:
+            mine = written.parameter(parameter.name)
+            if field == "enum" and parameter.enum is None:
+                continue  # the metadata lists the commands only in prose
+            assert getattr(parameter, field) == getattr(mine, field), (parameter.name, field)
+    assert {(e.code, e.http_status) for e in imported.errors} == {
+        (e.code, e.http_status) for e in written.errors
+    }
+    assert set(imported.success_schema["properties"]) == set(written.success_schema["properties"])
+    assert imported.product.endpoints == written.product.endpoints
+
+
+def test_imported_specs_mark_ram_and_flow_control_unknown(imported_all: Path) -> None:
+    imported = load_operation(imported_all / "live" / "2016-11-01" / "AddLiveDomain.yaml")
+    assert imported.ram.action == "live:AddLiveDomain"
+    assert imported.ram.known is False
+    assert imported.ram.resource_types == ()
+    assert imported.flow_control.limit is None
+    pointers = {u.pointer for u in imported.undocumented}
+    assert {"/x-ram/undocumented", "/x-flowControl/undocumented"} <= pointers
+
+
+def test_import_selected_apis_only(tmp_path: Path) -> None:
+    result = import_metadata(METADATA, tmp_path, ["RealTimeRecordCommand", "AddLiveDomain"])
+    assert [p.stem for p in result.operation_files] == ["RealTimeRecordCommand", "AddLiveDomain"]
+    assert validate_paths([tmp_path]) == []
+
+
+def test_invalid_published_examples_are_kept_aside_not_dropped(tmp_path: Path) -> None:
+    result = import_metadata(METADATA, tmp_path, ["DescribeLiveSnapshotDetectPornConfig"])
+    assert any("not a valid value" in note for note in result.skipped_examples)
+    text = result.operation_files[0].read_text(encoding="utf-8")
+    assert "x-exampleAsPublished" in text
+
+
+def test_unknown_api_and_bad_metadata_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no operation named NoSuchApi"):
+        import_metadata(METADATA, tmp_path, ["NoSuchApi"])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid JSON"):
+        import_metadata(bad, tmp_path / "out")
+    bad.write_text('{"apis": []}', encoding="utf-8")
+    with pytest.raises(InputError, match="no `apis` mapping"):
+        import_metadata(bad, tmp_path / "out")
+    with pytest.raises(InputError, match="cannot read"):
+        import_metadata(tmp_path / "missing.json", tmp_path / "out")
