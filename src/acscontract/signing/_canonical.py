@@ -1,0 +1,71 @@
+"""The two string-to-sign constructions and their MACs: the arithmetic, nothing about HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+
+from acscontract.signing._names import ALGORITHM_V3
+from acscontract.signing._wire import canonical_query
+
+__all__ = [
+    "EMPTY_SHA256",
+    "v1_signature",
+    "v1_string_to_sign",
+    "v3_canonical_request",
+    "v3_signature",
+    "v3_string_to_sign",
+]
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def v1_string_to_sign(method: str, pairs: Iterable[tuple[bytes, bytes]]) -> str:
+    """`METHOD&%2F&pct(canonical query)` over every signed parameter (all but `Signature`)."""
+    canonical = canonical_query(pairs)
+    # The canonical query holds only unreserved characters, `%`, `=` and `&`.
+    encoded = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
+    return f"{method}&%2F&{encoded}"
+
+
+def v1_signature(string_to_sign: str, secret: str) -> str:
+    """Base64 HMAC-SHA1 keyed with `secret + "&"`."""
+    digest = hmac.new(_utf8(secret + "&"), _utf8(string_to_sign), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def v3_canonical_request(
+    method: str,
+    path: str,
+    query_pairs: Iterable[tuple[bytes, bytes]],
+    headers: Mapping[str, str],
+    signed_headers: Iterable[str],
+    payload_sha256: str,
+) -> str:
+    """The ACS3 canonical request over the headers named in `signed_headers`, in that order.
+
+    `headers` are keyed by lower-cased name. A named header that is absent counts as empty, which
+    makes the signature fail rather than letting an absent header pass.
+    """
+    names = list(signed_headers)
+    canonical_headers = "".join(f"{n}:{headers.get(n.lower(), '').strip()}\n" for n in names)
+    return (
+        f"{method}\n{path or '/'}\n{canonical_query(query_pairs)}\n"
+        f"{canonical_headers}\n{';'.join(names)}\n{payload_sha256}"
+    )
+
+
+def v3_string_to_sign(canonical_request: str) -> str:
+    """`ACS3-HMAC-SHA256\\n` + hex(sha256(canonical request))."""
+    return f"{ALGORITHM_V3}\n{hashlib.sha256(_utf8(canonical_request)).hexdigest()}"
+
+
+def v3_signature(string_to_sign: str, secret: str) -> str:
+    """Hex HMAC-SHA256 keyed with the raw secret."""
+    return hmac.new(_utf8(secret), _utf8(string_to_sign), hashlib.sha256).hexdigest()

@@ -1,0 +1,417 @@
+"""The server side: read a received request's signature envelope, then check it against a secret.
+
+Two steps, in the order a gateway needs them: `parse` needs no secret and yields the AccessKey ID
+to look the secret up by; `verify` recomputes the signature with that secret. Freshness and
+replay policies (how old a timestamp may be, how long a nonce is remembered) are the caller's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Literal
+
+from acscontract.signing._canonical import (
+    v1_signature,
+    v1_string_to_sign,
+    v3_canonical_request,
+    v3_signature,
+    v3_string_to_sign,
+)
+from acscontract.signing._names import (
+    ALGORITHM_V3,
+    COMMON_PARAMETERS,
+    SIGNATURE_DOES_NOT_MATCH_FORMAT,
+    Header,
+    Param,
+    Reason,
+    Scheme,
+)
+from acscontract.signing._wire import WireRequest, _octet_pairs, body_over_query
+
+__all__ = [
+    "ParsedRequest",
+    "Rejection",
+    "Verified",
+    "parse",
+    "parse_timestamp",
+    "string_to_sign",
+    "verify",
+]
+
+_MASK = "***"
+_SIGNATURE = Param.SIGNATURE.value.encode()
+_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z")
+_V1_SIGNATURE_PARTS = (
+    Param.SIGNATURE,
+    Param.ACCESS_KEY_ID,
+    Param.SIGNATURE_METHOD,
+    Param.SIGNATURE_VERSION,
+)
+# Headers whose values parse reports: a V3 request must sign each one it sends, or a value the
+# gateway acts on would be unauthenticated.
+_V3_MUST_SIGN = (
+    Header.ACTION,
+    Header.VERSION,
+    Header.DATE,
+    Header.NONCE,
+    Header.CONTENT_SHA256,
+    Header.SECURITY_TOKEN,
+    Header.ACCESS_KEY_ID,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why the gateway refuses the request: a gateway error code and an explanation.
+
+    `detail` is a sentence for humans and logs; it never holds a secret, token or signature.
+    `string_to_sign` is the server's string to sign, set for SignatureDoesNotMatch; it is left
+    out of the repr because under V1 it contains the STS token.
+    """
+
+    reason: Reason
+    detail: str
+    parameter: str | None = None
+    string_to_sign: str | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> Literal[False]:
+        return False
+
+    @property
+    def code(self) -> str:
+        """The gateway error code, e.g. `SignatureDoesNotMatch`."""
+        return self.reason.code
+
+    @property
+    def gateway_message(self) -> str:
+        """The `Message` a gateway returns; for SignatureDoesNotMatch, in the gateway's format."""
+        if self.reason is Reason.SIGNATURE_DOES_NOT_MATCH and self.string_to_sign is not None:
+            return SIGNATURE_DOES_NOT_MATCH_FORMAT.format(string_to_sign=self.string_to_sign)
+        return self.detail
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """The signature matches: the request was signed with the secret of `access_key_id`."""
+
+    scheme: Scheme
+    access_key_id: str
+    string_to_sign: str = field(repr=False)
+
+    @property
+    def ok(self) -> Literal[True]:
+        return True
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ParsedRequest:
+    """A received request's signature envelope and business parameters, not yet verified.
+
+    `params` are the business parameters (query, then form body), decoded, repeated keys kept in
+    wire order. `common` holds the envelope as received: the V1 common parameters, or the V3
+    `x-acs-*` headers. `signed_pairs` are the octet pairs the signature covers.
+    """
+
+    request: WireRequest
+    scheme: Scheme
+    access_key_id: str
+    security_token: str | None
+    action: str | None
+    version: str | None
+    timestamp_raw: str
+    timestamp: datetime
+    nonce: str
+    signature: str
+    params: tuple[tuple[str, str], ...]
+    common: Mapping[str, str]
+    signed_pairs: tuple[tuple[bytes, bytes], ...]
+    signed_headers: tuple[str, ...] = ()
+    body_start: int = 0
+    """Index in `params` of the first form-body parameter (`len(params)` when none)."""
+
+    def __repr__(self) -> str:
+        token = None if self.security_token is None else _MASK
+        return (
+            f"ParsedRequest(scheme={self.scheme.value!r}, access_key_id={self.access_key_id!r}, "
+            f"security_token={token!r}, action={self.action!r}, version={self.version!r}, "
+            f"timestamp_raw={self.timestamp_raw!r}, nonce={self.nonce!r}, params={self.params!r})"
+        )
+
+    @property
+    def business(self) -> Mapping[str, str]:
+        """The business parameters by name.
+
+        A name in the form body takes its body value, as in the signed set; otherwise a
+        repeated name takes its first value.
+        """
+        query: dict[str, str] = {}
+        body: dict[str, str] = {}
+        for i, (key, value) in enumerate(self.params):
+            (body if i >= self.body_start else query).setdefault(key, value)
+        return MappingProxyType(query | body)
+
+    @property
+    def repeated_params(self) -> frozenset[str]:
+        """Business parameter names that appear more than once."""
+        seen: set[str] = set()
+        repeated: set[str] = set()
+        for key, _ in self.params:
+            (repeated if key in seen else seen).add(key)
+        return frozenset(repeated)
+
+
+def parse_timestamp(raw: str) -> datetime | None:
+    """The UTC instant of a `%Y-%m-%dT%H:%M:%SZ` timestamp, or None when `raw` is not one."""
+    match = _TIMESTAMP.fullmatch(raw)
+    if match is None:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _incomplete(detail: str, parameter: str | None = None) -> Rejection:
+    return Rejection(Reason.INCOMPLETE_SIGNATURE, detail, parameter)
+
+
+def _missing(name: str) -> Rejection:
+    return Rejection(
+        Reason.MISSING_PARAMETER,
+        f"The input parameter {name!r} that is mandatory for processing this request is not "
+        "supplied.",
+        name,
+    )
+
+
+def _bad_timestamp(name: str, raw: str) -> Rejection:
+    shown = raw if len(raw) <= 64 else raw[:61] + "..."
+    return Rejection(
+        Reason.INVALID_TIMESTAMP_FORMAT,
+        f"The {name} {shown!r} is not a UTC time written as YYYY-MM-DDThh:mm:ssZ.",
+        name,
+    )
+
+
+def parse(request: WireRequest) -> ParsedRequest | Rejection:
+    """Read the signature envelope of a received request, without any secret.
+
+    A request with an `Authorization` header is V3; any other is V1. Never raises on malformed
+    input: every problem comes back as a Rejection carrying the gateway's error code.
+    """
+    if Header.AUTHORIZATION in request.headers:
+        return _parse_v3(request)
+    return _parse_v1(request)
+
+
+def _parse_v1(request: WireRequest) -> ParsedRequest | Rejection:
+    query = _octet_pairs(request.query)
+    body = _octet_pairs(request.body) if request.is_form else []
+    common: dict[str, list[str]] = {}
+    business: list[tuple[str, str]] = []
+    body_start = 0
+    for source in (query, body):
+        body_start = len(business)
+        for raw_key, raw_value in source:
+            key = raw_key.decode("utf-8", "replace")
+            value = raw_value.decode("utf-8", "replace")
+            if key in COMMON_PARAMETERS:
+                common.setdefault(key, []).append(value)
+            else:
+                business.append((key, value))
+    signed = [p for p in body_over_query(query, body) if p[0] != _SIGNATURE]
+
+    if not any(p in common for p in _V1_SIGNATURE_PARTS):
+        return _incomplete(
+            "The request is not signed: it has neither an Authorization header (signature V3) "
+            "nor a Signature parameter (signature V1)."
+        )
+    for name in _V1_SIGNATURE_PARTS:
+        values = common.get(name)
+        if not values or not values[0]:
+            return _incomplete(f"The signature parameter {name} is missing or empty.", name)
+        if len(values) > 1:
+            return _incomplete(f"The signature parameter {name} is given more than once.", name)
+    method = common[Param.SIGNATURE_METHOD][0]
+    if method != "HMAC-SHA1":
+        return _incomplete(
+            f"SignatureMethod {method!r} is not supported; signature V1 uses HMAC-SHA1.",
+            Param.SIGNATURE_METHOD,
+        )
+    version = common[Param.SIGNATURE_VERSION][0]
+    if version != "1.0":
+        return _incomplete(
+            f"SignatureVersion {version!r} is not supported; signature V1 uses 1.0.",
+            Param.SIGNATURE_VERSION,
+        )
+
+    timestamps = common.get(Param.TIMESTAMP)
+    if not timestamps:
+        return _missing(Param.TIMESTAMP)
+    timestamp = parse_timestamp(timestamps[0]) if len(timestamps) == 1 else None
+    if timestamp is None:
+        return _bad_timestamp(Param.TIMESTAMP, ",".join(timestamps))
+    nonces = common.get(Param.SIGNATURE_NONCE)
+    if not nonces or not nonces[0]:
+        return _missing(Param.SIGNATURE_NONCE)
+    if len(nonces) > 1:
+        return _incomplete("SignatureNonce is given more than once.", Param.SIGNATURE_NONCE)
+    tokens = common.get(Param.SECURITY_TOKEN)
+    if tokens is not None and len(tokens) > 1:
+        return _incomplete("SecurityToken is given more than once.", Param.SECURITY_TOKEN)
+
+    def first(name: str) -> str | None:
+        values = common.get(name)
+        return values[0] if values else None
+
+    return ParsedRequest(
+        request=request,
+        scheme=Scheme.V1,
+        access_key_id=common[Param.ACCESS_KEY_ID][0],
+        security_token=first(Param.SECURITY_TOKEN) or None,
+        action=first(Param.ACTION),
+        version=first(Param.VERSION),
+        timestamp_raw=timestamps[0],
+        timestamp=timestamp,
+        nonce=nonces[0],
+        signature=common[Param.SIGNATURE][0],
+        params=tuple(business),
+        common=MappingProxyType({k: v[0] for k, v in common.items()}),
+        signed_pairs=tuple(signed),
+        body_start=body_start,
+    )
+
+
+def _parse_authorization(value: str) -> dict[str, str] | Rejection:
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM_V3:
+        shown = algorithm if len(algorithm) <= 40 else algorithm[:37] + "..."
+        return _incomplete(
+            f"The Authorization header's algorithm {shown!r} is not supported; signature V3 "
+            f"uses {ALGORITHM_V3}.",
+            "Authorization",
+        )
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        key, eq, item = part.strip().partition("=")
+        if not eq or key in fields:
+            return _incomplete(
+                "The Authorization header cannot be read; it must be "
+                f"'{ALGORITHM_V3} Credential=<AccessKeyId>,SignedHeaders=<a;b>,Signature=<hex>'.",
+                "Authorization",
+            )
+        fields[key] = item.strip()
+    for key in ("Credential", "SignedHeaders", "Signature"):
+        if not fields.get(key):
+            return _incomplete(f"The Authorization header has no {key}.", "Authorization")
+    return fields
+
+
+def _parse_v3(request: WireRequest) -> ParsedRequest | Rejection:
+    headers = request.headers
+    fields = _parse_authorization(headers[Header.AUTHORIZATION])
+    if isinstance(fields, Rejection):
+        return fields
+    signed_headers = tuple(fields["SignedHeaders"].split(";"))
+    signed_lower = {name.strip().lower() for name in signed_headers}
+    if "" in signed_lower:
+        return _incomplete("SignedHeaders names an empty header.", "Authorization")
+    for name in _V3_MUST_SIGN:
+        if name in headers and name not in signed_lower:
+            return _incomplete(f"The header {name} is sent but not signed.", name)
+    if Header.CONTENT_SHA256 not in headers:
+        return _incomplete(
+            f"The header {Header.CONTENT_SHA256.value} is missing.", Header.CONTENT_SHA256
+        )
+    access_key_id = fields["Credential"]
+    claimed = headers.get(Header.ACCESS_KEY_ID)
+    if claimed is not None and claimed != access_key_id:
+        return _incomplete(
+            f"The header {Header.ACCESS_KEY_ID.value} names another AccessKey than the "
+            "Authorization header's Credential.",
+            Header.ACCESS_KEY_ID,
+        )
+    date = headers.get(Header.DATE)
+    if date is None:
+        return _missing(Header.DATE)
+    timestamp = parse_timestamp(date)
+    if timestamp is None:
+        return _bad_timestamp(Header.DATE, date)
+    nonce = headers.get(Header.NONCE)
+    if not nonce:
+        return _missing(Header.NONCE)
+
+    query = _octet_pairs(request.query)
+    params = [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in query]
+    body_start = len(params)
+    params += request.body_pairs()
+    return ParsedRequest(
+        request=request,
+        scheme=Scheme.V3,
+        access_key_id=access_key_id,
+        security_token=headers.get(Header.SECURITY_TOKEN) or None,
+        action=headers.get(Header.ACTION),
+        version=headers.get(Header.VERSION),
+        timestamp_raw=date,
+        timestamp=timestamp,
+        nonce=nonce,
+        signature=fields["Signature"],
+        params=tuple(params),
+        common=MappingProxyType({k: v for k, v in headers.items() if k.startswith("x-acs-")}),
+        signed_pairs=tuple(query),
+        signed_headers=signed_headers,
+        body_start=body_start,
+    )
+
+
+def string_to_sign(parsed: ParsedRequest) -> str:
+    """The string the server signs for this request (no secret is needed to build it)."""
+    request = parsed.request
+    if parsed.scheme is Scheme.V1:
+        return v1_string_to_sign(request.method, parsed.signed_pairs)
+    canonical = v3_canonical_request(
+        request.method,
+        request.path,
+        parsed.signed_pairs,
+        request.headers,
+        parsed.signed_headers,
+        hashlib.sha256(request.body).hexdigest(),
+    )
+    return v3_string_to_sign(canonical)
+
+
+def verify(parsed: ParsedRequest, secret: str) -> Verified | Rejection:
+    """Recompute the signature with `secret` and compare it in constant time."""
+    to_sign = string_to_sign(parsed)
+    if parsed.scheme is Scheme.V1:
+        expected = v1_signature(to_sign, secret)
+    else:
+        expected = v3_signature(to_sign, secret)
+        claimed = parsed.request.headers.get(Header.CONTENT_SHA256, "")
+        actual = hashlib.sha256(parsed.request.body).hexdigest()
+        if not hmac.compare_digest(
+            claimed.lower().encode("utf-8", "surrogatepass"), actual.encode()
+        ):
+            return Rejection(
+                Reason.SIGNATURE_DOES_NOT_MATCH,
+                f"The header {Header.CONTENT_SHA256.value} is not the SHA-256 of the body "
+                "received.",
+                Header.CONTENT_SHA256,
+                to_sign,
+            )
+    if hmac.compare_digest(expected.encode(), parsed.signature.encode("utf-8", "surrogatepass")):
+        return Verified(parsed.scheme, parsed.access_key_id, to_sign)
+    return Rejection(
+        Reason.SIGNATURE_DOES_NOT_MATCH,
+        "The signature does not match the server's calculation with this AccessKey's secret.",
+        None,
+        to_sign,
+    )
