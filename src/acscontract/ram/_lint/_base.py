@@ -1,0 +1,278 @@
+"""The linter's extension point: the `Check` protocol, the registry, and what a check is given.
+
+A check is any object with an `id`, a default `severity`, a `description` and
+`run(document, context)`. The context carries the catalog facts, the injectable "now", the
+parser's and the grammar module's problems, and per-statement facts computed once per document
+and shared by every check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from acscontract.ram._document import Location, PolicyDocument, Statement, Value
+from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._lint._facts import CatalogFacts
+from acscontract.ram._lint._positions import find_offset, line_column
+from acscontract.spec import CatalogEntry
+
+__all__ = [
+    "Check",
+    "CheckRegistry",
+    "LintContext",
+    "ProblemCheck",
+    "RuleCheck",
+    "StatementFacts",
+    "rule",
+]
+
+_CHECK_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+
+@runtime_checkable
+class Check(Protocol):
+    """One lint check: a stable kebab-case id, a default severity, a one-line description."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def severity(self) -> Severity: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def run(self, document: PolicyDocument, context: LintContext) -> Iterable[Finding]:
+        """The findings of this check in `document` (positions resolved, file set)."""
+        ...
+
+
+RuleBody = Callable[["RuleCheck", PolicyDocument, "LintContext"], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCheck:
+    """A check written as a function; `body(check, document, context)` yields its findings."""
+
+    id: str
+    severity: Severity
+    description: str
+    body: RuleBody
+
+    def run(self, document: PolicyDocument, context: LintContext) -> Iterable[Finding]:
+        return self.body(self, document, context)
+
+
+def rule(id: str, severity: Severity, description: str) -> Callable[[RuleBody], RuleCheck]:
+    """Decorator: make a `RuleCheck` of a function."""
+
+    def wrap(body: RuleBody) -> RuleCheck:
+        return RuleCheck(id, severity, description, body)
+
+    return wrap
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemCheck:
+    """A problem found by the parser or the grammar module, surfaced under its own check id.
+
+    `refine` may drop problems that a more specific lint check reports instead.
+    """
+
+    id: str
+    severity: Severity
+    description: str
+    refine: Callable[[Finding], bool] | None = None
+
+    def run(self, document: PolicyDocument, context: LintContext) -> Iterable[Finding]:
+        found = context.problems_for(self.id)
+        if self.refine is not None:
+            return [f for f in found if self.refine(f)]
+        return found
+
+
+class CheckRegistry:
+    """An ordered set of checks with unique ids. Create one, or use `default_registry()`."""
+
+    __slots__ = ("_checks",)
+
+    def __init__(self, checks: Iterable[Check] = ()) -> None:
+        self._checks: dict[str, Check] = {}
+        for check in checks:
+            self.register(check)
+
+    def register(self, check: Check) -> Check:
+        """Add `check`; ValueError if its id is not kebab-case or is already registered."""
+        if _CHECK_ID.fullmatch(check.id) is None:
+            raise ValueError(f"Check id {check.id!r} is not kebab-case (a-z, 0-9 and '-').")
+        if check.id in self._checks:
+            raise ValueError(f"Check id {check.id!r} is registered twice; ids must be unique.")
+        self._checks[check.id] = check
+        return check
+
+    def get(self, check_id: str) -> Check | None:
+        return self._checks.get(check_id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._checks)
+
+    def __iter__(self) -> Iterator[Check]:
+        return iter(self._checks.values())
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
+
+
+class StatementFacts:
+    """What several checks need to know about one statement, computed once.
+
+    - `actions`: the string values of Action, or of NotAction when `negated`
+    - `entries`: the catalogued actions the statement covers (for NotAction: those it does not
+      leave out)
+    - `explicit`: the catalogued actions named exactly, without a wildcard, in Action
+    - `only_catalogued`: Action lists nothing but catalogued actions, so a resource that fits none
+      of their ARN templates is dead weight
+    - `resources`: the string values of Resource, or None (NotResource, or no Resource)
+    """
+
+    __slots__ = (
+        "actions",
+        "allow",
+        "deny",
+        "entries",
+        "explicit",
+        "memo",
+        "negated",
+        "only_catalogued",
+        "resources",
+        "statement",
+    )
+
+    def __init__(self, statement: Statement, facts: CatalogFacts) -> None:
+        self.statement = statement
+        self.memo: dict[str, Any] = {}
+        """Results that several checks share, computed by the first that needs them."""
+        effect = statement.effect.value if statement.effect is not None else None
+        self.allow = effect == "Allow"
+        self.deny = effect == "Deny"
+        negated = self.negated = statement.actions is None and statement.not_actions is not None
+        raw_actions = statement.not_actions if negated else statement.actions
+        actions = self.actions = tuple(v for v in raw_actions or () if type(v.value) is str)
+        resources = statement.resources
+        self.resources: tuple[Value, ...] | None = (
+            tuple(v for v in resources if type(v.value) is str) if resources is not None else None
+        )
+        entries: dict[str, CatalogEntry] = {}
+        explicit: set[str] = set()
+        only = bool(actions) and not negated
+        for value in actions:
+            info = facts.action_pattern(value.value)
+            for entry in info.entries:
+                entries[entry.action] = entry
+                if not info.wildcard:
+                    explicit.add(entry.action)
+            if only and not info.only_catalogued and not info.unknown:
+                only = False  # an unknown action of a known product grants nothing
+        if negated:  # NotAction covers every catalogued action it does not list
+            entries = {e.action: e for e in facts.entries if e.action not in entries}
+        self.entries: tuple[CatalogEntry, ...] = tuple(entries.values())
+        self.explicit = frozenset(explicit)
+        self.only_catalogued = only and bool(entries)
+
+    @property
+    def where(self) -> str:
+        """How messages name the statement: `statement 2`, or `statement 2 ('Sid')`."""
+        sid = self.statement.sid_text
+        return f"statement {self.statement.index}" + (f" ({sid!r})" if sid else "")
+
+    @property
+    def effect(self) -> str | None:
+        return self.statement.effect_text
+
+
+class LintContext:
+    """What a check gets besides the document: facts, time, earlier problems, statement facts.
+
+    One context serves one document; it is cheap to create.
+    """
+
+    __slots__ = (
+        "_by_check",
+        "_quick_positions",
+        "document",
+        "facts",
+        "memo",
+        "now",
+        "problems",
+        "statements",
+    )
+
+    def __init__(
+        self,
+        document: PolicyDocument,
+        facts: CatalogFacts,
+        now: datetime,
+        problems: tuple[Finding, ...] = (),
+    ) -> None:
+        self.document = document
+        self.facts = facts
+        self.now = now
+        self.problems = problems
+        self.memo: dict[str, Any] = {}
+        """Results that several checks share, computed by the first that needs them."""
+        self.statements: tuple[StatementFacts, ...] = tuple(
+            StatementFacts(st, facts) for st in document.statements
+        )
+        """Per-statement facts, in document order (every check needs them)."""
+        self._by_check: dict[str, list[Finding]] | None = None
+        # A repeated member name makes a pointer ambiguous: then only the full scan answers.
+        self._quick_positions = not any(p.check == "duplicate-key" for p in problems)
+
+    def problems_for(self, check_id: str) -> list[Finding]:
+        """The parser's and grammar module's problems with this check id."""
+        by_check = self._by_check
+        if by_check is None:
+            by_check = self._by_check = {}
+            for problem in self.problems:
+                by_check.setdefault(problem.check, []).append(problem)
+        return by_check.get(check_id, [])
+
+    def finding(
+        self,
+        check: Check,
+        location: Location,
+        message: str,
+        hint: str,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding of `check` at `location` (its line and column are resolved now)."""
+        document = self.document
+        offset = None
+        if (
+            self._quick_positions
+            and location.occurrence == 0
+            and location.source is document.positions
+        ):
+            offset = find_offset(document.source, location.pointer, location.key)
+        if offset is not None:
+            line, column = line_column(document.source, offset)
+        else:
+            line, column = location.position
+        return Finding(
+            check.id,
+            severity or check.severity,
+            document.name,
+            line,
+            column,
+            location.pointer,
+            message,
+            hint,
+        )

@@ -1,0 +1,330 @@
+"""Run the checks: one document, one file, or a tree of files (in parallel when it is large)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from acscontract.errors import InputError
+from acscontract.ram._config import LintConfig
+from acscontract.ram._document import ParseResult, PolicyDocument, PolicyKind
+from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._grammar import GRAMMAR_CHECKS, check_grammar
+from acscontract.ram._lint import _actions, _conditions, _redundancy, _resources
+from acscontract.ram._lint._base import Check, CheckRegistry, LintContext, ProblemCheck
+from acscontract.ram._lint._facts import CatalogFacts
+from acscontract.ram._parser import parse, read_policy_source
+from acscontract.spec import ActionCatalog, action_catalog
+
+__all__ = [
+    "PARALLEL_THRESHOLD",
+    "LintResult",
+    "Linter",
+    "collect_files",
+    "default_registry",
+    "lint",
+    "lint_paths",
+]
+
+PARALLEL_THRESHOLD = 200
+"""Above this many files, `lint_paths` spreads the work over a process pool."""
+
+
+def _not_aws_only(finding: Finding) -> bool:
+    token = finding.pointer.rsplit("/", 1)[-1]
+    operator = token.replace("~1", "/").replace("~0", "~")
+    return _conditions.aws_only_operator(operator) is None
+
+
+def _problem_checks() -> list[Check]:
+    """The parser's and grammar module's problems, one check per id."""
+    refine = {"condition-operator-unknown": _not_aws_only}  # aws-only-operator says more
+    return [
+        ProblemCheck(info.id, info.severity, info.summary, refine.get(info.id))
+        for info in GRAMMAR_CHECKS.values()
+    ]
+
+
+@functools.cache
+def default_registry() -> CheckRegistry:
+    """Every built-in check: the grammar problems first, then the lint checks."""
+    return CheckRegistry(
+        [
+            *_problem_checks(),
+            *_conditions.CHECKS,
+            *_resources.CHECKS,
+            *_actions.CHECKS,
+            *_redundancy.CHECKS,
+        ]
+    )
+
+
+@functools.cache
+def _default_facts() -> CatalogFacts:
+    return CatalogFacts(action_catalog())
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    """The findings of a lint run, sorted by file and position, and the files it read."""
+
+    findings: tuple[Finding, ...]
+    files: tuple[str, ...]
+
+    def by_severity(self) -> dict[str, int]:
+        """How many findings of each severity, worst first (every severity is present)."""
+        counts = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            counts[f.severity.value] += 1
+        return counts
+
+    def failed(self, fail_on: Severity | str | None) -> bool:
+        """Whether any finding is at or above `fail_on` (None or "never": never fails)."""
+        if fail_on is None or fail_on == "never":
+            return False
+        threshold = fail_on if isinstance(fail_on, Severity) else Severity.parse(fail_on)
+        return any(f.severity >= threshold for f in self.findings)
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The enabled checks for a file: problem checks by id (their findings come from the parser
+    and the grammar module, so they are routed rather than run), then the rule checks."""
+
+    problems: dict[str, ProblemCheck]
+    rules: tuple[Check, ...]
+
+    def problems_in(self, found: Iterable[Finding]) -> list[Finding]:
+        routed: list[Finding] = []
+        checks = self.problems
+        for problem in found:
+            check = checks.get(problem.check)
+            if check is not None and (check.refine is None or check.refine(problem)):
+                routed.append(problem)
+        return routed
+
+
+class Linter:
+    """The checks of a registry, with a configuration, a catalog and a fixed "now".
+
+    Create one per run; it caches what it derives from the catalog. `now` decides whether a
+    time window has expired (default: the time the linter was made).
+    """
+
+    __slots__ = ("_plans", "config", "facts", "now", "registry")
+
+    def __init__(
+        self,
+        *,
+        registry: CheckRegistry | None = None,
+        config: LintConfig | None = None,
+        catalog: ActionCatalog | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else default_registry()
+        self.config = config if config is not None else LintConfig()
+        self.facts = _default_facts() if catalog is None else CatalogFacts(catalog)
+        if now is not None and now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        self.now = now if now is not None else datetime.now(UTC)
+        self._plans: dict[frozenset[str], _Plan] = {}
+
+    def _plan(self, file: str) -> _Plan:
+        config = self.config
+        off: frozenset[str] = config.disable
+        if config.per_path_ignores:
+            off = off.union(*config.ignored_for(file))
+        plan = self._plans.get(off)
+        if plan is None:
+            checks = [c for c in self.registry if c.id not in off]
+            plan = self._plans[off] = _Plan(
+                {c.id: c for c in checks if isinstance(c, ProblemCheck)},
+                tuple(c for c in checks if not isinstance(c, ProblemCheck)),
+            )
+        return plan
+
+    def _finish(self, findings: list[Finding]) -> list[Finding]:
+        overrides = self.config.severity
+        if overrides:
+            findings = [
+                dataclasses.replace(f, severity=overrides[f.check]) if f.check in overrides else f
+                for f in findings
+            ]
+        findings.sort(key=Finding.sort_key)
+        return findings
+
+    def check_document(
+        self, document: PolicyDocument, problems: Sequence[Finding] = ()
+    ) -> list[Finding]:
+        """Every finding in a parsed document; `problems` are the parser's, if any."""
+        plan = self._plan(document.name)
+        self.facts.trim()
+        every = (*problems, *check_grammar(document))
+        found = plan.problems_in(every)
+        context = LintContext(document, self.facts, self.now, every)
+        for check in plan.rules:
+            found.extend(check.run(document, context))
+        return self._finish(found)
+
+    def check_result(self, result: ParseResult, name: str) -> list[Finding]:
+        """Every finding for a parse result (only its problems when there is no document)."""
+        if result.document is not None:
+            return self.check_document(result.document, result.problems)
+        return self._finish(self._plan(name).problems_in(result.problems))
+
+    def check_source(
+        self,
+        source: bytes | str,
+        *,
+        name: str = "<policy>",
+        kind: PolicyKind | str = PolicyKind.IDENTITY,
+    ) -> list[Finding]:
+        """Every finding in the text of one policy."""
+        return self.check_result(parse(source, name=name, kind=kind), name)
+
+    def check_file(
+        self, path: str | Path, *, kind: PolicyKind | str = PolicyKind.IDENTITY
+    ) -> list[Finding]:
+        """Every finding in one policy file; InputError if it cannot be read."""
+        name = "<stdin>" if str(path) == "-" else _display(path)
+        return self.check_source(read_policy_source(path), name=name, kind=kind)
+
+    def lint_paths(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        kind: PolicyKind | str = PolicyKind.IDENTITY,
+        jobs: int | None = None,
+    ) -> LintResult:
+        """Lint files and folders (folders: every *.json below them, recursively).
+
+        More than `PARALLEL_THRESHOLD` files go to a process pool of `jobs` workers (default:
+        one per CPU); pass `jobs=1` to stay in this process. InputError for an unreadable path.
+        """
+        files = collect_files(paths)
+        kind = PolicyKind.parse(kind)
+        workers = jobs if jobs is not None else (os.cpu_count() or 1)
+        findings: list[Finding] = []
+        parallel = len(files) > PARALLEL_THRESHOLD and workers > 1
+        # Workers rebuild the default registry and cannot read this process's standard input.
+        parallel = parallel and self.registry is default_registry() and Path("-") not in files
+        if parallel:
+            findings = self._parallel(files, kind, workers)
+        else:
+            for path in files:
+                findings.extend(self.check_file(path, kind=kind))
+        findings.sort(key=Finding.sort_key)
+        names = tuple("<stdin>" if str(p) == "-" else _display(p) for p in files)
+        return LintResult(tuple(findings), names)
+
+    def _parallel(self, files: list[Path], kind: PolicyKind, workers: int) -> list[Finding]:
+        size = max(1, -(-len(files) // (workers * 4)))
+        chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        findings: list[Finding] = []
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(self.config, self.now),
+        ) as pool:
+            for chunk_findings, error in pool.map(_lint_chunk, chunks, [kind] * len(chunks)):
+                if error is not None:
+                    raise InputError(*error)
+                findings.extend(chunk_findings)
+        return findings
+
+
+_WORKER: Linter | None = None
+
+
+def _init_worker(config: LintConfig, now: datetime) -> None:
+    global _WORKER
+    _WORKER = Linter(config=config, now=now)
+
+
+def _lint_chunk(
+    files: list[Path], kind: PolicyKind
+) -> tuple[list[Finding], tuple[str, str] | None]:
+    """A worker's share: its findings, or the (location, problem) of an unreadable file (sent
+    as plain values, since the exception itself does not survive pickling)."""
+    linter = _WORKER if _WORKER is not None else Linter()
+    found: list[Finding] = []
+    for path in files:
+        try:
+            found.extend(linter.check_file(path, kind=kind))
+        except InputError as exc:
+            return found, (exc.location, exc.problem)
+    return found, None
+
+
+def _display(path: str | Path) -> str:
+    text = Path(path).as_posix()
+    return text[2:] if text.startswith("./") else text
+
+
+def collect_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to lint: each file as given, and every *.json below each folder, sorted.
+
+    InputError for a path that does not exist or a folder that cannot be listed.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if str(raw) == "-" or path.is_file():
+            files.append(path)
+            continue
+        if path.is_dir():
+            try:
+                found = sorted(p for p in path.rglob("*.json") if p.is_file())
+            except OSError as exc:
+                raise InputError(
+                    str(path), f"the folder cannot be listed ({exc.strerror})."
+                ) from None
+            files.extend(found)
+            continue
+        if not path.exists():
+            raise InputError(str(path), "no such file or folder; check the path.")
+        raise InputError(str(path), "is neither a file nor a folder.")
+    return files
+
+
+def lint(
+    source: bytes | str | PolicyDocument,
+    *,
+    name: str = "<policy>",
+    kind: PolicyKind | str = PolicyKind.IDENTITY,
+    config: LintConfig | None = None,
+    now: datetime | None = None,
+    registry: CheckRegistry | None = None,
+) -> LintResult:
+    """Lint one policy, given as its text (or bytes) or as a parsed document."""
+    linter = Linter(registry=registry, config=config, now=now)
+    if isinstance(source, PolicyDocument):
+        findings = linter.check_document(source)
+        name = source.name
+    else:
+        findings = linter.check_source(source, name=name, kind=kind)
+    return LintResult(tuple(findings), (name,))
+
+
+def lint_paths(
+    paths: Iterable[str | Path],
+    *,
+    kind: PolicyKind | str = PolicyKind.IDENTITY,
+    config: LintConfig | None = None,
+    now: datetime | None = None,
+    jobs: int | None = None,
+) -> LintResult:
+    """Lint files and folders with the built-in checks (see `Linter.lint_paths`)."""
+    return Linter(config=config, now=now).lint_paths(paths, kind=kind, jobs=jobs)

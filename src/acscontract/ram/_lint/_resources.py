@@ -1,0 +1,531 @@
+"""Checks on Resource: ARN syntax, placeholders, and whether a resource can reach the catalogued
+action at all (service, shape) or reaches further than it looks (wildcards).
+
+The ARN form (prefix, service, and the relative id with its placeholders) is read from each
+catalogued action's ARN templates; nothing here names a service or a resource type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import cast
+
+from acscontract.ram._document import PolicyDocument, Value
+from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._facts import ArnParts, TemplateShape, has_wildcard
+from acscontract.ram._wildcard import matches
+from acscontract.spec import CatalogEntry
+
+__all__ = ["ACCOUNT_ID_DIGITS", "CHECKS"]
+
+ACCOUNT_ID_DIGITS = 16
+"""RAM account ids (the fourth part of an ARN) are 16 decimal digits."""
+
+_PLACEHOLDER = re.compile(r"\{#[^{}]*\}|\$\{[^{}]*\}|\{\{[^{}]*\}\}|<[^<>]*>")
+_SCHEMES = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_HOST = re.compile(r"[A-Za-z0-9_*?](?:[A-Za-z0-9_*?.-]*[A-Za-z0-9_*?])?")
+
+
+_TEMPLATE_PLACEHOLDER = re.compile(r"\{#([A-Za-z0-9_]+)\}")
+
+
+def _example(context: LintContext) -> str:
+    """The first catalogued ARN template, with `<name>` for each placeholder."""
+    for shapes in context.facts.shapes.values():
+        for shape in shapes:
+            return _TEMPLATE_PLACEHOLDER.sub(r"<\1>", shape.resource_type.arn_template)
+    return "acs:<service>:*:<account>:<relative-id>"
+
+
+@dataclass(frozen=True, slots=True)
+class _Syntax:
+    """What is wrong with one resource string on its own (None: nothing of that kind)."""
+
+    malformed: tuple[str, str] | None  # (problem, hint)
+    account: str | None  # how the account part is described
+    placeholder: str | None
+
+
+_CLEAN = _Syntax(None, None, None)
+
+
+def _syntax(context: LintContext, text: str) -> _Syntax:
+    """The syntax problems of a resource string; cached (policies repeat resources)."""
+    cache = context.facts.memo
+    key = ("syntax", text)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _compute_syntax(context, text)
+    return cast(_Syntax, found)
+
+
+def _compute_syntax(context: LintContext, text: str) -> _Syntax:
+    if text == "*" or not text:
+        return _CLEAN
+    prefixes = context.facts.arn_prefixes
+    shown = "/".join(sorted(prefixes))
+    form = f"{shown}:<service>:<region>:<account>:<relative-id>"
+    parts = context.facts.arn(text)
+    head = text.split(":", 1)[0]
+    malformed: tuple[str, str] | None = None
+    if parts is None:
+        malformed = (
+            f"has {text.count(':') + 1} colon-separated part(s); an ARN has five ({form})",
+            f"Write the full ARN, such as {_example(context)}.",
+        )
+    elif head not in prefixes:
+        if head.lower() in prefixes:
+            malformed = (
+                f"starts with {head!r}; the ARN prefix is lower-case {shown!r}",
+                f"Write {shown}: at the start.",
+            )
+        else:
+            malformed = (
+                f"starts with {head!r}; RAM ARNs start with {shown!r} ({form})",
+                f"Rewrite it as an {shown}: ARN, such as {_example(context)}.",
+            )
+    elif not parts.service:
+        malformed = ("has an empty service part", f"Name the service, such as {_example(context)}.")
+    elif parts.service != parts.service.lower():
+        malformed = (
+            f"names the service {parts.service!r} in upper case; service names in ARNs are "
+            "lower-case and matched exactly",
+            f"Write {parts.service.lower()!r}.",
+        )
+    account = None
+    if parts is not None and parts.prefix in prefixes:
+        account = _account_problem(parts.account)
+    m = _PLACEHOLDER.search(text)
+    if malformed is None and account is None and m is None:
+        return _CLEAN
+    return _Syntax(malformed, account, m.group() if m else None)
+
+
+def _account_problem(account: str) -> str | None:
+    if account == "*" or _PLACEHOLDER.search(account):
+        return None
+    if has_wildcard(account):
+        digits = account.replace("*", "").replace("?", "")
+        ok = (digits.isdigit() or not digits) and len(account.replace("*", "")) <= (
+            ACCOUNT_ID_DIGITS
+        )
+    else:
+        ok = len(account) == ACCOUNT_ID_DIGITS and account.isdigit() and account.isascii()
+    if ok:
+        return None
+    return "is empty" if not account else f"is {account!r}"
+
+
+def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, _Syntax]]:
+    """Every resource with a syntax problem, in document order; computed once per document."""
+    found = context.memo.get("syntax")
+    if found is None:
+        found = []
+        for sf in context.statements:
+            st = sf.statement
+            for values in (st.resources, st.not_resources):
+                for value in values or ():
+                    raw = value.value
+                    if type(raw) is str:
+                        syntax = _syntax(context, raw)
+                        if syntax is not _CLEAN:
+                            found.append((sf, value, syntax))
+        context.memo["syntax"] = found
+    return found
+
+
+@rule(
+    "arn-malformed",
+    Severity.ERROR,
+    "A resource that is neither `*` nor a well-formed RAM ARN (five colon-separated parts: "
+    "prefix, service, region, account, relative id).",
+)
+def _arn_malformed(
+    check: RuleCheck, document: PolicyDocument, context: LintContext
+) -> Iterator[Finding]:
+    for sf, value, syntax in _syntax_problems(context):
+        if syntax.malformed is not None:
+            problem, hint = syntax.malformed
+            yield context.finding(
+                check,
+                value.location,
+                f"The resource {value.value!r} in {sf.where} {problem}, so it matches no resource.",
+                hint,
+            )
+
+
+@rule(
+    "arn-account-invalid",
+    Severity.ERROR,
+    f"The account part of an ARN is neither `*` nor a {ACCOUNT_ID_DIGITS}-digit account id.",
+)
+def _account_invalid(
+    check: RuleCheck, document: PolicyDocument, context: LintContext
+) -> Iterator[Finding]:
+    for sf, value, syntax in _syntax_problems(context):
+        if syntax.account is not None:
+            yield context.finding(
+                check,
+                value.location,
+                f"The account part of {value.value!r} in {sf.where} {syntax.account}; it must "
+                f"be `*` or a {ACCOUNT_ID_DIGITS}-digit account id, so this ARN matches no "
+                "resource.",
+                f"Write your {ACCOUNT_ID_DIGITS}-digit account id (the console shows it as "
+                "Account ID), or `*` for the account the policy is attached in.",
+            )
+
+
+@rule(
+    "resource-placeholder",
+    Severity.ERROR,
+    "A resource still holds a template placeholder ({#DomainName}, <DomainName>, ${...}).",
+)
+def _placeholder(
+    check: RuleCheck, document: PolicyDocument, context: LintContext
+) -> Iterator[Finding]:
+    for sf, value, syntax in _syntax_problems(context):
+        if syntax.placeholder is not None:
+            found = syntax.placeholder
+            yield context.finding(
+                check,
+                value.location,
+                f"The resource {value.value!r} in {sf.where} still holds the placeholder "
+                f"{found!r}; RAM reads it literally, so it matches no resource.",
+                f"Replace {found!r} with the real value (an account id or a domain name).",
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fit against the catalogued action's ARN templates
+
+
+@dataclass(frozen=True, slots=True)
+class _Miss:
+    kind: str  # "service" or "shape"
+    detail: str
+    shape: TemplateShape
+
+
+def _value_problem(name: str, value: str, last: bool) -> str | None:
+    if _PLACEHOLDER.search(value):
+        return None  # resource-placeholder reports it
+    lowered = name.lower()
+    if "domain" in lowered:
+        if "://" in value or (_SCHEMES.match(value) and not value.split(":", 1)[1][:1].isdigit()):
+            return f"the {name} {value!r} includes a URL scheme; write the bare domain name"
+        if "/" in value:
+            rest = value.partition("/")[2]
+            return (
+                f"the {name} is followed by the path {'/' + rest!r}; the resource is the domain "
+                f"alone, and apps or streams are not part of it"
+            )
+        if ":" in value:
+            return f"the {name} {value!r} includes a port; write the domain name without it"
+        if not value:
+            return f"the {name} is empty"
+        if _HOST.fullmatch(value) is None:
+            return f"the {name} {value!r} is not a domain name"
+    elif last and "/" in value:
+        return f"the {name} {value!r} is followed by a path the template does not have"
+    return None
+
+
+def _fit(context: LintContext, parts: ArnParts, shape: TemplateShape) -> _Miss | None:
+    """None when the resource can name a resource of `shape`, else why not (cached)."""
+    cache = context.facts.memo
+    key = ("fit", parts.service, parts.relative, shape.service, shape.relative)
+    try:
+        return cast("_Miss | None", cache[key])
+    except KeyError:
+        found = cache[key] = _compute_fit(context, parts, shape)
+        return found
+
+
+def _compute_fit(context: LintContext, parts: ArnParts, shape: TemplateShape) -> _Miss | None:
+    service = parts.service
+    if has_wildcard(service):
+        service_ok = matches(service, shape.service, ignore_case=True)
+    else:
+        service_ok = service.lower() == shape.service
+    if not service_ok:
+        return _Miss("service", f"names the service {service!r}", shape)
+    relative = parts.relative
+    m = shape.relative_regex.fullmatch(relative)
+    if m is not None:
+        names = shape.placeholders
+        for i, name in enumerate(names):
+            problem = _value_problem(name, m.group(i + 1), i == len(names) - 1)
+            if problem is not None:
+                return _Miss("shape", problem, shape)
+        return None
+    if _PLACEHOLDER.search(relative) or context.facts.relative_vs_template(
+        relative, shape, every=False
+    ):
+        return None
+    return _Miss(
+        "shape",
+        f"has the relative id {relative!r}, which is not of the form {shape.example}",
+        shape,
+    )
+
+
+def _misses(
+    context: LintContext, sf: StatementFacts
+) -> tuple[list[tuple[Value, _Miss]], bool] | None:
+    """The resources that fit none of the statement's catalogued actions' templates, and
+    whether any resource fits; None when the statement has no such action or no Resource."""
+    if not sf.entries or not sf.resources:
+        return None
+    memo = sf.memo.get("misses")
+    if memo is None:
+        memo = sf.memo["misses"] = _compute_misses(context, sf)
+    return memo
+
+
+def _compute_misses(
+    context: LintContext, sf: StatementFacts
+) -> tuple[list[tuple[Value, _Miss]], bool]:
+    assert sf.resources is not None
+    prefixes = context.facts.arn_prefixes
+    misses: list[tuple[Value, _Miss]] = []
+    reaching = False
+    for value in sf.resources:
+        text: str = value.value
+        if text == "*":
+            reaching = True
+            continue
+        parts = context.facts.arn(text)
+        if parts is None or parts.prefix not in prefixes:
+            continue  # arn-malformed reports it
+        first: _Miss | None = None
+        fits = False
+        for entry in sf.entries:
+            for shape in context.facts.shapes.get(entry.action, ()):
+                miss = _fit(context, parts, shape)
+                if miss is None:
+                    fits = True
+                    break
+                if first is None or (first.kind == "service" and miss.kind == "shape"):
+                    first = miss
+            if fits:
+                break
+        if fits:
+            reaching = True
+        elif first is not None:
+            misses.append((value, first))
+    return misses, reaching
+
+
+def _actions_of(sf: StatementFacts) -> str:
+    return ", ".join(e.action for e in sf.entries)
+
+
+def _miss_severity(sf: StatementFacts) -> Severity:
+    if sf.deny:
+        return Severity.SECURITY
+    return Severity.ERROR if sf.only_catalogued else Severity.WARNING
+
+
+def _miss_effect(sf: StatementFacts, reaching: bool) -> str:
+    actions = _actions_of(sf)
+    if sf.deny:
+        return f"so this Deny does not protect {actions} on it"
+    if reaching:
+        return f"so it grants nothing for {actions}"
+    return f"so the statement grants nothing for {actions}"
+
+
+def _report_misses(
+    check: RuleCheck, context: LintContext, kind: str
+) -> Iterator[tuple[StatementFacts, Value, _Miss, bool]]:
+    for sf in context.statements:
+        found = _misses(context, sf)
+        if found is None:
+            continue
+        misses, reaching = found
+        if not sf.only_catalogued and reaching:
+            continue  # the other actions of the statement may be what the resource is for
+        for value, miss in misses:
+            if miss.kind == kind:
+                yield sf, value, miss, reaching
+
+
+def _with_service(text: str, service: str) -> str:
+    parts = text.split(":", 4)
+    parts[1] = service
+    return ":".join(parts)
+
+
+@rule(
+    "resource-service-mismatch",
+    Severity.ERROR,
+    "A resource whose ARN names another service than the catalogued action's ARN template "
+    "(an action's product prefix is not always the service in its resource ARN).",
+)
+def _service_mismatch(
+    check: RuleCheck, document: PolicyDocument, context: LintContext
+) -> Iterator[Finding]:
+    for sf, value, miss, reaching in _report_misses(check, context, "service"):
+        template = miss.shape.resource_type.arn_template
+        yield context.finding(
+            check,
+            value.location,
+            f"The resource {value.value!r} in {sf.where} {miss.detail}, but the resources of "
+            f"{_actions_of(sf)} are {miss.shape.service} ARNs ({template}), "
+            f"{_miss_effect(sf, reaching)}.",
+            f"Write {_with_service(value.value, miss.shape.service)!r}.",
+            _miss_severity(sf),
+        )
+
+
+@rule(
+    "resource-shape-mismatch",
+    Severity.ERROR,
+    "A resource whose relative id does not fit the catalogued action's ARN template "
+    "(a stream path, a URL scheme or a port after the domain).",
+)
+def _shape_mismatch(
+    check: RuleCheck, document: PolicyDocument, context: LintContext
+) -> Iterator[Finding]:
+    for sf, value, miss, reaching in _report_misses(check, context, "shape"):
+        template = miss.shape.resource_type.arn_template
+        yield context.finding(
+            check,
+            value.location,
+            f"The resource {value.value!r} in {sf.where} does not fit {template}: "
+            f"{miss.detail}, {_miss_effect(sf, reaching)}.",
+            f"Write the resource in the form {template}.",
+            _miss_severity(sf),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Wildcards that reach further than they look
+
+
+def _overreach(domain: str) -> tuple[str, list[str]] | None:
+    """For a domain wildcard that also matches unrelated domains: an example it matches and the
+    patterns that were probably meant; None when it stays under one parent domain."""
+    if not has_wildcard(domain):
+        return None
+    cut = max(domain.rfind("*"), domain.rfind("?"))
+    fixed = domain[cut + 1 :]
+    if fixed.startswith(".") and fixed.count(".") >= 2:
+        return None  # every match ends in .<parent domain>
+    example = domain.replace("*", "bad").replace("?", "x")
+    rest = domain[1:]
+    meant: list[str] = []
+    if domain.startswith("*") and not has_wildcard(rest) and rest[:1].isalnum() and "." in rest:
+        meant = [f"*.{rest}", rest]
+    return example, meant
+
+
+@rule(
+    "resource-wildcard-reach",
+    Severity.SECURITY,
+    "A resource wildcard that reaches more than it seems to: `*`, every domain, or a domain "
+    "wildcard that also matches unrelated domains (`*example.com` matches badexample.com).",
+)
+def _wildcard_reach(
+    check: RuleCheck, document: PolicyDocument, context: LintContext
+) -> Iterator[Finding]:
+    prefixes = context.facts.arn_prefixes
+    for sf in context.statements:
+        if not sf.allow or not sf.entries or not sf.resources:
+            continue
+        actions = _actions_of(sf)
+        for value in sf.resources:
+            text: str = value.value
+            if text == "*":
+                yield context.finding(
+                    check,
+                    value.location,
+                    f"The resource '*' in {sf.where} allows {actions} on every resource of "
+                    "every service in the account.",
+                    f"Name the resources, such as {_example(context)} with the real values.",
+                    Severity.SECURITY,
+                )
+                continue
+            parts = context.facts.arn(text)
+            if parts is None or parts.prefix not in prefixes:
+                continue
+            for entry in sf.entries:
+                reach = _reach(context, text, parts, entry)
+                if reach is None:
+                    continue
+                if reach[0] == "every":
+                    yield context.finding(
+                        check,
+                        value.location,
+                        f"The resource {text!r} in {sf.where} allows {actions} on every "
+                        f"{reach[1]} in the account, not only the ones you use today.",
+                        f"List the {reach[1]}s this principal works with, one ARN each.",
+                        Severity.WARNING,
+                    )
+                else:
+                    _, name, domain, example, meant = reach
+                    hint = (
+                        f"Use {meant} (a subdomain wildcard plus the domain itself)."
+                        if meant
+                        else "Write the domains out, or put the wildcard only in front of a dot "
+                        "(*.example.com)."
+                    )
+                    yield context.finding(
+                        check,
+                        value.location,
+                        f"The {name} wildcard {domain!r} in {sf.where} also matches unrelated "
+                        f"domains such as {example!r}, so {actions} is allowed on more domains "
+                        "than it seems.",
+                        hint,
+                        Severity.WARNING,
+                    )
+                break
+
+
+_Reach = tuple[str, ...]
+
+
+def _reach(context: LintContext, text: str, parts: ArnParts, entry: CatalogEntry) -> _Reach | None:
+    """How far a resource reaches for a catalogued action: ("every", resource type) or
+    ("overreach", placeholder, value, example, intended patterns); None when it stays narrow.
+    Cached per resource and action."""
+    cache = context.facts.memo
+    key = ("reach", text, entry.action)
+    if key not in cache:
+        cache[key] = _compute_reach(context, parts, entry)
+    return cast("_Reach | None", cache[key])
+
+
+def _compute_reach(context: LintContext, parts: ArnParts, entry: CatalogEntry) -> _Reach | None:
+    for shape in context.facts.shapes.get(entry.action, ()):
+        if _fit(context, parts, shape) is not None:
+            continue
+        relative = parts.relative
+        m = shape.relative_regex.fullmatch(relative)
+        domains = [
+            (name, m.group(i + 1))
+            for i, name in enumerate(shape.placeholders)
+            if m is not None and "domain" in name.lower()
+        ]
+        every = relative == "*" or context.facts.relative_vs_template(relative, shape, every=True)
+        if every or any(d == "*" for _, d in domains):
+            return ("every", shape.resource_type.type.lower())
+        for name, domain in domains:
+            found = _overreach(domain)
+            if found is not None:
+                example, meant = found
+                return ("overreach", name, domain, example, " and ".join(repr(p) for p in meant))
+    return None
+
+
+CHECKS: tuple[RuleCheck, ...] = (
+    _arn_malformed,
+    _account_invalid,
+    _placeholder,
+    _service_mismatch,
+    _shape_mismatch,
+    _wildcard_reach,
+)

@@ -1,0 +1,525 @@
+"""Parse a RAM policy document into the tree of `acscontract.ram._document`.
+
+The fast path is the standard library's C JSON parser. Positions (line, column) come from a
+light token scanner that runs only when a position is first asked for, or when the parser needs
+one itself (duplicate keys). Problems are returned as `Finding`s, never raised: any input, however
+broken, gives either a document or the problems that stopped it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from acscontract.errors import InputError
+from acscontract.ram._document import (
+    ConditionClause,
+    ParseResult,
+    PolicyDocument,
+    PolicyKind,
+    Statement,
+    Value,
+    escape_pointer,
+)
+from acscontract.ram._findings import Finding, Severity
+
+__all__ = ["SourceMap", "parse", "read_policy_source"]
+
+_BOM = "\ufeff"
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.DOTALL)
+_NEWLINE = re.compile("\n")
+
+
+class _NonStandardConstant(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonStandardConstant(name)
+
+
+class _Object(dict[str, Any]):
+    """A JSON object whose members repeat a name; `pairs` keeps every member, in order."""
+
+    __slots__ = ("pairs",)
+    pairs: list[tuple[str, Any]]
+
+
+class _Duplicate:
+    __slots__ = ("container", "first", "first_offset", "name", "occurrence", "offset")
+
+    def __init__(
+        self,
+        container: str,
+        name: str,
+        first: str,
+        occurrence: int,
+        offset: int,
+        first_offset: int,
+    ) -> None:
+        self.container = container
+        self.name = name
+        self.first = first
+        self.occurrence = occurrence
+        self.offset = offset
+        self.first_offset = first_offset
+
+
+class SourceMap:
+    """Positions of every node of a (valid) JSON text, computed on first use.
+
+    Addresses are (JSON Pointer, occurrence, key?): `occurrence` tells apart members of one object
+    that share a name, counting from 0.
+    """
+
+    __slots__ = ("_duplicates", "_newlines", "_offsets", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._offsets: dict[tuple[str, int, bool], int] | None = None
+        self._newlines: list[int] | None = None
+        self._duplicates: list[_Duplicate] = []
+
+    def position(self, pointer: str, occurrence: int, key: bool) -> tuple[int, int]:
+        offsets = self._offsets
+        if offsets is None:
+            offsets = self._scan()
+        offset = offsets.get((pointer, occurrence, key))
+        if offset is None:
+            offset = offsets.get((pointer, occurrence, False))
+        while offset is None and pointer:
+            pointer = pointer.rsplit("/", 1)[0]
+            offset = offsets.get((pointer, 0, False))
+        return self.line_column(offset or 0)
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        """1-based line and column (in characters) of a character offset."""
+        newlines = self._newlines
+        if newlines is None:
+            newlines = self._newlines = [m.start() for m in _NEWLINE.finditer(self._text)]
+        line = bisect.bisect_left(newlines, offset)
+        start = newlines[line - 1] + 1 if line else 0
+        return (line + 1, offset - start + 1)
+
+    def duplicates(self) -> list[_Duplicate]:
+        if self._offsets is None:
+            self._scan()
+        return self._duplicates
+
+    def _scan(self) -> dict[tuple[str, int, bool], int]:
+        # The text is known to be valid JSON here, so the scanner only tracks structure.
+        offsets: dict[tuple[str, int, bool], int] = {}
+        duplicates = self._duplicates
+        # Frame: [is_object, pointer, next_index, expect_key, pending_key_name_ptr, occurrence,
+        #         key_offset, counts, lowered]
+        stack: list[list[Any]] = []
+        for match in _TOKEN.finditer(self._text):
+            token = match.group()
+            first = token[0]
+            if first == "," or first == ":":
+                if first == "," and stack and stack[-1][0]:
+                    stack[-1][3] = True
+                continue
+            if first == "}" or first == "]":
+                stack.pop()
+                continue
+            offset = match.start()
+            top = stack[-1] if stack else None
+            if top is not None and top[0] and top[3]:
+                name = json.loads(token) if "\\" in token else token[1:-1]
+                counts: dict[str, int] = top[7]
+                occurrence = counts.get(name, 0)
+                counts[name] = occurrence + 1
+                lowered: dict[str, tuple[str, int]] = top[8]
+                low = name.lower()
+                seen = lowered.get(low)
+                if seen is None:
+                    lowered[low] = (name, offset)
+                else:
+                    duplicates.append(
+                        _Duplicate(top[1], name, seen[0], occurrence, offset, seen[1])
+                    )
+                top[4] = top[1] + "/" + escape_pointer(name)
+                top[5] = occurrence
+                top[6] = offset
+                top[3] = False
+                continue
+            if top is None:
+                pointer, occurrence = "", 0
+            elif top[0]:
+                pointer, occurrence = top[4], top[5]
+                offsets[(pointer, occurrence, True)] = top[6]
+            else:
+                pointer, occurrence = top[1] + "/" + str(top[2]), 0
+                top[2] += 1
+            offsets[(pointer, occurrence, False)] = offset
+            if first == "{":
+                stack.append([True, pointer, 0, True, "", 0, 0, {}, {}])
+            elif first == "[":
+                stack.append([False, pointer, 0, False, "", 0, 0, None, None])
+        self._offsets = offsets
+        return offsets
+
+
+def _problem(
+    check: str,
+    severity: Severity,
+    file: str,
+    line: int,
+    column: int,
+    pointer: str,
+    message: str,
+    hint: str,
+) -> Finding:
+    return Finding(check, severity, file, line, column, pointer, message, hint)
+
+
+def _decode(data: bytes, name: str) -> tuple[str | None, list[Finding]]:
+    problems: list[Finding] = []
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        problems.append(_bom_problem(name))
+    try:
+        return data.decode("utf-8"), problems
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        problems.append(
+            _problem(
+                "invalid-encoding",
+                Severity.ERROR,
+                name,
+                line,
+                column,
+                "",
+                f"Byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8; RAM policy "
+                "documents are UTF-8 text.",
+                "Save the file as UTF-8 (without a byte order mark).",
+            )
+        )
+        return None, problems
+
+
+def _bom_problem(name: str) -> Finding:
+    return _problem(
+        "byte-order-mark",
+        Severity.WARNING,
+        name,
+        1,
+        1,
+        "",
+        "The file starts with a UTF-8 byte order mark; whether RAM accepts one is not "
+        "documented, so the policy was checked without it.",
+        "Save the file as UTF-8 without a byte order mark.",
+    )
+
+
+def parse(
+    source: bytes | str,
+    *,
+    name: str = "<policy>",
+    kind: PolicyKind | str = PolicyKind.IDENTITY,
+) -> ParseResult:
+    """Parse a policy document.
+
+    Returns the document (None when the text is not a JSON object) and the structural problems:
+    undecodable bytes, a byte order mark, an empty text, invalid JSON (including NaN/Infinity and
+    nesting too deep for the parser), a top level that is not an object, and duplicate member
+    names, also ones differing only by case. Grammar checks are `check_grammar`'s job.
+    """
+    kind = PolicyKind.parse(kind)
+    problems: list[Finding] = []
+    if isinstance(source, bytes | bytearray | memoryview):
+        text, problems = _decode(bytes(source), name)
+        if text is None:
+            return ParseResult(None, tuple(problems))
+    else:
+        text = source
+        if text.startswith(_BOM):
+            text = text[1:]
+            problems.append(_bom_problem(name))
+    if not text.strip():
+        problems.append(
+            _problem(
+                "empty-document",
+                Severity.ERROR,
+                name,
+                1,
+                1,
+                "",
+                "The policy is empty; a RAM policy is a JSON object with Version and Statement.",
+                'Write a policy such as {"Version": "1", "Statement": [...]}.',
+            )
+        )
+        return ParseResult(None, tuple(problems))
+
+    duplicates_seen = False
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal duplicates_seen
+        obj = dict(pairs)
+        n = len(pairs)
+        if len(obj) != n or (n > 1 and len({k.lower() for k, _ in pairs}) != n):
+            duplicates_seen = True
+            dup = _Object(obj)
+            dup.pairs = pairs
+            return dup
+        return obj
+
+    try:
+        data = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        problems.append(
+            _problem(
+                "invalid-json",
+                Severity.ERROR,
+                name,
+                exc.lineno,
+                exc.colno,
+                "",
+                f"The policy is not valid JSON: {exc.msg}.",
+                "Fix the JSON syntax; a JSON validator or `python -m json.tool` shows the spot.",
+            )
+        )
+        return ParseResult(None, tuple(problems))
+    except _NonStandardConstant as exc:
+        found = next((m.start() for m in _TOKEN.finditer(text) if m.group() == str(exc)), 0)
+        line, column = SourceMap(text).line_column(found)
+        problems.append(
+            _problem(
+                "invalid-json",
+                Severity.ERROR,
+                name,
+                line,
+                column,
+                "",
+                f"{exc} is not a JSON value; standard JSON has no NaN or Infinity.",
+                "Write the value as a quoted string.",
+            )
+        )
+        return ParseResult(None, tuple(problems))
+    except RecursionError:
+        problems.append(
+            _problem(
+                "invalid-json",
+                Severity.ERROR,
+                name,
+                1,
+                1,
+                "",
+                "The JSON is nested too deeply to parse; a RAM policy is at most four levels deep.",
+                "Check that the file is a RAM policy and not generated data.",
+            )
+        )
+        return ParseResult(None, tuple(problems))
+    except ValueError as exc:  # for example an integer with too many digits
+        problems.append(
+            _problem(
+                "invalid-json",
+                Severity.ERROR,
+                name,
+                1,
+                1,
+                "",
+                f"The JSON cannot be read: {exc}.",
+                "Write numbers as quoted strings.",
+            )
+        )
+        return ParseResult(None, tuple(problems))
+
+    source_map = SourceMap(text)
+    if not isinstance(data, dict):
+        line, column = source_map.position("", 0, False)
+        what = "an array" if isinstance(data, list) else f"a {_json_name(data)}"
+        problems.append(
+            _problem(
+                "value-type",
+                Severity.ERROR,
+                name,
+                line,
+                column,
+                "",
+                f"The document is {what}; a RAM policy is a JSON object with Version and "
+                "Statement.",
+                'Wrap the statements in {"Version": "1", "Statement": [...]}.',
+            )
+        )
+        return ParseResult(None, tuple(problems))
+
+    if duplicates_seen:
+        problems.extend(_duplicate_problems(source_map, name))
+
+    document = _build_document(data, name, kind, text, source_map)
+    return ParseResult(document, tuple(problems))
+
+
+def _json_name(value: object) -> str:
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _duplicate_problems(source_map: SourceMap, name: str) -> Iterable[Finding]:
+    for dup in source_map.duplicates():
+        line, column = source_map.line_column(dup.offset)
+        first_line, first_column = source_map.line_column(dup.first_offset)
+        pointer = dup.container + "/" + escape_pointer(dup.name)
+        where = dup.container or "the top level"
+        if dup.name == dup.first:
+            message = (
+                f"{where} has a second member {dup.name!r} (the first is at line {first_line}, "
+                f"column {first_column}); "
+                "JSON parsers disagree on which one wins, and RAM rejects or misreads it."
+            )
+            hint = f"Merge the two {dup.name!r} members into one."
+        else:
+            message = (
+                f"{where} has members {dup.first!r} "
+                f"(line {first_line}, column {first_column}) and {dup.name!r}, which differ only "
+                "by case; element names are case-sensitive, so one of them is wrong."
+            )
+            hint = f"Keep one member, spelled {dup.first!r} or {dup.name!r} as RAM defines it."
+        yield _problem("duplicate-key", Severity.ERROR, name, line, column, pointer, message, hint)
+
+
+def _pairs(obj: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    pairs = getattr(obj, "pairs", None)
+    return pairs if pairs is not None else obj.items()
+
+
+def _child(pointer: str, name: str) -> str:
+    if "/" in name or "~" in name:
+        return pointer + "/" + escape_pointer(name)
+    return pointer + "/" + name
+
+
+def _values(value: Value) -> tuple[Value, ...]:
+    raw = value.value
+    if type(raw) is list:
+        base = value.pointer + "/"
+        source = value.source
+        return tuple([Value(item, base + str(i), source) for i, item in enumerate(raw)])
+    return (value,)
+
+
+def _conditions(value: Value) -> tuple[ConditionClause, ...]:
+    raw = value.value
+    if not isinstance(raw, dict):
+        return ()
+    clauses: list[ConditionClause] = []
+    base = value.pointer
+    source = value.source
+    for operator, block in _pairs(raw):
+        if not isinstance(block, dict):
+            continue
+        op_pointer = _child(base, operator)
+        for key, values in _pairs(block):
+            ptr = _child(op_pointer, key)
+            clauses.append(
+                ConditionClause(operator, key, _values(Value(values, ptr, source)), ptr, source)
+            )
+    return tuple(clauses)
+
+
+_ELEMENTS = frozenset(
+    {"Effect", "Action", "Resource", "Condition", "NotAction", "NotResource", "Principal", "Sid"}
+)
+
+
+def _last_members(obj: dict[str, Any]) -> dict[str, int]:
+    """For an object with repeated names: each name's last occurrence number."""
+    counts: dict[str, int] = {}
+    for name, _ in _pairs(obj):
+        counts[name] = counts.get(name, -1) + 1
+    return counts
+
+
+def _build_statement(obj: dict[str, Any], index: int, pointer: str, source: SourceMap) -> Statement:
+    found: dict[str, Value] = {}
+    last = _last_members(obj) if type(obj) is _Object else None
+    for name, raw in obj.items():
+        if name in _ELEMENTS:
+            found[name] = Value(
+                raw, pointer + "/" + name, source, last[name] if last is not None else 0
+            )
+    get = found.get
+    actions = get("Action")
+    not_actions = get("NotAction")
+    resources = get("Resource")
+    not_resources = get("NotResource")
+    condition = get("Condition")
+    return Statement(
+        index=index,
+        pointer=pointer,
+        raw=obj,
+        sid=get("Sid"),
+        effect=get("Effect"),
+        actions=_values(actions) if actions is not None else None,
+        not_actions=_values(not_actions) if not_actions is not None else None,
+        resources=_values(resources) if resources is not None else None,
+        not_resources=_values(not_resources) if not_resources is not None else None,
+        principal=get("Principal"),
+        condition=condition,
+        conditions=_conditions(condition) if condition is not None else (),
+        source=source,
+    )
+
+
+def _build_document(
+    data: dict[str, Any], name: str, kind: PolicyKind, text: str, source: SourceMap
+) -> PolicyDocument:
+    last = _last_members(data) if type(data) is _Object else None
+    version = statement_element = None
+    raw_version = data.get("Version", _MISSING)
+    if raw_version is not _MISSING:
+        version = Value(raw_version, "/Version", source, last["Version"] if last else 0)
+    raw_statements = data.get("Statement", _MISSING)
+    statements: list[Statement] = []
+    if raw_statements is not _MISSING:
+        statement_element = Value(
+            raw_statements, "/Statement", source, last["Statement"] if last else 0
+        )
+        if isinstance(raw_statements, list):
+            for i, item in enumerate(raw_statements):
+                if isinstance(item, dict):
+                    statements.append(_build_statement(item, i, "/Statement/" + str(i), source))
+        elif isinstance(raw_statements, dict):
+            statements.append(_build_statement(raw_statements, 0, "/Statement", source))
+    return PolicyDocument(
+        name=name,
+        kind=kind,
+        source=text,
+        raw=data,
+        version=version,
+        statement_element=statement_element,
+        statements=tuple(statements),
+        positions=source,
+    )
+
+
+_MISSING = object()
+
+
+def read_policy_source(path: str | Path) -> bytes:
+    """The bytes of a policy file, or `-` for standard input; InputError if it cannot be read."""
+    if str(path) == "-":
+        import sys
+
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(p), "no such file; check the path of the policy.") from None
+    except IsADirectoryError:
+        raise InputError(str(p), "is a directory; give the path of a policy JSON file.") from None
+    except OSError as exc:
+        raise InputError(str(p), f"cannot be read ({exc.strerror or exc}).") from None

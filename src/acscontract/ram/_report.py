@@ -1,0 +1,332 @@
+"""Lint reports: text for people, JSON for scripts, SARIF 2.1.0 for code scanning.
+
+The JSON shape is documented in docs/ram-lint.md and is stable: fields are only ever added.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable, Iterable
+from functools import cache
+from importlib import metadata
+from pathlib import Path, PurePath
+from typing import Any
+from urllib.parse import quote
+
+from acscontract.ram._baseline import fingerprint
+from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._lint import Check, CheckRegistry, LintResult, default_registry
+
+__all__ = [
+    "REPORT_VERSION",
+    "SARIF_LEVELS",
+    "render_json",
+    "render_sarif",
+    "render_text",
+    "report_dict",
+]
+
+REPORT_VERSION = 1
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {
+    Severity.ERROR: "error",
+    Severity.SECURITY: "error",
+    Severity.WARNING: "warning",
+    Severity.SUGGESTION: "note",
+}
+# GitHub code scanning ranks security alerts by this score (0.1-10); only checks whose findings
+# are security problems carry one.
+_SECURITY_SEVERITY = {Severity.SECURITY: "7.5"}
+_FINGERPRINT_KEY = "acscontractFinding/v1"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("acscontract")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from an unbuilt tree
+        return "0"
+
+
+def _fail_on_text(fail_on: Severity | str | None) -> str:
+    if fail_on is None:
+        return "never"
+    return fail_on.value if isinstance(fail_on, Severity) else str(fail_on)
+
+
+def report_dict(
+    result: LintResult, *, fail_on: Severity | str | None = "security", baselined: int = 0
+) -> dict[str, Any]:
+    """The JSON report as data: `findings` and `summary` (see docs/ram-lint.md)."""
+    findings = []
+    for f in result.findings:
+        item = f.to_dict()
+        item["fingerprint"] = fingerprint(f)
+        findings.append(item)
+    return {
+        "version": REPORT_VERSION,
+        "tool": {"name": "acscontract", "version": _version()},
+        "findings": findings,
+        "summary": {
+            "files": len(result.files),
+            "findings": len(result.findings),
+            "by_severity": result.by_severity(),
+            "baselined": baselined,
+            "fail_on": _fail_on_text(fail_on),
+            "failed": result.failed(fail_on),
+        },
+    }
+
+
+def render_json(
+    result: LintResult, *, fail_on: Severity | str | None = "security", baselined: int = 0
+) -> str:
+    """The JSON report, indented, with a final newline."""
+    data = report_dict(result, fail_on=fail_on, baselined=baselined)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# SARIF
+
+
+@cache
+def _local_docs() -> Path | None:
+    """docs/checks of a source checkout, when acscontract runs from one."""
+    root = Path(__file__).resolve().parents[3] / "docs" / "checks"
+    return root if root.is_dir() else None
+
+
+def _help_uri(check_id: str, docs_url: str | None) -> str | None:
+    if docs_url:
+        return docs_url.rstrip("/") + "/" + quote(check_id) + ".md"
+    local = _local_docs()
+    if local is not None:
+        return (local / f"{check_id}.md").as_uri()
+    return None
+
+
+def _rule_name(check_id: str) -> str:
+    return "".join(part.capitalize() for part in check_id.split("-"))
+
+
+def _rule(check: Check, docs_url: str | None) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "id": check.id,
+        "name": _rule_name(check.id),
+        "shortDescription": {"text": check.description},
+        "fullDescription": {"text": check.description},
+        "help": {
+            "text": f"{check.description} See docs/checks/{check.id}.md.",
+            "markdown": f"{check.description}\n\nSee `docs/checks/{check.id}.md`.",
+        },
+        "defaultConfiguration": {"level": SARIF_LEVELS[check.severity]},
+        "properties": {
+            "tags": [
+                "ram",
+                "policy",
+                *(["security"] if check.severity is Severity.SECURITY else []),
+            ],
+            "acscontract-severity": check.severity.value,
+        },
+    }
+    uri = _help_uri(check.id, docs_url)
+    if uri is not None:
+        rule["helpUri"] = uri
+    score = _SECURITY_SEVERITY.get(check.severity)
+    if score is not None:
+        rule["properties"]["security-severity"] = score
+    return rule
+
+
+def _artifact_uri(file: str, base: Path) -> str:
+    path = Path(file)
+    if file.startswith("<"):
+        return quote(file)
+    try:
+        relative = path.resolve().relative_to(base.resolve())
+    except (ValueError, OSError):
+        return path.resolve().as_uri() if path.is_absolute() else quote(PurePath(file).as_posix())
+    return quote(relative.as_posix())
+
+
+def render_sarif(
+    result: LintResult,
+    *,
+    registry: CheckRegistry | None = None,
+    docs_url: str | None = None,
+    base_dir: str | Path | None = None,
+) -> str:
+    """SARIF 2.1.0 for GitHub code scanning: every registered check is a rule, every finding a
+    result with a relative artifact URI, a region and a partial fingerprint."""
+    registry = registry if registry is not None else default_registry()
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    checks = list(registry)
+    index = {c.id: i for i, c in enumerate(checks)}
+    rules = [_rule(c, docs_url) for c in checks]
+    results = []
+    for f in result.findings:
+        entry: dict[str, Any] = {
+            "ruleId": f.check,
+            "level": SARIF_LEVELS[f.severity],
+            "message": {"text": f"{f.message} {f.hint}".strip()},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {
+                            "uri": _artifact_uri(f.file, base),
+                            "uriBaseId": "%SRCROOT%",
+                        },
+                        "region": {"startLine": f.line, "startColumn": f.column},
+                    },
+                    **(
+                        {"logicalLocations": [{"fullyQualifiedName": f.pointer, "kind": "object"}]}
+                        if f.pointer
+                        else {}
+                    ),
+                }
+            ],
+            "partialFingerprints": {_FINGERPRINT_KEY: fingerprint(f)},
+            "properties": {"severity": f.severity.value, "pointer": f.pointer},
+        }
+        if f.check in index:
+            entry["ruleIndex"] = index[f.check]
+        results.append(entry)
+    driver: dict[str, Any] = {
+        "name": "acscontract",
+        "fullName": "acscontract ram lint",
+        "version": _version(),
+        "rules": rules,
+    }
+    if docs_url:
+        driver["informationUri"] = docs_url
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": base.resolve().as_uri() + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Text
+
+
+_STYLES = {
+    Severity.ERROR: "bold red",
+    Severity.SECURITY: "bold magenta",
+    Severity.WARNING: "yellow",
+    Severity.SUGGESTION: "cyan",
+}
+
+
+def _read_lines(file: str) -> list[str] | None:
+    try:
+        return Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def summary_line(
+    result: LintResult, *, fail_on: Severity | str | None = "security", baselined: int = 0
+) -> str:
+    """One sentence: how many findings of which severity in how many files, and the verdict."""
+    counts = result.by_severity()
+    files = len(result.files)
+    with_findings = len({f.file for f in result.findings})
+    accepted = f" ({baselined} more accepted by the baseline)" if baselined else ""
+    if not result.findings:
+        text = f"No findings in {_plural(files, 'file')}{accepted}."
+    else:
+        parts = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+        text = (
+            f"{_plural(len(result.findings), 'finding')} ({parts}) in {with_findings} of "
+            f"{_plural(files, 'file')}{accepted}."
+        )
+    threshold = _fail_on_text(fail_on)
+    if result.failed(fail_on):
+        text += f" Failed: there are findings at or above {threshold!r}."
+    elif threshold != "never":
+        text += f" Passed: nothing at or above {threshold!r}."
+    return text
+
+
+def render_text(
+    result: LintResult,
+    *,
+    fail_on: Severity | str | None = "security",
+    color: bool = False,
+    baselined: int = 0,
+    read_lines: Callable[[str], list[str] | None] | None = None,
+) -> str:
+    """Findings grouped by file, each with its source line and a caret, then a summary line."""
+    from rich.console import Console
+    from rich.text import Text
+
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+        soft_wrap=True,
+        width=200,
+    )
+    reader = read_lines or _read_lines
+    for file, findings in _by_file(result.findings):
+        console.print(Text(file, style="bold underline"))
+        lines = reader(file)
+        for f in findings:
+            head = Text("  ")
+            head.append(f"{f.line}:{f.column}", style="dim")
+            head.append("  ")
+            head.append(f"{f.severity.value:<11}", style=_STYLES[f.severity])
+            head.append(f.check, style="bold")
+            if f.pointer:
+                head.append(f"  {f.pointer}", style="dim")
+            console.print(head)
+            console.print(Text("    " + f.message))
+            if lines is not None and 1 <= f.line <= len(lines):
+                source = lines[f.line - 1].replace("\t", " ")
+                gutter = f"    {f.line:>4} | "
+                console.print(Text(gutter, style="dim") + Text(source))
+                caret = Text(" " * (len(gutter) - 2) + "| ", style="dim")
+                caret.append(" " * (f.column - 1) + "^", style=_STYLES[f.severity])
+                console.print(caret)
+            if f.hint:
+                console.print(Text("    hint: ", style="green") + Text(f.hint))
+        console.print()
+    console.print(Text(summary_line(result, fail_on=fail_on, baselined=baselined), style="bold"))
+    return out.getvalue()
+
+
+def _by_file(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.file, []).append(f)
+    return list(groups.items())
+
+
+def wants_color(stream: Any) -> bool:
+    """Colour for a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

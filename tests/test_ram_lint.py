@@ -1,0 +1,872 @@
+"""The RAM policy linter: every check fires on its bad case and stays quiet on its good one."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acscontract._resources import bundled_path
+from acscontract.ram import (
+    GRAMMAR_CHECKS,
+    CheckRegistry,
+    Finding,
+    Linter,
+    LintResult,
+    PolicyKind,
+    Severity,
+    default_registry,
+    includes,
+    lint,
+    parse,
+)
+from acscontract.ram._lint import rule
+from acscontract.ram._lint._positions import find_offset, line_column
+from acscontract.ram._parser import SourceMap
+from acscontract.spec import action_catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+ACCOUNT = "1234567890123456"
+ENTRY = action_catalog().entry("live:RealTimeRecordCommand")
+assert ENTRY is not None
+ACTION = ENTRY.action
+TEMPLATE = ENTRY.resource_types[0]
+
+
+def arn(domain: str = "live.example.com", account: str = ACCOUNT) -> str:
+    return TEMPLATE.arn(accountId=account, DomainName=domain)
+
+
+def statement(
+    effect: str = "Allow",
+    action: Any = ACTION,
+    resource: Any = None,
+    condition: Any = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    st_: dict[str, Any] = {"Effect": effect}
+    if action is not None:
+        st_["Action"] = action
+    st_["Resource"] = arn() if resource is None else resource
+    if condition is not None:
+        st_["Condition"] = condition
+    st_.update(extra)
+    return {k: v for k, v in st_.items() if v is not ...}
+
+
+def policy(*statements: dict[str, Any], version: Any = "1") -> str:
+    return json.dumps({"Version": version, "Statement": list(statements)}, indent=2)
+
+
+TLS = {"Bool": {"acs:SecureTransport": "true"}}
+GOOD = policy(statement(condition=TLS))
+
+
+def run(source: str | bytes, kind: str = "identity") -> LintResult:
+    return lint(source, name="policy.json", kind=kind, now=NOW)
+
+
+def ids(source: str | bytes, kind: str = "identity") -> set[str]:
+    return {f.check for f in run(source, kind)}
+
+
+def only(result: LintResult, check: str) -> list[Finding]:
+    return [f for f in result.findings if f.check == check]
+
+
+# (check id, bad policy, good policy, kind). Each bad policy must raise the check; each good one
+# must not.
+CASES: list[tuple[str, str | bytes, str | bytes, str]] = [
+    # What the parser and the grammar module report, one check id each.
+    ("invalid-encoding", b'{"Version": "1\xff"}', GOOD, "identity"),
+    ("byte-order-mark", b"\xef\xbb\xbf" + GOOD.encode(), GOOD, "identity"),
+    ("empty-document", "  \n", GOOD, "identity"),
+    ("invalid-json", '{"Version": "1",', GOOD, "identity"),
+    (
+        "duplicate-key",
+        GOOD.replace('"Version": "1",', '"Version": "1", "Version": "1",'),
+        GOOD,
+        "identity",
+    ),
+    ("value-type", policy(statement(action=5)), GOOD, "identity"),
+    ("value-empty", policy(statement(action=[])), GOOD, "identity"),
+    (
+        "value-unquoted",
+        policy(statement(condition={"Bool": {"acs:SecureTransport": True}})),
+        GOOD,
+        "identity",
+    ),
+    ("version-invalid", policy(statement(condition=TLS), version="2012-10-17"), GOOD, "identity"),
+    ("statement-missing", '{"Version": "1"}', GOOD, "identity"),
+    ("unknown-element", policy(statement(condition=TLS, Effects="Allow")), GOOD, "identity"),
+    ("sid-undocumented", policy(statement(condition=TLS, Sid="Recorder")), GOOD, "identity"),
+    ("effect-invalid", policy(statement(effect="allow", condition=TLS)), GOOD, "identity"),
+    ("action-and-notaction", policy(statement(NotAction="live:Describe*")), GOOD, "identity"),
+    ("action-missing", policy(statement(action=None)), GOOD, "identity"),
+    (
+        "resource-and-notresource",
+        policy(statement(NotResource=arn("x.example.com"))),
+        GOOD,
+        "identity",
+    ),
+    (
+        "resource-missing",
+        json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": ACTION}]}),
+        GOOD,
+        "identity",
+    ),
+    (
+        "principal-not-allowed",
+        policy(statement(Principal={"RAM": ["acs:ram::" + ACCOUNT + ":root"]})),
+        GOOD,
+        "identity",
+    ),
+    (
+        "principal-missing",
+        policy(statement(action="sts:AssumeRole", resource=...)),
+        policy(
+            statement(
+                action="sts:AssumeRole", resource=..., Principal={"Service": ["ecs.aliyuncs.com"]}
+            )
+        ),
+        "trust",
+    ),
+    (
+        "condition-shape",
+        policy(statement(condition={"Bool": {"acs:SecureTransport": ["true", "false"]}})),
+        GOOD,
+        "identity",
+    ),
+    (
+        "condition-operator-unknown",
+        policy(statement(condition={"StringEqualz": {"acs:SourceVpc": "vpc-1"}})),
+        GOOD,
+        "identity",
+    ),
+    (
+        "condition-value-invalid",
+        policy(statement(condition={"IpAddress": {"acs:SourceIp": "not-an-ip"}})),
+        GOOD,
+        "identity",
+    ),
+    (
+        "policy-too-large",
+        policy(*[statement(resource=[arn(f"d{i:04}.example.com") for i in range(120)])]),
+        GOOD,
+        "identity",
+    ),
+    # Condition checks.
+    (
+        "aws-only-operator",
+        policy(statement(condition={"StringEqualsIfExists": {"acs:SourceVpc": "vpc-1"}})),
+        policy(statement(condition={"StringEquals": {"acs:SourceVpc": "vpc-1"}})),
+        "identity",
+    ),
+    (
+        "condition-key-unknown",
+        policy(statement(condition={"IpAddress": {"acs:SrcIp": "203.0.113.0/24"}})),
+        policy(statement(condition={"IpAddress": {"acs:sourceip": "203.0.113.0/24"}})),
+        "identity",
+    ),
+    (
+        "condition-type-mismatch",
+        policy(statement(condition={"NumericEquals": {"acs:SourceIp": "1"}})),
+        policy(statement(condition={"IpAddress": {"acs:SourceIp": "203.0.113.0/24"}})),
+        "identity",
+    ),
+    (
+        "source-ip-private",
+        policy(statement(condition={"IpAddress": {"acs:SourceIp": ["192.168.1.0/24"]}})),
+        policy(statement(condition={"IpAddress": {"acs:SourceIp": ["0.0.0.0/0"]}})),
+        "identity",
+    ),
+    (
+        "time-window-expired",
+        policy(statement(condition={"DateLessThan": {"acs:CurrentTime": "2026-01-01T00:00:00Z"}})),
+        policy(statement(condition={"DateLessThan": {"acs:CurrentTime": "2027-01-01T00:00:00Z"}})),
+        "identity",
+    ),
+    (
+        "condition-contradiction",
+        policy(
+            statement(
+                condition={
+                    "DateGreaterThan": {"acs:CurrentTime": "2027-06-01T00:00:00Z"},
+                    "DateLessThan": {"acs:CurrentTime": "2027-01-01T00:00:00Z"},
+                }
+            )
+        ),
+        policy(
+            statement(
+                condition={
+                    "DateGreaterThan": {"acs:CurrentTime": "2026-01-01T00:00:00Z"},
+                    "DateLessThan": {"acs:CurrentTime": "2027-01-01T00:00:00Z"},
+                }
+            )
+        ),
+        "identity",
+    ),
+    # Resource checks.
+    ("arn-malformed", policy(statement(resource="arn:aws:s3:::bucket")), GOOD, "identity"),
+    ("arn-account-invalid", policy(statement(resource=arn(account="12345"))), GOOD, "identity"),
+    ("resource-placeholder", policy(statement(resource=TEMPLATE.arn_template)), GOOD, "identity"),
+    (
+        "resource-service-mismatch",
+        policy(statement(resource=arn().replace(":cdn:", ":live:"))),
+        GOOD,
+        "identity",
+    ),
+    (
+        "resource-shape-mismatch",
+        policy(statement(resource=arn("live.example.com/app/stream"))),
+        GOOD,
+        "identity",
+    ),
+    (
+        "resource-wildcard-reach",
+        policy(statement(resource=arn("*example.com"), condition=TLS)),
+        policy(statement(resource=[arn("*.example.com"), arn("example.com")], condition=TLS)),
+        "identity",
+    ),
+    # Action checks.
+    ("action-unknown", policy(statement(action="live:RealTimeRecordComand")), GOOD, "identity"),
+    (
+        "action-service-unknown",
+        policy(statement(action="cdn:RealTimeRecordCommand")),
+        policy(
+            statement(action=[ACTION, "oss:GetObject"], resource=[arn(), "acs:oss:*:*:bucket/*"])
+        ),
+        "identity",
+    ),
+    (
+        "billable-write-swept-in",
+        policy(statement(action="live:Real*", condition=TLS)),
+        policy(statement(action="live:Describe*", condition=TLS)),
+        "identity",
+    ),
+    ("star-on-star", policy(statement(action="*", resource="*")), GOOD, "identity"),
+    (
+        "billable-write-unconditioned",
+        policy(statement(resource=arn("*"))),
+        policy(statement(resource=arn("*"), condition=TLS)),
+        "identity",
+    ),
+    # Redundancy.
+    (
+        "statement-duplicate",
+        policy(statement(condition=TLS), statement(condition=TLS, Sid="again")),
+        policy(statement(condition=TLS), statement(resource=arn("b.example.com"), condition=TLS)),
+        "identity",
+    ),
+    (
+        "statement-subsumed",
+        policy(
+            statement(condition=TLS), statement(action="live:Real*", resource=arn("*.example.com"))
+        ),
+        policy(
+            statement(condition=TLS), statement(action="live:Real*", resource=arn("*.example.org"))
+        ),
+        "identity",
+    ),
+    (
+        "action-duplicate",
+        policy(statement(action=[ACTION, ACTION.lower()], condition=TLS)),
+        GOOD,
+        "identity",
+    ),
+    (
+        "resource-duplicate",
+        policy(statement(resource=[arn(), arn()], condition=TLS)),
+        GOOD,
+        "identity",
+    ),
+    (
+        "action-subsumed",
+        policy(statement(action=["live:*", ACTION], condition=TLS)),
+        GOOD,
+        "identity",
+    ),
+    (
+        "resource-subsumed",
+        policy(statement(resource=[arn("*.example.com"), arn("a.example.com")], condition=TLS)),
+        policy(statement(resource=[arn("*.example.com"), arn("example.com")], condition=TLS)),
+        "identity",
+    ),
+]
+
+
+def test_every_registered_check_has_a_case() -> None:
+    assert sorted(c[0] for c in CASES) == sorted(default_registry().ids)
+
+
+@pytest.mark.parametrize(("check", "bad", "good", "kind"), CASES, ids=[c[0] for c in CASES])
+def test_check_fires_on_the_bad_case_only(
+    check: str, bad: str | bytes, good: str | bytes, kind: str
+) -> None:
+    found = only(run(bad, kind), check)
+    assert found, f"{check} did not fire on its bad case"
+    for f in found:
+        assert f.file == "policy.json"
+        assert f.line >= 1
+        assert f.column >= 1
+        if check not in GRAMMAR_CHECKS:  # the linter's own messages are full sentences
+            assert f.message.endswith("."), f.message
+            assert f.message[0].isupper() or f.message[0] in "'0123456789", f.message
+            assert f.hint
+    assert check not in ids(good, kind)
+
+
+def test_the_good_policy_is_clean() -> None:
+    assert run(GOOD).findings == ()
+
+
+def test_example_policies_are_clean_at_every_severity() -> None:
+    folder = bundled_path("ram_policies")
+    files = sorted(folder.glob("*.json"))
+    assert files
+    linter = Linter(now=NOW)
+    for path in files:
+        assert linter.check_file(path) == [], path.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Positions, severities and messages the user relies on
+
+
+def test_resource_service_mismatch_points_at_the_resource() -> None:
+    source = policy(statement(resource=[arn(), arn("b.example.com").replace(":cdn:", ":live:")]))
+    (f,) = only(run(source), "resource-service-mismatch")
+    assert f.pointer == "/Statement/0/Resource/1"
+    assert (f.line, f.column) == (9, 9)  # "Resource": [ on line 7, one entry per line
+    assert f.severity is Severity.ERROR
+    assert "cdn" in f.message
+    assert "grants nothing" in f.message
+    assert f.hint == f"Write {arn('b.example.com')!r}."
+
+
+def test_resource_service_mismatch_in_a_deny_is_a_security_gap() -> None:
+    source = policy(
+        statement(condition=TLS),
+        statement(effect="Deny", resource=arn().replace(":cdn:", ":live:")),
+    )
+    (f,) = only(run(source), "resource-service-mismatch")
+    assert f.severity is Severity.SECURITY
+    assert "does not protect" in f.message
+
+
+def test_a_live_arn_next_to_a_wide_action_list_is_not_flagged_when_another_resource_fits() -> None:
+    source = policy(statement(action="live:*", resource=[arn(), "acs:live:*:*:*"], condition=TLS))
+    assert "resource-service-mismatch" not in ids(source)
+
+
+@pytest.mark.parametrize(
+    ("domain", "detail"),
+    [
+        ("live.example.com/app/stream", "path '/app/stream'"),
+        ("http://live.example.com", "URL scheme"),
+        ("live.example.com:1935", "port"),
+    ],
+)
+def test_resource_shape_problems_are_named(domain: str, detail: str) -> None:
+    (f,) = only(run(policy(statement(resource=arn(domain)))), "resource-shape-mismatch")
+    assert detail in f.message
+    assert f.pointer == "/Statement/0/Resource"
+
+
+def test_domain_wildcard_reach_gives_an_example_and_the_intended_patterns() -> None:
+    (f,) = only(run(policy(statement(resource=arn("*example.com")))), "resource-wildcard-reach")
+    assert f.severity is Severity.WARNING
+    assert "'badexample.com'" in f.message
+    assert "'*.example.com' and 'example.com'" in f.hint
+
+
+def test_star_resource_is_a_security_finding() -> None:
+    (f,) = only(run(policy(statement(resource="*", condition=TLS))), "resource-wildcard-reach")
+    assert f.severity is Severity.SECURITY
+
+
+def test_every_domain_is_a_warning() -> None:
+    (f,) = only(run(policy(statement(resource=arn("*"), condition=TLS))), "resource-wildcard-reach")
+    assert f.severity is Severity.WARNING
+    assert "every domain" in f.message
+
+
+def test_action_typo_gets_a_did_you_mean_with_position() -> None:
+    source = policy(statement(action=[ACTION, "live:RealTimeRecordComand"], condition=TLS))
+    (f,) = only(run(source), "action-unknown")
+    assert f.hint == "Did you mean 'live:RealTimeRecordCommand'?"
+    assert f.pointer == "/Statement/0/Action/1"
+    assert (f.line, f.column) == (8, 9)  # the second entry of the Action list
+
+
+def test_wrong_prefix_suggests_the_catalogued_action() -> None:
+    (f,) = only(
+        run(policy(statement(action="cdn:RealTimeRecordCommand"))), "action-service-unknown"
+    )
+    assert f.hint == "Did you mean 'live:RealTimeRecordCommand'?"
+    assert "resource ARN" in f.message
+
+
+def test_unknown_action_wildcard_that_matches_nothing() -> None:
+    (f,) = only(run(policy(statement(action="live:Nothing*", condition=TLS))), "action-unknown")
+    assert "matches no live action" in f.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        policy(statement(action="live:*", condition=TLS)),
+        policy(statement(action="*", condition=TLS)),
+        policy(statement(action="live:*Record*", condition=TLS)),
+        policy(statement(action=None, NotAction=["live:Describe*"], condition=TLS)),
+    ],
+)
+def test_billable_write_swept_in_by_wildcards_and_notaction(source: str) -> None:
+    (f,) = only(run(source), "billable-write-swept-in")
+    assert f.severity is Severity.SECURITY
+    assert "'get'" in f.message
+    assert "billable" in f.message
+
+
+def test_naming_the_action_explicitly_is_not_swept_in() -> None:
+    source = policy(statement(action=["live:Describe*", ACTION], condition=TLS))
+    assert "billable-write-swept-in" not in ids(source)
+
+
+def test_deny_with_wildcards_is_not_swept_in() -> None:
+    assert "billable-write-swept-in" not in ids(policy(statement(effect="Deny", action="live:*")))
+
+
+def test_aws_only_operator_replaces_the_grammar_finding() -> None:
+    result = run(policy(statement(condition={"ForAnyValue:StringEquals": {"acs:SourceVpc": "v"}})))
+    assert [f.check for f in result.findings] == ["aws-only-operator"]
+    (f,) = result.findings
+    assert f.pointer == "/Statement/0/Condition/ForAnyValue:StringEquals"
+    assert "StringEquals" in f.hint
+
+
+@pytest.mark.parametrize(
+    "operator", ["Null", "ArnLike", "StringLikeIfExists", "ForAllValues:StringLike"]
+)
+def test_aws_only_operators(operator: str) -> None:
+    result = run(policy(statement(condition={operator: {"acs:SourceVpc": "v"}})))
+    assert "aws-only-operator" in {f.check for f in result}
+    assert "condition-operator-unknown" not in {f.check for f in result}
+
+
+def test_type_mismatch_suggests_the_date_operator() -> None:
+    source = policy(statement(condition={"StringEquals": {"acs:CurrentTime": "2027-01-01"}}))
+    (f,) = only(run(source), "condition-type-mismatch")
+    assert f.hint == "Use DateEquals for acs:CurrentTime."
+    assert f.severity is Severity.WARNING
+
+
+def test_type_mismatch_in_a_deny_is_a_security_gap() -> None:
+    source = policy(
+        statement(effect="Deny", condition={"StringEquals": {"acs:SecureTransport": "yes"}})
+    )
+    (f,) = only(run(source), "condition-type-mismatch")
+    assert f.severity is Severity.SECURITY
+    assert "Bool" in f.hint
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("acs:SrcIp", "acs:SourceIp"),
+        ("aws:SourceIp", "acs:SourceIp"),
+        ("live:SecureTransport", "acs:SecureTransport"),
+    ],
+)
+def test_unknown_keys_get_a_did_you_mean(key: str, meant: str) -> None:
+    source = policy(statement(condition={"StringEquals": {key: "x"}}))
+    (f,) = only(run(source), "condition-key-unknown")
+    assert f.hint == f"Did you mean {meant!r}?"
+    assert f.pointer == f"/Statement/0/Condition/StringEquals/{key}"
+
+
+def test_keys_of_other_services_are_left_alone() -> None:
+    source = policy(
+        statement(
+            action="oss:GetObject",
+            resource="acs:oss:*:*:b/*",
+            condition={"StringEquals": {"oss:Prefix": "x"}},
+        )
+    )
+    assert "condition-key-unknown" not in ids(source)
+
+
+def test_resource_tag_keys_are_global_keys() -> None:
+    source = policy(statement(condition={"StringEquals": {"acs:ResourceTag/team": "media"}, **TLS}))
+    assert run(source).findings == ()
+
+
+def test_private_source_ip_in_a_deny_makes_the_deny_dead() -> None:
+    source = policy(
+        statement(condition=TLS),
+        statement(effect="Deny", condition={"IpAddress": {"acs:SourceIp": "10.1.2.3"}}),
+    )
+    (f,) = only(run(source), "source-ip-private")
+    assert f.severity is Severity.SECURITY
+    assert f.pointer == "/Statement/1/Condition/IpAddress/acs:SourceIp"
+
+
+def test_private_entry_among_public_ones_is_a_warning() -> None:
+    source = policy(
+        statement(condition={"IpAddress": {"acs:SourceIp": ["203.0.113.0/24", "172.16.0.0/12"]}})
+    )
+    (f,) = only(run(source), "source-ip-private")
+    assert f.severity is Severity.WARNING
+    assert f.pointer.endswith("/1")
+    assert "this entry never matches" in f.message
+
+
+def test_time_window_uses_the_injected_now() -> None:
+    source = policy(statement(condition={"DateLessThan": {"acs:CurrentTime": "2026-03-01"}}))
+    early = lint(source, now=datetime(2026, 2, 1, tzinfo=UTC))
+    late = lint(source, now=datetime(2026, 4, 1, tzinfo=UTC))
+    assert "time-window-expired" not in {f.check for f in early}
+    assert "time-window-expired" in {f.check for f in late}
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"acs:SourceVpc": "vpc-a"}, "StringNotEquals": {"acs:SourceVpc": "vpc-a"}},
+        {
+            "NumericGreaterThan": {"acs:ResourceTag/n": "5"},
+            "NumericLessThanEquals": {"acs:ResourceTag/n": "5"},
+        },
+        {"Bool": {"acs:SecureTransport": "true", "acs:securetransport": "false"}},
+        {
+            "IpAddress": {"acs:SourceIp": "203.0.113.0/24"},
+            "NotIpAddress": {"acs:SourceIp": "203.0.0.0/16"},
+        },
+        {"StringEquals": {"acs:SourceVpc": "vpc-a"}, "StringNotLike": {"acs:SourceVpc": "vpc-*"}},
+    ],
+)
+def test_contradictions(condition: dict[str, Any]) -> None:
+    assert "condition-contradiction" in ids(policy(statement(condition=condition)))
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {
+            "StringEquals": {"acs:SourceVpc": ["vpc-a", "vpc-b"]},
+            "StringNotEquals": {"acs:SourceVpc": "vpc-a"},
+        },
+        {
+            "NumericGreaterThanEquals": {"acs:ResourceTag/n": "5"},
+            "NumericLessThanEquals": {"acs:ResourceTag/n": "5"},
+        },
+        {
+            "IpAddress": {"acs:SourceIp": "203.0.0.0/16"},
+            "NotIpAddress": {"acs:SourceIp": "203.0.113.0/24"},
+        },
+    ],
+)
+def test_satisfiable_conditions_are_not_contradictions(condition: dict[str, Any]) -> None:
+    assert "condition-contradiction" not in ids(policy(statement(condition=condition)))
+
+
+def test_subsumed_statement_names_the_wider_one() -> None:
+    source = policy(
+        statement(resource=arn("a.example.com"), condition=TLS),
+        statement(action="live:Real*", resource=arn("*.example.com")),
+    )
+    (f,) = only(run(source), "statement-subsumed")
+    assert f.pointer == "/Statement/0"
+    assert "covered by statement 1" in f.message
+
+
+def test_a_stricter_condition_is_not_subsumed_by_a_looser_one_in_reverse() -> None:
+    source = policy(
+        statement(condition=TLS),
+        statement(),  # wider: no condition
+    )
+    found = only(run(source), "statement-subsumed")
+    assert [f.pointer for f in found] == ["/Statement/0"]
+
+
+def test_severity_order_and_parse() -> None:
+    assert Severity.ERROR > Severity.SECURITY > Severity.WARNING > Severity.SUGGESTION
+    assert LintResult((), ()).failed("never") is False
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry and the Check protocol
+
+
+def test_registry_rejects_duplicate_and_malformed_ids() -> None:
+    @rule("my-check", Severity.WARNING, "A test check.")
+    def body(check: Any, document: Any, context: Any) -> list[Finding]:
+        return []
+
+    registry = CheckRegistry([body])
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register(body)
+
+    @rule("Not_Kebab", Severity.WARNING, "Bad id.")
+    def bad(check: Any, document: Any, context: Any) -> list[Finding]:
+        return []
+
+    with pytest.raises(ValueError, match="kebab-case"):
+        CheckRegistry([bad])
+
+
+def test_a_custom_check_runs_in_its_own_registry() -> None:
+    @rule("no-deny", Severity.SUGGESTION, "Flags every Deny statement.")
+    def no_deny(check: Any, document: Any, context: Any) -> list[Finding]:
+        return [
+            context.finding(check, sf.statement.location, f"{sf.where} denies.", "Allow instead.")
+            for sf in context.statements
+            if sf.deny
+        ]
+
+    source = policy(statement(condition=TLS), statement(effect="Deny", condition=TLS))
+    result = lint(source, registry=CheckRegistry([no_deny]))
+    assert [(f.check, f.pointer, f.line) for f in result] == [("no-deny", "/Statement/1", 14)]
+
+
+def test_every_grammar_problem_is_a_registered_check() -> None:
+    registry = default_registry()
+    for check_id, info in GRAMMAR_CHECKS.items():
+        check = registry.get(check_id)
+        assert check is not None
+        assert check.severity is info.severity
+
+
+def test_lint_accepts_a_parsed_document() -> None:
+    document = parse(policy(statement(action="live:*")), name="doc.json").document
+    assert document is not None
+    result = lint(document)
+    assert {f.file for f in result} == {"doc.json"}
+    assert "billable-write-swept-in" in {f.check for f in result}
+
+
+def test_trust_policy_principal_rules_follow_the_kind() -> None:
+    source = policy(
+        statement(
+            action="sts:AssumeRole",
+            resource=...,
+            Principal={"RAM": ["acs:ram::" + ACCOUNT + ":root"]},
+        )
+    )
+    assert "principal-not-allowed" in ids(source, "identity")
+    assert "principal-not-allowed" not in ids(source, PolicyKind.TRUST.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Docs: one page per check, one check per page
+
+
+def test_every_check_has_a_docs_page_and_every_page_a_check() -> None:
+    pages = {p.stem for p in (ROOT / "docs" / "checks").glob("*.md")}
+    assert pages == set(default_registry().ids)
+    index = (ROOT / "docs" / "ram-lint.md").read_text(encoding="utf-8")
+    for check in default_registry():
+        text = (ROOT / "docs" / "checks" / f"{check.id}.md").read_text(encoding="utf-8")
+        assert text.startswith(f"# `{check.id}`"), check.id
+        for heading in (
+            "## What it catches",
+            "## Why it matters",
+            "## How to fix",
+            "## Bad",
+            "## Good",
+        ):
+            assert heading in text, (check.id, heading)
+        assert f"checks/{check.id}.md" in index, check.id
+
+
+def _examples(check_id: str) -> tuple[str | None, str, str]:
+    text = (ROOT / "docs" / "checks" / f"{check_id}.md").read_text(encoding="utf-8")
+    kind = re.search(r"<!-- kind: (\w+) -->", text)
+    bad = re.search(r"## Bad\n\n```(\w+)\n(.*?)\n```", text, re.DOTALL)
+    good = re.search(r"## Good\n\n```json\n(.*?)\n```", text, re.DOTALL)
+    assert bad is not None, check_id
+    assert good is not None, check_id
+    return (
+        (bad.group(2) if bad.group(1) == "json" else None),
+        good.group(1),
+        (kind.group(1) if kind else "identity"),
+    )
+
+
+@pytest.mark.parametrize("check_id", default_registry().ids)
+def test_docs_examples_show_what_the_check_does(check_id: str) -> None:
+    bad, good, kind = _examples(check_id)
+    assert check_id not in ids(good, kind), "the Good example raises the check"
+    if bad is not None:  # encodings, empty files and huge files are described, not shown
+        assert check_id in ids(bad, kind), "the Bad example does not raise the check"
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact inclusion: the fast path the linter uses agrees with the automaton
+
+
+patterns = st.text(alphabet="ab*?", max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(patterns, patterns, st.booleans())
+def test_fast_inclusion_agrees_with_exact_inclusion(
+    general: str, specific: str, fold: bool
+) -> None:
+    facts = Linter().facts
+    if fold:
+        general = general.upper()
+    expected = includes(general, specific, ignore_case=fold)
+    assert facts.includes(general, specific, ignore_case=fold) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Positions: the linter's quick path agrees with the parser's full scan
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet='ab/~"\\é ', max_size=4), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _pointers(value: Any, pointer: str = "") -> list[str]:
+    found = [pointer]
+    if isinstance(value, dict):
+        for name, child in value.items():
+            escaped = name.replace("~", "~0").replace("/", "~1")
+            found += _pointers(child, f"{pointer}/{escaped}")
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            found += _pointers(child, f"{pointer}/{i}")
+    return found
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.sampled_from([None, 0, 2, "\t"]), st.booleans())
+def test_quick_positions_agree_with_the_source_map(value: Any, indent: Any, key: bool) -> None:
+    text = json.dumps({"root": value}, indent=indent, ensure_ascii=False)
+    source_map = SourceMap(text)
+    for pointer in _pointers({"root": value}):
+        offset = find_offset(text, pointer, key)
+        assert offset is not None, pointer
+        assert line_column(text, offset) == source_map.position(pointer, 0, key), pointer
+    assert find_offset(text, "/root/missing/0", key) is None
+
+
+def test_positions_fall_back_to_the_full_scan_when_names_repeat() -> None:
+    source = (
+        '{"Version": "1", "Statement": [{"Effect": "Allow", "Effect": "Allow",\n'
+        '  "Action": "live:RealTimeRecordComand",\n'
+        '  "Resource": "acs:cdn:*:1234567890123456:domain/live.example.com"}]}'
+    )
+    result = run(source)
+    (typo,) = only(result, "action-unknown")
+    assert (typo.line, typo.column) == (2, 13)
+    assert "duplicate-key" in {f.check for f in result}
+
+
+# ---------------------------------------------------------------------------------------------
+# Any input gives findings, never an exception
+
+
+element_names = st.sampled_from(
+    ["Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal", "Sid"]
+)
+strings = st.sampled_from(
+    [
+        "Allow",
+        "Deny",
+        "*",
+        ACTION,
+        "live:*",
+        "live:Real*",
+        "cdn:RealTimeRecordCommand",
+        arn(),
+        arn("*"),
+        arn("*example.com"),
+        "acs:live:*:*:*",
+        "acs:cdn:*:12:domain/x.com:80/app",
+        "acs:SourceIp",
+        "acs:CurrentTime",
+        "10.0.0.0/8",
+        "2020-01-01",
+        "true",
+        "",
+    ]
+)
+operators = st.sampled_from(
+    [
+        "StringEquals",
+        "StringNotEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "DateLessThan",
+        "DateGreaterThan",
+        "NumericEquals",
+        "StringLike",
+        "Bool",
+        "ForAnyValue:StringLike",
+        "Null",
+    ]
+)
+leaves = strings | st.integers() | st.booleans() | st.none()
+values = st.recursive(leaves, lambda c: st.lists(c, max_size=3), max_leaves=6)
+conditions = st.dictionaries(
+    operators, st.dictionaries(strings, values, max_size=2) | values, max_size=3
+)
+statements = st.dictionaries(element_names, values | conditions, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(statements | values, max_size=4), st.sampled_from(["identity", "trust"]))
+def test_any_policy_lints_without_an_exception(items: list[Any], kind: str) -> None:
+    source = json.dumps({"Version": "1", "Statement": items}, indent=1)
+    result = run(source, kind)
+    registered = set(default_registry().ids)
+    lines = source.count("\n") + 1
+    for f in result.findings:
+        assert f.check in registered
+        assert 1 <= f.line <= lines
+        assert f.message
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=40) | st.binary(max_size=40))
+def test_any_text_lints_without_an_exception(source: str | bytes) -> None:
+    result = run(source)
+    assert all(f.check in default_registry() for f in result.findings)
+
+
+@pytest.mark.parametrize(
+    ("condition", "check"),
+    [
+        ({"Bool": {"acs:SecureTransport": "yes"}}, "condition-value-invalid"),
+        ({"Bool": {"acs:SecureTransport": "True"}}, "condition-value-invalid"),
+        ({"StringEquals": {"acs:SecureTransport": "yes"}}, "condition-type-mismatch"),
+        ({"Bool": {"acs:SecureTransport": ["true", "false"]}}, "condition-shape"),
+    ],
+)
+def test_secure_transport_takes_one_boolean(condition: dict[str, Any], check: str) -> None:
+    assert check in ids(policy(statement(condition=condition)))
+
+
+def test_catalog_caches_stay_bounded() -> None:
+    linter = Linter(now=NOW)
+    for i in range(30):
+        linter.check_source(policy(statement(resource=arn(f"d{i}.example.com"), condition=TLS)))
+    assert len(linter.facts.memo) > 10
+    linter.facts.trim(limit=10)
+    assert len(linter.facts.memo) == 0
+    assert linter.check_source(GOOD) == []  # and everything still works after a trim
