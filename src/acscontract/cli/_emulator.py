@@ -1,0 +1,123 @@
+"""`acscontract emulator ...`: run the emulator as a real HTTP server."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from acscontract.errors import UsageError
+
+__all__ = ["emulator"]
+
+
+@click.group()
+def emulator() -> None:
+    """Run the emulator of the operation (RealTimeRecordCommand) as an HTTP server."""
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one (printed).",
+)
+@click.option(
+    "--seed",
+    "seed_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Seed file (YAML or JSON); the embedded demo seed when not given.",
+)
+@click.option(
+    "--state-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the state in this JSON file: restored at start, saved after each change.",
+)
+@click.option(
+    "--throttle",
+    default=None,
+    help="Flow-control algorithm: fixed-window, sliding-log or token-bucket (default: the spec's).",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    help="Require 'Authorization: Bearer TOKEN' on the /_emulator/ admin API. Generated when "
+    "the host is not loopback.",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def serve(
+    host: str,
+    port: int,
+    seed_path: Path | None,
+    state_file: Path | None,
+    throttle: str | None,
+    admin_token: str | None,
+    log_level: str,
+) -> int:
+    """Serve the emulator over HTTP until interrupted (Ctrl+C).
+
+    Prints the URL and the credentials of the seed: they are fake keys that work only here.
+    """
+    from acscontract.emulator import Emulator, OffsetClock, StateFile, StatePersister
+    from acscontract.emulator._server import bind_socket, is_loopback_host, run_server, url_for
+
+    if throttle is not None:
+        from acscontract.emulator import THROTTLE_ALGORITHMS
+
+        if throttle not in THROTTLE_ALGORITHMS:
+            raise UsageError(
+                f"--throttle {throttle!r} is not an algorithm the emulator knows; use one of "
+                f"{', '.join(THROTTLE_ALGORITHMS)}."
+            )
+    instance = Emulator(seed_path, clock=OffsetClock(), throttle=throttle)
+    persister = None
+    restored = False
+    if state_file is not None:
+        persister = StatePersister(instance, StateFile(state_file))
+        restored = persister.restore()
+    token = admin_token
+    if token is None and not is_loopback_host(host):
+        token = secrets.token_urlsafe(24)
+    sock = bind_socket(host, port)
+    url = url_for(sock)
+
+    click.echo(f"acscontract emulator of {instance.operation.qualified_name} on {url}")
+    click.echo(
+        f"  seed: {instance.seed.source}" + (" (restored from the state file)" if restored else "")
+    )
+    click.echo(f"  throttle: {instance.throttle_algorithm}")
+    if state_file is not None:
+        click.echo(f"  state file: {state_file}")
+    click.echo(f"  admin API: {url}/_emulator/state" + ("" if token else " (loopback only)"))
+    if token:
+        click.echo(f"  admin token: {token}")
+    click.echo("  credentials (fake, for this emulator only):")
+    for cred in instance.seed.credentials():
+        line = f"    {cred['account']}  {cred['kind']:<24} {cred['id']}  {cred['secret']}"
+        if "token" in cred:
+            line += f"  token={cred['token']}"
+        click.echo(line)
+    click.echo("Press Ctrl+C to stop.", err=True)
+    sys.stdout.flush()
+
+    if persister is not None:
+        persister.start(restore=False)
+    try:
+        run_server(instance, sock, admin_token=token, log_level=log_level)
+    finally:
+        if persister is not None:
+            persister.close()
+        sock.close()
+    return 0

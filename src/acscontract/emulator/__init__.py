@@ -1,0 +1,78 @@
+"""The emulator of an Alibaba Cloud RPC operation (RealTimeRecordCommand first).
+
+`Emulator` is the transport-independent core: `handle(EmulatorRequest) -> EmulatorResponse` over
+explicit state you can create, seed, snapshot, restore and throw away. The front doors are thin
+layers over it: `asgi_app` (starlette, with the `/_emulator/` admin API), `serve_in_thread` (a real
+uvicorn server for tests) and `acscontract emulator serve` on the command line.
+"""
+
+from __future__ import annotations
+
+from acscontract.emulator._asgi import ADMIN_PREFIX, asgi_app
+from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
+from acscontract.emulator._core import Emulator, SeedLike
+from acscontract.emulator._faults import FAULT_KINDS, FaultRule
+from acscontract.emulator._lifecycle import RecordingTask
+from acscontract.emulator._mock import LiveMock, live_mock, mock_live
+from acscontract.emulator._persist import StateFile, StatePersister, StateStore
+from acscontract.emulator._seed import Seed, load_seed, seed_schema
+from acscontract.emulator._server import serve_in_thread
+from acscontract.emulator._state import Identity, StateView, TaskView
+from acscontract.emulator._testing import signed_request
+from acscontract.emulator._throttle import (
+    THROTTLE_ALGORITHMS,
+    BucketFactory,
+    FixedWindowBucket,
+    SlidingLogBucket,
+    ThrottleBucket,
+    TokenBucket,
+)
+from acscontract.emulator._types import (
+    Clock,
+    EmulatorRequest,
+    EmulatorResponse,
+    ManualClock,
+    OffsetClock,
+    Recording,
+    SystemClock,
+)
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "FAULT_KINDS",
+    "THROTTLE_ALGORITHMS",
+    "Authorizer",
+    "BucketFactory",
+    "Clock",
+    "Denial",
+    "Emulator",
+    "EmulatorRequest",
+    "EmulatorResponse",
+    "FaultRule",
+    "FixedWindowBucket",
+    "Identity",
+    "LiveMock",
+    "ManualClock",
+    "OffsetClock",
+    "PolicyAuthorizer",
+    "Recording",
+    "RecordingTask",
+    "Seed",
+    "SeedLike",
+    "SlidingLogBucket",
+    "StateFile",
+    "StatePersister",
+    "StateStore",
+    "StateView",
+    "SystemClock",
+    "TaskView",
+    "ThrottleBucket",
+    "TokenBucket",
+    "asgi_app",
+    "live_mock",
+    "load_seed",
+    "mock_live",
+    "seed_schema",
+    "serve_in_thread",
+    "signed_request",
+]

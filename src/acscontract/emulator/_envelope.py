@@ -1,0 +1,121 @@
+"""The response envelope and the gateway errors the emulator answers with, read from the spec.
+
+The spec's gateway errors carry a `category` but no stable id per condition, so each condition the
+emulator detects is tied to its category and to its position within that category, in the order
+`spec/protocols/rpc.yaml` lists them. `GatewayCodes` resolves them once, at start-up, and fails
+loudly if the spec no longer has them; no error code is written in this package.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acscontract.emulator._types import EmulatorResponse
+from acscontract.spec import GatewayError, Operation
+
+__all__ = ["Envelope", "GatewayCodes"]
+
+# condition -> (category, position within the category in the spec)
+_CONDITIONS: Mapping[str, tuple[str, int]] = {
+    "unsupported_method": ("method", 0),
+    "unknown_action": ("action", 0),
+    "unknown_version": ("action", 1),
+    "missing_common_parameter": ("parameter", 0),
+    "incomplete_signature": ("signature", 0),
+    "signature_mismatch": ("signature", 1),
+    "unknown_access_key": ("credential", 0),
+    "inactive_access_key": ("credential", 1),
+    "bad_security_token": ("credential", 2),
+    "bad_timestamp": ("freshness", 0),
+    "expired_timestamp": ("freshness", 1),
+    "nonce_reused": ("freshness", 2),
+    "permission_denied": ("permission", 0),
+    "internal_error": ("server", 0),
+    "service_unavailable": ("server", 1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCodes:
+    """The spec's gateway error for each condition the emulator's gateway detects."""
+
+    by_condition: Mapping[str, GatewayError]
+
+    @classmethod
+    def from_operation(cls, operation: Operation) -> GatewayCodes:
+        """Resolve every condition against the operation's protocol; LookupError if missing."""
+        resolved: dict[str, GatewayError] = {}
+        for condition, (category, position) in _CONDITIONS.items():
+            errors = operation.protocol.gateway_errors_in(category)
+            if len(errors) <= position:
+                raise LookupError(
+                    f"{operation.protocol.path}: the emulator needs gateway error number "
+                    f"{position + 1} of category {category!r} (for {condition}), but the spec "
+                    f"lists {len(errors)}."
+                )
+            resolved[condition] = errors[position]
+        return cls(resolved)
+
+    def __getitem__(self, condition: str) -> GatewayError:
+        return self.by_condition[condition]
+
+
+class Envelope:
+    """Builds the emulator's responses in the spec's envelope and content type."""
+
+    __slots__ = ("_headers_base", "content_type", "host_id", "product", "success_status")
+
+    def __init__(self, operation: Operation, success_status: int) -> None:
+        self.success_status = success_status
+        self.content_type = operation.protocol.error_content_type
+        self.host_id = operation.product.default_endpoint
+        self.product = operation.product.name
+        self._headers_base = (("content-type", self.content_type),)
+
+    @staticmethod
+    def request_id() -> str:
+        """A new RequestId: an upper-case UUID, as the service writes them."""
+        return str(uuid.uuid4()).upper()
+
+    def success(self, delay_s: float = 0.0) -> EmulatorResponse:
+        """The spec's success status with `{"RequestId": ...}`."""
+        rid = self.request_id()
+        body = b'{"RequestId":"' + rid.encode() + b'"}'
+        return EmulatorResponse(
+            self.success_status,
+            (*self._headers_base, ("x-acs-request-id", rid)),
+            body,
+            delay_s=delay_s,
+        )
+
+    def error(
+        self,
+        code: str,
+        status: int,
+        message: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        delay_s: float = 0.0,
+    ) -> EmulatorResponse:
+        """An error response: RequestId, HostId, Code, Message, Recommend (and `extra`)."""
+        rid = self.request_id()
+        document: dict[str, Any] = {
+            "RequestId": rid,
+            "HostId": self.host_id,
+            "Code": code,
+            "Message": message,
+            "Recommend": (
+                f"https://api.aliyun.com/troubleshoot?q={code}&product={self.product}"
+                f"&requestId={rid}"
+            ),
+        }
+        if extra:
+            document.update(extra)
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return EmulatorResponse(
+            status, (*self._headers_base, ("x-acs-request-id", rid)), body, delay_s=delay_s
+        )

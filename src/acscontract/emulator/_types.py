@@ -1,0 +1,223 @@
+"""The emulator's transport-neutral values and its clock.
+
+Every front door (the `responses` mock, the ASGI app, the uvicorn server) turns what it received
+into an `EmulatorRequest`, hands it to `Emulator.handle`, and turns the `EmulatorResponse` back
+into its own kind of response. A front door applies `delay_s` (by sleeping) and
+`drop_connection` (by closing the socket, or raising `ConnectionError`) itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "Clock",
+    "EmulatorRequest",
+    "EmulatorResponse",
+    "ManualClock",
+    "OffsetClock",
+    "Recording",
+    "SystemClock",
+]
+
+_SECRET_HEADERS = frozenset({"authorization", "x-acs-security-token"})
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class EmulatorRequest:
+    """One HTTP request as the emulator sees it, whatever transport carried it.
+
+    `host` is the Host header exactly as received (V3 signs it verbatim), `query` the raw,
+    undecoded query string without `?`, and `headers` are keyed by lower-cased name. `client_ip`
+    feeds `acs:SourceIp` and `secure` (an https request) feeds `acs:SecureTransport`.
+    """
+
+    method: str
+    host: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+    client_ip: str = "127.0.0.1"
+    secure: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, MappingProxyType) or any(
+            name != name.lower() for name in self.headers
+        ):
+            lowered = {str(k).lower(): str(v) for k, v in self.headers.items()}
+            object.__setattr__(self, "headers", MappingProxyType(lowered))
+
+    def __repr__(self) -> str:
+        headers = {k: ("***" if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}
+        return (
+            f"EmulatorRequest(method={self.method!r}, host={self.host!r}, path={self.path!r}, "
+            f"query=<{len(self.query)} chars>, headers={headers!r}, body=<{len(self.body)} bytes>, "
+            f"client_ip={self.client_ip!r}, secure={self.secure!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorResponse:
+    """The emulator's answer: status, headers and body, plus the faults a front door applies."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    delay_s: float = 0.0
+    drop_connection: bool = False
+
+    def header(self, name: str) -> str | None:
+        """The first header called `name` (case-insensitively), or None."""
+        lower = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lower:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recording file the emulator produced: which stream, when, and which transition made it.
+
+    `reason` is the lifecycle trigger that produced the file (`cancel_delay`, `restart`,
+    `delayElapsed`, ...). Times are seconds on the emulator's clock (Unix time by default).
+    """
+
+    domain: str
+    app: str
+    stream: str
+    started_at: float
+    ended_at: float
+    reason: str
+    account_id: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-able dict of this recording."""
+        return {
+            "domain": self.domain,
+            "app": self.app,
+            "stream": self.stream,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "reason": self.reason,
+            "account_id": self.account_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Recording:
+        """The recording `to_json` wrote."""
+        return cls(
+            domain=str(data["domain"]),
+            app=str(data["app"]),
+            stream=str(data["stream"]),
+            started_at=float(str(data["started_at"])),
+            ended_at=float(str(data["ended_at"])),
+            reason=str(data["reason"]),
+            account_id=str(data.get("account_id", "")),
+        )
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Where the emulator reads the time: seconds since the Unix epoch, as a float."""
+
+    def now(self) -> float:
+        """The current time in seconds since the epoch."""
+        ...
+
+
+class SystemClock:
+    """The real wall clock (`time.time()`), the default."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        """The current Unix time."""
+        return time.time()
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class OffsetClock:
+    """The system clock plus an offset that only grows: real time that `advance()` can skip.
+
+    `acscontract emulator serve` runs on it, so the admin API can fast-forward timers. Requests
+    stamped with real time look skewed by the offset, as they would to a real gateway.
+    """
+
+    __slots__ = ("_lock", "_offset")
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self._offset = float(offset)
+        self._lock = threading.Lock()
+
+    @property
+    def offset(self) -> float:
+        """How far ahead of the system clock this clock is, in seconds."""
+        return self._offset
+
+    def now(self) -> float:
+        """The system time plus the offset."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> float:
+        """Skip `seconds` ahead (never back) and return the new time."""
+        if seconds < 0:
+            raise ValueError(
+                f"An OffsetClock only moves forward; advance() was given {seconds} seconds."
+            )
+        with self._lock:
+            self._offset += seconds
+        return self.now()
+
+    def __repr__(self) -> str:
+        return f"OffsetClock(offset={self._offset})"
+
+
+@dataclass(slots=True)
+class ManualClock:
+    """A clock that only moves when told to: tests drive timers with it instead of sleeping.
+
+    It starts at `start` (the current Unix time when not given, so signed requests made with real
+    timestamps stay fresh).
+    """
+
+    start: float | None = None
+    _now: float = field(init=False, default=0.0)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._now = time.time() if self.start is None else float(self.start)
+
+    def now(self) -> float:
+        """The clock's current time."""
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward by `seconds` (never backwards) and return the new time."""
+        if seconds < 0:
+            raise ValueError(
+                f"A ManualClock only moves forward; advance() was given {seconds} seconds. "
+                "Pass a number of seconds that is zero or more."
+            )
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+    def set(self, when: float) -> None:
+        """Put the clock at `when` (Unix seconds); it may not go backwards."""
+        with self._lock:
+            if when < self._now:
+                raise ValueError(
+                    f"A ManualClock only moves forward; set({when}) is before its current time "
+                    f"{self._now}."
+                )
+            self._now = float(when)

@@ -1,0 +1,467 @@
+"""acscontract.emulator core: envelope, seed, snapshots, faults, concurrency and secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from acscontract.emulator import (
+    Emulator,
+    EmulatorRequest,
+    FaultRule,
+    ManualClock,
+    Seed,
+    load_seed,
+    signed_request,
+)
+from acscontract.errors import InputError, UsageError
+from acscontract.signing import Credentials
+from acscontract.spec import operation
+
+OP = operation()
+DOMAIN, APP = "push.example.com", "live"
+ROOT = Credentials("LTAIemulatorRootKey0001", "emulator-root-secret-not-real-0001")
+SERVER_CODES = [e.code for e in OP.protocol.gateway_errors_in("server")]
+
+
+def params(command: str = "start", stream: str = "stream1", **extra: str) -> dict[str, str]:
+    return {
+        "Command": command,
+        "DomainName": DOMAIN,
+        "AppName": APP,
+        "StreamName": stream,
+        **extra,
+    }
+
+
+def call(em: Emulator, command: str = "start", stream: str = "stream1", **kw: object):
+    return em.handle(signed_request(params(command, stream), ROOT, **kw))  # type: ignore[arg-type]
+
+
+def body(response) -> dict:
+    return json.loads(response.body)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def em(clock: ManualClock) -> Emulator:
+    return Emulator(clock=clock)
+
+
+# -- envelope --------------------------------------------------------------------------------
+
+
+def test_success_is_the_spec_status_with_a_request_id_and_the_spec_content_type(em):
+    response = call(em)
+    assert response.status == int(next(iter(OP.raw["responses"])))
+    assert response.header("content-type") == OP.protocol.error_content_type
+    document = body(response)
+    assert list(document) == ["RequestId"]
+    assert re.fullmatch(OP.protocol.request_id_pattern or "", document["RequestId"])
+    assert response.header("x-acs-request-id") == document["RequestId"]
+
+
+def test_error_envelope_has_every_field_the_spec_requires(em):
+    call(em)
+    response = call(em)  # a second start
+    document = body(response)
+    code = OP.lifecycle.transition("recording", "start").error
+    assert response.status == OP.status_of(code)
+    assert response.header("content-type") == OP.protocol.error_content_type
+    assert set(OP.protocol.error_schema["required"]) <= set(document)
+    assert document["Code"] == code
+    assert document["HostId"] == OP.product.default_endpoint
+    assert re.fullmatch(OP.protocol.request_id_pattern or "", document["RequestId"])
+    assert document["Recommend"].startswith(f"https://api.aliyun.com/troubleshoot?q={code}")
+    assert "stream1" in document["Message"]
+
+
+def test_parameters_may_travel_in_a_form_body_and_by_get(em):
+    assert call(em, form=True).status == 200
+    assert em.state.task_state(DOMAIN, APP, "stream1") == "recording"
+    assert call(em, "start", "stream2", method="GET").status == 200
+    assert em.state.task_state(DOMAIN, APP, "stream2") == "recording"
+
+
+def test_a_repeated_operation_parameter_is_malformed(em):
+    pairs = [*params().items(), ("StreamName", "stream2")]
+    response = em.handle(signed_request(pairs, ROOT))
+    assert body(response)["Code"] == OP.check_code("malformedParameter")
+    assert em.state.tasks == {}
+
+
+def test_unplanned_exceptions_become_the_spec_internal_error(em, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(em, "_operate", broken)
+    response = call(em)
+    assert response.status == OP.protocol.gateway_error(SERVER_CODES[0]).http_status
+    assert body(response)["Code"] == SERVER_CODES[0]
+    assert em.unplanned_errors == 1
+
+
+# -- seed ------------------------------------------------------------------------------------
+
+
+def test_default_seed_has_the_advertised_identities_and_streams():
+    seed = load_seed(None)
+    demo = seed.accounts[0]
+    assert re.fullmatch(r"[0-9]{16}", demo.id)
+    kinds = {(k.user, k.active) for k in demo.access_keys}
+    assert (None, True) in kinds
+    assert (None, False) in kinds
+    assert {"recorder", "denied", "nopolicy"} <= {u for u, _ in kinds}
+    (domain,) = demo.domains
+    apps = {a.name: a for a in domain.apps}
+    assert apps["live"].record_config is True
+    assert sum(s.online for s in apps["live"].streams) >= 8
+    assert any(not s.online for s in apps["live"].streams)
+    assert any(not a.record_config for a in apps.values())
+    assert demo.sts_tokens
+
+
+def test_seed_errors_name_the_file_the_pointer_and_the_problem(tmp_path: Path):
+    path = tmp_path / "seed.yaml"
+    path.write_text("accounts:\n  - id: 1234567890123456\n")  # unquoted: an int
+    with pytest.raises(InputError) as info:
+        load_seed(path)
+    assert str(info.value).startswith(f"{path}:/accounts/0/id: ")
+    assert "string" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("document", "pointer", "words"),
+    [
+        ({"accounts": [{"id": "1234567890123456", "keys": []}]}, "/accounts/0", "keys"),
+        (
+            {
+                "accounts": [
+                    {
+                        "id": "1234567890123456",
+                        "access_keys": [{"id": "A", "secret": "s", "user": "x"}],
+                    }
+                ]
+            },
+            "/accounts/0/access_keys/0/user",
+            "does not define",
+        ),
+        (
+            {
+                "accounts": [
+                    {"id": "1234567890123456", "access_keys": [{"id": "A", "secret": "s"}]},
+                    {"id": "2234567890123456", "access_keys": [{"id": "A", "secret": "t"}]},
+                ]
+            },
+            "/accounts/1/access_keys/0/id",
+            "already used",
+        ),
+        (
+            {
+                "accounts": [
+                    {"id": "1234567890123456", "domains": [{"name": "d"}]},
+                    {"id": "2234567890123456", "domains": [{"name": "d"}]},
+                ]
+            },
+            "/accounts/1/domains/0/name",
+            "one account",
+        ),
+        (
+            {
+                "accounts": [
+                    {"id": "1234567890123456", "users": [{"name": "u", "policies": ["nope.json"]}]}
+                ]
+            },
+            "/accounts/0/users/0/policies/0",
+            "cannot be read",
+        ),
+    ],
+)
+def test_seed_consistency_errors(document, pointer, words, tmp_path):
+    with pytest.raises(InputError) as info:
+        load_seed(document, base_dir=tmp_path)
+    assert info.value.location == f"<seed>:{pointer}"
+    assert words in info.value.problem
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"access_keys": [{"id": "K", "secret": 31415926535}]},
+        {"access_keys": ["K:SECRET-31415926535"]},
+        {"access_keys": [{"id": "K", "secret": ["SECRET-31415926535"]}]},
+        {
+            "roles": [{"name": "r"}],
+            "sts_tokens": [
+                {"access_key_id": "S", "secret": "s", "token": 31415926535, "role": "r"}
+            ],
+        },
+    ],
+)
+def test_seed_errors_never_show_a_secret(credential):
+    with pytest.raises(InputError) as info:
+        load_seed({"accounts": [{"id": "1234567890123456", **credential}]})
+    assert "31415926535" not in str(info.value)
+    assert "not shown" in str(info.value)
+
+
+def test_policy_files_are_read_relative_to_the_seed_file(tmp_path: Path):
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.json").write_text(
+        json.dumps(
+            {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        )
+    )
+    (tmp_path / "seed.json").write_text(
+        json.dumps(
+            {
+                "accounts": [
+                    {
+                        "id": "1234567890123456",
+                        "users": [{"name": "u", "policies": ["policies/p.json"]}],
+                    }
+                ]
+            }
+        )
+    )
+    seed = load_seed(tmp_path / "seed.json")
+    (policy,) = seed.accounts[0].users[0].policies
+    assert policy.origin == str(tmp_path / "policies" / "p.json")
+    assert policy.document["Statement"][0]["Effect"] == "Allow"
+
+
+def test_seeds_sent_over_http_may_not_name_files(em):
+    document = {
+        "accounts": [
+            {"id": "1234567890123456", "users": [{"name": "u", "policies": ["/etc/passwd"]}]}
+        ]
+    }
+    with pytest.raises(InputError, match="inline"):
+        em.load_seed(document, allow_files=False)
+    assert em.seed.source.startswith("<embedded")
+
+
+def test_a_bad_policy_in_a_seed_fails_at_load_and_changes_nothing(em):
+    call(em)
+    bad = {
+        "accounts": [
+            {
+                "id": "1234567890123456",
+                "access_keys": [{"id": "K", "secret": "s", "user": "u"}],
+                "users": [{"name": "u", "policies": [{"Version": "2", "Statement": []}]}],
+            }
+        ]
+    }
+    with pytest.raises(InputError):
+        em.load_seed(bad)
+    assert em.state.task_state(DOMAIN, APP, "stream1") == "recording"
+
+
+def test_seed_round_trips_through_to_json():
+    seed = load_seed(None)
+    again = load_seed(seed.to_json())
+    assert again.to_json() == seed.to_json()
+
+
+# -- state: reset, snapshot, restore -----------------------------------------------------------
+
+
+def test_snapshot_and_restore_round_trip_into_a_new_emulator(em, clock):
+    call(em, "start", "stream1")
+    call(em, "start", "stream2")
+    call(em, "stop", "stream2")
+    call(em, "start", "stream3")
+    call(em, "restart", "stream3")
+    em.set_stream_online(DOMAIN, APP, "stream4", False)
+    em.add_fault({"kind": "latency", "latency_s": 0.5, "command": "stop"})
+    snapshot = json.loads(json.dumps(em.snapshot()))
+
+    other = Emulator(clock=clock)
+    other.restore(snapshot)
+    assert other.snapshot() == em.snapshot()
+    assert other.state.task_state(DOMAIN, APP, "stream2") == "stopped"
+    assert other.state.streams[(DOMAIN, APP, "stream4")] is False
+    assert [r.reason for r in other.recordings()] == ["restart"]
+    assert [f.kind for f in other.faults()] == ["latency"]
+    # the restored timer still fires on time
+    clock.advance(OP.lifecycle.timers["interruptionDelay"])
+    assert other.state.task_state(DOMAIN, APP, "stream2") == "idle"
+    assert [r.stream for r in other.recordings()] == ["stream3", "stream2"]
+
+
+def test_restore_refuses_what_is_not_a_snapshot(em):
+    call(em)
+    with pytest.raises(InputError, match="not an emulator state snapshot"):
+        em.restore({"seed": {}})
+    assert em.state.task_state(DOMAIN, APP, "stream1") == "recording"
+
+
+def test_reset_returns_to_the_seed(em):
+    call(em)
+    em.set_stream_online(DOMAIN, APP, "stream2", False)
+    em.add_fault({"kind": "error"})
+    em.reset()
+    assert em.state.tasks == {}
+    assert em.state.streams[(DOMAIN, APP, "stream2")] is True
+    assert em.faults() == ()
+    assert call(em).status == 200
+
+
+def test_emulators_share_no_state():
+    one, two = Emulator(), Emulator()
+    assert call(one).status == 200
+    assert call(two).status == 200
+    assert two.state.task_state(DOMAIN, APP, "stream1") == "recording"
+
+
+def test_state_view_is_read_only(em):
+    call(em)
+    view = em.state
+    with pytest.raises(TypeError):
+        view.tasks[(DOMAIN, APP, "x")] = None  # type: ignore[index]
+    assert em.state.task_state(DOMAIN, APP, "stream1") == "recording"
+
+
+def test_set_stream_online_creates_streams_of_known_apps_only(em):
+    em.set_stream_online(DOMAIN, APP, "brand-new", True)
+    assert call(em, "start", "brand-new").status == 200
+    with pytest.raises(UsageError, match="no app"):
+        em.set_stream_online("unknown.example.com", APP, "s", True)
+
+
+def test_advance_clock_needs_a_movable_clock():
+    with pytest.raises(UsageError, match="cannot be moved"):
+        Emulator().advance_clock(1)
+
+
+def test_unknown_throttle_algorithm_is_a_usage_error():
+    with pytest.raises(UsageError, match="fixed-window"):
+        Emulator(throttle="leaky")
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+def test_every_nth_fault_fires_on_exactly_those_calls(em):
+    em.add_fault({"kind": "error", "code": SERVER_CODES[1], "every_nth": 3})
+    codes = [body(call(em, "restart" if i else "start")).get("Code") for i in range(9)]
+    assert [i for i, c in enumerate(codes) if c == SERVER_CODES[1]] == [2, 5, 8]
+    status = OP.protocol.gateway_error(SERVER_CODES[1]).http_status
+    assert status >= 500
+
+
+def test_probability_faults_are_deterministic_for_a_seed():
+    def run(rng_seed: int) -> list[int]:
+        em = Emulator(rng_seed=rng_seed)
+        em.add_fault({"kind": "error", "probability": 0.5})
+        results = [call(em, "start", f"stream{1 + i % 8}").status for i in range(40)]
+        em.reset()
+        return results
+
+    first, again, other = run(7), run(7), run(8)
+    assert first == again
+    assert first != other
+    assert 5 < first.count(OP.protocol.gateway_error(SERVER_CODES[0]).http_status) < 35
+
+
+def test_faults_match_by_command_and_stream_and_leave_state_unchanged(em):
+    rule = em.add_fault({"kind": "error", "command": "start", "stream": "stream2"})
+    assert rule.code == SERVER_CODES[0]
+    assert call(em, "start", "stream1").status == 200
+    refused = call(em, "start", "stream2")
+    assert body(refused)["Code"] == SERVER_CODES[0]
+    assert em.state.task_state(DOMAIN, APP, "stream2") == "idle"
+    assert call(em, "stop", "stream1").status == 200
+    assert em.fault_counters() == [{"id": rule.id, "matched": 1, "fired": 1}]
+
+
+def test_latency_and_drop_faults_are_reported_to_the_front_door(em):
+    em.add_fault({"kind": "latency", "latency_s": 1.5, "command": "start"})
+    slow = call(em, "start", "stream1")
+    assert slow.status == 200
+    assert slow.delay_s == 1.5
+    em.clear_faults()
+    em.add_fault(FaultRule(kind="drop", stream="stream2", times=1))
+    dropped = call(em, "start", "stream2")
+    assert dropped.drop_connection is True
+    assert em.state.task_state(DOMAIN, APP, "stream2") == "idle"
+    assert call(em, "start", "stream2").status == 200  # `times` is used up
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ({"kind": "explode"}, "kind"),
+        ({"kind": "error", "code": "TaskAlreadyStarted"}, "server error"),
+        ({"kind": "error", "probability": 2}, "between 0 and 1"),
+        ({"kind": "error", "every_nth": 0}, "positive"),
+        ({"kind": "latency"}, "latency_s"),
+        ({"kind": "error", "colour": "red"}, "unknown field"),
+    ],
+)
+def test_bad_fault_rules_are_refused_with_a_reason(em, rule, words):
+    with pytest.raises(InputError, match=words):
+        em.add_fault(rule)
+    assert em.faults() == ()
+
+
+# -- concurrency -------------------------------------------------------------------------------
+
+
+def test_parallel_starts_on_one_stream_give_one_success_and_the_rest_task_already_started():
+    em = Emulator()
+    k = 16
+    requests = [signed_request(params(), ROOT) for _ in range(k)]
+    barrier = threading.Barrier(k)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def worker(request: EmulatorRequest) -> None:
+        barrier.wait()
+        response = em.handle(request)
+        with lock:
+            results.append(response.status)
+
+    threads = [threading.Thread(target=worker, args=(r,)) for r in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    code = OP.lifecycle.transition("recording", "start").error
+    assert sorted(results) == [200] + [OP.status_of(code)] * (k - 1)
+    assert em.unplanned_errors == 0
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+def test_secrets_never_appear_in_reprs(em):
+    seed = em.seed
+    request = signed_request(params(), ROOT, scheme="v3")
+    sts = Credentials(
+        "STS.emulatorRecorderRole01", "emulator-sts-secret-not-real-000001", "tok-secret"
+    )
+    sts_request = signed_request(params(), sts)
+    texts = [
+        repr(seed),
+        repr(em),
+        repr(request),
+        repr(sts_request),
+        repr(em.state),
+        *(repr(i) for i in em._state.identities.values()),
+    ]
+    secrets = [k.secret for a in seed.accounts for k in a.access_keys]
+    secrets += [t.secret for a in seed.accounts for t in a.sts_tokens]
+    secrets += [t.token for a in seed.accounts for t in a.sts_tokens]
+    for text in texts:
+        for secret in [*secrets, "tok-secret"]:
+            assert secret not in text
+    assert isinstance(seed, Seed)

@@ -1,0 +1,147 @@
+"""Fuzzing the emulator: no input yields an unplanned 500, and a refused call changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from acscontract.contracts.strategies import invalid_requests
+from acscontract.emulator import Emulator, EmulatorRequest, ManualClock, signed_request
+from acscontract.signing import Credentials, encode_pairs
+from acscontract.spec import operation
+
+OP = operation()
+ROOT = Credentials("LTAIemulatorRootKey0001", "emulator-root-secret-not-real-0001")
+CLOCK = ManualClock()
+EM = Emulator(clock=CLOCK)
+EM.set_account_qps("1234567890123456", 10**9)  # the clock never moves: no throttling here
+# A running task, a stopped one and an offline stream, so refusals meet non-trivial state.
+for command, stream in (("start", "stream1"), ("start", "stream2"), ("stop", "stream2")):
+    EM.handle(
+        signed_request(
+            {
+                "Command": command,
+                "DomainName": "push.example.com",
+                "AppName": "live",
+                "StreamName": stream,
+            },
+            ROOT,
+        )
+    )
+EM.set_stream_online("push.example.com", "live", "stream3", False)
+
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+COMMON = [
+    "Action",
+    "Version",
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "Timestamp",
+    "SecurityToken",
+    "SignatureType",
+    "Format",
+]
+BUSINESS = [p.name for p in OP.parameters]
+HEADERS = [
+    "authorization",
+    "x-acs-action",
+    "x-acs-version",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-content-sha256",
+    "x-acs-security-token",
+    "x-acs-accesskey-id",
+    "content-type",
+    "host",
+]
+SERVER_STATUSES = {e.http_status for e in OP.protocol.gateway_errors_in("server")}
+
+text = st.text(max_size=40)
+keys = st.one_of(st.sampled_from(COMMON + BUSINESS), text)
+pairs = st.lists(st.tuples(keys, text), max_size=12)
+raw_query = st.one_of(pairs.map(encode_pairs), st.text(max_size=120))
+header_values = st.one_of(
+    text,
+    st.just("ACS3-HMAC-SHA256 Credential=LTAIemulatorRootKey0001,SignedHeaders=host,Signature=00"),
+    st.just("application/x-www-form-urlencoded"),
+    st.just(OP.name),
+    st.just(OP.product.version),
+)
+headers = st.dictionaries(st.one_of(st.sampled_from(HEADERS), text), header_values, max_size=8)
+bodies = st.one_of(st.binary(max_size=200), pairs.map(lambda p: encode_pairs(p).encode()))
+methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "get", "OPTIONS", "BREW"])
+
+
+def assert_refusal_changed_nothing(request: EmulatorRequest) -> int:
+    before = EM.snapshot()
+    response = EM.handle(request)
+    assert EM.unplanned_errors == 0
+    assert response.status not in SERVER_STATUSES
+    document = json.loads(response.body)
+    assert "RequestId" in document
+    if response.status != 200:
+        assert EM.snapshot() == before
+    return response.status
+
+
+@SETTINGS
+@given(method=methods, query=raw_query, headers=headers, body=bodies, path=st.text(max_size=20))
+def test_arbitrary_requests_never_fail_unplanned_and_never_change_state(
+    method, query, headers, body, path
+):
+    request = EmulatorRequest(method, "live.aliyuncs.com", "/" + path, query, headers, body)
+    assert assert_refusal_changed_nothing(request) != 200
+
+
+@SETTINGS
+@given(
+    params=st.lists(st.tuples(keys, text), max_size=10),
+    scheme=st.sampled_from(["v1", "v3"]),
+    form=st.booleans(),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_signed_requests_with_arbitrary_parameters_never_fail_unplanned(
+    params, scheme, form, method
+):
+    try:
+        request = signed_request(params, ROOT, scheme=scheme, form=form, method=method)
+    except Exception:  # noqa: BLE001 - the signer refuses text it cannot send (lone surrogates)
+        return
+    before = EM.snapshot()
+    response = EM.handle(request)
+    assert EM.unplanned_errors == 0
+    assert response.status not in SERVER_STATUSES
+    if response.status != 200:
+        assert EM.snapshot() == before
+    else:  # put the shared state back as the other examples expect it
+        EM.restore(before)
+
+
+@SETTINGS
+@given(case=invalid_requests(OP))
+def test_invalid_requests_get_the_code_the_spec_names_and_change_nothing(case):
+    request = signed_request(
+        case.params,
+        ROOT,
+        scheme=case.scheme,
+        method=case.method,
+        action=case.action if case.action is not None else "",
+        version=case.version if case.version is not None else "",
+    )
+    before = EM.snapshot()
+    response = EM.handle(request)
+    document = json.loads(response.body)
+    if case.expected is not None:
+        assert document.get("Code") == case.expected, case.describe()
+    else:
+        assert document.get("Code") in case.accepted, case.describe()
+    assert EM.snapshot() == before
