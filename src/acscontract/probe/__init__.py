@@ -1,0 +1,109 @@
+"""Rate-limit probes of an operation's flow control (RealTimeRecordCommand: 50 calls/s/account).
+
+`check` asks whether an endpoint behaves as documented, politely enough for a real account;
+`measure` estimates the limit, burst and kind of limiter behind an emulator or a sacrificial
+account. Every call names a stream the probe cannot disturb (see `probe_call`). Build a `Target`
+(`http_target`, `emulator_target`), decide a run with `plan_for` (the safety rules live there),
+run it with `run_probe`, and write `write_json` / `write_plot`. See docs/probe.md.
+"""
+
+from __future__ import annotations
+
+from acscontract.probe._analysis import (
+    WindowCount,
+    agrees,
+    capacity_finding,
+    enforcement_findings,
+    estimate_limiter,
+    sliding_max,
+    tolerance,
+    window_series,
+)
+from acscontract.probe._classify import ResponseClassifier
+from acscontract.probe._clock import ProbeClock, RealClock, SettableClock, SimulatedClock
+from acscontract.probe._model import (
+    Attempt,
+    Estimate,
+    Finding,
+    LimiterKind,
+    Outcome,
+    Phase,
+    ProbeResult,
+    Reply,
+    Stop,
+)
+from acscontract.probe._plan import Ceilings, Mode, PhasePlan, ProbePlan, ProbeSettings, plan_probe
+from acscontract.probe._probe import (
+    PROBE_APP,
+    PROBE_STREAM,
+    Resources,
+    Target,
+    emulator_target,
+    harmless_command,
+    http_target,
+    is_loopback,
+    plan_for,
+    probe_call,
+    run_probe,
+)
+from acscontract.probe._report import REPORT_FORMAT, result_json, write_json, write_plot
+from acscontract.probe._runner import ProbeObserver, Runner, deadlines
+from acscontract.probe._transport import (
+    EmulatorTransport,
+    HttpTransport,
+    RequestHandler,
+    Transport,
+)
+
+__all__ = [
+    "PROBE_APP",
+    "PROBE_STREAM",
+    "REPORT_FORMAT",
+    "Attempt",
+    "Ceilings",
+    "EmulatorTransport",
+    "Estimate",
+    "Finding",
+    "HttpTransport",
+    "LimiterKind",
+    "Mode",
+    "Outcome",
+    "Phase",
+    "PhasePlan",
+    "ProbeClock",
+    "ProbeObserver",
+    "ProbePlan",
+    "ProbeResult",
+    "ProbeSettings",
+    "RealClock",
+    "Reply",
+    "RequestHandler",
+    "Resources",
+    "ResponseClassifier",
+    "Runner",
+    "SettableClock",
+    "SimulatedClock",
+    "Stop",
+    "Target",
+    "Transport",
+    "WindowCount",
+    "agrees",
+    "capacity_finding",
+    "deadlines",
+    "emulator_target",
+    "enforcement_findings",
+    "estimate_limiter",
+    "harmless_command",
+    "http_target",
+    "is_loopback",
+    "plan_for",
+    "plan_probe",
+    "probe_call",
+    "result_json",
+    "run_probe",
+    "sliding_max",
+    "tolerance",
+    "window_series",
+    "write_json",
+    "write_plot",
+]

@@ -1,0 +1,337 @@
+"""Running a probe: which call it sends, against which target, in which order, and the verdict."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from acscontract.errors import UsageError
+from acscontract.probe._analysis import (
+    agrees,
+    capacity_finding,
+    enforcement_findings,
+    estimate_limiter,
+)
+from acscontract.probe._classify import ResponseClassifier
+from acscontract.probe._clock import ProbeClock, RealClock, SimulatedClock
+from acscontract.probe._model import Estimate, Finding, ProbeResult
+from acscontract.probe._plan import Mode, ProbePlan, ProbeSettings, plan_probe
+from acscontract.probe._runner import ProbeObserver, Runner
+from acscontract.probe._transport import EmulatorTransport, HttpTransport, Transport
+
+if TYPE_CHECKING:
+    from acscontract.emulator import BucketFactory, Emulator
+    from acscontract.signing import Credentials
+    from acscontract.spec import Operation
+
+__all__ = [
+    "PROBE_APP",
+    "PROBE_STREAM",
+    "Resources",
+    "Target",
+    "emulator_target",
+    "harmless_command",
+    "http_target",
+    "is_loopback",
+    "plan_for",
+    "probe_call",
+    "run_probe",
+]
+
+#: The app and stream the probe names unless told otherwise: names that have no record
+#: configuration and no live stream, so the operation refuses the call cheaply, touching nothing.
+PROBE_APP = "acscontract-rate-probe"
+PROBE_STREAM = "acscontract-rate-probe"
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """The domain, app and stream the probe's call names. `domain` None: the target's default
+    (the emulator's seed domain); a network target needs one."""
+
+    domain: str | None = None
+    app: str = PROBE_APP
+    stream: str = PROBE_STREAM
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a probe sends its calls: a transport, the clock it paces on, and what it is.
+
+    `label` names the target without secrets; `loopback` says whether it runs on this machine
+    (the safety rules are stricter for anything else); `domain` is a domain the target knows;
+    `emulator` is the in-process emulator behind the target, if there is one (to seed or
+    reconfigure it).
+    """
+
+    transport: Transport
+    clock: ProbeClock
+    label: str
+    loopback: bool
+    domain: str | None = None
+    emulator: Emulator | None = None
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the run costs no real time."""
+        return self.clock.simulated
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` points at this machine (`localhost`, 127.0.0.0/8 or ::1)."""
+    host = urlsplit(url if "://" in url else f"https://{url}").hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def http_target(
+    url: str,
+    credentials: Credentials | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Target:
+    """A target over HTTP, paced in real time. Credentials default to the standard variables."""
+    from acscontract.signing import Credentials
+    from acscontract.spec import operation
+
+    creds = credentials or Credentials.from_env(environ)
+    transport = HttpTransport(url, creds, operation(), timeout=timeout)
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    label = f"{parts.scheme}://{parts.netloc}{parts.path if parts.path != '/' else ''}"
+    return Target(transport, RealClock(), label, is_loopback(url))
+
+
+def emulator_target(
+    *,
+    seed: Mapping[str, Any] | str | Path | None = None,
+    throttle: str | BucketFactory | None = None,
+    simulated: bool = True,
+    operation: Operation | None = None,
+) -> Target:
+    """A target in this process: a fresh emulator, called without sockets.
+
+    `throttle` names the emulator's limiter (or is a bucket factory, as `Emulator` takes). It
+    signs with the seed's first active root AccessKey and names its first domain. With
+    `simulated` the emulator's clock is a `ManualClock` the probe drives: a run takes no real
+    time and its timing is exact.
+    """
+    from acscontract.emulator import Emulator, ManualClock, load_seed
+    from acscontract.signing import Credentials
+
+    loaded = load_seed(seed)
+    key_id = secret = domain = None
+    for account in loaded.accounts:
+        for key in account.access_keys:
+            if key.user is None and key.active:
+                key_id, secret = key.id, key.secret
+                domain = account.domains[0].name if account.domains else None
+                break
+        if key_id is not None:
+            break
+    if key_id is None or secret is None:
+        raise UsageError(
+            f"The emulator seed {loaded.source} has no active root AccessKey for the probe to "
+            "sign with; add one (an access_keys entry without `user`)."
+        )
+    manual = ManualClock() if simulated else None
+    emulator = Emulator(loaded, clock=manual, throttle=throttle, operation=operation)
+    clock: ProbeClock = SimulatedClock(manual) if manual is not None else RealClock()
+    from acscontract.spec import operation as spec_operation
+
+    transport = EmulatorTransport(
+        emulator, Credentials(key_id, secret), operation or spec_operation()
+    )
+    kind = "simulated time" if simulated else "real time"
+    return Target(
+        transport,
+        clock,
+        f"the in-process emulator ({kind})",
+        True,
+        domain=domain,
+        emulator=emulator,
+    )
+
+
+def harmless_command(operation: Operation) -> str:
+    """The command the probe sends, chosen from the spec's lifecycle: the one that is refused on
+    an idle stream, never leads into a recording state and never produces a file at once.
+
+    For RealTimeRecordCommand that is `stop`. It is also refused for an unknown app or stream.
+    """
+    lifecycle = operation.lifecycle
+    command = operation.command_parameter
+    if lifecycle is None or command is None or command.enum is None:
+        raise UsageError(
+            f"The spec of {operation.name} has no lifecycle with a command parameter, so the "
+            "probe cannot choose a call that changes nothing."
+        )
+    commands = command.enum
+    initial = lifecycle.initial
+    active = {
+        t.target
+        for t in lifecycle.transitions
+        if t.source == initial and t.trigger in commands and t.error is None
+    } - {initial, None}
+    for candidate in commands:
+        from_idle = lifecycle.transition(initial, candidate)
+        if from_idle is None or from_idle.error is None:
+            continue
+        moves = [t for t in lifecycle.transitions if t.trigger == candidate]
+        if any(t.target in active or t.produces_file for t in moves):
+            continue
+        return candidate
+    raise UsageError(
+        f"No command of {operation.name} is refused on an idle stream without ever starting a "
+        "recording or producing a file, so the probe has no harmless call to send."
+    )
+
+
+def probe_call(operation: Operation, resources: Resources) -> tuple[tuple[str, str], ...]:
+    """The business parameters of every probe call: the harmless command on the named stream.
+
+    The parameter names come from the spec: the command parameter, and the lifecycle's stream
+    key (domain, app, stream).
+    """
+    lifecycle = operation.lifecycle
+    command = operation.command_parameter
+    if lifecycle is None or command is None or len(lifecycle.key) != 3:
+        raise UsageError(
+            f"The spec of {operation.name} does not key its lifecycle by domain, app and stream, "
+            "which the probe's call needs."
+        )
+    if not resources.domain:
+        raise UsageError(
+            "The probe needs the streaming domain to name in its calls: pass --domain (or set "
+            "ACSCONTRACT_DOMAIN) to a domain of the account the AccessKey belongs to."
+        )
+    domain, app, stream = lifecycle.key
+    return (
+        (command.name, harmless_command(operation)),
+        (domain, resources.domain),
+        (app, resources.app),
+        (stream, resources.stream),
+    )
+
+
+def plan_for(
+    target: Target, settings: ProbeSettings, operation: Operation | None = None
+) -> ProbePlan:
+    """The run `settings` asks for against `target`, checked against the safety rules."""
+    from acscontract.spec import operation as spec_operation
+
+    op = operation or spec_operation()
+    return plan_probe(
+        settings,
+        documented_limit=op.flow_control.limit,
+        window_s=op.flow_control.per_seconds,
+        loopback=target.loopback,
+        operation=op.name,
+    )
+
+
+def run_probe(
+    target: Target,
+    settings: ProbeSettings | None = None,
+    *,
+    resources: Resources | None = None,
+    operation: Operation | None = None,
+    observer: ProbeObserver | None = None,
+    plan: ProbePlan | None = None,
+) -> ProbeResult:
+    """Run one probe and return what it saw and concluded.
+
+    `check` sends one preflight call, then paces at 80% of the limit for the capacity part
+    (expecting no throttles), and with `allow_throttling` at twice the limit for the enforcement
+    part (expecting throttles, and no window over the limit once they start). `measure` sends a
+    preflight call, waits for the limiter to go idle, and sends one dense run at the ceiling rate
+    starting mid-window; `estimate_limiter` reads the limit, burst and kind from it.
+    """
+    from acscontract.spec import operation as spec_operation
+
+    op = operation or spec_operation()
+    settings = settings or ProbeSettings()
+    plan = plan or plan_for(target, settings, op)
+    chosen = resources or Resources()
+    if chosen.domain is None and target.domain is not None:
+        chosen = Resources(target.domain, chosen.app, chosen.stream)
+    params = probe_call(op, chosen)
+    classifier = ResponseClassifier.for_operation(op)
+    runner = Runner(
+        target.transport,
+        target.clock,
+        classifier,
+        params,
+        max_calls=plan.ceilings.max_calls,
+        observer=observer,
+        call_label=f"The probe's call ({params[0][0]}={params[0][1]})",
+    )
+    window = plan.window_s
+    started = time.perf_counter()
+    clock_start = target.clock.now()
+    phases = []
+    try:
+        runner.preflight()
+        for phase_plan in plan.phases:
+            if runner.stop is not None:
+                break
+            runner.idle(phase_plan.idle_before)
+            if phase_plan.align is not None:
+                runner.align(window, phase_plan.align)
+            phases.append(runner.run(phase_plan))
+    finally:
+        target.transport.close()
+    duration = time.perf_counter() - started
+    probe_time = target.clock.now() - clock_start
+    attempts = runner.attempts
+    findings: list[Finding] = []
+    estimate: Estimate | None = None
+    limit = plan.expected_limit
+    for phase in phases:
+        in_phase = [a for a in attempts if a.phase == phase.name]
+        if not in_phase:
+            continue
+        if phase.name == "capacity":
+            findings.append(capacity_finding(in_phase, phase.rate, limit))
+        elif phase.name == "enforcement":
+            findings.extend(enforcement_findings(in_phase, phase.rate, limit, window))
+        elif phase.name == "measure":
+            estimate = estimate_limiter(in_phase, window)
+    stop = runner.stop
+    if plan.mode is Mode.MEASURE:
+        passed = (
+            stop is None
+            and estimate is not None
+            and estimate.limit is not None
+            and agrees(estimate.limit, limit)
+        )
+    else:
+        passed = stop is None and bool(findings) and all(f.passed for f in findings)
+    return ProbeResult(
+        mode=plan.mode.value,
+        operation=op.qualified_name,
+        target=target.label,
+        simulated=target.simulated,
+        documented_limit=plan.documented_limit,
+        expected_limit=limit,
+        window_s=window,
+        throttle_codes=tuple(sorted(classifier.throttle_codes)),
+        call=params,
+        phases=tuple(phases),
+        attempts=attempts,
+        findings=tuple(findings),
+        estimate=estimate,
+        stop=stop,
+        passed=passed,
+        duration_s=duration,
+        probe_time_s=probe_time,
+    )

@@ -1,0 +1,250 @@
+"""`acscontract probe rate-limit` through the command line, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import responses
+import yaml
+
+from acscontract.cli import main
+from acscontract.emulator import load_seed
+from acscontract.spec import operation
+
+OP = operation()
+LIMIT = OP.flow_control.limit or 0
+REMOTE = "https://" + OP.product.default_endpoint
+ANY_REMOTE_CALL = re.compile(re.escape(REMOTE) + r"/.*")
+SECRET = "remote-secret-that-must-never-be-printed"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["probe", "rate-limit", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def remote_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIremoteKeyForTests01")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+    for name in ("ACSCONTRACT_DOMAIN", "ACSCONTRACT_APP", "ACSCONTRACT_STREAM"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def seed_with_qps(tmp_path: Path, qps: int) -> Path:
+    """The default seed, with the demo account limited to `qps` calls per window."""
+    data = load_seed(None).to_json()
+    data["accounts"][0]["qps"] = qps
+    path = tmp_path / "seed.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_check_on_the_emulator_passes_and_prints_the_cost_first(capsys):
+    code, out, err = run(capsys, "--target", "emulator")
+    assert code == 0
+    assert err.startswith(
+        "Probe check of the in-process emulator (simulated time): up to 401 calls"
+    )
+    assert "no throttled calls expected" in err
+    assert "Each call: Command=stop, DomainName=push.example.com" in err
+    assert "Enforcement is not checked without --allow-throttling" in err
+    assert "━" not in err  # no progress bar when stderr is not a terminal
+    assert "capacity" in out
+    assert "The endpoint behaves as documented." in out
+
+
+def test_check_fails_on_an_endpoint_that_throttles_below_the_limit(capsys, tmp_path):
+    code, out, _ = run(capsys, "--target", "emulator", "--seed", str(seed_with_qps(tmp_path, 30)))
+    assert code == 1
+    assert "FAIL capacity" in out
+    assert "does not behave as documented (capacity failed)" in out
+
+
+def test_check_with_allow_throttling_fails_on_an_endpoint_that_never_throttles(capsys, tmp_path):
+    seed = str(seed_with_qps(tmp_path, 100_000))
+    code, out, _ = run(capsys, "--target", "emulator", "--seed", seed, "--allow-throttling")
+    assert code == 1
+    assert "FAIL enforcement-throttles" in out
+    assert run(capsys, "--target", "emulator", "--seed", seed)[0] == 0
+
+
+@pytest.mark.parametrize("throttle", ["fixed-window", "sliding-log", "token-bucket"])
+def test_measure_writes_json_and_plot(capsys, tmp_path, throttle):
+    report, plot = tmp_path / "probe.json", tmp_path / "probe.png"
+    code, out, err = run(
+        capsys,
+        "--target",
+        "emulator",
+        "--mode",
+        "measure",
+        "--throttle",
+        throttle,
+        "--json",
+        str(report),
+        "--plot",
+        str(plot),
+    )
+    assert code == 0, err
+    assert f"this agrees with the expected limit of {LIMIT}" in out
+    assert "throttled calls expected" in err
+    data = json.loads(report.read_text())
+    assert data["limiter_kind"] == throttle
+    assert abs(data["estimated_limit"] - LIMIT) <= 0.02 * LIMIT
+    assert data["burst"] == LIMIT
+    assert data["requests"] == data["accepted"] + data["throttled"]
+    assert data["throttled"] > 0
+    assert data["duration_s"] < 20
+    assert {"windows", "bins_100ms", "phases", "estimate", "call"} <= data.keys()
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_limit_override_changes_what_measure_expects(capsys, tmp_path):
+    seed = str(seed_with_qps(tmp_path, 200))
+    code, out, _ = run(capsys, "--target", "emulator", "--mode", "measure", "--seed", seed)
+    assert code == 1
+    assert "Measured 200 calls per 1 s" in out
+    assert f"does not agree with the expected limit of {LIMIT}" in out
+    code, out, _ = run(
+        capsys, "--target", "emulator", "--mode", "measure", "--seed", seed, "--limit", "200"
+    )
+    assert code == 0
+    assert "agrees with the expected limit of 200" in out
+
+
+def test_resources_come_from_the_environment(capsys, monkeypatch):
+    monkeypatch.setenv("ACSCONTRACT_APP", "live")
+    monkeypatch.setenv("ACSCONTRACT_STREAM", "stream1")
+    code, _, err = run(capsys, "--target", "emulator", "--seconds", "1")
+    assert code == 0
+    assert "AppName=live, StreamName=stream1" in err
+
+
+@pytest.mark.usefixtures("remote_credentials")
+def test_measure_against_a_remote_target_is_refused_without_sending_anything(capsys):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, ANY_REMOTE_CALL, json={"RequestId": "x"})
+        code, out, err = run(
+            capsys, "--target", REMOTE, "--domain", "example.com", "--mode", "measure"
+        )
+        assert len(mock.calls) == 0
+    assert code == 2
+    assert "Pass --allow-throttling" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert out == ""
+
+
+@pytest.mark.usefixtures("remote_credentials")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--max-rate", str(LIMIT * 2)],
+        ["--max-calls", "100000"],
+        ["--limit", str(LIMIT * 10)],
+    ],
+)
+def test_ceilings_cannot_be_raised_against_a_remote_target(capsys, args):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, ANY_REMOTE_CALL, json={"RequestId": "x"})
+        code, _, err = run(capsys, "--target", REMOTE, "--domain", "example.com", *args)
+        assert len(mock.calls) == 0
+    assert code == 2
+    assert "--allow-throttling" in err
+
+
+@pytest.mark.usefixtures("remote_credentials")
+def test_a_permission_error_stops_the_probe_after_one_call(capsys):
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST,
+            ANY_REMOTE_CALL,
+            status=403,
+            json={"Code": "Forbidden.RAM", "Message": "denied", "RequestId": "r"},
+        )
+        code, _, err = run(capsys, "--target", REMOTE, "--domain", "example.com")
+        assert len(mock.calls) == 1
+    assert code == 2
+    assert "the probe stopped after 1 calls: HTTP 403 Forbidden.RAM" in err
+    assert OP.ram.action in err
+
+
+@pytest.mark.usefixtures("remote_credentials")
+def test_a_signature_error_stops_the_probe_and_never_prints_the_secret(capsys, tmp_path):
+    report = tmp_path / "probe.json"
+    message = (
+        "Specified signature is not matched with our calculation. server string to sign is:"
+        + SECRET
+    )
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST,
+            ANY_REMOTE_CALL,
+            status=400,
+            json={"Code": "SignatureDoesNotMatch", "Message": message, "RequestId": "r"},
+        )
+        code, out, err = run(
+            capsys, "--target", REMOTE, "--domain", "example.com", "--json", str(report)
+        )
+        assert len(mock.calls) == 1
+    assert code == 2
+    assert "SignatureDoesNotMatch" in err
+    for text in (out, err, report.read_text()):
+        assert SECRET not in text
+        assert "string to sign" not in text
+    assert json.loads(report.read_text())["stopped"]["code"] == "SignatureDoesNotMatch"
+
+
+@pytest.mark.usefixtures("remote_credentials")
+def test_a_server_error_stops_the_probe_with_exit_1(capsys):
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST,
+            ANY_REMOTE_CALL,
+            status=503,
+            json={"Code": "ServiceUnavailable", "Message": "busy", "RequestId": "r"},
+        )
+        code, _, err = run(capsys, "--target", REMOTE, "--domain", "example.com")
+        assert len(mock.calls) == 1
+    assert code == 1
+    assert "HTTP 503 ServiceUnavailable" in err
+
+
+@pytest.mark.usefixtures("remote_credentials")
+def test_a_remote_target_needs_a_domain(capsys):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, ANY_REMOTE_CALL, json={"RequestId": "x"})
+        code, _, err = run(capsys, "--target", REMOTE)
+        assert len(mock.calls) == 0
+    assert code == 2
+    assert "--domain" in err
+
+
+def test_missing_credentials_are_a_usage_error(capsys, monkeypatch):
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", raising=False)
+    code, _, err = run(capsys, "--target", REMOTE, "--domain", "example.com")
+    assert code == 2
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "live.aliyuncs.com"], "neither 'emulator' nor an http"),
+        (["--target", REMOTE, "--throttle", "sliding-log"], "only with --target emulator"),
+        (["--target", "emulator", "--throttle", "leaky"], "is not an algorithm"),
+        (["--target", "emulator", "--seconds", "0"], "--seconds must be more than 0"),
+        (["--target", "emulator", "--mode", "guess"], "Invalid value for '--mode'"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_clear_line(capsys, args, message):
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
