@@ -6,6 +6,7 @@ unreadable input, with one clear line on stderr and no traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -29,6 +30,10 @@ def _register() -> None:
     from acscontract.cli import _spec
 
     cli.add_command(_spec.spec)
+    cli.add_command(importlib.import_module("acscontract.cli._ram").ram)
+    cli.add_command(importlib.import_module("acscontract.cli._emulator").emulator)
+    cli.add_command(importlib.import_module("acscontract.cli._probe").probe)
+    cli.add_command(importlib.import_module("acscontract.cli._run").run)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,133 @@
+"""The recording lifecycle follows the spec's state machine.
+
+A hypothesis state machine drives commands, stream interruption and resumption, and the clock
+(when the target's admin API allows those), strictly on documented transitions and with the
+spec's `accepts` on undocumented ones; what a target answers there is listed in the summary.
+Every documented transition is also checked on its own, reached by documented steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from acscontract.contracts.lifecycle import (
+    LifecycleReport,
+    TargetStream,
+    lifecycle_machine,
+    path_to,
+)
+from acscontract.contracts.strategies import OK
+from acscontract.contracts.suite import commands, verify
+from acscontract.spec import operation
+
+pytestmark = [pytest.mark.acscontract_area("lifecycle"), pytest.mark.mutates_state]
+
+OP = operation()
+LIFECYCLE = OP.lifecycle
+COMMANDS = commands(OP)
+EVENTS = [e for e in LIFECYCLE.events if e not in LIFECYCLE.timer_events]
+INTERRUPT, RESUME = EVENTS[0], EVENTS[1]
+DOCUMENTED = [t for t in LIFECYCLE.transitions if t.documented]
+
+
+def test_lifecycle_state_machine(target, contract_settings, exchanges, record_property):
+    """Random walks over the lifecycle agree with the spec at every step."""
+    report = LifecycleReport()
+    streams = itertools.cycle(target.resources.streams)
+
+    def driver():
+        stream = TargetStream(target, next(streams))
+        stream.restore()
+        return stream
+
+    machine = lifecycle_machine(
+        OP, driver, report, on_exchange=lambda _trigger, response: exchanges.record(response)
+    )
+    try:
+        run_state_machine_as_test(machine, settings=settings(contract_settings))
+    finally:
+        for line in report.lines():
+            record_property("acscontract_note", f"undocumented transition seen: {line}")
+        if not report.lines():
+            record_property("acscontract_note", "no undocumented transition was exercised")
+
+
+def _available(driver):
+    triggers = list(COMMANDS)
+    if driver.controls_stream:
+        triggers += [INTERRUPT, RESUME]
+    if driver.controls_clock:
+        triggers += list(LIFECYCLE.timer_events)
+    return triggers
+
+
+def _apply(driver, trigger, exchanges):
+    """Fire `trigger`; the outcome for a command, `None` for an event."""
+    if trigger in COMMANDS:
+        response = driver.command(trigger)
+        exchanges.record(response)
+        return verify(driver.target, response, valid_request=True, what=trigger)
+    if trigger == INTERRUPT:
+        driver.set_online(False)
+    elif trigger == RESUME:
+        driver.set_online(True)
+    else:
+        timer = LIFECYCLE.timer_events[trigger]
+        driver.advance(LIFECYCLE.timers[timer] + 1)
+    return None
+
+
+@pytest.mark.parametrize(
+    "transition", DOCUMENTED, ids=[f"{t.source}-{t.trigger}" for t in DOCUMENTED]
+)
+def test_documented_transition(target, exchanges, transition):
+    """Reach the transition's state by documented steps, fire it, and compare with the spec."""
+    driver = TargetStream(target)
+    triggers = _available(driver)
+    if transition.trigger not in triggers:
+        pytest.skip(
+            f"{transition.trigger!r} is an event: it needs the emulator's admin API to "
+            "interrupt a stream or move the clock"
+        )
+    driver.restore()
+    try:
+        path = path_to(LIFECYCLE, LIFECYCLE.initial, transition.source, triggers)
+        assert path is not None, f"the spec gives no documented way to {transition.source!r}"
+        for step in path:
+            outcome = _apply(driver, step, exchanges)
+            assert outcome in (None, OK), (
+                f"on the way to {transition.source!r}, {step} got {outcome}; the spec documents "
+                "success"
+            )
+        if transition.trigger == RESUME and not driver.offline:
+            interrupted = LIFECYCLE.transition(transition.source, INTERRUPT)
+            if interrupted is None or interrupted.next_state != transition.source:
+                pytest.skip(f"the spec has no way to interrupt {transition.source!r} in place")
+            _apply(driver, INTERRUPT, exchanges)
+        files = driver.recordings()
+        outcome = _apply(driver, transition.trigger, exchanges)
+        expected = OK if transition.error is None else transition.error
+        if outcome is not None:
+            assert outcome == expected, (
+                f"{transition.source} --{transition.trigger}--> {outcome}; the spec documents "
+                f"{expected}"
+            )
+        state = driver.state()
+        if state is not None:
+            assert state == transition.next_state, (
+                f"{transition.source} --{transition.trigger}--> the target says {state!r}; the "
+                f"spec documents {transition.next_state!r}"
+            )
+        after = driver.recordings()
+        if files is not None and after is not None:
+            produced = after - files
+            assert produced == (1 if transition.produces_file else 0), (
+                f"{transition.source} --{transition.trigger}--> produced {produced} file(s); the "
+                f"spec says {'one' if transition.produces_file else 'none'}"
+            )
+    finally:
+        driver.restore()

@@ -1,0 +1,104 @@
+"""Flow control: the spec's per-account limit is honoured, and enforced.
+
+Capacity: traffic at 80% of the limit for a few seconds gets no refusals (polite; runs on every
+target). Enforcement: a burst over the limit gets the throttle code, and no window of the limit's
+length accepts more than the limit (runs on loopback, or with --allow-throttling). On an emulator
+acscontract runs itself, time is the emulator's clock, moved forward instead of slept.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from acscontract.contracts.checks import outcome_of
+from acscontract.contracts.pacing import PACING_SHARE
+from acscontract.contracts.plugin import profile_name
+from acscontract.contracts.suite import absent_stream, opening_command, verify
+from acscontract.spec import operation
+
+pytestmark = pytest.mark.acscontract_area("throttling")
+
+OP = operation()
+FLOW = OP.flow_control
+THROTTLE_CODES = frozenset(e.code for e in OP.protocol.gateway_errors_in("throttling"))
+CAPACITY_WINDOWS = {"quick": 2, "ci": 2, "selftest": 1, "thorough": 5}
+
+
+def sliding_max(times, width):
+    """The most events in any half-open interval of `width` (times sorted or not)."""
+    ordered = sorted(times)
+    best = start = 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def harmless(target):
+    return target.params(opening_command(OP), stream=absent_stream(target))
+
+
+def test_capacity_below_the_limit_is_served(target, exchanges, pytestconfig):
+    """At 80% of the limit for a few windows, nothing is throttled."""
+    windows = CAPACITY_WINDOWS.get(profile_name(pytestconfig), 2)
+    rate = FLOW.limit * PACING_SHARE / FLOW.per_seconds
+    count = math.ceil(rate * FLOW.per_seconds * windows)
+    throttled = []
+    with target.spec_flow_control():
+        clock = target.steady_clock()
+        for index in range(count):
+            clock.wait_until(index / rate)
+            response = target.call(harmless(target), retry_throttled=False)
+            exchanges.record(response)
+            outcome = verify(target, response, what="capacity")
+            if outcome in THROTTLE_CODES:
+                throttled.append(index)
+    assert not throttled, (
+        f"{len(throttled)} of {count} calls at {rate:.0f}/s (80% of the spec's {FLOW.limit} per "
+        f"{FLOW.per}) were throttled, the first at call {throttled[0]}"
+    )
+
+
+@pytest.mark.needs_throttling
+def test_limit_is_enforced(target, exchanges):
+    """A burst of twice the limit is throttled, and no window accepts more than the limit."""
+    burst = FLOW.limit * 2
+    with target.spec_flow_control():
+        clock = target.steady_clock()
+
+        def one(_):
+            sent = clock.now()
+            response = target.call(harmless(target), expect_throttling=True)
+            return sent, response
+
+        if target.loopback:
+            results = [one(i) for i in range(burst)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(16, burst)) as pool:
+                results = list(pool.map(one, range(burst)))
+    for _, response in results:
+        exchanges.record(response)
+        verify(target, response, what="burst")
+    outcomes = [outcome_of(r) for _, r in results]
+    throttled = [o for o in outcomes if o in THROTTLE_CODES]
+    assert throttled, (
+        f"a burst of {burst} calls (twice the spec's {FLOW.limit} per {FLOW.per}) got no "
+        f"throttle code ({', '.join(sorted(THROTTLE_CODES))}); outcomes: {sorted(set(outcomes))}"
+    )
+    if FLOW.throttle_code is not None:
+        assert FLOW.throttle_code in throttled, (
+            f"the burst was throttled with {sorted(set(throttled))}, not the spec's "
+            f"{FLOW.throttle_code}"
+        )
+    accepted = [
+        sent for (sent, _), o in zip(results, outcomes, strict=True) if o not in THROTTLE_CODES
+    ]
+    busiest = sliding_max(accepted, FLOW.per_seconds)
+    slack = max(2, math.ceil(FLOW.limit * 0.05))
+    assert busiest <= FLOW.limit + slack, (
+        f"{busiest} calls were accepted within one {FLOW.per}; the spec's limit is {FLOW.limit}"
+    )

@@ -1,0 +1,88 @@
+"""Valid requests are accepted: 200, or a documented state error the stream's state explains.
+
+hypothesis generates valid parameter sets, both HTTP methods and both signature versions. The
+lifecycle model (see acscontract.contracts.lifecycle) says which outcomes the stream's state
+allows; on a real account, where the starting state is unknown, it narrows as answers arrive.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from acscontract.contracts.lifecycle import LifecycleModel, TargetStream
+from acscontract.contracts.strategies import sequences, valid_requests
+from acscontract.contracts.suite import absent_stream, commands, for_all, send, verify
+from acscontract.spec import operation
+
+pytestmark = [pytest.mark.acscontract_area("valid-requests"), pytest.mark.mutates_state]
+
+OP = operation()
+COMMAND = OP.command_parameter.name
+
+
+def test_valid_requests_are_accepted(target, contract_settings, exchanges):
+    """Every valid request gets 200 or the state error the lifecycle allows."""
+    driver = TargetStream(target)
+    model = LifecycleModel(OP, driver.state())
+    fixed = target.resource_parameters()
+
+    @for_all(contract_settings, sequences(valid_requests(OP, fixed, optional=target.own_emulator)))
+    def check(sequence):
+        known = driver.state()
+        if known is not None:
+            model.possible = frozenset({known})
+        for case in sequence:
+            response = send(target, case, exchanges)
+            outcome = verify(target, response, valid_request=True, what=case.describe())
+            judgement = model.observe(case.param_map[COMMAND], outcome)
+            assert judgement.acceptable, f"{case.describe()}: {judgement.describe()}"
+
+    try:
+        check()
+    finally:
+        driver.restore()
+
+
+def test_unknown_stream_is_refused(target, contract_settings, exchanges):
+    """A stream the domain does not have gets the stream-online error, whatever the command."""
+    code = OP.check_code("streamOnline")
+    fixed = target.resource_parameters(absent_stream(target))
+    cases = sequences(valid_requests(OP, fixed, optional=target.own_emulator))
+
+    @for_all(contract_settings, cases)
+    def check(sequence):
+        for case in sequence:
+            response = send(target, case, exchanges)
+            verify(target, response, accepted={code}, valid_request=True, what="unknown stream")
+
+    check()
+
+
+def test_offline_stream_is_refused(target, exchanges):
+    """Every command on an offline stream gets the stream-online error (or, where the spec
+    leaves it open, what the lifecycle allows)."""
+    if not target.resources.stream_offline:
+        pytest.skip("needs --stream-offline: a stream of the app that is not online")
+    model = LifecycleModel(OP)
+    model.offline = True
+    for command in commands(OP):
+        response = target.call(target.params(command, stream=target.resources.stream_offline))
+        exchanges.record(response)
+        outcome = verify(target, response, valid_request=True, what=f"{command} offline")
+        judgement = model.observe(command, outcome)
+        assert judgement.acceptable, f"offline stream: {judgement.describe()}"
+
+
+def test_app_without_record_config_is_refused(target, exchanges):
+    """Every command on an app without a record configuration gets the record-config error."""
+    if not target.resources.app_without_config:
+        pytest.skip("needs --app-without-config: an app of the domain with no record config")
+    code = OP.check_code("recordConfig")
+    for command in commands(OP):
+        params = {
+            **target.params(command),
+            **target.resource_parameters(app=target.resources.app_without_config),
+        }
+        response = target.call(params)
+        exchanges.record(response)
+        verify(target, response, accepted={code}, valid_request=True, what=f"{command} no config")

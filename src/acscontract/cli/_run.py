@@ -1,0 +1,239 @@
+"""`acscontract run`: the contract suite against the emulator or a real endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from acscontract.errors import UsageError
+
+__all__ = ["run"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# What each contract area checks, shown with --summary.
+AREAS = {
+    "response-schema": "every response matches the spec: status per code, envelope, RequestId, "
+    "content type, only documented codes",
+    "valid-requests": "valid requests (both methods, V1 and V3) get 200 or a state error the "
+    "lifecycle explains",
+    "invalid-requests": "missing, empty, malformed and oversized values, unknown Action or "
+    "Version are refused with the documented code",
+    "gateway": "bad or missing signature, stale or malformed timestamp, reused nonce, unknown "
+    "or inactive AccessKey are refused",
+    "lifecycle": "the recording state machine: documented transitions strictly, undocumented "
+    "ones within the spec's accepts",
+    "throttling": "80% of the limit is served; a burst over it is throttled, no window exceeds it",
+    "ram": "a key whose policies deny the operation gets 403 with AccessDeniedDetail",
+    "schemathesis": "schemathesis over the spec's OpenAPI 3.1 document, with signed requests",
+}
+
+
+def _target_problem(options: Any) -> str | None:
+    """Why the options cannot run at all (bad target, no credentials, no resources), or None."""
+    from urllib.parse import urlsplit
+
+    from acscontract.contracts.targets import EMULATOR_TARGETS
+    from acscontract.signing import Credentials
+
+    if options.target in EMULATOR_TARGETS:
+        return None
+    parts = urlsplit(options.target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return (
+            f"The target {options.target!r} is neither 'emulator', 'emulator-http' nor an "
+            "http(s) URL; use --target emulator, or a URL such as https://live.aliyuncs.com."
+        )
+    try:
+        Credentials.from_env()
+    except Exception as exc:  # noqa: BLE001 - the credential error is the message
+        return f"The target {options.target} needs credentials. {exc}"
+    absent = [name for name in ("domain", "app", "stream") if not getattr(options, name)]
+    if absent:
+        names = ", ".join(f"--{n}" for n in absent)
+        return (
+            f"The target {options.target} needs {names} (or the ACSCONTRACT_ variables): an "
+            "online stream of a domain and app with a record configuration, which the contracts "
+            "may start and stop recording on."
+        )
+    return None
+
+
+def _overview(console: Console, options: Any) -> None:
+    from acscontract.spec import operation
+
+    op = operation()
+    table = Table(title=f"{op.qualified_name}: what the contract suite checks", expand=False)
+    table.add_column("area", style="bold")
+    table.add_column("checks")
+    for name, text in AREAS.items():
+        table.add_row(name, text)
+    flow = op.flow_control
+    console.print(
+        Panel(
+            Text(
+                f"{op.title}. {len(op.parameters)} parameters "
+                f"({', '.join(p.name for p in op.required_parameters)} required); "
+                f"{len(op.all_error_codes)} documented error codes; limit {flow.limit} per "
+                f"{flow.per} per {flow.scope}.\nTarget: {options.target}"
+            ),
+            title="acscontract run",
+        )
+    )
+    console.print(table)
+
+
+def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
+    areas: Mapping[str, Mapping[str, Any]] = summary.get("areas", {})
+    target = summary.get("target") or "?"
+    table = Table(title=f"Contract areas against {target}")
+    table.add_column("area", style="bold")
+    table.add_column("passed", justify="right", style="green")
+    table.add_column("failed", justify="right", style="red")
+    table.add_column("skipped", justify="right", style="yellow")
+    table.add_column("result")
+    for name, result in areas.items():
+        failed = int(result.get("failed", 0))
+        passed = int(result.get("passed", 0))
+        skipped = int(result.get("skipped", 0))
+        verdict = "FAIL" if failed else ("holds" if passed else "not run")
+        table.add_row(name, str(passed), str(failed), str(skipped), verdict)
+    console.print(table)
+    details = Table(title="Skipped contracts and notes", show_lines=False)
+    details.add_column("area", style="bold")
+    details.add_column("what")
+    for name, result in areas.items():
+        reasons: Mapping[str, int] = result.get("skip_reasons", {})
+        for reason, count in reasons.items():
+            details.add_row(name, Text(f"skipped {count}: {reason}", style="yellow"))
+        for note in result.get("notes", []):
+            details.add_row(name, Text(str(note)))
+    if details.row_count:
+        console.print(details)
+    for name, result in areas.items():
+        failure = result.get("first_failure")
+        if not failure:
+            continue
+        body = Text(f"{failure.get('test', '')}\n\n{failure.get('message', '')}")
+        exchange = failure.get("exchange")
+        if exchange:
+            body.append(f"\n\nlast exchange:\n{exchange}")
+        console.print(Panel(body, title=f"{name}: first failure", border_style="red"))
+
+
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False},
+)
+@click.option(
+    "--target",
+    envvar="ACSCONTRACT_TARGET",
+    default="emulator",
+    show_default=True,
+    help="emulator (in process), emulator-http (a loopback server) or an endpoint URL.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["quick", "ci", "thorough"]),
+    envvar="ACSCONTRACT_PROFILE",
+    default="quick",
+    show_default=True,
+    help="How hard hypothesis tries: quick, ci (deterministic) or thorough (nightly).",
+)
+@click.option("--junitxml", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@click.option("--summary", is_flag=True, help="Also show the operation and what each area checks.")
+@click.option("--domain", envvar="ACSCONTRACT_DOMAIN", help="Streaming domain (URL targets).")
+@click.option("--app", envvar="ACSCONTRACT_APP", help="App with a record configuration.")
+@click.option("--stream", envvar="ACSCONTRACT_STREAM", help="Online stream to record on.")
+@click.option("--stream-offline", envvar="ACSCONTRACT_STREAM_OFFLINE", help="An offline stream.")
+@click.option(
+    "--app-without-config",
+    envvar="ACSCONTRACT_APP_WITHOUT_CONFIG",
+    help="An app of the domain without a record configuration.",
+)
+@click.option(
+    "--deny-access-key-id",
+    envvar="ACSCONTRACT_DENY_ACCESS_KEY_ID",
+    help="An AccessKey whose RAM policies deny the operation.",
+)
+@click.option(
+    "--deny-access-key-secret",
+    envvar="ACSCONTRACT_DENY_ACCESS_KEY_SECRET",
+    help="Its secret (prefer the environment variable).",
+)
+@click.option(
+    "--admin-token", envvar="ACSCONTRACT_ADMIN_TOKEN", help="A served emulator's admin token."
+)
+@click.option(
+    "--allow-throttling",
+    is_flag=True,
+    envvar="ACSCONTRACT_ALLOW_THROTTLING",
+    help="Let contracts exceed the flow-control limit of a non-loopback target on purpose.",
+)
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def run(
+    target: str,
+    profile: str,
+    junitxml: str | None,
+    summary: bool,
+    domain: str | None,
+    app: str | None,
+    stream: str | None,
+    stream_offline: str | None,
+    app_without_config: str | None,
+    deny_access_key_id: str | None,
+    deny_access_key_secret: str | None,
+    admin_token: str | None,
+    allow_throttling: bool,
+    pytest_args: tuple[str, ...],
+) -> int:
+    """Run the contract suite; extra arguments after `--` go to pytest (e.g. `-- -n 2 -k ram`).
+
+    Exit 0 when every contract holds, 1 when any fails, 2 on bad usage.
+    """
+    from acscontract.contracts.runner import run_contracts
+    from acscontract.contracts.targets import TargetOptions
+
+    options = TargetOptions(
+        target=target,
+        domain=domain,
+        app=app,
+        stream=stream,
+        stream_offline=stream_offline,
+        app_without_config=app_without_config,
+        deny_access_key_id=deny_access_key_id,
+        deny_access_key_secret=deny_access_key_secret,
+        admin_token=admin_token,
+        allow_throttling=allow_throttling,
+    )
+    problem = _target_problem(options)
+    if problem is not None:
+        raise UsageError(problem)
+    console = Console()
+    if summary:
+        _overview(console, options)
+    result = run_contracts(options, profile=profile, pytest_args=pytest_args, junitxml=junitxml)
+    if result.areas:
+        _result_table(console, result.summary)
+    if result.exit_code == 0:
+        console.print(f"[green]All {result.passed} contracts hold.[/]")
+        return EXIT_OK
+    if result.exit_code == 1:
+        console.print(f"[red]{result.failed} contracts failed.[/]")
+        return EXIT_FAILED
+    if result.exit_code == 5:
+        raise UsageError(
+            "No contract was selected; check the pytest arguments after '--' (for example -k)."
+        )
+    raise UsageError(
+        f"pytest stopped with exit code {result.exit_code} (interrupted, or bad pytest "
+        "arguments); see its message above."
+    )

@@ -1,0 +1,485 @@
+"""The pytest plugin of the contract suite (registered as `acscontract` through `pytest11`).
+
+It adds one option group, `acscontract`, the markers the contracts use, the fixtures `target`,
+`client`, `contract_settings`, `exchanges` and `live_mock`, and a summary per contract area. It
+imports nothing heavy at load time: installing acscontract does not slow unrelated test runs.
+Options and fixtures only take effect for tests marked `acscontract_area`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from hypothesis import settings as Settings
+
+    from acscontract.contracts.targets import ContractTarget, TargetOptions
+    from acscontract.emulator import Emulator
+
+__all__ = [
+    "AREA_MARKER",
+    "PROFILES",
+    "ExchangeLog",
+    "live_mock",
+    "profile_name",
+    "profile_settings",
+    "redact",
+    "target_options",
+]
+
+AREA_MARKER = "acscontract_area"
+PROFILES = ("quick", "ci", "thorough")
+"""The hypothesis profiles of the suite (registered as `acscontract-<name>`)."""
+
+_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("target", "emulator", "emulator (in process), emulator-http (loopback server) or a URL"),
+    ("domain", "", "the streaming domain (an app of it has a record configuration)"),
+    ("app", "", "the app of the domain with a record configuration"),
+    ("stream", "", "an online stream the suite may start and stop recording on"),
+    ("stream-offline", "", "a stream of the app that is offline (optional)"),
+    ("app-without-config", "", "an app of the domain without a record configuration (optional)"),
+    ("deny-access-key-id", "", "an AccessKey ID whose RAM policies deny the operation"),
+    ("deny-access-key-secret", "", "its secret"),
+    ("admin-token", "", "the emulator admin API's bearer token, when it was served with one"),
+    ("profile", "quick", "hypothesis profile: quick, ci or thorough"),
+    ("report", "", "write a JSON summary of the contract areas to this file"),
+)
+# Signature and STS token values as query parameters (plain, or percent-encoded inside a quoted
+# string to sign), as headers, and as JSON members.
+_SECRET_PATTERNS = (
+    re.compile(r"(?<![A-Za-z])((?:Signature|SecurityToken)(?:=|%3D))((?:(?!%26)[^&\s\"'])+)"),
+    re.compile(r"(?im)^(\s*x-acs-security-token\s*:\s*)(\S.*)$"),
+    re.compile(r"(?i)(\"(?:SecurityToken|AccessKeySecret|access_key_secret)\"\s*:\s*\")([^\"]*)"),
+)
+_AUTHORIZATION = re.compile(r"(?i)(Signature=)[0-9a-f]{16,}")
+_MASK = "***"
+
+
+def _env_name(name: str) -> str:
+    return "ACSCONTRACT_" + name.upper().replace("-", "_")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("acscontract", "acscontract contract suite")
+    for name, default, text in _OPTIONS:
+        group.addoption(
+            f"--acscontract-{name}",
+            dest=f"acscontract_{name.replace('-', '_')}",
+            default=None,
+            metavar=name.upper().replace("-", "_"),
+            help=f"{text} (env {_env_name(name)}; default {default or 'none'}).",
+        )
+    group.addoption(
+        "--acscontract-allow-throttling",
+        dest="acscontract_allow_throttling",
+        action="store_true",
+        default=False,
+        help="let contracts exceed the flow-control limit on a non-loopback target "
+        "(env ACSCONTRACT_ALLOW_THROTTLING).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{AREA_MARKER}(name): the contract area a contract belongs to (summary row)."
+    )
+    config.addinivalue_line(
+        "markers", "needs_admin: the contract needs the emulator's admin API (/_emulator/)."
+    )
+    config.addinivalue_line(
+        "markers",
+        "needs_throttling: the contract exceeds the flow-control limit on purpose; it runs on "
+        "loopback targets or with --acscontract-allow-throttling.",
+    )
+    config.addinivalue_line(
+        "markers",
+        "mutates_state: the contract changes recording state; on a real account it uses only "
+        "the stream the user named.",
+    )
+    _STATE.config = config
+    summary = AreaSummary()
+    config.stash[_SUMMARY] = summary
+    config.pluginmanager.register(summary, "acscontract-summary")
+
+
+def option(config: pytest.Config, name: str) -> str | None:
+    """An option's value: the command line, else its ACSCONTRACT_ variable, else None."""
+    value = config.getoption(f"acscontract_{name.replace('-', '_')}", default=None)
+    if value:
+        return str(value)
+    env = os.environ.get(_env_name(name))
+    return env or None
+
+
+def target_options(config: pytest.Config | None = None) -> TargetOptions:
+    """The target options of this run: the command line, else `ACSCONTRACT_*` variables.
+
+    Without `config`, the configuration of the running pytest session is used (contract modules
+    call it at import time, before fixtures exist).
+    """
+    from acscontract.contracts.targets import TargetOptions
+
+    config = config if config is not None else _STATE.config
+    if config is None:
+        return TargetOptions.resolve({})
+    given: dict[str, Any] = {
+        name.replace("-", "_"): option(config, name)
+        for name, _, _ in _OPTIONS
+        if name not in ("profile", "report")
+    }
+    given["allow_throttling"] = bool(config.getoption("acscontract_allow_throttling", False))
+    return TargetOptions.resolve(given)
+
+
+@dataclass(slots=True)
+class _SessionState:
+    config: pytest.Config | None = None
+    profiles_registered: bool = False
+
+
+_STATE = _SessionState()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STATE.config is config:
+        _STATE.config = None
+
+
+def _register_profiles() -> None:
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
+
+    common: dict[str, Any] = {
+        "deadline": None,
+        "suppress_health_check": [
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
+        "print_blob": True,
+        "verbosity": Verbosity.normal,
+    }
+    profiles: dict[str, dict[str, Any]] = {
+        # Against the emulator in seconds; no example database written in the user's folder.
+        "quick": {"max_examples": 100, "stateful_step_count": 25, "database": None},
+        # Deterministic: the same examples on every run, nothing remembered between runs.
+        "ci": {"max_examples": 100, "derandomize": True, "database": None},
+        # Nightly: many examples, longer lifecycles, the shrinker given time.
+        "thorough": {"max_examples": 1000, "stateful_step_count": 50},
+        # For acscontract's own self-test: a few examples, no shrinking.
+        "selftest": {
+            "max_examples": 12,
+            "stateful_step_count": 10,
+            "database": None,
+            "derandomize": True,
+            "phases": [Phase.explicit, Phase.reuse, Phase.generate],
+        },
+    }
+    for name, values in profiles.items():
+        settings.register_profile(f"acscontract-{name}", **common, **values)
+    _STATE.profiles_registered = True
+
+
+def profile_name(config: pytest.Config | None = None) -> str:
+    """The chosen profile (`--acscontract-profile`, else ACSCONTRACT_PROFILE, else quick)."""
+    config = config if config is not None else _STATE.config
+    name = (option(config, "profile") if config is not None else None) or os.environ.get(
+        _env_name("profile")
+    )
+    return name or "quick"
+
+
+def profile_settings(config: pytest.Config | None = None) -> Settings:
+    """The hypothesis settings of the chosen profile (see `profile_name`)."""
+    from hypothesis import settings
+
+    from acscontract.errors import UsageError
+
+    if not _STATE.profiles_registered:
+        _register_profiles()
+    name = profile_name(config)
+    try:
+        return settings.get_profile(f"acscontract-{name}")
+    except Exception:  # noqa: BLE001 - hypothesis raises InvalidArgument
+        raise UsageError(
+            f"There is no contract profile {name!r}; use one of {', '.join(PROFILES)}."
+        ) from None
+
+
+@pytest.fixture(scope="session")
+def contract_settings(pytestconfig: pytest.Config) -> Settings:
+    """The hypothesis settings of the chosen profile (`--acscontract-profile`, default quick)."""
+    return profile_settings(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Iterator[ContractTarget]:
+    """The endpoint under contract, from the `acscontract` options (the emulator by default)."""
+    from acscontract.contracts.targets import open_target
+    from acscontract.spec import operation
+
+    with open_target(operation(), target_options(pytestconfig)) as opened:
+        summary = pytestconfig.stash.get(_SUMMARY, None)
+        if summary is not None:
+            summary.target = opened.description
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def client(target: ContractTarget) -> Any:
+    """A signed `acscontract.client.Client` for the target, with its credentials."""
+    if not target.usable:
+        pytest.skip("; ".join(target.missing))
+    return target.client()
+
+
+@pytest.fixture
+def live_mock(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """`acscontract.emulator.live_mock`: a fresh in-process Live emulator for one test.
+
+    Re-exported here so that it is available wherever acscontract is installed; the emulator is
+    imported only when a test asks for it. Parametrize it indirectly to pass `mock_live` options.
+    """
+    from acscontract.emulator import LiveMock
+
+    options = getattr(request, "param", None) or {}
+    with LiveMock(**options) as emulator:
+        yield emulator
+
+
+# --- exchanges and redaction -------------------------------------------------------------
+
+
+def redact(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """`text` with signatures, tokens and the given secrets masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _MASK)
+            from urllib.parse import quote
+
+            text = text.replace(quote(secret, safe=""), _MASK)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(rf"\g<1>{_MASK}", text)
+    return _AUTHORIZATION.sub(rf"\g<1>{_MASK}", text)
+
+
+@dataclass(slots=True)
+class ExchangeLog:
+    """The last request and response of a contract, for the failure report."""
+
+    last: str | None = None
+    secrets: tuple[str | None, ...] = ()
+
+    def record(self, response: Any) -> None:
+        """Keep `response` (an `ApiResponse`, or anything with a useful repr) as the last one."""
+        request = getattr(response, "request", None)
+        lines = []
+        if request is not None and hasattr(request, "url"):
+            lines.append(f"{request.method} {request.url}")
+            for name, value in dict(request.headers).items():
+                lines.append(f"  {name}: {value}")
+        status = getattr(response, "status", None) or getattr(response, "status_code", "?")
+        lines.append(f"-> HTTP {status}")
+        headers = getattr(response, "headers", {}) or {}
+        content_type = None
+        for name, value in dict(headers).items():
+            if str(name).lower() == "content-type":
+                content_type = value if isinstance(value, str) else ",".join(value)
+        if content_type is not None:
+            lines.append(f"  content-type: {content_type}")
+        text = getattr(response, "text", "")
+        lines.append(f"  {text[:600]}")
+        self.last = redact("\n".join(lines), self.secrets)
+
+
+@pytest.fixture
+def exchanges(request: pytest.FixtureRequest) -> ExchangeLog:
+    """Where a contract records its exchanges; the last one is shown when it fails."""
+    log = ExchangeLog()
+    target_obj = None
+    if "target" in request.fixturenames:
+        target_obj = request.getfixturevalue("target")
+    if target_obj is not None:
+        secrets = [target_obj.credentials, *target_obj.deny_credentials]
+        log.secrets = tuple(
+            value
+            for creds in secrets
+            if creds is not None
+            for value in (creds.access_key_secret, creds.security_token)
+        )
+    request.node.stash[_EXCHANGES] = log
+    return log
+
+
+_EXCHANGES = pytest.StashKey[ExchangeLog]()
+
+
+# --- gating by marker ----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _acscontract_gate(request: pytest.FixtureRequest) -> None:
+    """Skip a contract, with its reason, when the target cannot give what it needs."""
+    marker = request.node.get_closest_marker(AREA_MARKER)
+    if marker is None:
+        return
+    contract_target = request.getfixturevalue("target")
+    request.node.user_properties.append(("acscontract_target", contract_target.description))
+    if not contract_target.usable:
+        pytest.skip("; ".join(contract_target.missing))
+    if request.node.get_closest_marker("needs_admin") and contract_target.admin is None:
+        pytest.skip(
+            "needs the emulator's admin API (GET /_emulator/state did not answer): a real "
+            "endpoint cannot be told to interrupt a stream or move its clock"
+        )
+    if (
+        request.node.get_closest_marker("needs_throttling")
+        and not contract_target.throttling_allowed
+    ):
+        pytest.skip(
+            "exceeds the flow-control limit on purpose: runs on loopback targets, or with "
+            "--allow-throttling (ACSCONTRACT_ALLOW_THROTTLING=1)"
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker(AREA_MARKER)
+        if marker is not None and marker.args:
+            item.user_properties.append((AREA_MARKER, str(marker.args[0])))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if item.get_closest_marker(AREA_MARKER) is not None and report.failed:
+        log = item.stash.get(_EXCHANGES, None)
+        if log is not None and log.last:
+            report.user_properties.append(("acscontract_exchange", log.last))
+    return report
+
+
+# --- the summary ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AreaResult:
+    """Outcomes of the contracts of one area."""
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    first_failure: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "skip_reasons": dict(self.skip_reasons),
+            "first_failure": self.first_failure,
+            "notes": list(self.notes),
+        }
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+    else:
+        reason = str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        message = str(crash.message)
+    else:
+        message = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else ""
+    return redact(message[:2000])
+
+
+class AreaSummary:
+    """Collects test reports per contract area (on the xdist controller, too) and prints them."""
+
+    def __init__(self) -> None:
+        self.areas: dict[str, AreaResult] = {}
+        self.target: str | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = {k: v for k, v in report.user_properties if isinstance(k, str)}
+        area = props.get(AREA_MARKER)
+        if area is None:
+            return
+        result = self.areas.setdefault(str(area), AreaResult())
+        for key, value in report.user_properties:
+            if key == "acscontract_note" and str(value) not in result.notes:
+                result.notes.append(str(value))
+            if key == "acscontract_target" and self.target is None:
+                self.target = str(value)
+        if report.when == "call" and report.passed:
+            result.passed += 1
+        elif report.skipped:
+            result.skipped += 1
+            reason = _skip_reason(report)
+            result.skip_reasons[reason] = result.skip_reasons.get(reason, 0) + 1
+        elif report.failed:
+            result.failed += 1
+            if result.first_failure is None:
+                result.first_failure = {
+                    "test": report.nodeid,
+                    "message": _failure_message(report),
+                    "exchange": str(props.get("acscontract_exchange", "")),
+                }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "areas": {name: result.to_json() for name, result in sorted(self.areas.items())},
+        }
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        config = session.config
+        path = option(config, "report")
+        if path and not hasattr(config, "workerinput"):  # the xdist controller, or no xdist
+            Path(path).write_text(json.dumps(self.to_json(), indent=2), encoding="utf-8")
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if not self.areas:
+            return
+        if option(config, "report"):
+            return  # whoever asked for the file (`acscontract run`) shows the summary itself
+        write = terminalreporter.write_line
+        terminalreporter.section("acscontract contract areas")
+        if self.target:
+            write(f"target: {self.target}")
+        for name, result in sorted(self.areas.items()):
+            write(
+                f"{name:<18} passed {result.passed:>3}  failed {result.failed:>3}  "
+                f"skipped {result.skipped:>3}"
+            )
+            for reason, count in result.skip_reasons.items():
+                write(f"    skipped ({count}): {reason}")
+            for note in result.notes:
+                write(f"    note: {note}")
+            if result.first_failure is not None:
+                write(f"    first failure: {result.first_failure['test']}")
+                for line in result.first_failure["message"].splitlines()[:6]:
+                    write(f"      {line}")
+
+
+_SUMMARY = pytest.StashKey[AreaSummary]()
