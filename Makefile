@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## make run: the main job, a readable summary of the operation and every check acscontract runs.
 run: $(STAMP)
-	@$(BIN)/acscontract run --summary
+	@$(BIN)/acscontract run --summary --probe --lint ram_policies
 
 ## make test: lint, type-check and the project's own tests.
 test: lint type unit

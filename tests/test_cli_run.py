@@ -122,3 +122,34 @@ def test_a_served_emulator_shows_skips_with_their_reasons(capsys, monkeypatch):
     assert "needs a key whose RAM policies deny" in out
     assert "needs --app-without-config" in out
     assert root.secret not in out
+
+
+def test_main_job_adds_the_probe_and_the_policy_lint(capsys, tmp_path):
+    """`make run`'s form: contracts, the probe's check and a lint, gated together."""
+    code = main(["run", "--probe", "--lint", "ram_policies", "--", "-k", "ram"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Main job" in out
+    assert "rate-limit probe (check)" in out
+    assert "throttled" in out
+    assert "FAILED" not in out
+    assert "3 policies" in out
+
+    bad = tmp_path / "wide.json"
+    bad.write_text(
+        '{"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+        encoding="utf-8",
+    )
+    code = main(["run", "--lint", str(bad), "--", "-k", "ram"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "star-on-star" in out
+    assert "FAILED" in out
+
+
+def test_main_job_lint_of_a_missing_path_is_a_usage_error(capsys, tmp_path):
+    code = main(["run", "--lint", str(tmp_path / "missing"), "--", "-k", "ram"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "missing" in err
+    assert "Traceback" not in err

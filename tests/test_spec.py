@@ -354,3 +354,13 @@ def test_spec_is_json_serialisable_through_show() -> None:
 
     data = normalized(OP)
     assert json.loads(json.dumps(data))["ram"]["action"] == OP.ram.action
+
+
+@pytest.mark.parametrize(
+    "change", [{"AppName": "app\n"}, {"OwnerId": "12\n"}, {"StreamName": "s\x7f"}]
+)
+def test_schema_refuses_trailing_newlines_and_control_characters(change: dict[str, str]) -> None:
+    """Python's `$` matches before a final newline; the derived patterns must not."""
+    params = {**VALID, **change}
+    assert OP.check_parameters(params) is not None
+    assert not jsonschema.Draft202012Validator(request_schema(OP)).is_valid(params)

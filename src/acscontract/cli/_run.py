@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -178,6 +180,19 @@ def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
     envvar="ACSCONTRACT_ALLOW_THROTTLING",
     help="Let contracts exceed the flow-control limit of a non-loopback target on purpose.",
 )
+@click.option(
+    "--probe",
+    "with_probe",
+    is_flag=True,
+    help="Also run the rate-limit probe's polite check against the same emulator or URL.",
+)
+@click.option(
+    "--lint",
+    "lint_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Also lint these RAM policy files or folders (repeatable).",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     target: str,
@@ -193,6 +208,8 @@ def run(
     deny_access_key_secret: str | None,
     admin_token: str | None,
     allow_throttling: bool,
+    with_probe: bool,
+    lint_paths: tuple[Path, ...],
     pytest_args: tuple[str, ...],
 ) -> int:
     """Run the contract suite; extra arguments after `--` go to pytest (e.g. `-- -n 2 -k ram`).
@@ -220,20 +237,92 @@ def run(
     console = Console()
     if summary:
         _overview(console, options)
+    if lint_paths:
+        # Read the policies before the suite runs, so an unreadable path fails fast (exit 2).
+        from acscontract.ram import lint_paths as lint_policies
+
+        lint_result = lint_policies(lint_paths)
     result = run_contracts(options, profile=profile, pytest_args=pytest_args, junitxml=junitxml)
     if result.areas:
         _result_table(console, result.summary)
-    if result.exit_code == 0:
-        console.print(f"[green]All {result.passed} contracts hold.[/]")
-        return EXIT_OK
-    if result.exit_code == 1:
-        console.print(f"[red]{result.failed} contracts failed.[/]")
-        return EXIT_FAILED
     if result.exit_code == 5:
         raise UsageError(
             "No contract was selected; check the pytest arguments after '--' (for example -k)."
         )
-    raise UsageError(
-        f"pytest stopped with exit code {result.exit_code} (interrupted, or bad pytest "
-        "arguments); see its message above."
+    if result.exit_code not in (0, 1):
+        raise UsageError(
+            f"pytest stopped with exit code {result.exit_code} (interrupted, or bad pytest "
+            "arguments); see its message above."
+        )
+    jobs = [
+        _Job(
+            "contract suite",
+            result.exit_code == 0,
+            f"{result.passed} contracts hold, {result.failed} failed"
+            + (f", {result.skipped} skipped" if result.skipped else ""),
+        )
+    ]
+    if with_probe:
+        jobs.append(_probe_job(options))
+    if lint_paths:
+        from acscontract.ram import Severity, render_text
+
+        gate = Severity.parse("security")
+        if lint_result.findings:
+            console.print(render_text(lint_result, fail_on=gate), end="")
+        counts = lint_result.by_severity()
+        jobs.append(
+            _Job(
+                f"RAM policy lint ({', '.join(map(str, lint_paths))})",
+                not lint_result.failed(gate),
+                f"{len(lint_result.files)} policies, "
+                + ", ".join(f"{n} {name}" for name, n in counts.items()),
+            )
+        )
+    if len(jobs) == 1:
+        if jobs[0].ok:
+            console.print(f"[green]All {result.passed} contracts hold.[/]")
+            return EXIT_OK
+        console.print(f"[red]{result.failed} contracts failed.[/]")
+        return EXIT_FAILED
+    table = Table(title="Main job", title_justify="left")
+    for column in ("job", "result", "details"):
+        table.add_column(column)
+    for job in jobs:
+        table.add_row(job.name, "[green]ok[/]" if job.ok else "[red]FAILED[/]", job.details)
+    console.print(table)
+    return EXIT_OK if all(job.ok for job in jobs) else EXIT_FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    name: str
+    ok: bool
+    details: str
+
+
+def _probe_job(options: Any) -> _Job:
+    """The probe's polite check against the run's target (an in-process emulator by default)."""
+    from acscontract import probe as probe_api
+    from acscontract.spec import operation
+
+    if options.target in ("emulator", "emulator-http"):
+        the_target = probe_api.emulator_target()
+    else:
+        the_target = probe_api.http_target(options.target)
+    settings = probe_api.ProbeSettings(mode=probe_api.Mode.CHECK)
+    resources = probe_api.Resources(
+        domain=options.domain or the_target.domain,
+        app=probe_api.PROBE_APP,
+        stream=probe_api.PROBE_STREAM,
+    )
+    result = probe_api.run_probe(the_target, settings, resources=resources)
+    limit = operation().flow_control.limit
+    if result.stop is not None:
+        return _Job("rate-limit probe (check)", False, f"stopped: {result.stop.reason}")
+    return _Job(
+        "rate-limit probe (check)",
+        result.passed,
+        f"{result.requests} calls at 80% of {limit}/s, {result.throttled} throttled "
+        f"({'simulated' if result.simulated else 'real'} time)",
     )

@@ -47,6 +47,11 @@ class RunResult:
         return sum(int(a.get("failed", 0)) for a in self.areas.values())
 
     @property
+    def skipped(self) -> int:
+        """How many contracts were skipped (each with its reason in the summary)."""
+        return sum(int(a.get("skipped", 0)) for a in self.areas.values())
+
+    @property
     def passed(self) -> int:
         """How many contracts passed, over all areas."""
         return sum(int(a.get("passed", 0)) for a in self.areas.values())

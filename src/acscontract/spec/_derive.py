@@ -19,13 +19,17 @@ __all__ = [
 ]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# Patterns end in `(?![\s\S])`, not `$`: in Python's `re` (which jsonschema uses) `$` also
+# matches before a final newline, so "x\n" would pass.
+_END = "(?![\\s\\S])"
 # A wire value without control characters: the spec's malformed-parameter check refuses them.
-_NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*$"
-# Decimal integers short enough to be inside the int64 range whatever their digits.
+_NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*" + _END
+# Decimal integers short enough to be inside the int64 range whatever their digits (the rules
+# accept 19-digit values inside the range too; the schema is the stricter of the two).
 _INT_PATTERNS = {
-    "int64": "^-?[0-9]{1,18}$",
-    "int32": "^-?[0-9]{1,9}$",
-    None: "^-?[0-9]{1,18}$",
+    "int64": "^-?[0-9]{1,18}" + _END,
+    "int32": "^-?[0-9]{1,9}" + _END,
+    None: "^-?[0-9]{1,18}" + _END,
 }
 
 
