@@ -399,7 +399,7 @@ def test_v1_envelope_problems_are_named(
     result = parse(request_)
     assert isinstance(result, Rejection)
     assert (result.reason, result.parameter) == (reason, parameter)
-    assert result.code == reason.value
+    assert result.code == reason.code
     assert result.detail.endswith(".")
 
 

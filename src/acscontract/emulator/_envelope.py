@@ -19,23 +19,23 @@ from acscontract.spec import GatewayError, Operation
 
 __all__ = ["Envelope", "GatewayCodes"]
 
-# condition -> (category, position within the category in the spec)
-_CONDITIONS: Mapping[str, tuple[str, int]] = {
-    "unsupported_method": ("method", 0),
-    "unknown_action": ("action", 0),
-    "unknown_version": ("action", 1),
-    "missing_common_parameter": ("parameter", 0),
-    "incomplete_signature": ("signature", 0),
-    "signature_mismatch": ("signature", 1),
-    "unknown_access_key": ("credential", 0),
-    "inactive_access_key": ("credential", 1),
-    "bad_security_token": ("credential", 2),
-    "bad_timestamp": ("freshness", 0),
-    "expired_timestamp": ("freshness", 1),
-    "nonce_reused": ("freshness", 2),
-    "permission_denied": ("permission", 0),
-    "internal_error": ("server", 0),
-    "service_unavailable": ("server", 1),
+# The emulator's gateway conditions -> the spec's gateway-error condition ids (rpc.yaml).
+_CONDITIONS: Mapping[str, str] = {
+    "unsupported_method": "unsupportedMethod",
+    "unknown_action": "unknownAction",
+    "unknown_version": "unknownVersion",
+    "missing_common_parameter": "missingCommonParameter",
+    "incomplete_signature": "incompleteSignature",
+    "signature_mismatch": "signatureMismatch",
+    "unknown_access_key": "unknownAccessKey",
+    "inactive_access_key": "inactiveAccessKey",
+    "bad_security_token": "badSecurityToken",
+    "bad_timestamp": "badTimestamp",
+    "expired_timestamp": "expiredTimestamp",
+    "nonce_reused": "nonceReused",
+    "permission_denied": "permissionDenied",
+    "internal_error": "internalError",
+    "service_unavailable": "serviceUnavailable",
 }
 
 
@@ -49,15 +49,14 @@ class GatewayCodes:
     def from_operation(cls, operation: Operation) -> GatewayCodes:
         """Resolve every condition against the operation's protocol; LookupError if missing."""
         resolved: dict[str, GatewayError] = {}
-        for condition, (category, position) in _CONDITIONS.items():
-            errors = operation.protocol.gateway_errors_in(category)
-            if len(errors) <= position:
+        for condition, spec_id in _CONDITIONS.items():
+            try:
+                resolved[condition] = operation.protocol.gateway_error_for(spec_id)
+            except KeyError:
                 raise LookupError(
-                    f"{operation.protocol.path}: the emulator needs gateway error number "
-                    f"{position + 1} of category {category!r} (for {condition}), but the spec "
-                    f"lists {len(errors)}."
-                )
-            resolved[condition] = errors[position]
+                    f"{operation.protocol.path}: the emulator needs a gateway error with "
+                    f"condition {spec_id!r}, and the spec has none."
+                ) from None
         return cls(resolved)
 
     def __getitem__(self, condition: str) -> GatewayError:

@@ -24,8 +24,6 @@ from acscontract.signing._credentials import (
 from acscontract.signing._names import (
     ALGORITHM_V3,
     COMMON_PARAMETERS,
-    SIGNATURE_DOES_NOT_MATCH_FORMAT,
-    TIMESTAMP_FORMAT,
     Header,
     Param,
     Reason,
@@ -58,8 +56,6 @@ __all__ = [
     "ENV_ACCESS_KEY_SECRET",
     "ENV_SECURITY_TOKEN",
     "FORM_CONTENT_TYPE",
-    "SIGNATURE_DOES_NOT_MATCH_FORMAT",
-    "TIMESTAMP_FORMAT",
     "Credentials",
     "Header",
     "Param",

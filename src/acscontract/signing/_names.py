@@ -7,16 +7,20 @@ nowhere else in this package, until the spec model is wired in.
 from __future__ import annotations
 
 from enum import Enum, StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from acscontract.spec import Protocol
 
 __all__ = [
     "ALGORITHM_V3",
     "COMMON_PARAMETERS",
-    "SIGNATURE_DOES_NOT_MATCH_FORMAT",
-    "TIMESTAMP_FORMAT",
     "Header",
     "Param",
     "Reason",
     "Scheme",
+    "signature_mismatch_message",
+    "timestamp_format",
 ]
 
 
@@ -30,26 +34,42 @@ class Scheme(StrEnum):
 
 
 class Reason(Enum):
-    """Why the gateway refuses a request before the operation runs, as far as signing can tell."""
+    """Why the gateway refuses a request before the operation runs, as far as signing can tell.
 
-    INCOMPLETE_SIGNATURE = "IncompleteSignature"
-    SIGNATURE_DOES_NOT_MATCH = "SignatureDoesNotMatch"
-    INVALID_TIMESTAMP_FORMAT = "InvalidTimeStamp.Format"
-    MISSING_PARAMETER = "MissingParameter"
+    Each value is the `condition` id of a gateway error in the protocol spec (rpc.yaml); the
+    error code comes from there.
+    """
+
+    INCOMPLETE_SIGNATURE = "incompleteSignature"
+    SIGNATURE_DOES_NOT_MATCH = "signatureMismatch"
+    INVALID_TIMESTAMP_FORMAT = "badTimestamp"
+    MISSING_PARAMETER = "missingCommonParameter"
 
     @property
     def code(self) -> str:
         """The gateway error code, as it appears in the response body's `Code`."""
-        return self.value
+        return _protocol().gateway_error_for(self.value).code
 
 
-SIGNATURE_DOES_NOT_MATCH_FORMAT = (
-    "Specified signature is not matched with our calculation. "
-    "server string to sign is:{string_to_sign}"
-)
-"""The gateway's message for SignatureDoesNotMatch. The legacy SDK needs the colon in it."""
+def _protocol() -> Protocol:
+    from acscontract.spec import protocol
 
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+    return protocol()
+
+
+def signature_mismatch_message(string_to_sign: str) -> str:
+    """The gateway's message for a signature mismatch (the legacy SDK needs its colon)."""
+    template = _protocol().gateway_error_for(Reason.SIGNATURE_DOES_NOT_MATCH.value).message_format
+    if template is None:
+        raise LookupError("the protocol spec gives no messageFormat for a signature mismatch")
+    return template.format(stringToSign=string_to_sign)
+
+
+def timestamp_format() -> str:
+    """The strftime format of a V1 `Timestamp`, from the protocol spec."""
+    return _protocol().timestamp_format
+
+
 ALGORITHM_V3 = "ACS3-HMAC-SHA256"
 
 

@@ -16,7 +16,7 @@ from acscontract.signing._canonical import (
     v3_string_to_sign,
 )
 from acscontract.signing._credentials import Credentials
-from acscontract.signing._names import ALGORITHM_V3, TIMESTAMP_FORMAT, Header, Param, Scheme
+from acscontract.signing._names import ALGORITHM_V3, Header, Param, Scheme, timestamp_format
 from acscontract.signing._wire import (
     WireRequest,
     _octet_pairs,
@@ -32,7 +32,7 @@ def format_timestamp(moment: datetime) -> str:
     """`moment` as the gateway wants it: UTC, `%Y-%m-%dT%H:%M:%SZ`. Naive means UTC."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return moment.strftime(TIMESTAMP_FORMAT)
+    return moment.strftime(timestamp_format())
 
 
 def new_nonce() -> str:

@@ -26,11 +26,11 @@ from acscontract.signing._canonical import (
 from acscontract.signing._names import (
     ALGORITHM_V3,
     COMMON_PARAMETERS,
-    SIGNATURE_DOES_NOT_MATCH_FORMAT,
     Header,
     Param,
     Reason,
     Scheme,
+    signature_mismatch_message,
 )
 from acscontract.signing._wire import WireRequest, _octet_pairs, body_over_query
 
@@ -93,7 +93,7 @@ class Rejection:
     def gateway_message(self) -> str:
         """The `Message` a gateway returns; for SignatureDoesNotMatch, in the gateway's format."""
         if self.reason is Reason.SIGNATURE_DOES_NOT_MATCH and self.string_to_sign is not None:
-            return SIGNATURE_DOES_NOT_MATCH_FORMAT.format(string_to_sign=self.string_to_sign)
+            return signature_mismatch_message(self.string_to_sign)
         return self.detail
 
 

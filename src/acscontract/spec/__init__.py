@@ -76,6 +76,7 @@ __all__ = [
     "load_operation",
     "openapi_document",
     "operation",
+    "protocol",
     "request_schema",
     "resolve_operation",
     "response_schema",
@@ -85,6 +86,17 @@ __all__ = [
 
 #: The reference operation acscontract is built around.
 DEFAULT_OPERATION = "live/2016-11-01/RealTimeRecordCommand"
+
+
+@functools.cache
+def protocol(name: str = "rpc") -> Protocol:
+    """The bundled protocol spec (`spec/protocols/<name>.yaml`)."""
+    from acscontract.spec._loader import _load_protocol
+
+    path = bundled_spec_dir() / "protocols" / f"{name}.yaml"
+    if not path.is_file():
+        raise SpecError([SpecProblem(str(path), "", f"there is no protocol named {name!r}")])
+    return _load_protocol(path)
 
 
 @functools.cache

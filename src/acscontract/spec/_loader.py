@@ -307,6 +307,22 @@ def _protocol_cached(path: Path, mtime: float) -> Protocol:
 
 
 def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
+    problems: list[SpecProblem] = []
+    seen: dict[str, int] = {}
+    for index, error in enumerate(raw["gatewayErrors"]):
+        for field_name in ("errorCode", "condition"):
+            key = f"{field_name}:{error[field_name]}"
+            if key in seen:
+                problems.append(
+                    SpecProblem(
+                        str(path),
+                        f"/gatewayErrors/{index}/{field_name}",
+                        f"{error[field_name]!r} is already used by gateway error {seen[key]}",
+                    )
+                )
+            seen[key] = index
+    if problems:
+        raise SpecError(problems)
     freshness = raw["freshness"]
     envelope = raw["errorEnvelope"]
     return Protocol(
@@ -328,6 +344,7 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
                 http_status=e["httpStatus"],
                 when=e["when"],
                 category=e["category"],
+                condition=e["condition"],
                 alternatives=tuple(e.get("alternatives", ())),
                 message_format=e.get("messageFormat"),
                 undocumented=e.get("undocumented"),

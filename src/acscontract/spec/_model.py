@@ -103,6 +103,7 @@ class GatewayError:
     http_status: int
     when: str
     category: str
+    condition: str = ""
     alternatives: tuple[int, ...] = ()
     message_format: str | None = None
     undocumented: str | None = None
@@ -281,6 +282,13 @@ class Protocol:
             if error.code == code:
                 return error
         raise KeyError(code)
+
+    def gateway_error_for(self, condition: str) -> GatewayError:
+        """The gateway error for a condition id (`unknownAccessKey`, ...); KeyError if none."""
+        for error in self.gateway_errors:
+            if error.condition == condition:
+                return error
+        raise KeyError(condition)
 
     def gateway_errors_in(self, category: str) -> tuple[GatewayError, ...]:
         """The gateway errors of one category (`signature`, `throttling`, ...)."""
