@@ -35,7 +35,7 @@ _NEWLINE = re.compile("\n")
 
 
 class _NonStandardConstant(ValueError):
-    pass
+    """JSON text used NaN or Infinity, which Python's json accepts but JSON does not."""
 
 
 def _reject_constant(name: str) -> Any:
