@@ -15,6 +15,7 @@ from acscontract.emulator import (
     FaultRule,
     ManualClock,
     Seed,
+    SystemClock,
     load_seed,
     signed_request,
 )
@@ -339,7 +340,29 @@ def test_set_stream_online_creates_streams_of_known_apps_only(em):
 
 def test_advance_clock_needs_a_movable_clock():
     with pytest.raises(UsageError, match="cannot be moved"):
-        Emulator().advance_clock(1)
+        Emulator(clock=SystemClock()).advance_clock(1)
+
+
+def test_the_default_virtual_clock_moves_and_fresh_requests_stay_fresh():
+    emulator = Emulator()
+    before = emulator.clock.now()
+    after = emulator.advance_clock(3 * 3600)
+    assert after >= before + 3 * 3600
+    # The gateway checks timestamps against the wall clock: a request signed now is fresh.
+    response = emulator.handle(signed_request(params("start"), ROOT))
+    assert response.status == 200, response.body
+    emulator.reset()
+    assert emulator.clock.now() < before + 60
+
+
+def test_the_gateway_offset_makes_requests_stale_and_reset_clears_it():
+    emulator = Emulator()
+    emulator.set_gateway_offset(OP.protocol.timestamp_skew_seconds + 60)
+    stale = emulator.handle(signed_request(params("start"), ROOT))
+    assert json.loads(stale.body)["Code"] == OP.protocol.gateway_errors_in("freshness")[1].code
+    emulator.reset()
+    assert emulator.gateway_offset == 0
+    assert emulator.handle(signed_request(params("start"), ROOT)).status == 200
 
 
 def test_unknown_throttle_algorithm_is_a_usage_error():

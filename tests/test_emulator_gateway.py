@@ -60,7 +60,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def em(clock: ManualClock) -> Emulator:
-    return Emulator(clock=clock)
+    """Both clocks on one manual clock: the gateway's checks are the subject here."""
+    return Emulator(clock=clock, wall_clock=clock)
 
 
 def code_of(response) -> str | None:
@@ -180,12 +181,12 @@ def test_sts_tokens(em, scheme):
     )
 
 
-def test_an_sts_token_expires_on_the_emulator_clock():
+def test_an_sts_token_expires_on_the_gateway_clock():
     clock = ManualClock()
     seed = Emulator().seed.to_json()
     token = seed["accounts"][0]["sts_tokens"][0]
     token["expires_at"] = clock.now() + 60
-    em = Emulator(seed, clock=clock)
+    em = Emulator(seed, clock=ManualClock(), wall_clock=clock)
     assert send(em, STS) is None
     clock.advance(61)
     assert send(em, STS, timestamp=clock.now(), params={**PARAMS, "Command": "stop"}) == BAD_TOKEN

@@ -48,7 +48,6 @@ from acscontract.emulator import (
     EmulatorRequest,
     EmulatorResponse,
     ManualClock,
-    OffsetClock,
     mock_live,
     serve_in_thread,
 )
@@ -488,9 +487,10 @@ STALE_CODE = OP.protocol.gateway_errors_in("freshness")[1].code
 
 @pytest.fixture(scope="module")
 def stale_server() -> Iterator[tuple[RecordingEmulator, str]]:
-    """An emulator whose clock runs 20 minutes ahead, past the spec's timestamp skew."""
+    """An emulator whose gateway clock runs 20 minutes ahead, past the spec's timestamp skew."""
     ahead = OP.protocol.timestamp_skew_seconds + 300
-    emulator = RecordingEmulator(SEED, clock=OffsetClock(ahead))
+    emulator = RecordingEmulator(SEED)
+    emulator.set_gateway_offset(ahead)
     with serve_in_thread(emulator) as url:
         yield emulator, url
 

@@ -22,6 +22,7 @@ from acscontract.emulator import (
     ManualClock,
     StateFile,
     StatePersister,
+    SystemClock,
     asgi_app,
     serve_in_thread,
     signed_request,
@@ -173,7 +174,7 @@ def test_admin_streams_and_clock_drive_the_lifecycle(em):
 
 
 def test_admin_clock_advance_needs_a_movable_clock():
-    app = asgi_app(Emulator())
+    app = asgi_app(Emulator(clock=SystemClock()))
     response = asgi(app, "POST", "/_emulator/clock/advance", json={"seconds": 5})
     assert response.status_code == 409
     assert "cannot be moved" in response.json()["error"]

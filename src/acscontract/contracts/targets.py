@@ -108,6 +108,8 @@ class Admin(Protocol):
 
     def now(self) -> float: ...
 
+    def gateway_now(self) -> float: ...
+
     def recordings(self, domain: str, app: str, stream: str) -> int: ...
 
     def set_account_qps(self, account: str, qps: int | None) -> None: ...
@@ -135,6 +137,9 @@ class EmulatorAdmin:
     def now(self) -> float:
         return self.emulator.clock.now()
 
+    def gateway_now(self) -> float:
+        return self.emulator.gateway_now()
+
     def recordings(self, domain: str, app: str, stream: str) -> int:
         return sum(
             1
@@ -161,6 +166,10 @@ class HttpAdmin:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         now = state.get("now")
         self._offset = float(now) - time.time() if isinstance(now, int | float) else 0.0
+        gateway = state.get("gateway_now")
+        self._gateway_offset = (
+            float(gateway) - time.time() if isinstance(gateway, int | float) else 0.0
+        )
         # Advancing by zero tells whether the emulator's clock can move at all.
         self._can_advance = self._request("POST", "/clock/advance", {"seconds": 0}).ok
 
@@ -217,6 +226,9 @@ class HttpAdmin:
 
     def now(self) -> float:
         return time.time() + self._offset
+
+    def gateway_now(self) -> float:
+        return time.time() + self._gateway_offset
 
     def recordings(self, domain: str, app: str, stream: str) -> int:
         data = self._call("GET", "/recordings")
@@ -415,9 +427,10 @@ class ContractTarget:
         return client
 
     def now(self) -> datetime:
-        """The target's time: its admin clock when it has one, else the wall clock."""
+        """The time requests are stamped with: the gateway's clock of an emulator with an admin
+        API (the wall clock plus its offset), else the wall clock."""
         if self.admin is not None:
-            return datetime.fromtimestamp(self.admin.now(), UTC)
+            return datetime.fromtimestamp(self.admin.gateway_now(), UTC)
         return datetime.now(UTC)
 
     def call(

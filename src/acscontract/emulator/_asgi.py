@@ -201,6 +201,8 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
                 "operation": emulator.operation.qualified_name,
                 "throttle": emulator.throttle_algorithm,
                 "now": emulator.clock.now(),
+                "gateway_now": emulator.gateway_now(),
+                "gateway_offset": emulator.gateway_offset,
                 "accounts": list(view.accounts),
                 "streams": streams,
                 "tasks": tasks,
@@ -269,6 +271,16 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
             return _error(409, str(exc))
         return JSONResponse({"now": now, "recordings": len(emulator.recordings())})
 
+    async def gateway_offset(request: Request) -> Response:
+        data = await body_json(request)
+        seconds = data.get("seconds") if isinstance(data, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            return _error(400, 'The body must be {"seconds": <the gateway clock\'s offset>}.')
+        emulator.set_gateway_offset(float(seconds))
+        return JSONResponse(
+            {"gateway_offset": emulator.gateway_offset, "gateway_now": emulator.gateway_now()}
+        )
+
     async def recordings(request: Request) -> Response:
         return JSONResponse({"recordings": [r.to_json() for r in emulator.recordings()]})
 
@@ -306,6 +318,7 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
         route("/faults", faults, ["GET", "POST", "DELETE"]),
         route("/faults/{rule_id}", fault, ["DELETE"]),
         route("/clock/advance", advance, ["POST"]),
+        route("/clock/gateway-offset", gateway_offset, ["POST"]),
         route("/recordings", recordings, ["GET"]),
         route("/snapshot", snapshot, ["GET", "POST"]),
         route("/accounts/{account}/qps", qps, ["POST"]),

@@ -9,7 +9,7 @@ A call goes through the gateway, in this order, and stops at the first refusal:
 4. the AccessKey: unknown, then inactive
 5. the signature itself (SignatureDoesNotMatch, with the server's string to sign)
 6. the STS token, for a temporary key
-7. the timestamp, within the spec's skew
+7. the timestamp, within the spec's skew of the gateway clock
 8. the nonce, not seen within the spec's replay window
 9. the account's flow control
 10. RAM, for a RAM user's key or an STS token (root keys are not subject to RAM)
@@ -18,6 +18,11 @@ A call goes through the gateway, in this order, and stops at the first refusal:
 
 Signature verification and RAM evaluation run outside the state lock; everything that reads or
 changes state runs under it.
+
+Two clocks: the gateway (timestamp freshness, the nonce window, STS expiry, `acs:CurrentTime`)
+reads the wall clock plus an offset the admin API can set; recording timers, throttle windows and
+recordings run on the emulator's virtual clock, which tests move forward. Advancing the virtual
+clock by any amount never makes a freshly signed request stale.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from acscontract.emulator._types import (
     Clock,
     EmulatorRequest,
     EmulatorResponse,
+    OffsetClock,
     Recording,
     SystemClock,
 )
@@ -79,6 +85,9 @@ _CONTEXT_KEYS = (_SOURCE_IP, _SECURE_TRANSPORT, _CURRENT_TIME, _ACCESS_ID, _MFA_
 _INTERRUPT = "interrupt"
 _RESUME = "resume"
 
+# A gateway offset of more than ten years is a mistake, not a test.
+_MAX_GATEWAY_OFFSET = 10 * 365 * 86_400.0
+
 _PRINCIPAL_TYPES = {"user": "SubUser", "sts": "AssumedRoleUser"}
 _POLICY_TYPE = "AccountLevelIdentityBasedPolicy"
 
@@ -94,10 +103,13 @@ def _success_status(operation: Operation) -> int:
 class Emulator:
     """An emulated endpoint of one operation, over explicit state you can create and throw away.
 
-    `seed` is a Seed, a dict, a YAML/JSON file or None for the embedded default seed. `clock`
-    drives timestamps, timers and throttling (the system clock by default; a `ManualClock` makes
-    tests deterministic). `throttle` picks the flow-control algorithm by name (`fixed-window`,
-    `sliding-log`, `token-bucket`; the spec's default when None) or is a factory
+    `seed` is a Seed, a dict, a YAML/JSON file or None for the embedded default seed. `clock` is
+    the virtual clock that drives recording timers, throttle windows and recording times (an
+    `OffsetClock` by default: the system time, which `advance_clock` moves forward; a
+    `ManualClock` makes tests deterministic). `wall_clock` is what the gateway checks timestamps,
+    nonces and STS expiry against (the system clock by default), plus `set_gateway_offset`.
+    `throttle` picks the flow-control algorithm by name (`fixed-window`, `sliding-log`,
+    `token-bucket`; the spec's default when None) or is a factory
     `(limit, window_seconds) -> ThrottleBucket`. `rng_seed` seeds fault probabilities.
     `authorizer` replaces RAM policy evaluation (for tests of the gateway itself).
 
@@ -109,6 +121,7 @@ class Emulator:
         seed: SeedLike = None,
         *,
         clock: Clock | None = None,
+        wall_clock: Clock | None = None,
         throttle: str | BucketFactory | None = None,
         rng_seed: int = 0,
         operation: Operation | None = None,
@@ -123,7 +136,9 @@ class Emulator:
             )
         self._op = op
         self._lifecycle = op.lifecycle
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: Clock = clock if clock is not None else OffsetClock()
+        self._wall_clock: Clock = wall_clock if wall_clock is not None else SystemClock()
+        self._gateway_offset = 0.0
         self._codes = GatewayCodes.from_operation(op)
         self._envelope = Envelope(op, _success_status(op))
         self._check_spec_coverage()
@@ -241,8 +256,35 @@ class Emulator:
 
     @property
     def clock(self) -> Clock:
-        """The clock the emulator reads."""
+        """The virtual clock: recording timers, throttle windows and recording times."""
         return self._clock
+
+    @property
+    def wall_clock(self) -> Clock:
+        """The clock the gateway checks timestamps, nonces and STS expiry against."""
+        return self._wall_clock
+
+    @property
+    def gateway_offset(self) -> float:
+        """Seconds the gateway's clock is set off the wall clock (`set_gateway_offset`)."""
+        return self._gateway_offset
+
+    def gateway_now(self) -> float:
+        """The gateway's time: the wall clock plus the gateway offset (Unix seconds)."""
+        return self._wall_clock.now() + self._gateway_offset
+
+    def set_gateway_offset(self, seconds: float) -> None:
+        """Set the gateway's clock `seconds` off the wall clock (negative: behind it).
+
+        Requests are fresh when their timestamp is within the spec's skew of the gateway's time,
+        so an offset simulates a client (or server) whose clock is wrong. `reset` sets it to 0.
+        """
+        if seconds != seconds or abs(seconds) > _MAX_GATEWAY_OFFSET:  # NaN, or absurd
+            raise UsageError(
+                "The gateway offset must be a number of seconds within "
+                f"±{_MAX_GATEWAY_OFFSET:.0f}; {seconds!r} is not."
+            )
+        self._gateway_offset = float(seconds)
 
     @property
     def seed(self) -> Seed:
@@ -287,9 +329,20 @@ class Emulator:
                 _log.exception("An emulator state listener failed.")
 
     def reset(self) -> None:
-        """Back to the seed: no tasks, recordings, nonces, throttle history or fault rules."""
+        """Back to the seed: no tasks, recordings, nonces, throttle history or fault rules.
+
+        The clocks go back too: the virtual clock to its start (when it can: `OffsetClock` and
+        `ManualClock` can) and the gateway offset to 0.
+        """
         self._install(EmulatorState(self._seed, self._lifecycle.initial), clear_faults=True)
+        self._rewind_clocks()
         self._changed()
+
+    def _rewind_clocks(self) -> None:
+        rewind = getattr(self._clock, "reset", None)
+        if callable(rewind):
+            rewind()
+        self._gateway_offset = 0.0
 
     def load_seed(self, seed: SeedLike, *, allow_files: bool = True) -> None:
         """Replace the seed (validated first; nothing changes if it is bad), then reset.
@@ -298,6 +351,7 @@ class Emulator:
         """
         new_seed = load_seed(seed, allow_files=allow_files)
         self._install(EmulatorState(new_seed, self._lifecycle.initial), clear_faults=True)
+        self._rewind_clocks()
         self._changed()
 
     def set_stream_online(self, domain: str, app: str, stream: str, online: bool) -> None:
@@ -363,9 +417,10 @@ class Emulator:
             return self._faults.counters()
 
     def advance_clock(self, seconds: float) -> float:
-        """Move a manual clock forward and fire the timers that fall due; returns the new time.
+        """Move the virtual clock forward and fire the timers that fall due; returns its new time.
 
-        UsageError if the emulator runs on a clock that cannot be moved (the system clock).
+        The gateway's clock does not move, so requests signed now stay fresh. UsageError if the
+        emulator was given a virtual clock that cannot be moved (the system clock).
         """
         advance = getattr(self._clock, "advance", None)
         if not callable(advance):
@@ -512,6 +567,7 @@ class Emulator:
 
     def _handle(self, request: EmulatorRequest) -> tuple[EmulatorResponse, bool]:
         now = self._clock.now()
+        wall = self.gateway_now()
         method = request.method.upper()
         if method not in self._methods:
             return self._gateway(
@@ -561,13 +617,13 @@ class Emulator:
                     "The security token you provided is invalid: it is missing or is not the "
                     "token of this temporary AccessKey.",
                 )
-            if identity.expires_at is not None and identity.expires_at <= now:
+            if identity.expires_at is not None and identity.expires_at <= wall:
                 return self._gateway(
                     "bad_security_token", "The security token you provided has expired."
                 )
         sent = parsed.timestamp.timestamp()
-        if abs(sent - now) > self._skew:
-            server_time = datetime.fromtimestamp(now, UTC).strftime(self._timestamp_format)
+        if abs(sent - wall) > self._skew:
+            server_time = datetime.fromtimestamp(wall, UTC).strftime(self._timestamp_format)
             return self._gateway(
                 "expired_timestamp",
                 f"Specified time stamp or date value is expired: {parsed.timestamp_raw} is more "
@@ -582,7 +638,7 @@ class Emulator:
                     return self._gateway("unknown_access_key", "Specified access key is not found.")
                 identity = current
             if not self._nonces.check_and_add(
-                identity.account_id, parsed.nonce, now, sent + self._skew
+                identity.account_id, parsed.nonce, wall, sent + self._skew
             ):
                 return self._gateway(
                     "nonce_reused",
@@ -601,7 +657,7 @@ class Emulator:
 
         params = parsed.business
         if identity.subject_to_ram:
-            denied = self._authorize(identity, params, request, now)
+            denied = self._authorize(identity, params, request, wall)
             if denied is not None:
                 return denied, False
 
