@@ -24,6 +24,7 @@ from acscontract._resources import bundled_path
 from acscontract.errors import InputError, UsageError
 from acscontract.spec._model import (
     CHECK_KINDS,
+    EFFECT_KINDS,
     Check,
     ConditionKey,
     Effect,
@@ -129,6 +130,10 @@ def bundled_spec_dir() -> Path:
 def _meta_validator() -> Draft202012Validator:
     schema_path = bundled_spec_dir() / SCHEMA_FILE
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    # The kinds of check and effect are registries in code; the meta-schema takes them from there.
+    defs = schema["$defs"]
+    defs["check"]["properties"]["check"] = {"enum": list(CHECK_KINDS)}
+    defs["effect"]["properties"]["kind"] = {"enum": list(EFFECT_KINDS)}
     resource = SchemaResource.from_contents(schema, default_specification=DRAFT202012)
     registry: Registry[Any] = Registry().with_resource(schema["$id"], resource)
     return Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
@@ -605,6 +610,13 @@ def _lifecycle(raw: Mapping[str, Any], product: Product) -> Lifecycle | None:
             None if copy is None else copy["resource"],
             _match(None if copy is None else copy["match"]),
             tuple(() if copy is None else copy["properties"]),
+            None
+            if "span" not in produces
+            else (
+                produces["span"]["start"],
+                produces["span"]["end"],
+                produces["span"].get("duration"),
+            ),
         ),
         initial=life["initial"],
         states=tuple(life["states"]),
@@ -1055,6 +1067,16 @@ def _lifecycle_problems(file: str, op: Operation, all_codes: set[str]) -> list[S
                     file, "/x-lifecycle/produces", f"{produced.resource!r} is not a resource"
                 )
             )
+        target = op.product.resources.get(produced.resource)
+        for name in produced.span or ():
+            if name is not None and target is not None and name not in target.properties:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        "/x-lifecycle/produces/span",
+                        f"{name!r} is not a property of {produced.resource}",
+                    )
+                )
         if produced.copy_resource is not None:
             problems.extend(
                 _match_problems(

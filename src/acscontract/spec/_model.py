@@ -19,6 +19,7 @@ from acscontract.spec._values import ShapeError, decode, json_schema
 
 __all__ = [
     "CHECK_KINDS",
+    "EFFECT_KINDS",
     "Check",
     "CheckKind",
     "ConditionKey",
@@ -137,6 +138,11 @@ class CheckKind:
     optional: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     description: str = ""
+
+
+#: The kinds of effect an operation may declare in `x-effect`, after Smithy's lifecycle
+#: operations. The emulator has one interpreter per kind and verifies that at import.
+EFFECT_KINDS: tuple[str, ...] = ("create", "read", "update", "delete", "list", "lifecycle")
 
 
 #: The kinds of precondition check a spec may name in `x-checks`. The emulator implements each
@@ -357,6 +363,8 @@ class Produces:
     copy_resource: str | None = None
     copy_match: Match = field(default_factory=dict)
     copy_properties: tuple[str, ...] = ()
+    span: tuple[str, str, str | None] | None = None
+    """The properties that take the segment's start, end and length (seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
