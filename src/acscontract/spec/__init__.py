@@ -7,6 +7,7 @@ validate files with `validate_paths`. Everything else in acscontract reads its f
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from acscontract.spec._catalog import ActionCatalog, CatalogEntry, action_catalog, catalog_for
 from acscontract.spec._derive import (
@@ -61,6 +62,7 @@ from acscontract.spec._model import (
 __all__ = [
     "CHECK_KINDS",
     "DEFAULT_OPERATION",
+    "DEFAULT_PRODUCT",
     "EFFECT_KINDS",
     "ActionCatalog",
     "CatalogEntry",
@@ -102,6 +104,9 @@ __all__ = [
     "load_operation",
     "openapi_document",
     "operation",
+    "operation_names",
+    "product",
+    "product_operation",
     "protocol",
     "request_schema",
     "resolve_operation",
@@ -112,6 +117,9 @@ __all__ = [
 
 #: The reference operation acscontract is built around.
 DEFAULT_OPERATION = "live/2016-11-01/RealTimeRecordCommand"
+
+#: The product (and API version) the reference operation belongs to.
+DEFAULT_PRODUCT = "live/2016-11-01"
 
 
 @functools.cache
@@ -129,3 +137,33 @@ def protocol(name: str = "rpc") -> Protocol:
 def operation(name: str = DEFAULT_OPERATION) -> Operation:
     """The bundled spec of an operation, by `product/version/Name` or plain `Name`."""
     return load_operation(resolve_operation(name))
+
+
+@functools.cache
+def product(name: str = DEFAULT_PRODUCT) -> Product:
+    """The bundled spec of a product, by `product/version` (`live/2016-11-01`)."""
+    from acscontract.spec._loader import _load_product
+
+    path = bundled_spec_dir() / name.strip("/") / "product.yaml"
+    if not path.is_file():
+        from acscontract.errors import UsageError
+
+        raise UsageError(f"there is no product {name!r} in {bundled_spec_dir()}.")
+    return _load_product(path)
+
+
+def operation_names(the_product: Product) -> tuple[str, ...]:
+    """The names of the operations whose spec files sit beside the product's file, sorted."""
+    return _names_in(the_product.path.parent)
+
+
+@functools.cache
+def _names_in(folder: Path) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "product"))
+
+
+def product_operation(the_product: Product, name: str) -> Operation | None:
+    """The spec of the product's operation called `name` (exactly), or None when it has none."""
+    if name not in operation_names(the_product):
+        return None
+    return load_operation(the_product.path.parent / f"{name}.yaml")
