@@ -460,9 +460,12 @@ def test_a_bad_endpoint_is_refused_with_a_clear_message(bad: str) -> None:
         mock_live(endpoints=[bad])
 
 
-def test_a_bad_alibaba_passthrough_is_refused_with_a_clear_message() -> None:
+def test_a_bad_passthrough_is_refused_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match="host names only"):
         mock_live(alibaba_passthrough=["https://oss-cn-shanghai.aliyuncs.com"])
+    for bad in (3, [b"http://x"], ["http://ok", None]):
+        with pytest.raises(ValueError, match="pass True, False, or URL prefixes"):
+            mock_live(passthrough=bad)  # type: ignore[arg-type]
 
 
 REGION = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)

@@ -160,7 +160,13 @@ class Routing:
         if isinstance(passthrough, str | re.Pattern):
             prefixes: tuple[str | re.Pattern[str], ...] = (passthrough,)
         else:
-            prefixes = tuple(passthrough)
+            prefixes = tuple(passthrough) if isinstance(passthrough, Iterable) else (passthrough,)
+        for prefix in prefixes:
+            if not isinstance(prefix, str | re.Pattern):
+                raise ValueError(
+                    f"mock_live was given passthrough={passthrough!r}; pass True, False, or URL "
+                    "prefixes (strings or compiled regular expressions)."
+                )
         return cls(live, False, prefixes, rules, allowed)
 
     def is_live(self, url: str) -> bool:
