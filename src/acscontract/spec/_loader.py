@@ -28,6 +28,7 @@ from acscontract.spec._model import (
     Check,
     ConditionKey,
     Effect,
+    EndpointRules,
     ErrorCode,
     Filter,
     FlowControl,
@@ -446,6 +447,21 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
                     )
                 )
             seen[key] = index
+    rules = raw.get("endpointRules")
+    if rules is not None:
+        for index, template in enumerate(rules["templates"]):
+            unknown = sorted(
+                set(EndpointRules.template_fields(template)) - set(EndpointRules.FIELDS)
+            )
+            if unknown:
+                problems.append(
+                    SpecProblem(
+                        str(path),
+                        f"/endpointRules/templates/{index}",
+                        f"unknown template field(s) {', '.join(unknown)}; the fields are "
+                        f"{', '.join(EndpointRules.FIELDS)}",
+                    )
+                )
     if problems:
         raise SpecError(problems)
     freshness = raw["freshness"]
@@ -481,6 +497,9 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
             for k in raw["ram"]["globalConditionKeys"]
         ),
         raw=raw,
+        endpoint_rules=None
+        if rules is None
+        else EndpointRules(rules["domain"], tuple(rules["templates"]), tuple(rules["networks"])),
     )
 
 
