@@ -1,9 +1,8 @@
 """The response envelope and the gateway errors the emulator answers with, read from the spec.
 
-The spec's gateway errors carry a `category` but no stable id per condition, so each condition the
-emulator detects is tied to its category and to its position within that category, in the order
-`spec/protocols/rpc.yaml` lists them. `GatewayCodes` resolves them once, at start-up, and fails
-loudly if the spec no longer has them; no error code is written in this package.
+Each condition the emulator's gateway detects is tied to the `condition` id of a gateway error in
+`spec/protocols/rpc.yaml`. `GatewayCodes` resolves them once, at start-up, and fails loudly if
+the spec no longer has them; no error code is written in this package.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ _CONDITIONS: Mapping[str, str] = {
     "bad_timestamp": "badTimestamp",
     "expired_timestamp": "expiredTimestamp",
     "nonce_reused": "nonceReused",
+    "nonce_memory_full": "nonceMemoryFull",
     "permission_denied": "permissionDenied",
     "internal_error": "internalError",
     "service_unavailable": "serviceUnavailable",
