@@ -381,3 +381,49 @@ def test_the_store_files_are_private(tmp_path: Path):
             assert not wal.exists() or stat.S_IMODE(wal.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_the_http_front_door_answers_only_after_the_group_write(tmp_path: Path):
+    """Calls handled in one event-loop turn share one transaction, and none is answered before
+    it; when the write fails, every call of the group is answered with the internal error."""
+    import asyncio
+
+    import httpx
+
+    from acscontract.emulator import asgi_app
+
+    class Counting(FailingStore):
+        writes = 0
+
+        def write(self, batch: ChangeBatch) -> None:
+            super().write(batch)
+            self.writes += 1
+
+    with StateDatabase(tmp_path / "state.db") as database:
+        store = Counting(database)
+        emulator = Emulator(SEED, clock=ManualClock())
+        emulator.attach(store)
+        app = asgi_app(emulator)
+
+        async def calls(streams: list[str]) -> list[int]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://h") as client:
+
+                async def one(stream: str) -> int:
+                    request = signed_request(start_params(stream), KEY)
+                    response = await client.post(
+                        f"/?{request.query}",
+                        headers={k: v for k, v in request.headers.items() if k != "host"},
+                    )
+                    return response.status_code
+
+                return list(await asyncio.gather(*(one(s) for s in streams)))
+
+        before = store.writes
+        assert asyncio.run(calls(["s1", "s2", "s3", "s4"])) == [200] * 4
+        assert store.writes - before < 4  # grouped
+        assert stored_tasks(database) == {"s1", "s2", "s3", "s4"}
+        store.fail = True
+        error = OP.protocol.gateway_error_for("internalError").http_status
+        assert asyncio.run(calls(["s5", "s6"])) == [error, error]
+        assert {key[2] for key in emulator.state.tasks} == {"s1", "s2", "s3", "s4"}

@@ -749,3 +749,22 @@ def test_parse_and_verify_never_raise_on_damaged_signed_requests(
     if isinstance(result, Verified):
         # Only a no-op edit (or one canonicalisation undoes) can still verify.
         assert string_to_sign(_parsed(damaged)) == string_to_sign(_parsed(request))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.lists(
+            st.sampled_from([b"%", b"%2", b"%2B", b"%zz", b"%e9", b"+", b"a", b"%%", b"=", b"&"]),
+            max_size=12,
+        ).map(b"".join),
+    )
+)
+def test_percent_decoding_agrees_with_the_standard_library(raw: bytes) -> None:
+    """The server-side decoder is a fast path; urllib's `unquote_to_bytes` is the reference."""
+    from urllib.parse import unquote_to_bytes
+
+    from acscontract.signing._wire import _unquote_plus
+
+    assert _unquote_plus(raw) == unquote_to_bytes(raw.replace(b"+", b" "))

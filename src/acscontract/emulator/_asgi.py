@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = ["ADMIN_PREFIX", "asgi_app"]
 #: Where the admin API lives; nothing under it reaches the emulated endpoint.
 ADMIN_PREFIX = "/_emulator"
 
+_log = logging.getLogger("acscontract.emulator")
 # The server's own `send`, before any middleware wraps it: a dropped connection needs it.
 _RAW_SEND = "acscontract.raw_send"
 _JSON = "application/json"
@@ -39,17 +41,61 @@ _JSON = "application/json"
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
 
 
-class _EndpointApp:
-    """The raw ASGI app that hands every request to `Emulator.handle`."""
+class _GroupCommit:
+    """Writes the live store once per event-loop turn, for every call handled in that turn.
+
+    A call's answer waits for the write that contains its change (and every change it may have
+    seen), so nothing is acknowledged before it is durable; a burst of calls from many
+    connections costs one transaction instead of one each.
+    """
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+        self._waiting: list[asyncio.Future[None]] | None = None
+
+    async def wait(self) -> None:
+        """Until the pending changes, this call's included, have been written (or failed)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        if self._waiting is None:
+            self._waiting = [done]
+            loop.call_soon(self._next_turn, loop)
+        else:
+            self._waiting.append(done)
+        await done
+
+    def _next_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_soon(self._write)
+
+    def _write(self) -> None:
+        waiting, self._waiting = self._waiting or [], None
+        try:
+            self.emulator.write_pending()
+        except StateStoreError:
+            _log.exception("The emulator could not write a change to its live store.")
+        finally:
+            for done in waiting:
+                if not done.done():  # a cancelled waiter's future is done already
+                    done.set_result(None)
+
+
+class _EndpointApp:
+    """The raw ASGI app that hands every request to the emulator core."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.commits = _GroupCommit(emulator)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - lifespan is off, websockets unused
             return
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
         limit = self.emulator.body_limit
-        announced = _content_length(scope)
+        announced = _content_length(headers)
         if announced is not None and announced > limit:
             # Refused on the header alone: the body is never read.
             await _respond(send, self.emulator.body_too_large(announced), close=True)
@@ -73,11 +119,6 @@ class _EndpointApp:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
         client = scope.get("client")
         request = EmulatorRequest(
             method=scope["method"],
@@ -89,36 +130,96 @@ class _EndpointApp:
             client_ip=client[0] if client else "127.0.0.1",
             secure=scope.get("scheme") == "https",
         )
-        # The core is quick and CPU-bound: calling it inline beats a thread hop.
-        response = self.emulator.handle(request)
+        # The core is quick and CPU-bound: calling it inline beats a thread hop. Its change is
+        # written by the group commit, before the answer leaves.
+        emulator = self.emulator
+        with emulator.deferred_writes() as ticket:
+            response = emulator.handle(request)
+        if emulator.pending_writes:
+            try:
+                await self.commits.wait()
+            except asyncio.CancelledError:  # stopping: write now rather than on the next turn
+                with contextlib.suppress(StateStoreError):
+                    emulator.write_pending()
+        if not emulator.committed(ticket):
+            response = emulator.internal_error()
         if response.delay_s > 0:
             with contextlib.suppress(asyncio.CancelledError):  # stopping: answer without delay
                 await asyncio.sleep(response.delay_s)
         if response.drop_connection:
             await _drop(scope.get(_RAW_SEND, send))
             return
-        await _respond(send, response)
+        await _respond(send, response, raw_send=scope.get(_RAW_SEND))
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+def _content_length(headers: dict[str, str]) -> int | None:
+    value = headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
-async def _respond(send: Send, response: EmulatorResponse, *, close: bool = False) -> None:
+async def _respond(
+    send: Send, response: EmulatorResponse, *, close: bool = False, raw_send: Send | None = None
+) -> None:
     headers = [
         *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
         (b"content-length", str(len(response.body)).encode()),
     ]
     if close:  # the client may still be sending a body nobody will read
         headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
+    start = {"type": "http.response.start", "status": response.status, "headers": headers}
+    body = {"type": "http.response.body", "body": response.body}
+    # Under uvicorn, the status line, headers and body leave in one write instead of two: the
+    # server's transport is swapped for a buffer while uvicorn formats the response.
+    cycle = getattr(raw_send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if (
+        cycle is None
+        or raw_send is not send
+        or transport is None
+        or not callable(getattr(transport, "write", None))
+    ):
+        await send(start)
+        await send(body)
+        return
+    buffer = _CoalescedWrites(transport)
+    cycle.transport = buffer
+    try:
+        await send(start)
+        await send(body)
+    finally:
+        cycle.transport = transport
+        buffer.flush()
+
+
+class _CoalescedWrites:
+    """A transport stand-in that keeps what is written until `flush` (or `close`)."""
+
+    __slots__ = ("_chunks", "_transport")
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._chunks.append(data)
+
+    def flush(self) -> None:
+        if self._chunks:
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 async def _drop(send: Send) -> None:

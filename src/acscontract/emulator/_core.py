@@ -31,10 +31,12 @@ clock by any amount never makes a freshly signed request stale.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +119,8 @@ _META_CLOCK = "clock"
 _META_GATEWAY_OFFSET = "gateway_offset"
 # A live store forgets expired nonces every this many writes.
 _NONCE_PURGE_EVERY = 256
+# Set by Emulator.deferred_writes: `handle` leaves its change for a later write_pending().
+_DEFER_WRITES: ContextVar[bool] = ContextVar("acscontract_emulator_defer_writes", default=False)
 
 
 class StateStoreError(AcsContractError):
@@ -249,6 +253,7 @@ class Emulator:
         self._journal_nonces: list[tuple[str, str, float]] = []
         self._journal_replace = False
         self._writes = 0
+        self._epoch = 0
         self._seed: Seed
         self._state: EmulatorState
         self._throttle: AccountThrottle
@@ -445,8 +450,10 @@ class Emulator:
         self._install(state, clear_faults=True)
         for rule in trial:
             self._faults.add(rule)
+        now = self._wall_clock.now() + offset
         for key, nonce, until in stored.nonces:
-            self._nonces.remember(key, nonce, until)
+            if until > now:
+                self._nonces.remember(key, nonce, until)
         self._set_clock_position(position, source)
         self._gateway_offset = offset
 
@@ -545,6 +552,7 @@ class Emulator:
         try:
             store.write(batch)
         except StateStoreError:
+            self._epoch += 1  # whatever was not written is undone: tickets issued before fail
             self._recover(store)
             raise
 
@@ -564,9 +572,11 @@ class Emulator:
                 replace=True,
             )
         records = []
-        faults = {record.key: record for record in self._fault_records()}
+        faults: dict[str, Record] | None = None
         for kind, key in self._journal:
             if kind == _FAULT:
+                if faults is None:
+                    faults = {record.key: record for record in self._fault_records()}
                 records.append(faults.get(key) or Record(_FAULT, key, None))
             else:
                 records.append(Record(kind, state.encode_key(kind, key), state.record(kind, key)))
@@ -828,8 +838,52 @@ class Emulator:
         if the store cannot write, the change is undone and the answer is the spec's internal
         error.
         """
+        return self._answer(request, defer=_DEFER_WRITES.get())
+
+    @contextlib.contextmanager
+    def deferred_writes(self) -> Iterator[int]:
+        """Within the block, `handle` leaves its change unwritten: for front doors that group
+        commits. Yields a ticket.
+
+        An answer produced inside may not be sent before `write_pending()` has run and
+        `committed(ticket)` is True; when it is False, the change was undone and the answer must
+        be `internal_error()` instead. The ASGI front door writes once for all the calls of one
+        event-loop turn, so a burst of calls costs one transaction. The flag is a context
+        variable: it holds for this thread or asyncio task only.
+        """
+        token = _DEFER_WRITES.set(True)
         try:
-            return self._handle(request)
+            yield self._epoch
+        finally:
+            _DEFER_WRITES.reset(token)
+
+    @property
+    def pending_writes(self) -> bool:
+        """Whether changes are waiting for `write_pending()` (always False without a store)."""
+        return self._store is not None and bool(
+            self._journal or self._journal_meta or self._journal_nonces or self._journal_replace
+        )
+
+    def write_pending(self) -> None:
+        """Write every pending change to the live store now; StateStoreError if it cannot."""
+        with self._lock:
+            self._write()
+
+    def committed(self, ticket: int) -> bool:
+        """Whether the changes made since `ticket` was issued are still part of the state.
+
+        False once a write has failed since then: the state went back to the store's, so those
+        changes are gone and must not be acknowledged.
+        """
+        return ticket == self._epoch
+
+    def internal_error(self) -> EmulatorResponse:
+        """The spec's internal error, as the emulator answers a call it could not complete."""
+        return self._internal_error()
+
+    def _answer(self, request: EmulatorRequest, *, defer: bool) -> EmulatorResponse:
+        try:
+            return self._handle(request, defer=defer)
         except StateStoreError:
             _log.exception("The emulator could not write a change to its live store.")
             return self._internal_error()
@@ -927,7 +981,7 @@ class Emulator:
                 version = value
         return action, version
 
-    def _handle(self, request: EmulatorRequest) -> EmulatorResponse:
+    def _handle(self, request: EmulatorRequest, *, defer: bool = False) -> EmulatorResponse:
         method = request.method.upper()
         if method not in self._methods:
             return self._gateway(
@@ -1008,7 +1062,8 @@ class Emulator:
                     return self._gateway("unknown_access_key", "Specified access key is not found.")
                 identity = current
             response = self._admitted(identity, parsed, request, wall, sent)
-            self._write()
+            if not defer:
+                self._write()
             return response
 
     def _admitted(

@@ -8,7 +8,7 @@ the spec no longer has them; no error code is written in this package.
 from __future__ import annotations
 
 import json
-import uuid
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +17,11 @@ from acscontract.emulator._types import EmulatorResponse
 from acscontract.spec import GatewayError, Operation
 
 __all__ = ["Envelope", "GatewayCodes"]
+
+_ids = random.Random()  # noqa: S311 - request ids are unique, not secret
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_V4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_V4_SET = (0x4 << 76) | (0x2 << 62)
 
 # The emulator's gateway conditions -> the spec's gateway-error condition ids (rpc.yaml).
 _CONDITIONS: Mapping[str, str] = {
@@ -77,8 +82,13 @@ class Envelope:
 
     @staticmethod
     def request_id() -> str:
-        """A new RequestId: an upper-case UUID, as the service writes them."""
-        return str(uuid.uuid4()).upper()
+        """A new RequestId: an upper-case random (version 4) UUID, as the service writes them.
+
+        Drawn from a PRNG seeded once from the OS: ids must be unique, not secret, and a system
+        call per answer is a measurable part of the server's time.
+        """
+        digits = f"{_ids.getrandbits(128) & _V4_CLEAR | _V4_SET:032X}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def success(self, delay_s: float = 0.0) -> EmulatorResponse:
         """The spec's success status with `{"RequestId": ...}`."""

@@ -8,9 +8,16 @@ client received is never lost, whether the server is stopped, killed or crashes.
 The schema is generic, one JSON value per thing of the world, so new kinds of resources need no
 new tables:
 
-    meta   (name)             -> JSON   format, seed, seed source, clock position, gateway offset
-    record (kind, key)        -> JSON   streams, accounts, tasks, recordings, fault rules, ...
-    nonce  (access_key, nonce) -> until  the gateway's replay memory (indexed by expiry)
+    meta   (name)                     -> JSON  format, seed, seed source, clock, gateway offset
+    record (kind, key)                -> JSON  streams, accounts, tasks, recordings, faults, ...
+    nonce  (until, access_key, nonce)          the gateway's replay memory, ordered by expiry
+    change (seq)                      -> JSON  batches committed since the last fold
+
+A call commits one `change` row (its records, meta entries and nonces): one page, whatever it
+touched. Every few hundred calls, and when the database is opened or closed, the rows are
+folded into the other tables in one transaction. The nonce table is keyed by expiry first, so
+new nonces go to the end of its B-tree and expired ones are cut from its start. The emulator
+keeps the nonces it checks in memory; the tables are only read back at start-up.
 
 `StateFile` is a JSON snapshot in one file, written atomically; JSON snapshots
 (`Emulator.snapshot()`, `GET /_emulator/snapshot`) stay the export and import format.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import tempfile
@@ -34,6 +42,8 @@ from acscontract.errors import InputError
 
 __all__ = ["StateDatabase", "StateFile", "StateStore"]
 
+_log = logging.getLogger("acscontract.emulator")
+
 STORE_FORMAT = "acscontract-emulator-store/1"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _FORMAT = "format"
@@ -41,21 +51,17 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS record (kind TEXT NOT NULL, key TEXT NOT NULL, "
     "value TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS nonce (access_key TEXT NOT NULL, nonce TEXT NOT NULL, "
-    "until REAL NOT NULL, PRIMARY KEY (access_key, nonce)) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS nonce_until ON nonce (until)",
+    "CREATE TABLE IF NOT EXISTS nonce (until REAL NOT NULL, access_key TEXT NOT NULL, "
+    "nonce TEXT NOT NULL, PRIMARY KEY (until, access_key, nonce)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS change (seq INTEGER PRIMARY KEY, batch TEXT NOT NULL)",
 )
 _UPSERT_RECORD = "INSERT OR REPLACE INTO record (kind, key, value) VALUES (?, ?, ?)"
 _DELETE_RECORD = "DELETE FROM record WHERE kind = ? AND key = ?"
 _UPSERT_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
-_ADD_NONCE = (
-    "INSERT INTO nonce (access_key, nonce, until) VALUES (?, ?, ?) "
-    "ON CONFLICT (access_key, nonce) DO UPDATE SET until = max(until, excluded.until)"
-)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ADD_NONCE = "INSERT OR IGNORE INTO nonce (until, access_key, nonce) VALUES (?, ?, ?)"
+# A WAL of up to this many pages before SQLite folds it into the database (4 KiB each).
+_WAL_PAGES = 1000
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def _check_folder(path: Path) -> None:
@@ -107,16 +113,28 @@ class StateDatabase:
     process has it open. Every problem is an InputError naming the file. The database, its WAL
     and the folder created for it are readable by the owner only: they hold the seed's secrets.
 
+    A write commits one row to the `change` log: all the records, meta entries and nonces of
+    one batch, in one page. Every `fold_every` writes (and when the database is opened or
+    closed) the log is folded into the `record`, `meta` and `nonce` tables in one transaction.
+    A record touched by many calls is then written once, and a call costs one page, not one
+    page per record it touched.
+
     `synchronous` is SQLite's: `NORMAL` (the default) keeps every committed change when the
     process is stopped or killed; `FULL` also when the machine loses power, at the cost of one
     fsync per change.
     """
 
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "NORMAL", fold_every: int = 512
+    ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}.")
+        if fold_every < 1:
+            raise ValueError(f"fold_every must be 1 or more, not {fold_every!r}.")
         self.path = Path(path)
+        self.fold_every = fold_every
         self._lock = threading.Lock()
+        self._unfolded = _Unfolded()
         _check_folder(self.path)
         _refuse_foreign_file(self.path)
         try:
@@ -137,9 +155,16 @@ class StateDatabase:
             raise InputError(str(self.path), f"the state file cannot be opened ({exc}).") from None
         try:
             self._prepare(synchronous.upper())
+            self._recover_log()
         except sqlite3.Error as exc:
             self._db.close()
             raise InputError(str(self.path), self._open_problem(exc)) from None
+        except (ValueError, TypeError) as exc:
+            self._db.close()
+            raise InputError(
+                str(self.path),
+                f"the state file is damaged ({type(exc).__name__}); pick a new --state-file.",
+            ) from None
 
     def _open_problem(self, exc: sqlite3.Error) -> str:
         text = str(exc)
@@ -157,6 +182,7 @@ class StateDatabase:
         if mode is None or str(mode[0]).lower() != "wal":
             raise sqlite3.OperationalError("the database refuses WAL mode")
         db.execute(f"PRAGMA synchronous = {synchronous}")
+        db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES}")
         db.execute("BEGIN IMMEDIATE")  # takes the lock now, so a second server fails at once
         try:
             for statement in _SCHEMA:
@@ -174,6 +200,13 @@ class StateDatabase:
                 db.execute("ROLLBACK")
             raise
 
+    def _recover_log(self) -> None:
+        """Fold what the change log holds (writes since the last fold, e.g. before a crash)."""
+        for (row,) in self._db.execute("SELECT batch FROM change ORDER BY seq").fetchall():
+            self._unfolded.add_row(json.loads(row))
+        if self._unfolded:
+            self._fold()
+
     def __repr__(self) -> str:
         return f"StateDatabase({str(self.path)!r})"
 
@@ -181,6 +214,8 @@ class StateDatabase:
         """What the database holds; None while it holds no state yet."""
         with self._lock:
             try:
+                if self._unfolded:
+                    self._fold()
                 meta_rows = self._db.execute("SELECT name, value FROM meta").fetchall()
                 records = self._db.execute(
                     "SELECT kind, key, value FROM record ORDER BY kind, key"
@@ -205,27 +240,15 @@ class StateDatabase:
 
     def write(self, batch: ChangeBatch) -> None:
         """Apply one batch in one transaction; StateStoreError (nothing written) if it fails."""
-        upserts = [(r.kind, r.key, _dumps(r.value)) for r in batch.records if r.value is not None]
-        deletes = [(r.kind, r.key) for r in batch.records if r.value is None]
-        meta = [(name, _dumps(value)) for name, value in batch.meta.items()]
         with self._lock:
+            if batch.replace:
+                self._replace(batch)
+                return
+            row = _Unfolded.row(batch)
             db = self._db
             try:
-                db.execute("BEGIN IMMEDIATE")
-                if batch.replace:
-                    db.execute("DELETE FROM record")
-                    db.execute("DELETE FROM nonce")
-                    db.execute("DELETE FROM meta WHERE name != ?", (_FORMAT,))
-                if upserts:
-                    db.executemany(_UPSERT_RECORD, upserts)
-                if deletes:
-                    db.executemany(_DELETE_RECORD, deletes)
-                if meta:
-                    db.executemany(_UPSERT_META, meta)
-                if batch.nonces:
-                    db.executemany(_ADD_NONCE, batch.nonces)
-                if batch.nonces_expired_at is not None:
-                    db.execute("DELETE FROM nonce WHERE until <= ?", (batch.nonces_expired_at,))
+                db.execute("BEGIN")  # the exclusive lock is held since the file was opened
+                db.execute("INSERT INTO change (batch) VALUES (?)", (_dumps(row),))
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -233,11 +256,66 @@ class StateDatabase:
                 raise StateStoreError(
                     f"{self.path}: the change could not be written ({exc}); it was not applied."
                 ) from None
+            self._unfolded.add_row(row)
+            if self._unfolded.rows >= self.fold_every:
+                try:
+                    self._fold()
+                except sqlite3.Error:  # the change is safe in the log; fold again later
+                    _log.warning("The emulator state log could not be folded yet.", exc_info=True)
+
+    def _replace(self, batch: ChangeBatch) -> None:
+        """The whole state, replacing everything stored (log included). Caller holds the lock."""
+        upserts = [(r.kind, r.key, _dumps(r.value)) for r in batch.records if r.value is not None]
+        meta = [(name, _dumps(value)) for name, value in batch.meta.items()]
+        nonces = [(until, key, nonce) for key, nonce, until in batch.nonces]
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            db.execute("DELETE FROM record")
+            db.execute("DELETE FROM nonce")
+            db.execute("DELETE FROM change")
+            db.execute("DELETE FROM meta WHERE name != ?", (_FORMAT,))
+            db.executemany(_UPSERT_RECORD, upserts)
+            db.executemany(_UPSERT_META, meta)
+            db.executemany(_ADD_NONCE, nonces)
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise StateStoreError(
+                f"{self.path}: the state could not be written ({exc}); it was not applied."
+            ) from None
+        self._unfolded = _Unfolded()
+
+    def _fold(self) -> None:
+        """Move the change log into the tables, in one transaction. Caller holds the lock."""
+        unfolded = self._unfolded
+        upserts = [(k, key, _dumps(v)) for (k, key), v in unfolded.records.items() if v is not None]
+        deletes = [(k, key) for (k, key), v in unfolded.records.items() if v is None]
+        meta = [(name, _dumps(value)) for name, value in unfolded.meta.items()]
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            db.executemany(_UPSERT_RECORD, upserts)
+            db.executemany(_DELETE_RECORD, deletes)
+            db.executemany(_UPSERT_META, meta)
+            db.executemany(_ADD_NONCE, sorted(unfolded.nonces))
+            if unfolded.expired_at is not None:
+                db.execute("DELETE FROM nonce WHERE until <= ?", (unfolded.expired_at,))
+            db.execute("DELETE FROM change")
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        self._unfolded = _Unfolded()
 
     def close(self) -> None:
-        """Fold the WAL into the database and close it (the WAL file is removed)."""
+        """Fold the log, fold the WAL into the database and close it (the WAL file goes)."""
         with self._lock:
             with contextlib.suppress(sqlite3.Error):
+                if self._unfolded:
+                    self._fold()
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
 
@@ -246,6 +324,45 @@ class StateDatabase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Unfolded:
+    """The change log's rows since the last fold, merged: the latest value of each record."""
+
+    __slots__ = ("expired_at", "meta", "nonces", "records", "rows")
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], Any] = {}
+        self.meta: dict[str, Any] = {}
+        self.nonces: list[tuple[float, str, str]] = []
+        self.expired_at: float | None = None
+        self.rows = 0
+
+    def __bool__(self) -> bool:
+        return self.rows > 0
+
+    @staticmethod
+    def row(batch: ChangeBatch) -> dict[str, Any]:
+        """A batch as one change-log row (JSON)."""
+        row: dict[str, Any] = {"r": [[r.kind, r.key, r.value] for r in batch.records]}
+        if batch.meta:
+            row["m"] = dict(batch.meta)
+        if batch.nonces:
+            row["n"] = [[until, key, nonce] for key, nonce, until in batch.nonces]
+        if batch.nonces_expired_at is not None:
+            row["x"] = batch.nonces_expired_at
+        return row
+
+    def add_row(self, row: Mapping[str, Any]) -> None:
+        records = self.records
+        for kind, key, value in row["r"]:
+            records[(str(kind), str(key))] = value
+        self.meta.update(row.get("m", {}))
+        self.nonces.extend((float(u), str(k), str(n)) for u, k, n in row.get("n", ()))
+        expired = row.get("x")
+        if expired is not None:
+            self.expired_at = max(float(expired), self.expired_at or float("-inf"))
+        self.rows += 1
 
 
 @runtime_checkable

@@ -68,6 +68,8 @@ def _config(
         access_log=False,
         server_header=False,
         date_header=False,
+        # acs:SourceIp is the peer's address: no client may rewrite it with X-Forwarded-For.
+        proxy_headers=False,
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
     )
 

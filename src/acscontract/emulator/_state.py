@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -52,9 +53,13 @@ TASK = "task"  # key: ["domain", "app", "stream"]; value: RecordingTask.to_json(
 RECORDING = "recording"  # key: the recording's position, zero-padded; value: Recording.to_json()
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@functools.lru_cache(maxsize=65536)
 def stream_key(key: StreamKey) -> str:
     """The record key of a stream or its task: a JSON array, unambiguous whatever the names."""
-    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
+    return _encode(list(key))
 
 
 def _recording_key(index: int) -> str:
