@@ -427,3 +427,23 @@ def test_the_http_front_door_answers_only_after_the_group_write(tmp_path: Path):
         error = OP.protocol.gateway_error_for("internalError").http_status
         assert asyncio.run(calls(["s5", "s6"])) == [error, error]
         assert {key[2] for key in emulator.state.tasks} == {"s1", "s2", "s3", "s4"}
+
+
+def test_any_store_failure_undoes_the_change_and_is_not_acknowledged(tmp_path: Path):
+    """A store that breaks in an unplanned way (not a StateStoreError) is a failed write too."""
+
+    class Broken(FailingStore):
+        def write(self, batch: ChangeBatch) -> None:
+            if self.fail:
+                raise RuntimeError("a bug in a store")
+            super().write(batch)
+
+    with StateDatabase(tmp_path / "state.db") as database:
+        store = Broken(database)
+        emulator = Emulator(SEED, clock=ManualClock())
+        emulator.attach(store)
+        store.fail = True
+        refused = emulator.handle(signed_request(start_params("s1"), KEY))
+        assert refused.status == OP.protocol.gateway_error_for("internalError").http_status
+        assert emulator.state.tasks == {}
+        assert emulator.unplanned_errors == 0

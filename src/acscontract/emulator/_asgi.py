@@ -42,11 +42,12 @@ _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a 
 
 
 class _GroupCommit:
-    """Writes the live store once per event-loop turn, for every call handled in that turn.
+    """Writes the live store once for all the calls handled while a write is due.
 
-    A call's answer waits for the write that contains its change (and every change it may have
-    seen), so nothing is acknowledged before it is durable; a burst of calls from many
-    connections costs one transaction instead of one each.
+    The write runs two event-loop turns after the first call that waits for it, so calls whose
+    bytes arrive in between join it. A call's answer waits for the write that contains its
+    change (and every change it may have seen), so nothing is acknowledged before it is
+    durable; a burst of calls from many connections costs one transaction instead of one each.
     """
 
     def __init__(self, emulator: Emulator) -> None:

@@ -551,10 +551,15 @@ class Emulator:
         self._clear_journal()
         try:
             store.write(batch)
-        except StateStoreError:
+        except Exception as exc:  # whatever the store's failure, nothing is acknowledged
             self._epoch += 1  # whatever was not written is undone: tickets issued before fail
             self._recover(store)
-            raise
+            if isinstance(exc, StateStoreError):
+                raise
+            raise StateStoreError(
+                f"The live store {store!r} failed to write a change ({type(exc).__name__}); it "
+                "was not applied."
+            ) from exc
 
     def _batch(self) -> ChangeBatch:
         state = self._state
