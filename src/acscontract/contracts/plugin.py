@@ -243,10 +243,12 @@ def client(target: ContractTarget) -> Any:
 
 @pytest.fixture
 def live_mock(request: pytest.FixtureRequest) -> Iterator[Emulator]:
-    """`acscontract.emulator.live_mock`: a fresh in-process Live emulator for one test.
+    """A fresh in-process Live emulator for one test: `with mock_live(**options)` around it.
 
-    Re-exported here so that it is available wherever acscontract is installed; the emulator is
-    imported only when a test asks for it. Parametrize it indirectly to pass `mock_live` options.
+    Live calls through requests, the legacy SDK, aiohttp or httpx reach it for the test's whole
+    duration. Parametrize it indirectly to pass `mock_live` options:
+    `@pytest.mark.parametrize("live_mock", [{"passthrough": False}], indirect=True)`. The emulator
+    is imported only when a test asks for the fixture.
     """
     from acscontract.emulator import LiveMock
 

@@ -29,6 +29,7 @@ from acscontract.spec._loader import (
 from acscontract.spec._model import (
     Check,
     ConditionKey,
+    EndpointRules,
     ErrorCode,
     FlowControl,
     GatewayError,
@@ -53,6 +54,7 @@ __all__ = [
     "CatalogEntry",
     "Check",
     "ConditionKey",
+    "EndpointRules",
     "ErrorCode",
     "FlowControl",
     "GatewayError",

@@ -24,6 +24,7 @@ from acscontract.errors import InputError, UsageError
 from acscontract.spec._model import (
     Check,
     ConditionKey,
+    EndpointRules,
     ErrorCode,
     FlowControl,
     GatewayError,
@@ -350,6 +351,21 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
                     f"{item.get('condition')!r} is not the condition of any gateway error",
                 )
             )
+    rules = raw.get("endpointRules")
+    if rules is not None:
+        for index, template in enumerate(rules["templates"]):
+            unknown = sorted(
+                set(EndpointRules.template_fields(template)) - set(EndpointRules.FIELDS)
+            )
+            if unknown:
+                problems.append(
+                    SpecProblem(
+                        str(path),
+                        f"/endpointRules/templates/{index}",
+                        f"unknown template field(s) {', '.join(unknown)}; the fields are "
+                        f"{', '.join(EndpointRules.FIELDS)}",
+                    )
+                )
     if problems:
         raise SpecError(problems)
     freshness = raw["freshness"]
@@ -386,6 +402,9 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
         ),
         request_limits=_request_limits(limits),
         raw=raw,
+        endpoint_rules=None
+        if rules is None
+        else EndpointRules(rules["domain"], tuple(rules["templates"]), tuple(rules["networks"])),
     )
 
 
