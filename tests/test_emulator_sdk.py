@@ -48,8 +48,10 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdklive.request.v20161101.RealTimeRecordCommandRequest import (
     RealTimeRecordCommandRequest as LegacyRequest,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from acscontract.client import Client, Tamper
+from acscontract.client import Client, Placement, Tamper
 from acscontract.emulator import (
     Emulator,
     EmulatorRequest,
@@ -584,6 +586,12 @@ def test_a_stale_timestamp_surfaces_as_sdk_exception(
 
 # --- gateway errors only a hand-made request can reach ------------------------------------
 
+LIMITS = OP.protocol.request_limits
+
+
+def _condition_code(condition: str) -> str:
+    return OP.protocol.gateway_error_for(condition).code
+
 
 def _client_recipes() -> dict[str, Callable[[Client], Any]]:
     action, version = OP.name, OP.product.version
@@ -616,11 +624,43 @@ def _client_recipes() -> dict[str, Callable[[Client], Any]]:
             action, version, business, tamper=Tamper.malformed_timestamp()
         ),
         freshness[2].code: reused_nonce,
+        # The emulator's own refusals (rpc.yaml: a parameter in both places, requestLimits).
+        _condition_code("parameterInQueryAndBody"): lambda c: c.call(
+            action,
+            version,
+            business,
+            placement=Placement.BODY,
+            tamper=Tamper(unsigned=((APP_PARAM, APP),)),
+        ),
+        _condition_code(LIMITS.query_bytes.condition): lambda c: c.call(
+            action, version, {**business, "Padding": "x" * LIMITS.query_bytes.value}
+        ),
+        _condition_code(LIMITS.parameters.condition): lambda c: c.call(
+            action,
+            version,
+            {**business, **{f"P{i}": "1" for i in range(LIMITS.parameters.value)}},
+        ),
+        _condition_code(LIMITS.parameter_bytes.condition): lambda c: c.call(
+            action, version, {**business, "Padding": "x" * LIMITS.parameter_bytes.value}
+        ),
     }
 
 
 CLIENT_RECIPES = _client_recipes()
-REACHED = {*SDK_GATEWAY_RECIPES, *CLIENT_RECIPES, STALE_CODE}
+NONCE_MEMORY_FULL = _condition_code(LIMITS.nonces_per_access_key.condition)
+REACHED = {*SDK_GATEWAY_RECIPES, *CLIENT_RECIPES, STALE_CODE, NONCE_MEMORY_FULL}
+
+
+@pytest.mark.parametrize("mode", list(CALLERS))
+def test_a_full_nonce_memory_surfaces_as_sdk_exception(mode: str) -> None:
+    """One nonce of room per AccessKey: the second call of a key is refused, not evicting."""
+    emulator = RecordingEmulator(SEED, clock=ManualClock(), nonce_cap=1)
+    with serve_in_thread(emulator) as url:
+        netloc = url.split("://", 1)[1]
+        target = Target(emulator, netloc, "http", netloc)
+        assert CALLERS[mode](target, ROOT, params()).exception is None
+        outcome = CALLERS[mode](target, ROOT, params("stop"))
+        check_error(mode, target, outcome, NONCE_MEMORY_FULL)
 
 
 @pytest.mark.parametrize("code", list(CLIENT_RECIPES))
@@ -649,6 +689,55 @@ def test_every_gateway_error_is_reached_or_is_an_alternative() -> None:
             if e.code in reached and e.http_status == error.http_status
         ]
         assert siblings, f"{error.code} is neither reached nor an alternative of a reached code"
+
+
+# --- the two clocks -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wall_clock_server() -> Iterator[tuple[RecordingEmulator, str]]:
+    """The served emulator as `acscontract emulator serve` runs it: on the default clocks."""
+    emulator = RecordingEmulator(SEED)
+    with serve_in_thread(emulator) as url:
+        yield emulator, url
+
+
+ADVANCES = st.one_of(
+    st.sampled_from(
+        [
+            OP.protocol.timestamp_skew_seconds + 1,
+            OP.protocol.nonce_window_seconds + 1,
+            86_400 * 365 * 30,
+        ]
+    ),
+    st.floats(min_value=0, max_value=1e9, allow_nan=False),
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seconds=ADVANCES)
+def test_advancing_the_virtual_clock_never_makes_a_fresh_sdk_call_stale(
+    seconds: float, wall_clock_server: tuple[RecordingEmulator, str]
+) -> None:
+    """Audit defect 11: clock advances added up and, past 900 s, every SDK call was stale."""
+    emulator, url = wall_clock_server
+    admin = f"{url}/_emulator"
+    assert requests.post(f"{admin}/reset", timeout=5).status_code == 200
+    before = requests.get(f"{admin}/state", timeout=5).json()
+    for _ in range(2):  # advances add up on the virtual clock, never on the gateway's
+        moved = requests.post(f"{admin}/clock/advance", json={"seconds": seconds}, timeout=5)
+        assert moved.status_code == 200, moved.text
+    state = requests.get(f"{admin}/state", timeout=5).json()
+    assert state["now"] >= before["now"] + 2 * seconds - 1
+    assert abs(state["gateway_now"] - time.time()) < 60
+    netloc = url.split("://", 1)[1]
+    target = Target(emulator, netloc, "http", netloc)
+    for index, (mode, caller) in enumerate(CALLERS.items()):
+        outcome = caller(target, ROOT, params(stream=STREAMS[index]))
+        assert outcome.exception is None, (mode, seconds, emulator.last_body())
+    # reset puts the virtual clock back on the wall clock
+    requests.post(f"{admin}/reset", timeout=5)
+    assert abs(requests.get(f"{admin}/state", timeout=5).json()["now"] - time.time()) < 60
 
 
 # --- codes the emulator never sends: the SDKs still map them by status ---------------------

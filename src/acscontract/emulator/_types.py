@@ -184,6 +184,11 @@ class OffsetClock:
         with self._lock:
             self._offset = 0.0
 
+    def set_offset(self, offset: float) -> None:
+        """Put the clock `offset` seconds ahead of the system clock (restoring a saved state)."""
+        with self._lock:
+            self._offset = float(offset)
+
     def __repr__(self) -> str:
         return f"OffsetClock(offset={self._offset})"
 

@@ -40,6 +40,8 @@ __all__ = [
     "Product",
     "Protocol",
     "RamAction",
+    "RequestLimit",
+    "RequestLimits",
     "Requirement",
     "Resource",
     "ResourceEvent",
@@ -229,6 +231,38 @@ class GatewayError:
     def statuses(self) -> tuple[int, ...]:
         """Every HTTP status a real endpoint may use for this code, the emulator's first."""
         return (self.http_status, *self.alternatives)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimit:
+    """How much of one thing a request may carry, and the gateway error over the limit."""
+
+    name: str
+    value: int
+    unit: str
+    condition: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """The protocol's `requestLimits`: what one request may cost, each with its refusal."""
+
+    query_bytes: RequestLimit
+    body_bytes: RequestLimit
+    parameters: RequestLimit
+    parameter_bytes: RequestLimit
+    nonces_per_access_key: RequestLimit
+
+    def all(self) -> tuple[RequestLimit, ...]:
+        """Every limit, in the spec's order."""
+        return (
+            self.query_bytes,
+            self.body_bytes,
+            self.parameters,
+            self.parameter_bytes,
+            self.nonces_per_access_key,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +510,7 @@ class Protocol:
     error_schema: Mapping[str, Any]
     gateway_errors: tuple[GatewayError, ...]
     global_condition_keys: tuple[ConditionKey, ...]
+    request_limits: RequestLimits
     raw: Mapping[str, Any] = field(repr=False)
     endpoint_rules: EndpointRules | None = None
 
