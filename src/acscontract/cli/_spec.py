@@ -172,7 +172,9 @@ def _print_coverage(data: Mapping[str, Any]) -> None:
     for column in ("effect", "resource", "checks"):
         table.add_column(column)
     for item in modelled:
-        table.add_row(item["operation"], item["effect"], item["resource"], ", ".join(item["checks"]))
+        table.add_row(
+            item["operation"], item["effect"], item["resource"], ", ".join(item["checks"])
+        )
     console.print(table)
     console.print("[bold]Schema-only[/bold]")
     console.print(", ".join(schema_only))

@@ -94,8 +94,7 @@ def _missing(call: Call, check: Check) -> Refusal | None:
     if name is None:
         return None
     detail = (
-        f"The input parameter {name} that is mandatory for processing this request is not "
-        "supplied."
+        f"The input parameter {name} that is mandatory for processing this request is not supplied."
     )
     return Refusal(check.code, _message(call, check.code, detail))
 

@@ -57,9 +57,13 @@ def _kind(name: str) -> Callable[[Interpreter], Interpreter]:
 def run_effect(call: Call, effect: Effect) -> Outcome:
     """Run the operation's effect (its requirements first)."""
     for requirement in effect.requires:
-        if not call.world.find(requirement.resource, call.account, call.resolved(requirement.match)):
+        if not call.world.find(
+            requirement.resource, call.account, call.resolved(requirement.match)
+        ):
             detail = f"The {requirement.resource} named by this request is not found."
-            return Outcome(refusal=Refusal(requirement.code, _message(call, requirement.code, detail)))
+            return Outcome(
+                refusal=Refusal(requirement.code, _message(call, requirement.code, detail))
+            )
     return EFFECTS[effect.kind](call, effect)
 
 
@@ -163,15 +167,14 @@ def _convert(value: Any, schema: Mapping[str, Any], prop_type: str | None, layou
     return value
 
 
-def _render_value(
-    value: Any, schema: Mapping[str, Any], prop_type: str | None, layout: str
-) -> Any:
+def _render_value(value: Any, schema: Mapping[str, Any], prop_type: str | None, layout: str) -> Any:
     if schema.get("type") == "array":
         items = schema.get("items", {})
         if not isinstance(value, list):
             return None
         return [
-            _render_node(item, items, {}, None, layout, "") if isinstance(item, Mapping)
+            _render_node(item, items, {}, None, layout, "")
+            if isinstance(item, Mapping)
             else _convert(item, items, None, layout)
             for item in value
         ]
@@ -390,7 +393,9 @@ def _list(call: Call, effect: Effect) -> Outcome:
     if effect.items is not None:
         items_schema = _schema_at(call.op.success_schema, effect.items).get("items", {})
         layout = call.op.protocol.timestamp_format
-        rendered = [render_record(r, items_schema, effect.fields, resource, layout) for r in records]
+        rendered = [
+            render_record(r, items_schema, effect.fields, resource, layout) for r in records
+        ]
         _place(body, effect.items, rendered)
     return Outcome(body=body)
 

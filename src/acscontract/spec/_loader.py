@@ -49,6 +49,7 @@ from acscontract.spec._model import (
     ResourceEvent,
     ResourceProperty,
     ResourceType,
+    SeedBinding,
     SignatureMethod,
     TimerSource,
     Transition,
@@ -548,7 +549,16 @@ def _build_product(path: Path, raw: dict[str, Any]) -> Product:
     if "metadata" in raw:
         metadata = _reference(path, "/metadata", raw["metadata"])
     info = raw["info"]
-    return Product(
+    binding = raw.get("x-seed")
+    product = Product(
+        seed=None
+        if binding is None
+        else SeedBinding(
+            binding["domains"],
+            binding["streams"],
+            binding["online"],
+            binding.get("recordConfigs"),
+        ),
         resources=_resources(raw),
         errors=_errors({"errorCodes": raw.get("x-errorCodes", {})}),
         default_checks=tuple(_check(c) for c in raw.get("x-defaultChecks", ())),
@@ -564,6 +574,45 @@ def _build_product(path: Path, raw: dict[str, Any]) -> Product:
         protocol=protocol,
         raw=raw,
     )
+    problems = _product_problems(path, product)
+    if problems:
+        raise SpecError(problems)
+    return product
+
+
+def _product_problems(path: Path, product: Product) -> list[SpecProblem]:
+    """The product's resource model and seed binding name resources and properties it has."""
+    file = str(path)
+    problems: list[SpecProblem] = []
+    binding = product.seed
+    if binding is not None:
+        for key, name in (
+            ("domains", binding.domains),
+            ("streams", binding.streams),
+            ("recordConfigs", binding.record_configs),
+        ):
+            if name is not None and name not in product.resources:
+                problems.append(SpecProblem(file, f"/x-seed/{key}", f"{name!r} is not a resource"))
+        streams = product.resources.get(binding.streams)
+        if streams is not None and binding.online not in streams.properties:
+            problems.append(
+                SpecProblem(
+                    file,
+                    "/x-seed/online",
+                    f"{binding.online!r} is not a property of {streams.name}",
+                )
+            )
+    for name, resource in product.resources.items():
+        for index, event in enumerate(resource.events):
+            if event.property not in resource.properties:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        f"/x-resources/{name}/events/{index}/property",
+                        f"{event.property!r} is not a property of {name}",
+                    )
+                )
+    return problems
 
 
 def _load_product(path: Path) -> Product:

@@ -47,6 +47,7 @@ __all__ = [
     "ResourceEvent",
     "ResourceProperty",
     "ResourceType",
+    "SeedBinding",
     "SignatureMethod",
     "TimerSource",
     "Transition",
@@ -643,6 +644,17 @@ class Effect:
         return tuple(dict.fromkeys(own))
 
 
+@dataclass(frozen=True, slots=True)
+class SeedBinding:
+    """Which resources an emulator seed's domains, streams (and their online flag) and app
+    record configurations become (`x-seed` in the product file)."""
+
+    domains: str
+    streams: str
+    online: str
+    record_configs: str | None = None
+
+
 #: `notFound` values that are outcomes, not error codes.
 _EFFECT_OUTCOMES = frozenset({"ignore", "create", "empty"})
 
@@ -669,6 +681,7 @@ class Product:
     resources: Mapping[str, Resource] = field(default_factory=dict, repr=False)
     errors: tuple[ErrorCode, ...] = ()
     default_checks: tuple[Check, ...] = ()
+    seed: SeedBinding | None = None
 
     def resource(self, name: str) -> Resource:
         """The resource called `name`; KeyError if the product declares none."""
