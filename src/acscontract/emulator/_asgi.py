@@ -174,6 +174,12 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
 
     async def state(request: Request) -> Response:
         view = emulator.state
+        # ?domain=&app=&stream= narrows streams, tasks and recordings to one stream.
+        wanted = tuple(request.query_params.get(k) for k in ("domain", "app", "stream"))
+
+        def picked(key: tuple[str, str, str]) -> bool:
+            return all(w is None or w == k for w, k in zip(wanted, key, strict=True))
+
         streams = [
             {
                 "domain": d,
@@ -183,6 +189,7 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
                 "task": view.task_state(d, a, s),
             }
             for (d, a, s), online in view.streams.items()
+            if picked((d, a, s))
         ]
         tasks = [
             {
@@ -195,6 +202,7 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
                 "timer_due": t.timer_due,
             }
             for t in view.tasks.values()
+            if picked((t.domain, t.app, t.stream))
         ]
         return JSONResponse(
             {
@@ -206,7 +214,9 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
                 "accounts": list(view.accounts),
                 "streams": streams,
                 "tasks": tasks,
-                "recordings": [r.to_json() for r in view.recordings],
+                "recordings": [
+                    r.to_json() for r in view.recordings if picked((r.domain, r.app, r.stream))
+                ],
                 "faults": [r.to_json() for r in emulator.faults()],
             }
         )
