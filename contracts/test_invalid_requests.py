@@ -17,6 +17,7 @@ from acscontract.contracts.strategies import (
     invalid_requests,
     oversized_requests,
     parameter_errors,
+    ram_refusals,
     sequences,
 )
 from acscontract.contracts.suite import absent_stream, for_all, opening_command, send, verify
@@ -87,7 +88,7 @@ def test_each_required_parameter_is_required(target, exchanges, name, empty):
     verify(
         target,
         response,
-        accepted=parameter_errors(OP),
+        accepted=parameter_errors(OP) | ram_refusals(OP, name),
         what=f"{name} {'empty' if empty else 'absent'}",
     )
 

@@ -356,44 +356,48 @@ def _preflight_and_plan(console: Console, options: Any, profile: str) -> int:
 
 
 def _plan_table(console: Console, op: Any, target: Any, options: Any, chosen: str) -> None:
+    """The plan: against an emulator one line; against a real account, per profile, the most
+    requests and recordings a run can cost, and the least time its pacing needs."""
     from acscontract.client import pacing_budget
     from acscontract.contracts.plan import run_plan
     from acscontract.contracts.plugin import PROFILES, settings_of
 
-    flow = op.flow_control
-    emulator = target.is_emulator
-    kind = "an emulator: nothing is billed" if emulator else "no admin API: a real account"
-    pace = "unpaced"
-    if target.store is not None:
-        pace = (
-            f"paced at most {pacing_budget(flow)} calls per {flow.per} ({target.store.description})"
+    if target.is_emulator or target.store is None:
+        console.print(
+            f"Plan against {target.description}: an emulator, so nothing is billed and nothing "
+            f"is paced; profile {chosen}.",
+            soft_wrap=True,
         )
-    table = Table(
-        title=f"Plan against {target.description} ({kind}); {pace}",
-        title_justify="left",
+        return
+    flow = op.flow_control
+    budget = pacing_budget(flow)
+    console.print(
+        f"Plan against {target.description} (no admin API: a real account); paced at most "
+        f"{budget} calls per {flow.per} ({target.store.description}); at most "
+        f"{options.recording_limit} billable recordings (--max-recordings).",
+        soft_wrap=True,
     )
-    for column in ("profile", "requests (at most)", "recordings (at most)", "time (at least)"):
+    table = Table()
+    for column in ("profile", "max requests", "max recordings", "min time"):
         table.add_column(column)
     for name in PROFILES:
         plan = run_plan(
             op,
             name,
             settings_of(name),
-            emulator=emulator,
             resources=target.resources,
             deny_keys=len(target.deny_credentials),
-            inactive_key=target.inactive_credentials is not None,
             allow_throttling=options.allow_throttling,
             max_recordings=options.recording_limit,
         )
-        recordings = "none (emulator)"
-        seconds = "-"
-        if not emulator:
-            recordings = f"{plan.recordings} of {plan.recordings_wanted} wanted"
-            rate = pacing_budget(flow) / flow.per_seconds
-            seconds = f"{plan.requests / rate:,.0f} s"
+        seconds = plan.requests * flow.per_seconds / budget
         mark = " (this run)" if name == chosen else ""
-        table.add_row(f"{name}{mark}", f"{plan.requests:,}", recordings, seconds)
+        table.add_row(
+            f"{name}{mark}",
+            f"{plan.requests:,}",
+            f"{plan.recordings} (contracts want {plan.recordings_wanted})",
+            f"{seconds:,.0f} s",
+        )
     console.print(table)
 
 
@@ -425,7 +429,10 @@ def _probe_job(options: Any) -> _Job:
     if options.target in ("emulator", "emulator-http"):
         the_target = probe_api.emulator_target()
     else:
-        the_target = probe_api.http_target(options.target)
+        from acscontract.client import pacing_store
+
+        store = pacing_store(options.pacing_store) if options.pacing_store else None
+        the_target = probe_api.http_target(options.target, store=store)
     settings = probe_api.ProbeSettings(mode=probe_api.Mode.CHECK)
     resources = probe_api.Resources(
         domain=options.domain or the_target.domain,

@@ -1,16 +1,17 @@
-"""What a contract run will cost, known before it sends anything: requests and recordings.
+"""What a contract run against a real account will cost, known before it sends anything.
 
 `run_plan` gives, per contract area, an upper bound on the requests the run sends and on the
-recordings it may start, for a profile and a kind of target. The bounds follow the suite's
-structure: a property sends at most `max_examples` sequences of at most `SEQUENCE_SIZE` requests
-(hypothesis runs one more example to report a failure); a parametrized contract sends a fixed
-number; a stream is restored with the spec's homing sequence. Retries of throttled requests are
-not included: a paced run sees them only when other traffic uses the account's budget.
+recordings it may start, for a profile. On a target without the emulator's admin API (a real
+account) the properties run fewer examples (`ACCOUNT_EXAMPLES`) and never shrink, the generated
+traffic that would start recordings does not run at all, and recordings are capped by
+`--max-recordings`. The bounds follow the suite's structure: a property sends at most its
+examples' worth of sequences of at most `SEQUENCE_SIZE` requests (hypothesis runs one more
+example to report a failure); a parametrized contract sends a fixed number; a stream is restored
+with the spec's homing sequence. Retries of throttled requests are not included: a paced run
+sees them only when other traffic uses the account's budget.
 
-On a target without the emulator's admin API (a real account) the properties run fewer examples
-(`ACCOUNT_EXAMPLES`) and never shrink, the generated traffic that would start recordings does not
-run at all, and recordings are capped by `--max-recordings`. `tests/test_contracts_plan.py`
-checks these bounds against what a run sends through the real-account stand-in.
+`tests/test_contracts_plan.py` checks the bounds against what a run sends through the
+real-account stand-in, and `bench/contracts.py` measures each profile's real cost.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "ACCOUNT_EXAMPLES",
     "CAPACITY_WINDOWS",
     "OVERSIZED_SEQUENCE",
+    "SCHEMA_EXAMPLES",
     "AreaCost",
     "RunPlan",
     "run_plan",
@@ -52,9 +54,8 @@ CAPACITY_WINDOWS: Mapping[str, int] = {"quick": 2, "ci": 2, "selftest": 1, "thor
 OVERSIZED_SEQUENCE = 3
 """The most requests one example of the oversized-values property sends."""
 
-# schemathesis adds cases of its own to hypothesis' examples (the schema's examples, and
-# boundary values of its coverage phase), per operation and method.
-SCHEMATHESIS_EXTRA = 60
+# The cases schemathesis' examples phase adds per operation: the document's own example.
+SCHEMA_EXAMPLES = 1
 
 
 def settings_for(base: Settings, *, emulator: bool, profile: str) -> Settings:
@@ -71,21 +72,19 @@ def settings_for(base: Settings, *, emulator: bool, profile: str) -> Settings:
 
 @dataclass(frozen=True, slots=True)
 class AreaCost:
-    """At most `requests` requests and at most `recordings` recordings (None: an emulator's,
-    which cost nothing)."""
+    """At most `requests` requests and at most `recordings` recordings."""
 
     requests: int
-    recordings: int | None
+    recordings: int
 
 
 @dataclass(frozen=True, slots=True)
 class RunPlan:
-    """The upper bounds of one run: per area, and in all."""
+    """The upper bounds of one run against a real account: per area, and in all."""
 
     profile: str
-    emulator: bool
     areas: Mapping[str, AreaCost]
-    max_recordings: int | None
+    max_recordings: int
 
     @property
     def requests(self) -> int:
@@ -93,21 +92,14 @@ class RunPlan:
         return sum(a.requests for a in self.areas.values())
 
     @property
-    def recordings(self) -> int | None:
-        """At most this many recordings in all (None against an emulator)."""
-        if self.emulator:
-            return None
-        wanted = sum(a.recordings or 0 for a in self.areas.values())
-        return wanted if self.max_recordings is None else min(wanted, self.max_recordings)
-
-    @property
     def recordings_wanted(self) -> int:
         """Recordings the contracts that start them would use if the budget allowed all."""
-        return sum(a.recordings or 0 for a in self.areas.values())
+        return sum(a.recordings for a in self.areas.values())
 
-
-def _examples(base: Settings, emulator: bool, profile: str) -> int:
-    return int(settings_for(base, emulator=emulator, profile=profile).max_examples) + 1
+    @property
+    def recordings(self) -> int:
+        """At most this many recordings in all: what the contracts want, within the budget."""
+        return min(self.recordings_wanted, self.max_recordings)
 
 
 def run_plan(
@@ -115,14 +107,13 @@ def run_plan(
     profile: str,
     base: Settings,
     *,
-    emulator: bool,
     resources: Resources | None,
     deny_keys: int,
-    inactive_key: bool,
     allow_throttling: bool,
-    max_recordings: int | None,
+    max_recordings: int,
 ) -> RunPlan:
-    """The upper bounds of a run of the bundled suite (see the module's docstring)."""
+    """The upper bounds of a run of the bundled suite against a real account (see the module's
+    docstring). Against an emulator nothing is billed or paced, and nothing is planned."""
     lifecycle = op.lifecycle
     command = op.command_parameter
     flow = op.flow_control
@@ -130,77 +121,65 @@ def run_plan(
         raise LookupError(f"The spec of {op.name} lacks the lifecycle or flow control to plan.")
     commands = tuple(command.enum)
     starting = recording_commands(op)
-    examples = _examples(base, emulator, profile)
-    steps = int(base.stateful_step_count)
+    # Examples per property; hypothesis runs one more to report a failure.
+    examples = settings_for(base, emulator=False, profile=profile).max_examples + 1
     everywhere = frozenset(lifecycle.states)
     restore = len(homing_sequence(lifecycle, commands, everywhere, lifecycle.initial) or ())
-    emulator_restore = restore if emulator else 0
     signed = len(op.methods) * len(
         [m for m in op.protocol.signature_methods if m.id in {s.value for s in Scheme}]
     )
-    required = len(op.required_parameters)
     offline = bool(resources and resources.stream_offline)
     without = bool(resources and resources.app_without_config)
     areas: dict[str, AreaCost] = {}
 
-    # response-schema: the property, then each documented 4xx status provoked.
-    provocations = 1 + 1 + (1 if without else 0)  # missing parameter, unknown stream, no config
+    # response-schema: the property, then each documented 4xx status provoked: a missing
+    # parameter, an unknown stream, an app without record configuration, and the state errors
+    # of the opening command (twice, between restores), each taking one recording.
     opening = opening_command(op)
     state_errors = [
         t for t in lifecycle.transitions if t.documented and t.error and t.trigger == opening
     ]
-    provocations += 2 * len(state_errors) + restore * (2 + len(state_errors))
-    areas["response-schema"] = AreaCost(
-        examples * SEQUENCE_SIZE + emulator_restore + provocations,
-        None if emulator else len(state_errors),
-    )
+    provocations = 2 + int(without) + 2 * len(state_errors)
+    if state_errors:
+        provocations += restore * (2 + len(state_errors))
+    areas["response-schema"] = AreaCost(examples * SEQUENCE_SIZE + provocations, len(state_errors))
 
-    # valid-requests: the property on the named stream (emulators only), an unknown stream,
-    # an offline stream and an app without record configuration.
-    valid = examples * SEQUENCE_SIZE
-    valid += (examples * SEQUENCE_SIZE + restore) if emulator else 0
-    valid += len(commands) * (int(offline) + int(without))
-    areas["valid-requests"] = AreaCost(valid, None if emulator else 0)
+    # valid-requests: generated requests to a stream that does not exist; every command on the
+    # offline stream and on the app without record configuration (the property on the named
+    # stream runs against emulators only).
+    valid = examples * SEQUENCE_SIZE + len(commands) * (int(offline) + int(without))
+    areas["valid-requests"] = AreaCost(valid, 0)
 
     # invalid-requests: two properties, each required parameter absent and empty, three
     # Action/Version cases.
-    invalid = examples * SEQUENCE_SIZE + examples * OVERSIZED_SEQUENCE + 2 * emulator_restore
-    areas["invalid-requests"] = AreaCost(invalid + 2 * required + 3, None if emulator else 0)
+    invalid = examples * (SEQUENCE_SIZE + OVERSIZED_SEQUENCE)
+    areas["invalid-requests"] = AreaCost(invalid + 2 * len(op.required_parameters) + 3, 0)
 
     # gateway: five refusals under every signature and method, a reused nonce (two requests),
-    # an inactive key (emulator seeds), an unsupported method.
-    gateway = signed * (5 + 2 + int(inactive_key)) + 1
-    areas["gateway"] = AreaCost(gateway, None if emulator else 0)
+    # an unsupported method. (The inactive key comes only from an emulator's seed.)
+    areas["gateway"] = AreaCost(signed * (5 + 2) + 1, 0)
 
-    # lifecycle: the state machine (emulators only) and each documented command transition,
-    # reached by documented steps, between two restores.
-    triggers = list(commands)
-    if emulator:
-        plain = [e for e in lifecycle.events if e not in lifecycle.timer_events]
-        triggers += plain + list(lifecycle.timer_events)
-    transitions = 0
-    wanted = 0
+    # lifecycle: each documented command transition, reached by documented steps between two
+    # restores (the state machine runs against emulators only).
+    requests = wanted = 0
     for transition in lifecycle.transitions:
-        if not transition.documented or transition.trigger not in triggers:
+        if not transition.documented or transition.trigger not in commands:
             continue
-        path = path_to(lifecycle, lifecycle.initial, transition.source, triggers) or ()
+        path = path_to(lifecycle, lifecycle.initial, transition.source, commands) or ()
         fired = (*path, transition.trigger)
-        transitions += sum(1 for step in fired if step in commands) + 2 * restore
+        requests += len(fired) + 2 * restore
         wanted += sum(1 for step in fired if step in starting)
-    machine = examples * (steps + 2 * restore) if emulator else 0
-    areas["lifecycle"] = AreaCost(machine + transitions, None if emulator else wanted)
+    areas["lifecycle"] = AreaCost(requests, wanted)
 
-    areas["ram"] = AreaCost(deny_keys, None if emulator else 0)
+    areas["ram"] = AreaCost(deny_keys, 0)
 
-    # throttling: capacity at 80% of the limit; enforcement (a burst of twice the limit) where
-    # throttling is allowed.
+    # throttling: capacity at 80% of the limit; the burst of twice the limit only with
+    # --allow-throttling.
     windows = CAPACITY_WINDOWS.get(profile, 2)
     capacity = math.ceil(flow.limit * 0.8 * windows)
-    burst = 2 * flow.limit if (emulator or allow_throttling) else 0
-    areas["throttling"] = AreaCost(capacity + burst, None if emulator else 0)
+    areas["throttling"] = AreaCost(capacity + (2 * flow.limit if allow_throttling else 0), 0)
 
-    # schemathesis: every operation of the document (one per HTTP method).
-    areas["schemathesis"] = AreaCost(
-        len(op.methods) * (examples + SCHEMATHESIS_EXTRA), None if emulator else 0
-    )
-    return RunPlan(profile, emulator, areas, None if emulator else max_recordings)
+    # schemathesis: per operation (one per HTTP method), the fuzzing phase's examples and the
+    # document's own example (its coverage phase is off against a real account).
+    areas["schemathesis"] = AreaCost(len(op.methods) * (examples + SCHEMA_EXAMPLES), 0)
+    return RunPlan(profile, areas, max_recordings)
