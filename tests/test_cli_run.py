@@ -206,10 +206,11 @@ def test_hypothesis_keeps_its_files_in_the_cache_folder(capsys, tmp_path, monkey
     monkeypatch.chdir(work)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("ACSCONTRACT_CACHE_DIR", raising=False)
-    code = main(["run", "--profile", "thorough", "--", "-k", "unknown_stream"])
+    code = main(["run", "--", "-k", "unknown_stream"])
     assert code == 0, capsys.readouterr().out
     assert list(work.iterdir()) == []  # no .hypothesis in the user's folder
-    assert (tmp_path / "cache" / "acscontract" / "hypothesis").is_dir()
+    kept = tmp_path / "cache" / "acscontract" / "hypothesis"
+    assert any(kept.iterdir())  # hypothesis wrote its files there instead
 
 
 def test_main_job_adds_the_probe_and_the_policy_lint(capsys, tmp_path):
