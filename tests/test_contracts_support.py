@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from acscontract.contracts.plugin import ExchangeLog, redact
@@ -106,3 +108,29 @@ def test_exchange_log_redacts_what_it_keeps():
     assert "Signature=***" in log.last or "Signature=" not in log.last
     assert "-> HTTP 200" in log.last
     assert target.credentials.access_key_secret not in log.last
+
+
+def test_hypothesis_home_is_the_cache_folder_only_while_the_suite_runs(tmp_path):
+    from hypothesis import configuration
+
+    from acscontract.contracts.runner import hypothesis_home
+
+    before = configuration.storage_directory("x", intent_to_write=False).path
+    with hypothesis_home(tmp_path / "h"):
+        inside = configuration.storage_directory("x", intent_to_write=False).path
+    after = configuration.storage_directory("x", intent_to_write=False).path
+    assert inside == tmp_path / "h" / "x"
+    assert after == before
+
+
+@pytest.mark.skipif(
+    sys.platform in ("win32", "darwin"), reason="XDG_CACHE_HOME is the Linux convention"
+)
+def test_the_cache_folder_follows_the_platform_conventions(monkeypatch, tmp_path):
+    from acscontract.contracts.runner import CACHE_DIR_ENV, cache_dir
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv(CACHE_DIR_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "acscontract"

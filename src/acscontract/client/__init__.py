@@ -20,6 +20,7 @@ from acscontract.client._client import (
     SentRequest,
     Tamper,
     TransportError,
+    transport_reason,
 )
 from acscontract.client._pacing import (
     PACING_DIR_ENV,
@@ -69,4 +70,5 @@ __all__ = [
     "pacing_store",
     "schedule_key",
     "sign_prepared",
+    "transport_reason",
 ]

@@ -20,7 +20,6 @@ Each failure is a `UsageError` with one line that says what to fix.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PreflightResult", "check_output_path", "preflight"]
 
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 # Attempts of the harmless call when the account is throttled by other traffic.
 _THROTTLED_ATTEMPTS = 3
 
@@ -53,17 +51,6 @@ def check_output_path(path: str | Path, option: str) -> Path:
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UsageError(f"{option} {target}: not writable; pick a path you may write.")
     return target
-
-
-def _transport_reason(error: TransportError) -> str:
-    found = _ERRNO.findall(str(error))
-    if found:
-        return str(found[-1]).strip().lower()
-    text = str(error)
-    for kind in ("ConnectTimeout", "ReadTimeout", "Timeout", "SSLError", "ConnectionError"):
-        if kind in text:
-            return {"SSLError": "TLS failed"}.get(kind, kind.replace("Connect", "connection "))
-    return "no answer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +81,7 @@ def preflight(target: ContractTarget) -> PreflightResult:
             response = target.call(params)
         except TransportError as exc:
             raise UsageError(
-                f"The target {target.endpoint} does not answer ({_transport_reason(exc)}); check "
+                f"The target {target.endpoint} does not answer ({exc.reason}); check "
                 "--target and that the endpoint is running."
             ) from None
         outcome = outcome_of(response)

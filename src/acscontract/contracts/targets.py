@@ -51,6 +51,7 @@ from acscontract.client import (
     TransportError,
     pacer_for,
     pacing_store,
+    transport_reason,
 )
 from acscontract.contracts.budget import (
     DEFAULT_MAX_RECORDINGS,
@@ -474,7 +475,8 @@ class _PooledTransport:
             )
         except urllib3.exceptions.HTTPError as exc:
             raise TransportError(
-                f"No response from {client.endpoint}: {type(exc).__name__}"
+                f"No response from {client.endpoint}: {type(exc).__name__}",
+                transport_reason(exc),
             ) from None
         elapsed = time.perf_counter() - start
         text = answer.data.decode("utf-8", "replace")
