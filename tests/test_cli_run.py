@@ -243,3 +243,15 @@ def test_main_job_lint_of_a_missing_path_is_a_usage_error(capsys, tmp_path):
     assert code == 2
     assert "missing" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", [["-n", "2"], ["-n2"], ["--numprocesses=2"]])
+def test_parallel_workers_are_refused_for_a_url_target(capsys, monkeypatch, flag):
+    """Workers would drive the same stream and share the account's limit."""
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    code = main([*_serve_args("http://127.0.0.1:1", "d.example", "a", "s"), "--", *flag])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Leave -n out" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1

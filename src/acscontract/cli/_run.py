@@ -71,6 +71,27 @@ def _target_problem(options: Any) -> str | None:
     return None
 
 
+def _parallel_problem(options: Any, pytest_args: tuple[str, ...]) -> str | None:
+    """Why pytest-xdist workers cannot share this target, or None."""
+    from acscontract.contracts.targets import EMULATOR_TARGETS
+
+    if options.target in EMULATOR_TARGETS:
+        return None  # each worker runs an emulator of its own
+    flags = [
+        a
+        for a in pytest_args
+        if a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses="))
+    ]
+    if not flags:
+        return None
+    return (
+        f"{flags[0]} runs contracts in parallel workers, and against {options.target} they "
+        "would drive the same stream and share one account limit, so each would see the others' "
+        "traffic. Leave -n out: a URL target runs in one process (a real account's pace is set "
+        "by its limit, not by CPU)."
+    )
+
+
 def _overview(console: Console, options: Any) -> None:
     from acscontract.spec import operation
 
@@ -266,7 +287,7 @@ def run(
         max_recordings=max_recordings,
         run_id=uuid.uuid4().hex,
     )
-    problem = _target_problem(options)
+    problem = _target_problem(options) or _parallel_problem(options, pytest_args)
     if problem is not None:
         raise UsageError(problem)
     if junitxml:
