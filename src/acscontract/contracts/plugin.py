@@ -381,7 +381,7 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
     request.node.user_properties.append(("acscontract_target", contract_target.description))
     if not contract_target.usable:
         pytest.skip("; ".join(contract_target.missing))
-    if os.environ.get("PYTEST_XDIST_WORKER") and not contract_target.own_emulator:
+    if hasattr(request.config, "workerinput") and not contract_target.own_emulator:
         pytest.skip(
             "pytest-xdist workers would drive the same stream and share one account limit of "
             f"{contract_target.description}; run it without -n"
