@@ -169,10 +169,10 @@ def test_preflight_failures_exit_2_with_one_line_before_any_contract(
     assert not sent
 
 
-def test_an_unreachable_target_is_one_line(capsys, monkeypatch):
+def test_an_unreachable_target_is_one_line(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
     monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
-    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(Path.cwd()))
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
     code = main(_serve_args("http://127.0.0.1:1", "d.example", "a", "s"))
     captured = capsys.readouterr()
     assert code == 2
