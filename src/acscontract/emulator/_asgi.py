@@ -346,6 +346,12 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
 
     async def state(request: Request) -> Response:
         view = emulator.state
+        # ?domain=&app=&stream= narrows streams, tasks and recordings to one stream.
+        wanted = tuple(request.query_params.get(k) for k in ("domain", "app", "stream"))
+
+        def picked(key: tuple[str, str, str]) -> bool:
+            return all(w is None or w == k for w, k in zip(wanted, key, strict=True))
+
         streams = [
             {
                 "domain": d,
@@ -355,6 +361,7 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
                 "task": view.task_state(d, a, s),
             }
             for (d, a, s), online in view.streams.items()
+            if picked((d, a, s))
         ]
         tasks = [
             {
@@ -367,6 +374,7 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
                 "timer_due": t.timer_due,
             }
             for t in view.tasks.values()
+            if picked((t.domain, t.app, t.stream))
         ]
         return JSONResponse(
             {
@@ -378,7 +386,9 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
                 "accounts": list(view.accounts),
                 "streams": streams,
                 "tasks": tasks,
-                "recordings": [r.to_json() for r in view.recordings],
+                "recordings": [
+                    r.to_json() for r in view.recordings if picked((r.domain, r.app, r.stream))
+                ],
                 "faults": [r.to_json() for r in emulator.faults()],
             }
         )
