@@ -302,7 +302,11 @@ def _problems(path: Path) -> list[str]:
             "name: RealTimeRecordCommand\nname: Again",
             "appears twice",
         ),
-        ("  resource: recordingTask\n  initial", "  of: recordingTask\n  initial", "unknown key 'of'"),
+        (
+            "  resource: recordingTask\n  initial",
+            "  of: recordingTask\n  initial",
+            "unknown key 'of'",
+        ),
     ],
 )
 def test_broken_specs_get_a_precise_message(

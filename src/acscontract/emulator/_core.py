@@ -375,6 +375,26 @@ class Emulator:
         """The spec of the product whose every operation the emulator answers."""
         return self._product
 
+    def produced_resources(self) -> dict[str, str]:
+        """Lifecycle resource -> the resource its `producesFile` transitions add."""
+        return {
+            name: machine.lifecycle.produces.resource
+            for name, machine in self._machines.items()
+            if machine.lifecycle.produces is not None
+        }
+
+    def seed_binding(self) -> dict[str, str | None]:
+        """Which resources a seed's domains, streams (and online flag) and configurations are."""
+        binding = self._product.seed
+        if binding is None:
+            return {}
+        return {
+            "domains": binding.domains,
+            "streams": binding.streams,
+            "online": binding.online,
+            "recordConfigs": binding.record_configs,
+        }
+
     @property
     def unmodelled(self) -> str:
         """What the emulator does with operations the spec does not model (UNMODELLED_MODES)."""
@@ -447,7 +467,8 @@ class Emulator:
             self._tick(self._clock.now())
             self._write()
             return self._state.view(
-                {name: m.lifecycle.initial for name, m in self._machines.items()}
+                {name: m.lifecycle.initial for name, m in self._machines.items()},
+                self.produced_resources(),
             )
 
     def __repr__(self) -> str:
@@ -749,7 +770,9 @@ class Emulator:
                     f"The emulator has no domain {key[0]!r}; add it to the seed first."
                 )
             current = world.get(resource, owner, tuple(key))
-            record = dict(zip(model.identifiers, key, strict=True)) if current is None else current
+            record: dict[str, Any] = (
+                dict(zip(model.identifiers, key, strict=True)) if current is None else current
+            )
             changed = {name: value for name, value in fields.items() if record.get(name) != value}
             record.update(fields)
             for name, prop in model.properties.items():

@@ -143,6 +143,42 @@ class StateView:
     records: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]]
     identifiers: Mapping[str, tuple[str, ...]]
     lifecycles: Mapping[str, str]
+    streams_resource: str | None = None
+    online_field: str | None = None
+    produced: Mapping[str, str] = field(default_factory=dict)
+
+    def _keyed(self, resource: str) -> dict[tuple[str, ...], Mapping[str, Any]]:
+        names = self.identifiers.get(resource, ())
+        return {
+            tuple(str(record.get(n, "")) for n in names): record
+            for _, record in self.records.get(resource, ())
+        }
+
+    @property
+    def tasks(self) -> Mapping[tuple[str, ...], Mapping[str, Any]]:
+        """The records of the product's (first) lifecycle resource, by key."""
+        return MappingProxyType(self._keyed(next(iter(self.lifecycles))) if self.lifecycles else {})
+
+    @property
+    def streams(self) -> Mapping[tuple[str, ...], bool]:
+        """Whether each of the seed's streams is online, by key."""
+        if self.streams_resource is None or self.online_field is None:
+            return MappingProxyType({})
+        return MappingProxyType(
+            {
+                k: bool(r.get(self.online_field))
+                for k, r in self._keyed(self.streams_resource).items()
+            }
+        )
+
+    @property
+    def recordings(self) -> tuple[Mapping[str, Any], ...]:
+        """The records the lifecycles produced (for Live, record index files), oldest first."""
+        return tuple(
+            record
+            for resource in self.produced.values()
+            for _, record in self.records.get(resource, ())
+        )
 
     def find(self, resource: str, **fields: Any) -> list[Mapping[str, Any]]:
         """The records of `resource` whose fields equal `fields`."""
@@ -313,8 +349,11 @@ class EmulatorState:
 
     # -- views and snapshots ---------------------------------------------------------------
 
-    def view(self, lifecycles: Mapping[str, str]) -> StateView:
-        """A read-only copy of the state."""
+    def view(
+        self, lifecycles: Mapping[str, str], produced: Mapping[str, str] | None = None
+    ) -> StateView:
+        """A read-only copy of the state (`lifecycles`: resource -> initial state; `produced`:
+        lifecycle resource -> the resource it produces)."""
         records: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         identifiers = {}
         for name, resource in self.world.product.resources.items():
@@ -322,11 +361,15 @@ class EmulatorState:
             records[name] = [
                 (account, MappingProxyType(record)) for account, record in self.world.records(name)
             ]
+        binding = self.world.product.seed
         return StateView(
             tuple(a.id for a in self.seed.accounts),
             MappingProxyType({k: tuple(v) for k, v in records.items()}),
             MappingProxyType(identifiers),
             MappingProxyType(dict(lifecycles)),
+            None if binding is None else binding.streams,
+            None if binding is None else binding.online,
+            MappingProxyType(dict(produced or {})),
         )
 
     def snapshot(self, faults: list[dict[str, Any]]) -> dict[str, Any]:

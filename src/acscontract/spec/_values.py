@@ -167,8 +167,10 @@ def decode(
     if style == "json" or (kind in ("array", "object") and style != "simple"):
         try:
             return True, json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ShapeError(f"{name} is not valid JSON ({exc.msg})") from None
+        except ValueError:
+            raise ShapeError(f"{name} is not valid JSON") from None
     if style == "simple" or kind == "array":
         items = schema.get("items", {}) if isinstance(schema.get("items"), Mapping) else {}
         return True, [coerce(part, items) for part in raw.split(",")] if raw else []
