@@ -279,14 +279,12 @@ class HttpAdmin:
                 if isinstance(i, Mapping) and all(i.get(k) == v for k, v in fields.items())
             ]
 
+        tasks = mine(shape["tasks"])
+        state = str(tasks[0].get("state")) if tasks else self._initial
         streams = [
-            {"online": i.get(shape["online"]), "task": None} for i in mine(shape["streams"])
+            {"online": i.get(shape["online"]), "task": state} for i in mine(shape["streams"])
         ]
-        fresh = {
-            "streams": streams,
-            "tasks": mine(shape["tasks"]),
-            "recordings": mine(shape["recordings"]),
-        }
+        fresh = {"streams": streams, "tasks": tasks, "recordings": mine(shape["recordings"])}
         with self._lock:
             self._cache[key] = fresh
         return fresh
@@ -1058,7 +1056,7 @@ def _probe_admin(
         data = response.json()
     except ValueError:
         return None
-    return data if isinstance(data, Mapping) and "streams" in data else None
+    return data if isinstance(data, Mapping) and "world" in data else None
 
 
 @dataclass(frozen=True, slots=True)
