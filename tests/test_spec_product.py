@@ -90,10 +90,12 @@ def test_the_resource_model_names_the_recording_workflow() -> None:
 
 def test_effects_declare_conflicts_paging_and_windows() -> None:
     add = spec.operation("AddLiveAppRecordConfig").effect
-    assert add is not None and (add.kind, add.resource) == ("create", "recordConfig")
+    assert add is not None
+    assert (add.kind, add.resource) == ("create", "recordConfig")
     assert add.conflict == "ConfigAlreadyExists"
     files = spec.operation("DescribeLiveStreamRecordIndexFiles")
-    assert files.effect is not None and files.effect.paging is not None
+    assert files.effect is not None
+    assert files.effect.paging is not None
     assert (files.effect.paging.page_num, files.effect.paging.page_size) == ("PageNum", "PageSize")
     assert files.effect.window == ("StartTime", "EndTime")
     window = next(c for c in files.checks if c.check == "timeWindow")
@@ -121,7 +123,8 @@ def test_flow_control_comes_from_the_operations_documentation() -> None:
     assert (online.limit, online.per) == (10_000, "minute")
     assert flow_control_from_description("本接口的单用户QPS限制为30次/秒。")["limit"] == 30
     none = flow_control_from_description("本接口无单用户QPS限制，请您根据实际需要合理调用。")
-    assert none["limit"] is None and "no per-user QPS limit" in none["undocumented"]
+    assert none["limit"] is None
+    assert "no per-user QPS limit" in none["undocumented"]
     assert flow_control_from_description("")["limit"] is None
 
 
@@ -265,7 +268,8 @@ def test_a_required_repeat_list_counts_as_missing_when_absent() -> None:
     required = [p for p in op.parameters if p.style == "repeatList" and p.required]
     assert required
     problem = op.check_parameters({p.name: "x" for p in op.parameters if not p.structured})
-    assert problem is not None and problem.code == op.check_code("missingParameter")
+    assert problem is not None
+    assert problem.code == op.check_code("missingParameter")
 
 
 def test_json_and_simple_parameters_decode_and_validate() -> None:
@@ -278,7 +282,8 @@ def test_json_and_simple_parameters_decode_and_validate() -> None:
     assert json_params
     params = {p.name: "x" for p in op.parameters if p.required and not p.structured}
     problem = op.check_parameters({**params, json_params[0].name: "{not json"})
-    assert problem is not None and "not valid JSON" in problem.message
+    assert problem is not None
+    assert "not valid JSON" in problem.message
 
 
 def test_json_schema_turns_metadata_schemas_into_json_schema() -> None:

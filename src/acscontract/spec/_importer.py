@@ -242,8 +242,8 @@ def import_metadata(
     product_dir = out_dir / info["product"] / info["version"]
     header = (
         f"# Imported from Alibaba's official metadata ({metadata.name}) by `acscontract spec "
-        "import`.\n# RAM facts are not in the metadata: they are marked unknown. Flow control comes "
-        "from the\n# operation's description where it states a limit.\n"
+        "import`.\n# RAM facts are not in the metadata: they are marked unknown. Flow control "
+        "comes from the\n# operation's description where it states a limit.\n"
     )
     protocol_target = out_dir / _PROTOCOL_FILE
     protocol_source = bundled_spec_dir() / _PROTOCOL_FILE

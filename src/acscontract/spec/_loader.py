@@ -1055,13 +1055,12 @@ def _effect_problems(file: str, op: Operation, known_codes: set[str]) -> list[Sp
                 )
     if effect.kind == "read" and not effect.match:
         problems.append(SpecProblem(file, base, "a read effect needs a match"))
-    if effect.kind == "lifecycle":
-        if op.lifecycle is None or op.lifecycle.resource != effect.resource:
-            problems.append(
-                SpecProblem(
-                    file, base, "a lifecycle effect needs an x-lifecycle of the same resource"
-                )
-            )
+    if effect.kind == "lifecycle" and (
+        op.lifecycle is None or op.lifecycle.resource != effect.resource
+    ):
+        problems.append(
+            SpecProblem(file, base, "a lifecycle effect needs an x-lifecycle of the same resource")
+        )
     if effect.kind == "list" and effect.items is None:
         problems.append(SpecProblem(file, f"{base}/response", "a list effect needs items"))
     for index, item in enumerate(effect.filters):
