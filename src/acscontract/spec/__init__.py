@@ -12,6 +12,8 @@ from pathlib import Path
 from acscontract.spec._catalog import ActionCatalog, CatalogEntry, action_catalog, catalog_for
 from acscontract.spec._derive import (
     error_response_schema,
+    example_parameters,
+    example_value,
     openapi_document,
     request_schema,
     response_schema,
@@ -107,6 +109,8 @@ __all__ = [
     "bundled_spec_dir",
     "catalog_for",
     "error_response_schema",
+    "example_parameters",
+    "example_value",
     "find_spec_files",
     "load_document",
     "load_operation",

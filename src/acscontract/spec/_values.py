@@ -15,8 +15,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["coerce", "decode", "json_schema", "repeat_list_keys"]
+__all__ = ["coerce", "decode", "encode", "json_schema", "repeat_list_keys"]
 
+_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
 _INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _DECIMAL = re.compile(r"-?[0-9]+")
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -45,7 +46,7 @@ def json_schema(meta: Mapping[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     kind = meta.get("type")
-    if isinstance(kind, str):
+    if kind in _JSON_TYPES:  # the metadata also writes `any`: no constraint
         out["type"] = kind
     if kind == "integer" and meta.get("format") in _INT_BOUNDS:
         low, high = _INT_BOUNDS[str(meta["format"])]
@@ -179,3 +180,30 @@ def decode(
 
 def _order(segment: str) -> tuple[int, int | str]:
     return (0, int(segment)) if segment.isdigit() else (1, segment)
+
+
+def encode(name: str, style: str | None, value: Any) -> list[tuple[str, str]]:
+    """The wire pairs of a parameter's typed value, as the official SDKs send it (the inverse of
+    `decode`): repeatList arrays flattened to `Name.1.Field`, json as JSON text, simple as
+    comma-separated values, scalars as text (booleans as true/false)."""
+    if style == "repeatList" or (isinstance(value, list | dict) and style not in ("json", "simple")):
+        return _flatten(name, value)
+    if style == "json":
+        return [(name, json.dumps(value, ensure_ascii=False, separators=(",", ":")))]
+    if style == "simple" and isinstance(value, list):
+        return [(name, ",".join(_text(v) for v in value))]
+    return [(name, _text(value))]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, list):
+        return [pair for i, item in enumerate(value, 1) for pair in _flatten(f"{prefix}.{i}", item)]
+    if isinstance(value, dict):
+        return [pair for k, item in value.items() for pair in _flatten(f"{prefix}.{k}", item)]
+    return [(prefix, _text(value))]
