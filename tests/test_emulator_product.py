@@ -101,7 +101,8 @@ def test_the_served_emulator_answers_every_live_action(served: tuple[Emulator, s
 def test_unmodelled_operations_are_refused_on_request() -> None:
     strict = Emulator(unmodelled="refuse")
     op = product_operation(PRODUCT, "DescribeLiveDomainDetail")
-    assert op is not None and not op.modelled
+    assert op is not None
+    assert not op.modelled
     response = strict.handle(
         signed_request(example_parameters(op), ROOT, action=op.name, operation=op)
     )
@@ -123,7 +124,8 @@ def test_flow_control_is_per_operation_from_its_spec() -> None:
     clock = ManualClock()
     emulator = Emulator(clock=clock)
     files = product_operation(PRODUCT, "DescribeLiveStreamRecordIndexFiles")
-    assert files is not None and files.flow_control.limit is not None
+    assert files is not None
+    assert files.flow_control.limit is not None
     now = clock.now()
     params = {
         "DomainName": DOMAIN,
@@ -170,7 +172,8 @@ def test_ram_authorises_each_action_on_its_documented_resource() -> None:
     reader = Credentials("LTAItestReader0000001", "reader-secret-not-real")
     describe = product_operation(PRODUCT, "DescribeLiveRecordConfig")
     add = product_operation(PRODUCT, "AddLiveAppRecordConfig")
-    assert describe is not None and add is not None
+    assert describe is not None
+    assert add is not None
     allowed = emulator.handle(
         signed_request({"DomainName": DOMAIN}, reader, action=describe.name, operation=describe)
     )
