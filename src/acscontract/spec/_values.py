@@ -186,7 +186,9 @@ def encode(name: str, style: str | None, value: Any) -> list[tuple[str, str]]:
     """The wire pairs of a parameter's typed value, as the official SDKs send it (the inverse of
     `decode`): repeatList arrays flattened to `Name.1.Field`, json as JSON text, simple as
     comma-separated values, scalars as text (booleans as true/false)."""
-    if style == "repeatList" or (isinstance(value, list | dict) and style not in ("json", "simple")):
+    if style == "repeatList" or (
+        isinstance(value, list | dict) and style not in ("json", "simple")
+    ):
         return _flatten(name, value)
     if style == "json":
         return [(name, json.dumps(value, ensure_ascii=False, separators=(",", ":")))]
