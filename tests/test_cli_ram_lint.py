@@ -153,9 +153,21 @@ def test_bad_configuration_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_baseline_round_trip(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "policies", "--write-baseline", "baseline.json")
+    code, out, err = run(capsys, "policies", "--write-baseline", "baseline.json")
     assert code == 0
-    assert "Wrote a baseline of 1 finding(s) to baseline.json" in err
+    # The text report and the note are results: standard output.
+    assert out.endswith(
+        "Wrote a baseline of 1 finding(s) to baseline.json; pass --baseline "
+        "baseline.json to report only new findings.\n"
+    )
+    assert err == ""
+    # With a JSON report on standard output, the note goes to standard error instead.
+    code, out, err = run(
+        capsys, "policies", "--write-baseline", "baseline.json", "--format", "json"
+    )
+    assert code == 0
+    assert json.loads(out)["summary"]["findings"] == 1
+    assert "Wrote a baseline of 1 finding(s)" in err
     code, out, _ = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
     assert code == 0
     summary = json.loads(out)["summary"]

@@ -25,9 +25,10 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_validate_default_is_the_bundled_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "spec", "validate")
+    code, out, err = run(capsys, "spec", "validate")
     assert code == 0
-    assert "3 spec files are valid" in err
+    assert out == "3 spec files are valid.\n"  # the result, on standard output
+    assert err == ""
 
 
 def test_validate_reports_file_pointer_message_and_exits_1(
@@ -81,7 +82,7 @@ def test_openapi_to_file_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_import_then_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     metadata = bundled_spec_dir() / "_meta" / "live-2016-11-01-api-docs.json"
-    code, _, err = run(
+    code, out, _ = run(
         capsys,
         "spec",
         "import",
@@ -92,7 +93,7 @@ def test_import_then_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         str(tmp_path),
     )
     assert code == 0
-    assert "Imported 1 operations" in err
+    assert "Imported 1 operations" in out
     code, _, _ = run(capsys, "spec", "validate", str(tmp_path))
     assert code == 0
 
@@ -136,4 +137,4 @@ def test_the_wheel_carries_the_spec_and_works_outside_the_checkout(tmp_path: Pat
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "3 spec files are valid" in result.stderr
+    assert "3 spec files are valid" in result.stdout

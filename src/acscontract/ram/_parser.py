@@ -26,6 +26,7 @@ from acscontract.ram._document import (
     escape_pointer,
 )
 from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._positions import PositionIndex
 
 __all__ = ["SourceMap", "parse", "read_policy_source"]
 
@@ -70,21 +71,33 @@ class _Duplicate:
 
 
 class SourceMap:
-    """Positions of every node of a (valid) JSON text, computed on first use.
+    """Positions of the nodes of a (valid) JSON text, computed on first use.
 
     Addresses are (JSON Pointer, occurrence, key?): `occurrence` tells apart members of one object
-    that share a name, counting from 0.
+    that share a name, counting from 0. When no object repeats a member name (`unique`), a
+    position comes from a `PositionIndex`, which indexes only the containers on the node's path;
+    otherwise from one tokenizing scan of the whole text.
     """
 
-    __slots__ = ("_duplicates", "_newlines", "_offsets", "_text")
+    __slots__ = ("_duplicates", "_index", "_newlines", "_offsets", "_text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, unique: bool = False) -> None:
         self._text = text
         self._offsets: dict[tuple[str, int, bool], int] | None = None
         self._newlines: list[int] | None = None
         self._duplicates: list[_Duplicate] = []
+        self._index = PositionIndex(text) if unique else None
 
     def position(self, pointer: str, occurrence: int, key: bool) -> tuple[int, int]:
+        index = self._index
+        if index is not None and occurrence == 0:
+            offset = index.offset(pointer, key)
+            if offset is None and key:
+                offset = index.offset(pointer, False)
+            while offset is None and pointer:
+                pointer = pointer.rsplit("/", 1)[0]
+                offset = index.offset(pointer, False)
+            return index.line_column(offset or 0)
         offsets = self._offsets
         if offsets is None:
             offsets = self._scan()
@@ -331,7 +344,7 @@ def parse(
         )
         return ParseResult(None, tuple(problems))
 
-    source_map = SourceMap(text)
+    source_map = SourceMap(text, unique=not duplicates_seen)
     if not isinstance(data, dict):
         line, column = source_map.position("", 0, False)
         what = "an array" if isinstance(data, list) else f"a {_json_name(data)}"

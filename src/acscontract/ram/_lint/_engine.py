@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from acscontract.ram._config import LintConfig
 from acscontract.ram._document import ParseResult, PolicyDocument, PolicyKind
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._grammar import GRAMMAR_CHECKS, check_grammar
-from acscontract.ram._lint import _actions, _conditions, _redundancy, _resources
+from acscontract.ram._lint import _actions, _conditions, _redundancy, _resources, _undecided
 from acscontract.ram._lint._base import Check, CheckRegistry, LintContext, ProblemCheck
 from acscontract.ram._lint._facts import CatalogFacts
 from acscontract.ram._parser import parse, read_policy_source
@@ -61,6 +62,7 @@ def default_registry() -> CheckRegistry:
             *_resources.CHECKS,
             *_actions.CHECKS,
             *_redundancy.CHECKS,
+            *_undecided.CHECKS,  # last: it reports what the others left undecided
         ]
     )
 
@@ -233,6 +235,8 @@ class Linter:
         size = max(1, -(-len(files) // (workers * 4)))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
         findings: list[Finding] = []
+        from concurrent.futures import ProcessPoolExecutor  # only large trees pay for it
+
         with ProcessPoolExecutor(
             max_workers=workers,
             initializer=_init_worker,
@@ -273,30 +277,96 @@ def _display(path: str | Path) -> str:
     return text[2:] if text.startswith("./") else text
 
 
-def collect_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The files to lint: each file as given, and every *.json below each folder, sorted.
+_GLOB = frozenset("*?[")
 
-    InputError for a path that does not exist or a folder that cannot be listed.
+
+def collect_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to lint: each file as given, every *.json below each folder (sorted), and the
+    matches of a glob pattern (`policies/**/*.json`) that the shell did not expand.
+
+    Never a silent pass: InputError for a path that does not exist, a folder with no *.json
+    file below it, a pattern that matches nothing, a folder that cannot be listed, and a file
+    that is not a regular file (a broken link, a pipe, a device). `-` is standard input.
     """
     files: list[Path] = []
     for raw in paths:
+        text = str(raw)
+        if text == "-":
+            files.append(Path("-"))
+            continue
         path = Path(raw)
-        if str(raw) == "-" or path.is_file():
-            files.append(path)
-            continue
-        if path.is_dir():
-            try:
-                found = sorted(p for p in path.rglob("*.json") if p.is_file())
-            except OSError as exc:
+        if os.path.lexists(path):
+            files.extend(_files_at(path, given=True))
+        elif _GLOB.intersection(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
                 raise InputError(
-                    str(path), f"the folder cannot be listed ({exc.strerror})."
-                ) from None
-            files.extend(found)
-            continue
-        if not path.exists():
-            raise InputError(str(path), "no such file or folder; check the path.")
-        raise InputError(str(path), "is neither a file nor a folder.")
+                    text,
+                    "the pattern matches no file or folder, so nothing would be linted; check "
+                    "the pattern.",
+                )
+            for match in matches:
+                files.extend(_files_at(Path(match), given=False))
+        else:
+            raise InputError(text, "no such file or folder; check the path.")
     return files
+
+
+def _files_at(path: Path, *, given: bool) -> list[Path]:
+    """The file at `path`, or the *.json files below the folder at `path`."""
+    if path.is_dir():
+        found = _walk(path)
+        if not found:
+            raise InputError(
+                str(path),
+                "the folder holds no *.json file, so nothing would be linted; check the path, "
+                "or give the policy files themselves.",
+            )
+        return found
+    if given or path.name.endswith(".json"):
+        _require_regular(path)
+        return [path]
+    return []
+
+
+def _require_regular(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(
+            str(path), "is a broken symbolic link (its target does not exist)."
+        ) from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read ({exc.strerror or exc}).") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(str(path), "is not a regular file (a pipe, socket or device).")
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every *.json file below `root`, following links to folders once each; InputError for a
+    folder that cannot be listed or a *.json entry that is not a readable regular file."""
+
+    def fail(exc: OSError) -> None:
+        where = exc.filename or str(root)
+        raise InputError(str(where), f"the folder cannot be listed ({exc.strerror or exc}).")
+
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(root, onerror=fail, followlinks=True):
+        info = os.stat(folder)
+        key = (info.st_dev, info.st_ino)
+        if key in seen:  # a link back up the tree: already walked
+            dirs[:] = []
+            continue
+        seen.add(key)
+        dirs.sort()
+        for name in names:
+            if name.endswith(".json"):
+                path = Path(folder, name)
+                _require_regular(path)
+                found.append(path)
+    found.sort()
+    return found
 
 
 def lint(
