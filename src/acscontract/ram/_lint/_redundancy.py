@@ -78,6 +78,7 @@ class _Summary:
     __slots__ = (
         "action_wild",
         "actions",
+        "condition_keys",
         "conditions",
         "effect",
         "key",
@@ -107,6 +108,7 @@ class _Summary:
         self.conditions: dict[tuple[str, str], frozenset[str | None]] | None = (
             None if opaque else conditions
         )
+        self.condition_keys = frozenset(conditions)
         self.key = (
             effect,
             actions,
@@ -166,21 +168,29 @@ def _covered(
 def _subsumes(context: LintContext, outer: _Summary, inner: _Summary) -> bool | None:
     """Whether `outer` covers everything `inner` does (same effect, principal, at least its
     actions and resources, and only conditions that `inner` also has, at least as strictly);
-    None when undecided."""
+    None when undecided. The cheap set comparisons come first."""
     if inner.effect is None or inner.effect != outer.effect or inner.principal != outer.principal:
         return False
     ia, oa, ir, orr = inner.actions, outer.actions, inner.resources, outer.resources
     ic, oc = inner.conditions, outer.conditions
     if ia is None or oa is None or ir is None or orr is None or ic is None or oc is None:
         return False
-    for key, allowed in oc.items():
-        required = ic.get(key)
-        if required is None or not required <= allowed:
+    if oc:
+        if not outer.condition_keys <= inner.condition_keys:
             return False
-    actions = _covered(context, ia, oa, outer.action_wild, True)
+        for key, allowed in oc.items():
+            if not ic[key] <= allowed:
+                return False
+    actions_listed = ia <= oa
+    if not actions_listed and not outer.action_wild:
+        return False
+    resources_listed = ir <= orr
+    if not resources_listed and not outer.resource_wild:
+        return False
+    actions = True if actions_listed else _covered(context, ia, oa, True, True)
     if actions is False:
         return False
-    resources = _covered(context, ir, orr, outer.resource_wild, False)
+    resources = True if resources_listed else _covered(context, ir, orr, True, False)
     if resources is False:
         return False
     return None if actions is None or resources is None else True
@@ -257,20 +267,18 @@ def _subsumed_statements(
     if len(statements) < 2:
         return
     summaries = _summaries(context)
-    keys = [s.key for s in summaries]
     budget = context.budget
     first_of: dict[Hashable, int] = {}
-    for i, key in enumerate(keys):
-        first_of.setdefault(key, i)
+    same = [first_of.setdefault(s.key, i) for i, s in enumerate(summaries)]
     candidates = _statement_candidates(summaries, budget)
     for i, inner in enumerate(summaries):
-        if inner.effect is None or first_of[keys[i]] != i:
+        if inner.effect is None or same[i] != i:
             continue  # statement-duplicate reports a repeat
         undecided = False
         for j in candidates(i):
+            if same[j] == i:
+                continue  # itself, or a repeat of it
             outer = summaries[j]
-            if i == j or keys[i] == keys[j]:
-                continue
             if not budget.spend():
                 _note_undecided(
                     context,
@@ -313,9 +321,11 @@ def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -
     action or resource: those that list it, or have a wildcard whose literal prefix and suffix
     fit it (an outer statement must cover every action and every resource of the inner one, so
     any of them can pick the candidates)."""
-    everyone = list(range(len(summaries)))
     if len(summaries) <= _SMALL:
-        return lambda i: everyone
+        same: dict[tuple[object, ...], list[int]] = {}
+        for j, s in enumerate(summaries):
+            same.setdefault((s.effect, s.principal), []).append(j)
+        return lambda i: same[(summaries[i].effect, summaries[i].principal)]
     literal: dict[tuple[object, ...], list[int]] = {}
     wild: dict[tuple[object, ...], _PrefixIndex] = {}
     groups: dict[tuple[object, ...], list[int]] = {}
