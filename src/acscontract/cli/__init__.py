@@ -182,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_OK
+    except SystemExit as exc:
+        # click answers a broken pipe itself: it pacifies the streams and exits with 1.
+        if type(sys.stdout).__name__ == "_PacifyFlushWrapper":
+            _quiet_stdout()
+            return EXIT_OK
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:

@@ -365,9 +365,51 @@ def parse(
 
     if duplicates_seen:
         problems.extend(_duplicate_problems(source_map, name))
+    if _SURROGATE_ESCAPE.search(text) is not None or _SURROGATE.search(text) is not None:
+        problems.extend(_surrogate_problems(data, source_map, name))
 
     document = _build_document(data, name, kind, text, source_map)
     return ParseResult(document, tuple(problems))
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_problems(data: Any, source_map: SourceMap, name: str) -> Iterable[Finding]:
+    """A finding for each string (member name or value) holding a lone UTF-16 surrogate: an
+    escape such as `\\ud800` without its partner decodes to no character at all."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in reversed(list(_pairs(value))):
+                child_pointer = pointer + "/" + escape_pointer(key)
+                if _SURROGATE.search(key) is not None:
+                    yield _surrogate_problem(source_map, name, child_pointer, True)
+                stack.append((child_pointer, child))
+        elif isinstance(value, list):
+            stack.extend((f"{pointer}/{i}", child) for i, child in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and _SURROGATE.search(value) is not None:
+            yield _surrogate_problem(source_map, name, pointer, False)
+
+
+def _surrogate_problem(source_map: SourceMap, name: str, pointer: str, key: bool) -> Finding:
+    line, column = source_map.position(pointer, 0, key)
+    what = "The member name" if key else "The string"
+    return _problem(
+        "invalid-encoding",
+        Severity.ERROR,
+        name,
+        line,
+        column,
+        pointer,
+        f"{what} at {pointer or '/'} holds a lone UTF-16 surrogate (an escape such as \\ud800 "
+        "without its pair), which is no Unicode character; the document cannot be sent to RAM "
+        "as UTF-8.",
+        "Remove the escape, or write the character it was meant to be (a pair such as "
+        "\\ud83d\\ude00, or the character itself).",
+    )
 
 
 def _json_name(value: object) -> str:

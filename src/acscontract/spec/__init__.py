@@ -163,7 +163,16 @@ def protocol(name: str = "rpc") -> Protocol:
 
 @functools.cache
 def operation(name: str = DEFAULT_OPERATION) -> Operation:
-    """The bundled spec of an operation, by `product/version/Name` or plain `Name`."""
-    from acscontract.spec._loader import load_operation, resolve_operation
+    """The bundled spec of an operation, by `product/version/Name` or plain `Name`.
 
-    return load_operation(resolve_operation(name))
+    Read from the precompiled cache (`acscontract.spec._cache`) when no spec file changed.
+    """
+    from acscontract._resources import bundled_path
+    from acscontract.spec._cache import cached
+
+    def build() -> Operation:
+        from acscontract.spec._loader import load_operation, resolve_operation
+
+        return load_operation(resolve_operation(name))
+
+    return cached(f"operation-{name}", bundled_path("spec"), build)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -75,9 +76,12 @@ def cache_directories(root: Path) -> list[Path]:
 def cached(name: str, root: Path, build: Callable[[], _T]) -> _T:
     """`build()`, or its result from the disk cache when no file under `root` has changed."""
     key = (CACHE_FORMAT, name, sys.version_info[:2], str(root.resolve()), signature(root))
-    # The name only spreads entries over files; the whole key is compared after reading.
+    # The file name only spreads entries over files (the whole key is compared after reading);
+    # `name` may come from the user, so only its safe characters are used.
+    label = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:48] or "entry"
+    label += f"-{zlib.crc32(name.encode('utf-8', 'surrogatepass')):08x}"
     digest = f"{zlib.crc32(repr(key).encode('utf-8', 'surrogatepass')):08x}"
-    filename = f"acscontract-{name}-{digest}.pickle"
+    filename = f"acscontract-{label}-{digest}.pickle"
     places = cache_directories(root)
     for place in places:
         found = _read(place / filename, key)
@@ -86,7 +90,7 @@ def cached(name: str, root: Path, build: Callable[[], _T]) -> _T:
     value = build()
     data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
     for place in places:
-        if _write(place, filename, f"acscontract-{name}-", data):
+        if _write(place, filename, f"acscontract-{label}-", data):
             break
     return value
 
