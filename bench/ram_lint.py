@@ -27,8 +27,12 @@ And once, what a pre-commit hook runs: the whole command on one file, after one 
 the spec cache, against parliament on one file (the faster of its stdin and `--files` modes).
 Goal: at least 2x faster. The time with a cold spec cache is printed too.
 
-Run: `python bench/ram_lint.py [--count N] [--shapes mixed,multi,...]` (parliament must be
-installed: `pip install -e '.[bench]'`, which `make bench` does).
+And the hostile inputs of issue 13, each linted by the whole command (text report to a file),
+as seconds per megabyte of input. Goal: about 1 s per MB at most, whatever the shape. Parliament
+is not run on these (they are RAM-specific, and some would take it minutes).
+
+Run: `python bench/ram_lint.py [--count N] [--shapes mixed,multi,...] [--no-hostile]`
+(parliament must be installed: `pip install -e '.[bench]'`, which `make bench` does).
 """
 
 from __future__ import annotations
@@ -387,6 +391,105 @@ def _one_file(tmp: Path, shapes: Shapes, env: dict[str, str], tries: int) -> Non
 
 
 _GOALS: list[bool] = []
+HOSTILE_GOAL = 1.0  # seconds per megabyte
+
+
+def _hostile_inputs(shapes: Shapes) -> dict[str, str]:
+    """The shapes that used to take minutes: (name, text)."""
+    rng = random.Random(SEED)
+    template = shapes.template
+    arn = template.arn
+    found: dict[str, str] = {}
+    found["one line, 20,000 duplicate keys (300 KB)"] = (
+        "{" + ",".join('"Version":"1"' for _ in range(20_000)) + ',"Statement":[]}'
+    )
+    found["one statement, 5,000 wildcard actions"] = json.dumps(
+        {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [f"{shapes.prefix}:Describe{i}*" for i in range(5000)],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+    found["wildcards with 10-20 `?` (all pairs compared)"] = json.dumps(
+        {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        f"{shapes.prefix}:*{c}{'?' * rng.randint(10, 20)}*" for c in "abcdefgh"
+                    ],
+                    "Resource": [
+                        arn(accountId=_ACCOUNT, DomainName=f"*{c}{'?' * 12}*") for c in "xyz"
+                    ],
+                }
+            ],
+        }
+    )
+    statements = []
+    while sum(len(s) for s in statements) < 10_000_000:
+        domain = f"d{rng.randint(0, 10**6)}.example.com"
+        statements.append(
+            json.dumps(
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        f"{shapes.prefix}:Describe{rng.randint(0, 999)}*",
+                        shapes.entry.action,
+                    ],
+                    "Resource": arn(accountId=_ACCOUNT, DomainName=domain),
+                    "Condition": {"IpAddress": {"acs:SourceIp": ["203.0.113.0/24"]}},
+                }
+            )
+        )
+    found["10 MB: 45,000 statements"] = (
+        '{"Version": "1", "Statement": [' + ",\n".join(statements) + "]}"
+    )
+    actions = []
+    while sum(len(a) + 3 for a in actions) < 10_000_000:
+        actions.append(f"{shapes.prefix}:D{rng.randint(0, 10**9)}*x{rng.randint(0, 99)}")
+    found["10 MB: one Action list of wildcards"] = json.dumps(
+        {"Version": "1", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    )
+    addresses = [f"203.0.{rng.randint(0, 255)}.{rng.randint(0, 255)}" for _ in range(600_000)]
+    found["10 MB: one condition of 600,000 addresses"] = json.dumps(
+        {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": shapes.entry.action,
+                    "Resource": arn(accountId=_ACCOUNT, DomainName="x" * 1_000_000),
+                    "Condition": {"IpAddress": {"acs:SourceIp": addresses}},
+                }
+            ],
+        }
+    )
+    return found
+
+
+def _hostile(tmp: Path, shapes: Shapes, env: dict[str, str]) -> None:
+    print("Hostile inputs, the whole command (text report to a file):")
+    bin_dir = Path(sys.executable).parent
+    for i, (name, text) in enumerate(_hostile_inputs(shapes).items()):
+        path = tmp / f"hostile-{i}.json"
+        path.write_text(text, encoding="utf-8")
+        megabytes = path.stat().st_size / 1e6
+        cmd = [str(bin_dir / "acscontract"), "ram", "lint", str(path), "-o", str(tmp / "h.txt")]
+        seconds = _seconds(cmd, env)
+        per_mb = seconds / max(megabytes, 0.1)  # below 100 KB, startup dominates: per 0.1 MB
+        met = per_mb <= HOSTILE_GOAL
+        print(
+            f"  {name:<48} {megabytes:>6.2f} MB {seconds:>6.2f} s  {per_mb:>5.2f} s/MB  "
+            f"{'met' if met else 'NOT met'}"
+        )
+        _GOALS.append(met)
+        path.unlink()
 
 
 def main() -> int:
@@ -394,6 +497,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=COUNT, help="policies per shape")
     parser.add_argument("--shapes", default="mixed,multi,least,wide")
     parser.add_argument("--tries", type=int, default=7, help="runs of the one-file figure")
+    parser.add_argument("--no-hostile", action="store_true", help="skip the hostile inputs")
     args = parser.parse_args()
     started = time.perf_counter()
     shapes = Shapes(SEED)
@@ -401,6 +505,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ram-lint-bench-"))
     try:
         _one_file(tmp, shapes, env, args.tries)
+        if not args.no_hostile:
+            _hostile(tmp, shapes, env)
         for shape in args.shapes.split(","):
             policies = [shapes.policy(shape) for _ in range(args.count)]
             ram_texts = [shapes.ram(p) for p in policies]

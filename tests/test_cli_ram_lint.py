@@ -366,14 +366,14 @@ def test_an_unreadable_folder_is_named(
 def test_an_unreadable_file_is_named(
     tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = Path.read_bytes
+    real = open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "good.json":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def locked_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("good.json"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr("builtins.open", locked_open)
     code, out, err = run(capsys, "policies")
     assert (code, out) == (2, "")
     one_line(err, "policies/good.json: cannot be read (Permission denied)")

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from acscontract._resources import DOCS_URL
 from acscontract.emulator._core import Emulator
 from acscontract.emulator._types import EmulatorRequest
 from acscontract.errors import AcsContractError
@@ -292,7 +293,7 @@ def _admin_routes(emulator: Emulator, admin_token: str | None) -> list[Route]:
         return _error(
             404,
             f"There is no admin endpoint {request.method} {request.url.path}; see "
-            "docs/emulator.md for the admin API.",
+            f"{DOCS_URL}emulator.md for the admin API.",
         )
 
     def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:

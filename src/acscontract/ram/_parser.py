@@ -569,9 +569,10 @@ def read_policy_source(path: str | Path) -> bytes:
         import sys
 
         return sys.stdin.buffer.read()
-    p = Path(path)
+    p = path
     try:
-        return p.read_bytes()
+        with open(p, "rb") as policy:
+            return policy.read()
     except FileNotFoundError:
         raise InputError(str(p), "no such file; check the path of the policy.") from None
     except IsADirectoryError:

@@ -203,6 +203,7 @@ def _segment(tokens: list[Token]) -> tuple[int, Callable[[str, int], bool], _Fin
 _Find = Callable[[str, int, int], int]
 
 
+@functools.lru_cache(maxsize=8192)
 def _glob(tokens: tuple[Token, ...]) -> Callable[[str], bool]:
     """A matcher for one (normalised) pattern: leftmost fit of each fixed-width segment."""
     if not any(isinstance(t, _Wild) for t in tokens):

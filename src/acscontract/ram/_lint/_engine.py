@@ -215,13 +215,13 @@ class Linter:
         More than `PARALLEL_THRESHOLD` files go to a process pool of `jobs` workers (default:
         one per CPU); pass `jobs=1` to stay in this process. InputError for an unreadable path.
         """
-        files = collect_files(paths)
+        files = _collect(paths)
         kind = PolicyKind.parse(kind)
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
         findings: list[Finding] = []
         parallel = len(files) > PARALLEL_THRESHOLD and workers > 1
         # Workers rebuild the default registry and cannot read this process's standard input.
-        parallel = parallel and self.registry is default_registry() and Path("-") not in files
+        parallel = parallel and self.registry is default_registry() and "-" not in files
         if parallel:
             findings = self._parallel(files, kind, workers)
         else:
@@ -231,7 +231,7 @@ class Linter:
         names = tuple("<stdin>" if str(p) == "-" else _display(p) for p in files)
         return LintResult(tuple(findings), names)
 
-    def _parallel(self, files: list[Path], kind: PolicyKind, workers: int) -> list[Finding]:
+    def _parallel(self, files: list[str], kind: PolicyKind, workers: int) -> list[Finding]:
         size = max(1, -(-len(files) // (workers * 4)))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
         findings: list[Finding] = []
@@ -257,9 +257,7 @@ def _init_worker(config: LintConfig, now: datetime) -> None:
     _WORKER = Linter(config=config, now=now)
 
 
-def _lint_chunk(
-    files: list[Path], kind: PolicyKind
-) -> tuple[list[Finding], tuple[str, str] | None]:
+def _lint_chunk(files: list[str], kind: PolicyKind) -> tuple[list[Finding], tuple[str, str] | None]:
     """A worker's share: its findings, or the (location, problem) of an unreadable file (sent
     as plain values, since the exception itself does not survive pickling)."""
     linter = _WORKER if _WORKER is not None else Linter()
@@ -273,7 +271,7 @@ def _lint_chunk(
 
 
 def _display(path: str | Path) -> str:
-    text = Path(path).as_posix()
+    text = path if isinstance(path, str) and os.sep == "/" else Path(path).as_posix()
     return text[2:] if text.startswith("./") else text
 
 
@@ -288,11 +286,16 @@ def collect_files(paths: Iterable[str | Path]) -> list[Path]:
     file below it, a pattern that matches nothing, a folder that cannot be listed, and a file
     that is not a regular file (a broken link, a pipe, a device). `-` is standard input.
     """
-    files: list[Path] = []
+    return [Path(f) for f in _collect(paths)]
+
+
+def _collect(paths: Iterable[str | Path]) -> list[str]:
+    """`collect_files`, as the path strings the linter works with."""
+    files: list[str] = []
     for raw in paths:
         text = str(raw)
         if text == "-":
-            files.append(Path("-"))
+            files.append("-")
             continue
         path = Path(raw)
         if os.path.lexists(path):
@@ -312,7 +315,7 @@ def collect_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def _files_at(path: Path, *, given: bool) -> list[Path]:
+def _files_at(path: Path, *, given: bool) -> list[str]:
     """The file at `path`, or the *.json files below the folder at `path`."""
     if path.is_dir():
         found = _walk(path)
@@ -324,48 +327,57 @@ def _files_at(path: Path, *, given: bool) -> list[Path]:
             )
         return found
     if given or path.name.endswith(".json"):
-        _require_regular(path)
-        return [path]
+        _require_regular(str(path))
+        return [str(path)]
     return []
 
 
-def _require_regular(path: Path) -> None:
+def _require_regular(path: str) -> None:
     try:
-        mode = path.stat().st_mode
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise InputError(
-            str(path), "is a broken symbolic link (its target does not exist)."
-        ) from None
+        raise InputError(path, "is a broken symbolic link (its target does not exist).") from None
     except OSError as exc:
-        raise InputError(str(path), f"cannot be read ({exc.strerror or exc}).") from None
+        raise InputError(path, f"cannot be read ({exc.strerror or exc}).") from None
     if not stat.S_ISREG(mode):
-        raise InputError(str(path), "is not a regular file (a pipe, socket or device).")
+        raise InputError(path, "is not a regular file (a pipe, socket or device).")
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(root: Path) -> list[str]:
     """Every *.json file below `root`, following links to folders once each; InputError for a
     folder that cannot be listed or a *.json entry that is not a readable regular file."""
-
-    def fail(exc: OSError) -> None:
-        where = exc.filename or str(root)
-        raise InputError(str(where), f"the folder cannot be listed ({exc.strerror or exc}).")
-
-    found: list[Path] = []
+    found: list[str] = []
     seen: set[tuple[int, int]] = set()
-    for folder, dirs, names in os.walk(root, onerror=fail, followlinks=True):
-        info = os.stat(folder)
-        key = (info.st_dev, info.st_ino)
-        if key in seen:  # a link back up the tree: already walked
-            dirs[:] = []
-            continue
-        seen.add(key)
-        dirs.sort()
-        for name in names:
-            if name.endswith(".json"):
-                path = Path(folder, name)
-                _require_regular(path)
-                found.append(path)
-    found.sort()
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in seen:
+                continue  # a link back up the tree: already walked
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            raise InputError(
+                folder, f"the folder cannot be listed ({exc.strerror or exc})."
+            ) from None
+        for entry in listed:
+            try:
+                is_dir = entry.is_dir()  # follows links; the type comes from the listing
+            except OSError:
+                is_dir = False
+            if is_dir:
+                pending.append(entry.path)
+            elif entry.name.endswith(".json"):
+                try:
+                    regular = entry.is_file()
+                except OSError:
+                    regular = False
+                if not regular:
+                    _require_regular(entry.path)  # names the problem
+                found.append(entry.path)
+    found.sort(key=lambda p: p.split(os.sep))
     return found
 
 

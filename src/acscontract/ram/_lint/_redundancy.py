@@ -370,6 +370,8 @@ def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -
 
 _SMALL = 32
 """Up to this many statements, every pair is compared (cheaper than building an index)."""
+_SMALL_LIST = 8
+"""Likewise for the entries of one Action or Resource list."""
 _Candidates = Callable[[int], list[int]]
 
 
@@ -455,15 +457,23 @@ def _subsumed_entries(
     kind = "action" if actions else "resource"
     facts = context.facts
     budget = context.budget
-    index = _PrefixIndex(budget)
-    for j, outer in enumerate(keys):
-        if outer is not None and first.get(outer) == j and _wild(outer):
-            index.add(j, outer)
+    outers = [
+        j
+        for j, outer in enumerate(keys)
+        if outer is not None and first.get(outer) == j and _wild(outer)
+    ]
+    if len(keys) <= _SMALL_LIST:  # a short list: compare every pair, no index to build
+        candidates: Callable[[str], list[int]] = lambda _: outers  # noqa: E731
+    else:
+        index = _PrefixIndex(budget)
+        for j in outers:
+            index.add(j, keys[j])  # type: ignore[arg-type]
+        candidates = index.candidates
     undecided: tuple[int, str] | None = None
     for i, inner in enumerate(keys):
         if inner is None or first.get(inner) != i:
             continue
-        for j in index.candidates(inner):
+        for j in candidates(inner):
             if j == i:
                 continue
             if not budget.spend():
