@@ -5,7 +5,9 @@ The JSON shape is documented in docs/ram-lint.md and is stable: fields are only 
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
 from typing import Any
@@ -41,8 +43,29 @@ _SECURITY_SEVERITY = {Severity.SECURITY: "7.5"}
 _FINGERPRINT_KEY = "acscontractFinding/v1"
 
 
+@functools.cache
 def _version() -> str:
-    from importlib import metadata  # only the JSON and SARIF reports name the version
+    """The installed version, from the `Version:` line of the distribution's METADATA.
+
+    Read directly: `importlib.metadata` would cost a pre-commit run tens of milliseconds of
+    imports for one line. It is the fallback when the file is not where pip puts it.
+    """
+    for entry in sys.path:
+        try:
+            found = sorted(Path(entry or ".").glob("acscontract-*.dist-info/METADATA"))
+        except OSError:
+            continue
+        for metadata_file in found:
+            try:
+                with metadata_file.open(encoding="utf-8") as lines:
+                    for line in lines:
+                        if line.startswith("Version:"):
+                            return line.partition(":")[2].strip()
+                        if not line.strip():
+                            break
+            except OSError:
+                continue
+    from importlib import metadata
 
     try:
         return metadata.version("acscontract")
@@ -224,12 +247,11 @@ EXCERPT = 120
 def excerpt(line: str, column: int, width: int = EXCERPT) -> tuple[str, int]:
     """At most `width` characters of `line` around `column` (1-based), with `…` where it was
     cut, and the column of the same character in the excerpt."""
-    line = line.replace("\t", " ")
     if len(line) <= width:
-        return line, column
+        return line.replace("\t", " "), column
     start = max(0, min(column - 1 - width // 2, len(line) - width))
     end = start + width
-    shown = line[start:end]
+    shown = line[start:end].replace("\t", " ")  # cut first: the line may be megabytes long
     if start > 0:
         shown = "…" + shown
         column = column - start + 1
