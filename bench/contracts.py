@@ -1,26 +1,42 @@
-"""Benchmark: generated-and-checked cases per second of the contract suite's property phase.
+"""Benchmark: the contract suite's speed and what it costs on a real account.
 
 Measures, in one run:
-- the property-based phase (hypothesis strategies from the spec -> signed request -> emulator ->
-  every response check) against the emulator in process, and over loopback HTTP;
-- schemathesis over the same OpenAPI document with its default checks, in process (ASGI), as
-  the anchor.
+1. the property-based phase (hypothesis strategies from the spec -> signed request -> emulator ->
+   every response check) against the emulator in process, and over loopback HTTP; and, as the
+   anchor, schemathesis over the same OpenAPI document with its default checks, in process
+   (ASGI). Goal: the in-process property phase at least 5x the anchor.
+2. `acscontract run` (the quick profile, the whole command) against a served emulator
+   (`acscontract emulator serve`, started fresh) and against the emulator in process, both in
+   this run, interleaved. Goal: the served run takes at most 2x the in-process one.
+3. The real cost of each profile on a real account: `acscontract run` through the real-account
+   stand-in (`acscontract.contracts.standin`: a proxy in front of a served emulator that hides
+   its admin API and counts what it forwards). Prints requests, recordings (successful start and
+   restart calls), wall time and the plan's bounds. Goals: within the plan, at most
+   --max-recordings (3) recordings, and the quick profile at most 2,000 requests.
 
-The goal is at least 5x the schemathesis figure for the in-process property phase. Prints the
-figures; exits 1 if the goal is missed. Runs in well under two minutes.
+Prints the figures; exits 1 if a goal is missed. `--parts 1,2` picks parts; part 3 paces at 80%
+of the limit, so it takes minutes (`--profiles quick` keeps it to about one).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from acscontract.contracts.checks import checks_for
+from acscontract.contracts.plan import run_plan
+from acscontract.contracts.plugin import PROFILES, settings_of
+from acscontract.contracts.standin import real_account_standin
 from acscontract.contracts.strategies import invalid_requests, sequences, valid_requests
 from acscontract.contracts.suite import send
 from acscontract.contracts.targets import ContractTarget, TargetOptions, open_target
@@ -28,6 +44,10 @@ from acscontract.spec import openapi_document, operation
 
 OP = operation()
 GOAL = 5.0
+SERVED_GOAL = 2.0
+QUICK_REQUESTS_GOAL = 2000
+MAX_RECORDINGS = 3
+ACSCONTRACT = [sys.executable, "-m", "acscontract"]
 BENCH_SETTINGS = settings(
     database=None,
     deadline=None,
@@ -105,8 +125,7 @@ def measure(name: str, action: Callable[[], float]) -> float:
     return rate
 
 
-def main() -> int:
-    print(f"acscontract contract-suite benchmark ({OP.qualified_name})")
+def part_property_phase() -> bool:
     with open_target(OP, TargetOptions()) as in_process:
         measure("property phase, in process (warm-up)", lambda: property_phase(in_process, 300))
         inproc = measure("property phase, in process", lambda: property_phase(in_process, 6000))
@@ -118,7 +137,161 @@ def main() -> int:
         measure("property phase, loopback HTTP", lambda: property_phase(loopback, 2000))
     ratio = inproc / anchor
     print(f"in-process property phase / schemathesis: {ratio:.1f}x (goal >= {GOAL:.0f}x)")
-    return 0 if ratio >= GOAL else 1
+    return ratio >= GOAL
+
+
+# --- a served emulator, and the real-account stand-in in front of one -------------------------
+
+
+def _root_key() -> tuple[str, str]:
+    from acscontract.emulator import Emulator
+
+    account = Emulator().seed.accounts[0]
+    root = next(k for k in account.access_keys if k.user is None and k.active)
+    return root.id, root.secret
+
+
+def _environment(pacing_dir: str) -> dict[str, str]:
+    key_id, secret = _root_key()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACSCONTRACT_")}
+    env.update(
+        ALIBABA_CLOUD_ACCESS_KEY_ID=key_id,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET=secret,
+        ACSCONTRACT_PACING_DIR=pacing_dir,
+    )
+    env.pop("ALIBABA_CLOUD_SECURITY_TOKEN", None)
+    return env
+
+
+@contextlib.contextmanager
+def served_emulator() -> Iterator[str]:
+    """`acscontract emulator serve --port 0`, started fresh; yields its URL."""
+    process = subprocess.Popen(
+        [*ACSCONTRACT, "emulator", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        found = re.search(r"on (http://\S+)", first)
+        if found is None:
+            raise RuntimeError(f"acscontract emulator serve printed {first!r}")
+        yield found.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*ACSCONTRACT, "run", *args], env=env, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"acscontract run {' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}"
+            f"\n{done.stderr[-2000:]}"
+        )
+    return elapsed, done.stdout
+
+
+def part_served(rounds: int) -> bool:
+    """The quick profile against a served emulator and in process, interleaved."""
+    resources = ["--domain", "push.example.com", "--app", "live", "--stream", "stream1"]
+    served_times: list[float] = []
+    inproc_times: list[float] = []
+    with tempfile.TemporaryDirectory() as pacing:
+        env = _environment(pacing)
+        for index in range(rounds):
+            inproc, _ = _run(["--profile", "quick"], env)
+            with served_emulator() as url:
+                served, _ = _run(["--target", url, *resources, "--profile", "quick"], env)
+            inproc_times.append(inproc)
+            served_times.append(served)
+            print(
+                f"round {index + 1}: quick profile in process {inproc:6.1f} s, against a served "
+                f"emulator {served:6.1f} s ({served / inproc:.2f}x)"
+            )
+    best_served, best_inproc = min(served_times), min(inproc_times)
+    ratio = best_served / best_inproc
+    print(
+        f"served emulator / in process, best of {rounds}: {best_served:.1f} s / "
+        f"{best_inproc:.1f} s = {ratio:.2f}x (goal <= {SERVED_GOAL:.0f}x)"
+    )
+    return ratio <= SERVED_GOAL
+
+
+def part_real_account(profiles: list[str]) -> bool:
+    """Each profile through the real-account stand-in: what a real account would be billed."""
+    ok = True
+    resources = ["--domain", "push.example.com", "--app", "live", "--stream", "stream1"]
+    print(
+        f"{'profile':<9} {'requests':>9} {'plan max':>9} {'recordings':>11} {'plan max':>9} "
+        f"{'wall s':>7}  by command"
+    )
+    with tempfile.TemporaryDirectory() as pacing:
+        env = _environment(pacing)
+        for profile in profiles:
+            with served_emulator() as upstream, real_account_standin(upstream) as standin:
+                elapsed, out = _run(
+                    ["--target", standin.url, *resources, "--profile", profile], env
+                )
+                counts = standin.counts
+                options = TargetOptions(
+                    target=standin.url, domain="push.example.com", app="live", stream="stream1"
+                )
+                with open_target(OP, options) as target:
+                    plan = run_plan(
+                        OP,
+                        profile,
+                        settings_of(profile),
+                        resources=target.resources,
+                        deny_keys=len(target.deny_credentials),
+                        allow_throttling=False,
+                        max_recordings=MAX_RECORDINGS,
+                    )
+            said = re.search(r"Sent (\d+) requests; (\d+) billable", out)
+            print(
+                f"{profile:<9} {counts.requests:>9} {plan.requests:>9} {counts.recordings:>11} "
+                f"{plan.recordings:>9} {elapsed:>7.1f}  {dict(sorted(counts.by_command.items()))}"
+            )
+            if said is None or (int(said[1]), int(said[2])) != (
+                counts.requests,
+                counts.recordings,
+            ):
+                print(f"  the run's summary ({said and said[0]}) differs from the proxy's counts")
+                ok = False
+            if counts.requests > plan.requests or counts.recordings > MAX_RECORDINGS:
+                print("  OVER the plan or the recording budget")
+                ok = False
+            if profile == "quick" and counts.requests > QUICK_REQUESTS_GOAL:
+                print(f"  the quick profile sent more than {QUICK_REQUESTS_GOAL} requests")
+                ok = False
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run (1,2,3)")
+    parser.add_argument("--rounds", type=int, default=2, help="served/in-process rounds")
+    parser.add_argument("--profiles", default=",".join(PROFILES), help="profiles to cost in part 3")
+    args = parser.parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",")}
+    print(f"acscontract contract-suite benchmark ({OP.qualified_name})")
+    results = []
+    if "1" in parts:
+        print("\n1. property phase")
+        results.append(part_property_phase())
+    if "2" in parts:
+        print("\n2. acscontract run, quick profile: served emulator vs in process")
+        results.append(part_served(args.rounds))
+    if "3" in parts:
+        print("\n3. real cost per profile (real-account stand-in, --max-recordings 3)")
+        results.append(part_real_account([p for p in args.profiles.split(",") if p]))
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ resource parameters are narrowed to the target's domain, app and streams, so pos
 the operation. schemathesis' own checks run, except "positive data is accepted", which the
 recording lifecycle makes wrong for this API (a second start is refused with 409): instead, a
 positive case must get 200 or a state error the lifecycle model explains from the stream's state
-before the call (read from the admin API, or unknown on a real account). Negative cases may get
-any documented client error, 409 included.
+before the call (read from the admin API). On a real account, a positive case that names the
+stream is sent to a stream that does not exist instead, so that none can start a recording, and
+must get the stream-online error. Negative cases may get any documented client error, 409
+included.
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from acscontract.client import sign_prepared
 from acscontract.contracts.checks import Observed, checks_for, outcome_of
 from acscontract.contracts.lifecycle import LifecycleModel
-from acscontract.contracts.plugin import profile_settings, target_options
-from acscontract.contracts.strategies import OK, parameter_errors
+from acscontract.contracts.plan import settings_for
+from acscontract.contracts.plugin import profile_name, profile_settings, target_options
+from acscontract.contracts.strategies import OK, parameter_errors, ram_refusals
 from acscontract.contracts.suite import ContractViolation
-from acscontract.contracts.targets import EMULATOR_TARGETS, planned_resources
+from acscontract.contracts.targets import (
+    EMULATOR_TARGETS,
+    planned_resources,
+    target_is_emulator,
+)
 from acscontract.signing import Header, Param, Scheme, encode_pairs
 from acscontract.spec import openapi_document, operation
 
@@ -78,12 +85,18 @@ class SigningAuth(requests.auth.AuthBase):
             scheme = next(self.schemes)
         if not all(_header_safe(query.get(name)) for name in (Param.ACTION, Param.VERSION)):
             scheme = Scheme.V1  # V3 carries Action and Version in headers; these cannot be
+        action, version = query.get(Param.ACTION), query.get(Param.VERSION)
+        # Counted, paced, and within the recording budget, like every request of the suite.
+        sending = self.target.begin(action, version, pairs)
         self.target.pacer.wait()
+        prepared.register_hook(
+            "response", lambda response, *_, **__: self.target.finish(sending, response.status_code)
+        )
         return sign_prepared(
             prepared,
             self.target.credentials,
-            action=query.get(Param.ACTION),
-            version=query.get(Param.VERSION),
+            action=action,
+            version=version,
             scheme=scheme,
             timestamp=self.target.now(),
         )
@@ -117,8 +130,12 @@ def target_document(resources, own_emulator) -> dict:
     return document
 
 
-def schemathesis_config():
-    """schemathesis' checks for this API.
+def schemathesis_config(emulator=True):
+    """schemathesis' configuration for this API: its checks, and its phases.
+
+    Against a real account the coverage phase is off: it adds every boundary case the document
+    defines (hundreds) to hypothesis' examples, a cost the run could not bound by its profile.
+    The fuzzing phase runs there with the account's examples (see contracts.plan).
 
     Off, each replaced by a judgement that knows this API:
     - "positive data accepted": the lifecycle refuses a second start with 409; positive cases are
@@ -136,15 +153,23 @@ def schemathesis_config():
         "ignored_auth",
         "unsupported_method",
     )
-    return schemathesis.Config.from_dict({"checks": {name: {"enabled": False} for name in off}})
+    return schemathesis.Config.from_dict(
+        {
+            "checks": {name: {"enabled": False} for name in off},
+            "phases": {"coverage": {"enabled": emulator}},
+        }
+    )
 
 
 # The schema is built when the module is imported, from the resources the run will use, so that
-# `schema.parametrize()` turns each operation (GET and POST) into a test.
+# `schema.parametrize()` turns each operation (GET and POST) into a test; how many cases it
+# generates depends on whether the target is an emulator, which is asked then too.
 OPTIONS = target_options()
 PLANNED = planned_resources(OP, OPTIONS)
+EMULATOR = target_is_emulator(OPTIONS)
 schema = schemathesis.openapi.from_dict(
-    target_document(PLANNED, OPTIONS.target in EMULATOR_TARGETS), config=schemathesis_config()
+    target_document(PLANNED, OPTIONS.target in EMULATOR_TARGETS),
+    config=schemathesis_config(EMULATOR),
 )
 
 
@@ -176,8 +201,14 @@ def signed_session(target):
 @pytest.fixture(scope="module")
 def transport_kwargs(target):
     """Where cases go: the in-process emulator's ASGI app, or the target's URL."""
-    if target.resources != PLANNED:
+    planned = PLANNED
+    if planned is None or target.resources is None:
+        pytest.skip("the target has no resources to build the schema from")
+    same = (planned.domain, planned.app) == (target.resources.domain, target.resources.app)
+    if not same or not set(planned.streams) <= set(target.resources.streams):
         pytest.skip("the target's resources differ from those the schema was built for")
+    if target.is_emulator != EMULATOR:
+        pytest.skip("the target changed kind (emulator or not) after the schema was built")
     if target.in_process:
         from acscontract.emulator import asgi_app
 
@@ -186,13 +217,19 @@ def transport_kwargs(target):
 
 
 @schema.parametrize()
-@profile_settings()
+@settings_for(profile_settings(), emulator=EMULATOR, profile=profile_name())
 def test_openapi_cases(case, target, signed_session, transport_kwargs, exchanges):
     params = case.query or {}
+    real_stream = params.get(KEY[2]) in target.resources.streams
+    if real_stream and not target.is_emulator:
+        # A real account: generated commands never name a stream that could record.
+        case.query[KEY[2]] = target.absent_stream()
+        params = case.query
     stream_key = tuple(str(params.get(name, "")) for name in KEY)
-    known = None
-    if target.admin is not None and stream_key[2] in target.resources.streams:
-        known = target.admin.task_state(*stream_key)
+    resources = target.resources
+    named = stream_key[:2] == (resources.domain, resources.app)
+    named = named and stream_key[2] in resources.streams
+    known = target.admin.task_state(*stream_key) if target.admin is not None and named else None
     response = case.call(session=signed_session, **transport_kwargs)
     exchanges.record(response)
     case.validate_response(
@@ -206,9 +243,18 @@ def test_openapi_cases(case, target, signed_session, transport_kwargs, exchanges
     command = str(params.get(COMMAND, ""))
     if mode is not None and mode.is_positive and not spec_valid(params):
         # The OpenAPI document can be looser than the spec (Python's `$` lets a trailing newline
-        # through a pattern): such a case must get a parameter error, as the spec says.
-        assert outcome in parameter_errors(OP), (
+        # through a pattern): such a case must get a parameter error, as the spec says (or a RAM
+        # denial, when the bad value names the RAM resource and the key's policies scope it).
+        named = target.resource_parameters()
+        accepted = parameter_errors(OP).union(
+            *(ram_refusals(OP, k) for k, v in named.items() if params.get(k) != v)
+        )
+        assert outcome in accepted, (
             f"a request the spec refuses got {outcome} (HTTP {response.status_code}): {params}"
+        )
+    elif mode is not None and mode.is_positive and stream_key[2] == target.absent_stream():
+        assert outcome == OP.check_code("streamOnline"), (
+            f"a stream that does not exist got {outcome} (HTTP {response.status_code}): {params}"
         )
     elif mode is not None and mode.is_positive and command:
         judgement = LifecycleModel(OP, known).observe(command, outcome)

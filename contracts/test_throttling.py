@@ -2,8 +2,9 @@
 
 Capacity: traffic at 80% of the limit for a few seconds gets no refusals (polite; runs on every
 target). Enforcement: a burst over the limit gets the throttle code, and no window of the limit's
-length accepts more than the limit (runs on loopback, or with --allow-throttling). On an emulator
-acscontract runs itself, time is the emulator's clock, moved forward instead of slept.
+length accepts more than the limit (runs against emulators, or with --allow-throttling). On an
+emulator whose admin API moves its clock, time is the emulator's clock, moved forward instead of
+slept.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def test_limit_is_enforced(target, exchanges):
             response = target.call(harmless(target), expect_throttling=True)
             return sent, response
 
-        if target.loopback:
+        if target.is_emulator:
             results = [one(i) for i in range(burst)]
         else:
             with ThreadPoolExecutor(max_workers=min(16, burst)) as pool:

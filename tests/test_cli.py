@@ -1,7 +1,7 @@
 """The command-line convention every command shares (acscontract.cli.main).
 
 A usage error is one line on standard error with exit 2; a closed pipe ends quietly with exit 0;
-results go to standard output; a missing extra is named in one line; a bug is one line, exit 3.
+results go to standard output; a missing extra is named in one line; a bug is one line, exit 70.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def _boom(*args: Any, **kwargs: Any) -> None:
     raise RuntimeError("an invariant broke")
 
 
-def test_an_internal_error_is_one_line_and_exit_3(
+def test_an_internal_error_is_one_line_and_exit_70(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import acscontract.spec

@@ -27,6 +27,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.fixture(autouse=True)
+def _private_pacing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Calls to a remote target are paced through a file store: this test's own."""
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path / "pacing"))
+    monkeypatch.delenv("ACSCONTRACT_PACING_STORE", raising=False)
+
+
 @pytest.fixture
 def remote_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIremoteKeyForTests01")
@@ -248,3 +255,102 @@ def test_bad_usage_exits_2_with_one_clear_line(capsys, args, message):
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "magic"), [("probe.svg", b"<?xml"), ("probe.pdf", b"%PDF-"), ("probe.PNG", b"\x89PNG")]
+)
+def test_the_plot_has_the_format_its_name_asks_for(capsys, tmp_path, name, magic):
+    plot = tmp_path / name
+    code, _, _ = run(capsys, "--target", "emulator", "--seconds", "1", "--plot", str(plot))
+    assert code == 0
+    assert plot.read_bytes().startswith(magic)
+
+
+@pytest.mark.usefixtures("remote_credentials")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--plot", "probe.jpg"], ".jpg is not a plot format"),
+        (["--plot", "probe"], "no suffix is not a plot format"),
+        (["--json", "/nonexistent-folder/probe.json"], "does not exist"),
+        (["--plot", "/nonexistent-folder/probe.png"], "does not exist"),
+        (["--pacing-store", "http://127.0.0.1:1/0"], "not a Redis URL"),
+        (["--pacing-store", "redis://127.0.0.1:1/0"], "does not answer"),
+    ],
+)
+def test_outputs_and_the_pacing_store_are_checked_before_any_call(capsys, args, message):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, ANY_REMOTE_CALL, json={"Code": "CodeConfigNotFound"})
+        code, out, err = run(capsys, "--target", REMOTE, "--domain", "example.com", *args)
+        assert len(mock.calls) == 0
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
+
+
+def test_the_in_process_emulator_has_no_pacing_store(capsys):
+    code, _, err = run(capsys, "--target", "emulator", "--pacing-store", "redis://x:1/0")
+    assert code == 2
+    assert "--pacing-store" in err
+
+
+def test_a_measurement_too_small_to_see_the_limit_is_inconclusive(capsys, tmp_path):
+    report = tmp_path / "probe.json"
+    code, out, err = run(
+        capsys,
+        "--target",
+        "emulator",
+        "--mode",
+        "measure",
+        "--max-calls",
+        "10",
+        "--json",
+        str(report),
+    )
+    assert code == 3
+    assert "it cannot see the limit, and the result will be inconclusive" in err  # the plan
+    assert out.strip().splitlines()[-1].startswith("Inconclusive: the run sent at most 9 calls")
+    data = json.loads(report.read_text())
+    assert (data["verdict"], data["passed"]) == ("inconclusive", False)
+    assert "raise --max-calls" in data["inconclusive"]
+
+
+def test_a_limiter_that_never_throttles_is_a_failure_not_inconclusive(capsys, tmp_path):
+    """A dense run that exceeds the limit and sees no throttling fails (exit 1)."""
+    seed = seed_with_qps(tmp_path, 10_000)
+    code, out, _ = run(capsys, "--target", "emulator", "--mode", "measure", "--seed", str(seed))
+    assert code == 1
+    assert "Inconclusive" not in out
+
+
+def test_the_polite_calls_share_the_redis_pacing_budget(capsys, tmp_path, redis_url, monkeypatch):
+    import redis
+
+    from acscontract.emulator import Emulator, serve_in_thread
+
+    emulator = Emulator()
+    root = next(k for k in emulator.seed.accounts[0].access_keys if k.user is None)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", root.id)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", root.secret)
+    report = tmp_path / "probe.json"
+    with serve_in_thread(emulator) as url:
+        code, out, err = run(
+            capsys,
+            "--target",
+            url,
+            "--domain",
+            emulator.seed.accounts[0].domains[0].name,
+            "--seconds",
+            "1.5",
+            "--pacing-store",
+            redis_url,
+            "--json",
+            str(report),
+        )
+    assert code == 0, out + err
+    keys = [k.decode() for k in redis.Redis.from_url(redis_url).keys("acscontract:pace:*")]
+    assert len(keys) == 1  # the schedule of this endpoint
+    windows = json.loads(report.read_text())["windows"]
+    assert max(w["accepted"] for w in windows) <= 40

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -17,7 +18,16 @@ def _no_user_settings(monkeypatch):
     """The run must depend on its arguments alone, not on the developer's environment."""
     for name in (ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_SECURITY_TOKEN):
         monkeypatch.delenv(name, raising=False)
-    for name in ("TARGET", "PROFILE", "DOMAIN", "APP", "STREAM", "STREAM_OFFLINE"):
+    for name in (
+        "TARGET",
+        "PROFILE",
+        "DOMAIN",
+        "APP",
+        "STREAM",
+        "STREAM_OFFLINE",
+        "PACING_STORE",
+        "MAX_RECORDINGS",
+    ):
         monkeypatch.delenv(f"ACSCONTRACT_{name}", raising=False)
 
 
@@ -87,41 +97,121 @@ def test_a_url_target_needs_its_resources(capsys, monkeypatch):
     assert "example-secret" not in err
 
 
-def test_a_served_emulator_shows_skips_with_their_reasons(capsys, monkeypatch):
+SEEDS = Path(__file__).parent / "data" / "seeds"
+
+
+def _serve_args(url, domain, app, stream):
+    return ["run", "--target", url, "--domain", domain, "--app", app, "--stream", stream]
+
+
+def test_a_served_emulator_gives_the_suite_its_seed(capsys, monkeypatch):
+    """Named by URL, `acscontract emulator serve` supplies the inactive key, the denied keys,
+    the offline stream and the app without record configuration: nothing is skipped."""
     emulator = Emulator()
-    seed = emulator.seed
-    account = seed.accounts[0]
+    account = emulator.seed.accounts[0]
     root = next(k for k in account.access_keys if k.user is None and k.active)
-    domain = account.domains[0]
-    app = next(a for a in domain.apps if a.record_config)
-    stream = next(s for s in app.streams if s.online)
     monkeypatch.setenv(ENV_ACCESS_KEY_ID, root.id)
     monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, root.secret)
     with serve_in_thread(emulator) as url:
-        code = main(
-            [
-                "run",
-                "--target",
-                url,
-                "--domain",
-                domain.name,
-                "--app",
-                app.name,
-                "--stream",
-                stream.name,
-                "--",
-                "-k",
-                "offline or ram or without_record_config",
-            ]
-        )
+        args = _serve_args(url, "push.example.com", "live", "stream1")
+        code = main([*args, "--", "-k", "offline or ram or without_record_config or inactive"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"emulator at {url}" in out
+    assert "an emulator, so nothing is billed" in out  # the plan, before any contract
+    assert "Skipped contracts and notes" not in out  # nothing skipped, nothing to note
+    assert "recordings started on the emulator" in out
+    assert root.secret not in out
+
+
+def test_a_user_seed_skips_what_it_cannot_give_with_reasons(capsys, monkeypatch):
+    emulator = Emulator(SEEDS / "minimal.yaml")
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIminimalRoot000001")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "minimal-root-secret-not-real")
+    with serve_in_thread(emulator) as url:
+        args = _serve_args(url, "live.example.org", "rec", "cam-1")
+        code = main([*args, "--", "-k", "offline or ram or without_record_config or inactive"])
+    out = capsys.readouterr().out
+    assert code == 0, out
     assert "Skipped contracts and notes" in out
     assert "needs --stream-offline" in out
     assert "needs a key whose RAM policies deny" in out
     assert "needs --app-without-config" in out
-    assert root.secret not in out
+    assert "needs an inactive AccessKey" in out
+    assert "undocumented transition" not in out  # an emulator's answers are its spec's
+
+
+@pytest.mark.parametrize(
+    ("resources", "secret", "message"),
+    [
+        (("push.example.com", "live", "nope"), None, "has no stream 'nope'"),
+        (("push.example.com", "live", "offline1"), None, "is offline"),
+        (("push.example.com", "norecord", "stream1"), None, "no record configuration"),
+        (("push.example.com", "live", "stream1"), "wrong-secret", "SignatureDoesNotMatch"),
+    ],
+)
+def test_preflight_failures_exit_2_with_one_line_before_any_contract(
+    capsys, monkeypatch, resources, secret, message
+):
+    emulator = Emulator()
+    root = next(k for k in emulator.seed.accounts[0].access_keys if k.user is None)
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, root.id)
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, secret or root.secret)
+    with serve_in_thread(emulator) as url:
+        code = main(_serve_args(url, *resources))
+        sent = list(emulator.recordings())
+    captured = capsys.readouterr()
+    assert code == 2
+    assert message in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "Traceback" not in captured.err
+    assert "contracts" not in captured.out  # no contract ran, no plan was printed
+    assert not sent
+
+
+def test_an_unreachable_target_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
+    code = main(_serve_args("http://127.0.0.1:1", "d.example", "a", "s"))
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.strip().splitlines() == [
+        "acscontract: The target http://127.0.0.1:1 does not answer (connection refused); "
+        "check --target and that the endpoint is running."
+    ]
+    assert captured.out == ""
+
+
+def test_an_unwritable_junit_path_is_refused_before_anything_runs(capsys, tmp_path):
+    code = main(["run", "--junitxml", str(tmp_path / "missing" / "out.xml")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--junitxml" in captured.err
+    assert "does not exist" in captured.err
+    assert captured.out == ""
+
+
+def test_collect_only_reports_what_was_collected(capsys):
+    code = main(["run", "--", "--co", "-k", "gateway"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Collected 29 contracts; none was run (--collect-only)." in out
+    assert "contracts hold" not in out
+
+
+def test_hypothesis_keeps_its_files_in_the_cache_folder(capsys, tmp_path, monkeypatch):
+    work = tmp_path / "project"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("ACSCONTRACT_CACHE_DIR", raising=False)
+    code = main(["run", "--", "-k", "unknown_stream"])
+    assert code == 0, capsys.readouterr().out
+    assert list(work.iterdir()) == []  # no .hypothesis in the user's folder
+    # hypothesis was pointed there (what it writes, if anything, depends on what this process
+    # already cached from earlier runs).
+    assert (tmp_path / "cache" / "acscontract" / "hypothesis").is_dir()
 
 
 def test_main_job_adds_the_probe_and_the_policy_lint(capsys, tmp_path):
@@ -153,3 +243,15 @@ def test_main_job_lint_of_a_missing_path_is_a_usage_error(capsys, tmp_path):
     assert code == 2
     assert "missing" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", [["-n", "2"], ["-n2"], ["--numprocesses=2"]])
+def test_parallel_workers_are_refused_for_a_url_target(capsys, monkeypatch, flag):
+    """Workers would drive the same stream and share the account's limit."""
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    code = main([*_serve_args("http://127.0.0.1:1", "d.example", "a", "s"), "--", *flag])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Leave -n out" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1

@@ -1,24 +1,38 @@
 """The contract suite catches drift: it fails against deliberately broken emulators.
 
-Each deviation patches the emulator in this process (its `handle`, or one of its parts), runs the
-whole bundled suite in process with the small `selftest` profile, and expects it to fail; the
-faithful emulator must pass. The mutation score (deviations caught / deviations) is printed.
+Each deviation patches the emulator class in this process (its `handle`, or one of its parts),
+runs the whole bundled suite with the small `selftest` profile, and expects it to fail; the
+faithful emulator must pass. Both front doors are checked: the emulator in process, and an
+emulator served over HTTP and named by URL (as `acscontract emulator serve` is), whose seed,
+keys and resources the suite reads through the admin API. The faithful served emulator must also
+pass with users' own seeds (tests/data/seeds). The mutation score (deviations caught /
+deviations) is printed per front door.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
 from acscontract.contracts.runner import run_contracts
 from acscontract.contracts.targets import TargetOptions
-from acscontract.emulator import Emulator, EmulatorRequest, EmulatorResponse
-from acscontract.signing import Verified, decode_pairs
+from acscontract.emulator import Emulator, EmulatorRequest, EmulatorResponse, serve_in_thread
+from acscontract.signing import (
+    ENV_ACCESS_KEY_ID,
+    ENV_ACCESS_KEY_SECRET,
+    ENV_SECURITY_TOKEN,
+    Verified,
+    decode_pairs,
+)
 from acscontract.spec import operation
+
+SEEDS = Path(__file__).parent / "data" / "seeds"
 
 OP = operation()
 COMMAND = OP.command_parameter.name
@@ -155,45 +169,140 @@ DEVIATIONS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
 }
 
 
-def _run():
+@dataclass(frozen=True)
+class Served:
+    """A seed to serve, and what a user of it would pass to `acscontract run`."""
+
+    seed: Path | None
+    key: tuple[str, str, str | None]
+    resources: tuple[str, str, str]
+
+
+DEFAULT_SEED = Served(
+    None,
+    ("LTAIemulatorRootKey0001", "emulator-root-secret-not-real-0001", None),
+    ("push.example.com", "live", "stream1"),
+)
+USER_SEEDS = {
+    "minimal": Served(
+        SEEDS / "minimal.yaml",
+        ("LTAIminimalRoot000001", "minimal-root-secret-not-real", None),
+        ("live.example.org", "rec", "cam-1"),
+    ),
+    "ram-user": Served(
+        SEEDS / "ram-user.yaml",
+        ("LTAIstudioRecorder001", "studio-recorder-secret-not-real", None),
+        ("push.studio-café.example", "evening_news.v2", "desk.cam_1"),
+    ),
+    "sts-role": Served(
+        SEEDS / "sts-role.yaml",
+        (
+            "STS.ciRecorderSession01",
+            "ci-recorder-sts-secret-not-real",
+            "ci-recorder-sts-token-not-real",
+        ),
+        ("ci.example.net", "app", "main"),
+    ),
+}
+
+
+@contextlib.contextmanager
+def _served(monkeypatch: pytest.MonkeyPatch, served: Served) -> Iterator[TargetOptions]:
+    """A fresh emulator of `served.seed` behind a real HTTP server, and the options naming it."""
+    emulator = Emulator(served.seed)
+    key_id, secret, token = served.key
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, key_id)
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, secret)
+    if token is None:
+        monkeypatch.delenv(ENV_SECURITY_TOKEN, raising=False)
+    else:
+        monkeypatch.setenv(ENV_SECURITY_TOKEN, token)
+    domain, app, stream = served.resources
+    with serve_in_thread(emulator) as url:
+        yield TargetOptions(target=url, domain=domain, app=app, stream=stream)
+    assert _limits(emulator) == _limits(Emulator(served.seed)), "the accounts' limits came back"
+
+
+def _limits(emulator: Emulator) -> list[int | None]:
+    return [account.get("qps") for account in emulator.snapshot()["seed"]["accounts"]]
+
+
+def _run(options: TargetOptions | None = None):
     return run_contracts(
-        TargetOptions(), profile="selftest", quiet=False, pytest_args=["-p", "no:terminal"]
+        options or TargetOptions(),
+        profile="selftest",
+        quiet=False,
+        pytest_args=["-p", "no:terminal"],
     )
+
+
+AREAS = {
+    "response-schema",
+    "valid-requests",
+    "invalid-requests",
+    "gateway",
+    "lifecycle",
+    "throttling",
+    "ram",
+    "schemathesis",
+}
+
+
+def _failures(result):
+    return {name: area["first_failure"] for name, area in result.areas.items() if area["failed"]}
 
 
 def test_suite_passes_against_the_faithful_emulator():
     result = _run()
-    failures = {
-        name: area["first_failure"] for name, area in result.areas.items() if area["failed"]
-    }
-    assert result.exit_code == 0, f"the suite fails against the faithful emulator: {failures}"
+    assert result.exit_code == 0, (
+        f"the suite fails against the faithful emulator: {_failures(result)}"
+    )
     assert result.passed > 0
-    assert set(result.areas) >= {
-        "response-schema",
-        "valid-requests",
-        "invalid-requests",
-        "gateway",
-        "lifecycle",
-        "throttling",
-        "ram",
-        "schemathesis",
-    }
+    assert set(result.areas) >= AREAS
     assert not any(area["skipped"] for area in result.areas.values()), result.areas
 
 
-def test_suite_catches_every_deviation(monkeypatch, capsys):
+def test_suite_passes_against_the_faithful_served_emulator(monkeypatch):
+    """`acscontract emulator serve` with its default seed: every contract runs, none fails."""
+    with _served(monkeypatch, DEFAULT_SEED) as options:
+        result = _run(options)
+    assert result.exit_code == 0, (
+        f"false positives against the served emulator: {_failures(result)}"
+    )
+    assert set(result.areas) >= AREAS
+    assert not any(area["skipped"] for area in result.areas.values()), result.areas
+
+
+@pytest.mark.parametrize("name", sorted(USER_SEEDS))
+def test_suite_passes_against_a_served_emulator_with_a_user_seed(monkeypatch, name):
+    """No false positive with a user's own seed; what a seed cannot give is skipped, saying why."""
+    with _served(monkeypatch, USER_SEEDS[name]) as options:
+        result = _run(options)
+    assert result.exit_code == 0, f"false positives with the seed {name}: {_failures(result)}"
+    assert set(result.areas) >= AREAS
+    assert result.passed > 40
+    for area in result.areas.values():
+        assert all(reason.strip() for reason in area["skip_reasons"]), area
+
+
+@pytest.mark.parametrize("front_door", ["in process", "served"])
+def test_suite_catches_every_deviation(monkeypatch, capsys, front_door):
     caught: dict[str, list[str]] = {}
     missed: list[str] = []
     start = time.perf_counter()
     for name, apply in DEVIATIONS.items():
         with monkeypatch.context() as patch:
             apply(patch)
-            result = _run()
+            if front_door == "served":
+                with _served(patch, DEFAULT_SEED) as options:
+                    result = _run(options)
+            else:
+                result = _run()
         if result.exit_code == 1 and result.failed:
             caught[name] = sorted(area for area, r in result.areas.items() if r["failed"])
         else:
             missed.append(name)
-    score = f"mutation score: {len(caught)}/{len(DEVIATIONS)}"
+    score = f"mutation score ({front_door}): {len(caught)}/{len(DEVIATIONS)}"
     with capsys.disabled():
         print(f"\n{score} in {time.perf_counter() - start:.1f}s")
         for name, areas in caught.items():

@@ -15,6 +15,7 @@ from acscontract.contracts.strategies import (
     methods,
     oversized_requests,
     parameter_errors,
+    ram_refusals,
     schemes,
     valid_parameters,
     valid_requests,
@@ -62,7 +63,7 @@ def test_invalid_requests_fail_with_the_intended_code(case):
     assert problem is not None, case
     assert problem.code == case.expected
     assert problem.parameter == case.parameter
-    assert case.accepted == parameter_errors(OP)
+    assert case.accepted == parameter_errors(OP) | ram_refusals(OP, case.parameter)
 
 
 @settings(max_examples=150)
@@ -133,3 +134,15 @@ def test_methods_and_schemes_come_from_the_spec(strategy):
         assert seen == {m.upper() for m in OP.methods}
     else:
         assert seen == {Scheme(m.id) for m in OP.protocol.signature_methods}
+
+
+def test_only_the_ram_resource_parameter_may_also_get_a_denial():
+    """A key whose policies scope the domain is denied a request that names another domain,
+    before the operation checks it; other parameters get only parameter errors."""
+    named = {p for r in OP.ram.resource_types for p in r.placeholders}
+    permission = {e.code for e in OP.protocol.gateway_errors_in("permission")}
+    for parameter in OP.parameters:
+        expected = permission if parameter.name in named else set()
+        assert ram_refusals(OP, parameter.name) == expected
+    assert ram_refusals(OP, None) == set()
+    assert named & {p.name for p in OP.parameters}  # the ARN names a parameter

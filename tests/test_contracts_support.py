@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import threading
+import sys
 
 import pytest
 
-from acscontract.contracts.pacing import PACING_SHARE, SharedPacer, pacer_for
 from acscontract.contracts.plugin import ExchangeLog, redact
 from acscontract.contracts.targets import (
     ENV_PREFIX,
@@ -20,64 +18,6 @@ from acscontract.errors import UsageError
 from acscontract.spec import operation
 
 OP = operation()
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_pacer_interval_is_a_share_of_the_spec_limit(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
-    pacer = pacer_for("https://live.aliyuncs.com", OP.flow_control)
-    flow = OP.flow_control
-    assert pacer.interval == pytest.approx(flow.per_seconds / (flow.limit * PACING_SHARE))
-    assert pacer.path.parent == tmp_path
-    assert pacer_for("https://live.aliyuncs.com", flow).path == pacer.path
-    assert pacer_for("https://other.example", flow).path != pacer.path
-
-
-def test_two_pacers_on_one_file_share_one_schedule(tmp_path):
-    fake = FakeTime()
-    path = tmp_path / "target.next"
-    # Two workers (two processes in real life) with their own pacer over the same file.
-    first = SharedPacer(path, 0.025, clock=fake.clock, sleep=fake.sleep)
-    second = SharedPacer(path, 0.025, clock=fake.clock, sleep=fake.sleep)
-    slots = [p.reserve() for p in (first, second, first, second)]
-    assert slots == pytest.approx([1000.0, 1000.025, 1000.05, 1000.075])
-
-
-def test_paced_calls_never_exceed_the_share_in_any_window(tmp_path):
-    interval = 0.002
-    pacer = SharedPacer(tmp_path / "t.next", interval)
-    times: list[float] = []
-    lock = threading.Lock()
-
-    def worker():
-        for _ in range(15):
-            pacer.wait()
-            with lock:
-                times.append(pacer.clock())
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    times.sort()
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert len(times) == 60
-    # Every call had its own slot: the whole run took at least 59 intervals.
-    assert times[-1] - times[0] >= interval * 59 * 0.9
-    assert min(gaps) >= 0
 
 
 def test_options_fall_back_to_environment_variables():
@@ -118,7 +58,10 @@ def test_a_url_target_without_credentials_says_what_is_missing(monkeypatch):
         assert target.admin is None
         assert any("ALIBABA_CLOUD_ACCESS_KEY_ID" in reason for reason in target.missing)
         assert any("--domain" in reason for reason in target.missing)
-        assert not target.loopback or target.throttling_allowed
+        # No admin API: treated as a real account, even on this machine (it may be a tunnel).
+        assert not target.is_emulator
+        assert not target.throttling_allowed
+        assert target.store is not None
 
 
 def test_the_in_process_emulator_target_comes_from_the_seed():
@@ -165,3 +108,29 @@ def test_exchange_log_redacts_what_it_keeps():
     assert "Signature=***" in log.last or "Signature=" not in log.last
     assert "-> HTTP 200" in log.last
     assert target.credentials.access_key_secret not in log.last
+
+
+def test_hypothesis_home_is_the_cache_folder_only_while_the_suite_runs(tmp_path):
+    from hypothesis import configuration
+
+    from acscontract.contracts.runner import hypothesis_home
+
+    before = configuration.storage_directory("x", intent_to_write=False).path
+    with hypothesis_home(tmp_path / "h"):
+        inside = configuration.storage_directory("x", intent_to_write=False).path
+    after = configuration.storage_directory("x", intent_to_write=False).path
+    assert inside == tmp_path / "h" / "x"
+    assert after == before
+
+
+@pytest.mark.skipif(
+    sys.platform in ("win32", "darwin"), reason="XDG_CACHE_HOME is the Linux convention"
+)
+def test_the_cache_folder_follows_the_platform_conventions(monkeypatch, tmp_path):
+    from acscontract.contracts.runner import CACHE_DIR_ENV, cache_dir
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv(CACHE_DIR_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "acscontract"

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
 import re
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
+from acscontract.cli import main
 from acscontract.emulator import (
     Emulator,
     EmulatorRequest,
     FaultRule,
     ManualClock,
     Seed,
+    SystemClock,
+    asgi_app,
     load_seed,
+    seed_schema,
     signed_request,
 )
-from acscontract.errors import InputError, UsageError
+from acscontract.errors import AcsContractError, InputError, UsageError
 from acscontract.signing import Credentials
 from acscontract.spec import operation
 
@@ -213,6 +224,175 @@ def test_seed_errors_never_show_a_secret(credential):
     assert "not shown" in str(info.value)
 
 
+# Audit defect 9: seed errors printed secrets for several shapes (accounts as a mapping, an
+# account as a list, an unknown property named like a secret, a top-level list), on stderr and in
+# the POST /_emulator/seed error body. Every string of a generated seed is a unique marker; a
+# marker may appear in an error only where the seed format puts a name or an id (and inside
+# policy documents, which are not secret).
+QUOTABLE_KEYS = frozenset({"id", "name", "user", "role", "access_key_id", "expires_at"})
+SECRET_LOOKING = [
+    "secret",
+    "token",
+    "password",
+    "access_key_secret",
+    "AccessKeySecret",
+    "SecretKey",
+    "sts_token",
+    "private_key",
+    "credentials",
+]
+
+
+def _schema_names(node: object) -> set[str]:
+    names: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                names |= set(value)
+            names |= _schema_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            names |= _schema_names(item)
+    return names
+
+
+SEED_KEYS = st.sampled_from(sorted(_schema_names(seed_schema())) + SECRET_LOOKING + ["x"])
+MARKERS = st.integers(0, 10**8).map(lambda n: f"SECRET-{n:09d}-END")
+SCALARS = st.one_of(MARKERS, st.integers(), st.booleans(), st.none(), st.floats(-1e6, 1e6))
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(SEED_KEYS, inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _base_seed(mark: Callable[[], str]) -> dict[str, object]:
+    return {
+        "accounts": [
+            {
+                "id": "1234567890123456",
+                "access_keys": [
+                    {"id": "LTAIseedTest0001", "secret": mark()},
+                    {"id": "LTAIseedTest0002", "secret": mark(), "user": "u"},
+                ],
+                "users": [{"name": "u", "policies": []}],
+                "roles": [{"name": "r"}],
+                "sts_tokens": [
+                    {
+                        "access_key_id": "STS.seedTest1",
+                        "secret": mark(),
+                        "token": mark(),
+                        "role": "r",
+                    }
+                ],
+                "domains": [
+                    {"name": "d.example.com", "apps": [{"name": "live", "record_config": True}]}
+                ],
+            }
+        ]
+    }
+
+
+def _slots(node: object) -> list[tuple[object, object]]:
+    """Every (container, key or index) of a document, for mutations."""
+    out: list[tuple[object, object]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out.append((node, key))
+            out += _slots(value)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out.append((node, index))
+            out += _slots(value)
+    return out
+
+
+@st.composite
+def seed_shapes(draw: st.DrawFn) -> object:
+    if draw(st.integers(0, 4)) == 0:
+        return draw(JSON_VALUES)  # any shape at all: a list, a scalar, a mapping
+    doc = _base_seed(lambda: draw(MARKERS))
+    for _ in range(draw(st.integers(1, 3))):
+        slots = _slots(doc)
+        container, key = draw(st.sampled_from(slots))
+        value = container[key]  # type: ignore[index]
+        how = draw(st.sampled_from(["replace", "add-key", "wrap", "as-mapping"]))
+        if how == "replace":
+            container[key] = draw(JSON_VALUES)  # type: ignore[index]
+        elif how == "add-key" and isinstance(value, dict):
+            value[draw(SEED_KEYS)] = draw(JSON_VALUES)
+        elif how == "wrap":
+            container[key] = [value]  # type: ignore[index]
+        elif how == "as-mapping" and isinstance(value, list):
+            container[key] = {f"k{i}": item for i, item in enumerate(value)}  # type: ignore[index]
+    return doc
+
+
+def _markers(
+    node: object, key: object = None, *, allowed: bool = False
+) -> Iterator[tuple[str, bool]]:
+    if isinstance(node, str) and node.startswith("SECRET-"):
+        yield node, allowed or key in QUOTABLE_KEYS
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _markers(v, k, allowed=allowed or k == "policies")
+    elif isinstance(node, list):
+        for item in node:
+            yield from _markers(item, None, allowed=allowed)
+
+
+def _assert_no_secret(document: object, text: str) -> None:
+    marks = list(_markers(document))
+    quotable = {m for m, ok in marks if ok}
+    leaked = {m for m, ok in marks if not ok and m not in quotable and m in text}
+    assert not leaked, f"secrets {sorted(leaked)} in: {text}"
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(document=seed_shapes())
+def test_no_seed_error_shows_a_secret_whatever_its_shape(document, tmp_path_factory):
+    if isinstance(document, dict):  # (in Python, a string seed is a file's path)
+        try:
+            Emulator(document)
+        except AcsContractError as error:
+            _assert_no_secret(document, str(error))
+        else:
+            event("valid seed")
+            return  # a valid seed: `serve` prints its credentials on purpose
+    event("refused seed")
+    # The same seed through the command line's stderr ...
+    path = tmp_path_factory.mktemp("seed") / "seed.json"
+    path.write_text(json.dumps(document))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["emulator", "serve", "--seed", str(path), "--port", "0"]) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().count("\n") == 1
+    _assert_no_secret(document, err.getvalue())
+    # ... and through the admin API's error body.
+    response = _admin_seed(document)
+    assert response.status_code == 400
+    _assert_no_secret(document, response.text)
+
+
+def _admin_seed(document: object) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=ADMIN_APP, client=("127.0.0.1", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return await c.post("/_emulator/seed", json=document)
+
+    return asyncio.run(go())
+
+
+ADMIN_APP = asgi_app(Emulator())
+
+
 def test_policy_files_are_read_relative_to_the_seed_file(tmp_path: Path):
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "p.json").write_text(
@@ -339,7 +519,29 @@ def test_set_stream_online_creates_streams_of_known_apps_only(em):
 
 def test_advance_clock_needs_a_movable_clock():
     with pytest.raises(UsageError, match="cannot be moved"):
-        Emulator().advance_clock(1)
+        Emulator(clock=SystemClock()).advance_clock(1)
+
+
+def test_the_default_virtual_clock_moves_and_fresh_requests_stay_fresh():
+    emulator = Emulator()
+    before = emulator.clock.now()
+    after = emulator.advance_clock(3 * 3600)
+    assert after >= before + 3 * 3600
+    # The gateway checks timestamps against the wall clock: a request signed now is fresh.
+    response = emulator.handle(signed_request(params("start"), ROOT))
+    assert response.status == 200, response.body
+    emulator.reset()
+    assert emulator.clock.now() < before + 60
+
+
+def test_the_gateway_offset_makes_requests_stale_and_reset_clears_it():
+    emulator = Emulator()
+    emulator.set_gateway_offset(OP.protocol.timestamp_skew_seconds + 60)
+    stale = emulator.handle(signed_request(params("start"), ROOT))
+    assert json.loads(stale.body)["Code"] == OP.protocol.gateway_errors_in("freshness")[1].code
+    emulator.reset()
+    assert emulator.gateway_offset == 0
+    assert emulator.handle(signed_request(params("start"), ROOT)).status == 200
 
 
 def test_unknown_throttle_algorithm_is_a_usage_error():

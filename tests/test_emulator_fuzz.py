@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+from collections.abc import Iterator
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from acscontract.contracts.strategies import invalid_requests
-from acscontract.emulator import Emulator, EmulatorRequest, ManualClock, signed_request
+from acscontract.emulator import (
+    Emulator,
+    EmulatorRequest,
+    ManualClock,
+    StateDatabase,
+    serve_in_thread,
+    signed_request,
+)
 from acscontract.signing import Credentials, encode_pairs
 from acscontract.spec import operation
 
@@ -145,3 +156,86 @@ def test_invalid_requests_get_the_code_the_spec_names_and_change_nothing(case):
     else:
         assert document.get("Code") in case.accepted, case.describe()
     assert EM.snapshot() == before
+
+
+# -- over real HTTP, with the live store ----------------------------------------------------------
+
+TOKEN_CHARS = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=":")
+header_names = st.one_of(st.sampled_from(HEADERS), st.text(TOKEN_CHARS, min_size=1, max_size=12))
+printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
+http_headers = st.dictionaries(
+    header_names.filter(lambda n: n.lower() not in ("content-length", "transfer-encoding")),
+    st.one_of(
+        printable,
+        st.sampled_from(
+            [
+                "ACS3-HMAC-SHA256 Credential=LTAIemulatorRootKey0001,SignedHeaders=host,"
+                "Signature=00",
+                "application/x-www-form-urlencoded",
+                OP.name,
+                OP.product.version,
+            ]
+        ),
+    ),
+    max_size=6,
+)
+http_queries = st.one_of(raw_query, st.text(TOKEN_CHARS, max_size=200)).map(
+    lambda q: q.encode("utf-8", "surrogatepass").decode("latin-1", "replace")
+)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[Emulator, StateDatabase, int]]:
+    emulator = Emulator(clock=ManualClock())
+    emulator.set_account_qps("1234567890123456", 10**9)
+    database = StateDatabase(tmp_path_factory.mktemp("fuzz") / "state.db")
+    emulator.attach(database)
+    start = dict(zip(("Command", *(OP.lifecycle.key)), ("start", *STREAM1), strict=True))
+    assert emulator.handle(signed_request(start, ROOT)).status == 200
+    with serve_in_thread(emulator) as url:
+        yield emulator, database, int(url.rsplit(":", 1)[1])
+    emulator.detach()
+    database.close()
+
+
+STREAM1 = ("push.example.com", "live", "stream1")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    path=st.text(TOKEN_CHARS.filter(lambda c: c not in "?#"), max_size=20),
+    query=http_queries,
+    headers=http_headers,
+    body=bodies,
+)
+def test_fuzzed_http_requests_never_fail_unplanned_or_hang_and_keep_the_store_intact(
+    served, method, path, query, headers, body
+):
+    """Raw bytes on a socket, so nothing a client library would refuse is left out."""
+    emulator, database, port = served
+    if ("/" + path).startswith("/_emulator"):
+        path = "x" + path
+    before = emulator.snapshot()
+    head = f"{method} /{path}?{query} HTTP/1.1\r\nHost: live.aliyuncs.com\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1", "replace") + body)
+        response = http.client.HTTPResponse(sock)
+        response.begin()  # a hang would time out here
+        payload = response.read()
+    assert response.status < 500, payload[:300]
+    if (response.getheader("content-type") or "").startswith("application/json"):
+        assert "RequestId" in json.loads(payload)
+        event("answered by the emulator")
+    else:  # uvicorn's HTTP parser refused it before any application code ran
+        assert response.status == 400, payload[:300]
+        event("refused by the HTTP parser")
+    assert emulator.unplanned_errors == 0
+    assert emulator.snapshot() == before
+    stored = database.load()
+    assert stored is not None
+    assert sorted(
+        json.dumps(r.value, sort_keys=True) for r in stored.records if r.kind == "task"
+    ) == (sorted(json.dumps(task, sort_keys=True) for task in before["tasks"]))

@@ -11,7 +11,17 @@ from datetime import UTC, datetime
 import pytest
 
 from acscontract.emulator import Emulator, EmulatorRequest, ManualClock, signed_request
-from acscontract.signing import Credentials, WireRequest, parse, string_to_sign
+from acscontract.signing import (
+    FORM_CONTENT_TYPE,
+    Credentials,
+    Scheme,
+    WireRequest,
+    encode_pairs,
+    parse,
+    sign,
+    sign_v1,
+    string_to_sign,
+)
 from acscontract.spec import operation
 
 OP = operation()
@@ -51,6 +61,11 @@ UNKNOWN_KEY, INACTIVE_KEY, BAD_TOKEN = (gateway("credential", i) for i in range(
 BAD_TIMESTAMP, EXPIRED_TIMESTAMP, NONCE_USED = (gateway("freshness", i) for i in range(3))
 PERMISSION = gateway("permission")
 THROTTLED = OP.flow_control.throttle_code
+# The emulator's own refusals, by their spec condition ids (rpc.yaml).
+IN_QUERY_AND_BODY = PROTOCOL.gateway_error_for("parameterInQueryAndBody").code
+NONCE_MEMORY_FULL = PROTOCOL.gateway_error_for("nonceMemoryFull").code
+LIMITS = PROTOCOL.request_limits
+NOPOLICY = Credentials("LTAIemulatorNoPolicy001", "emulator-nopolicy-secret-not-real-01")
 
 
 @pytest.fixture
@@ -60,7 +75,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def em(clock: ManualClock) -> Emulator:
-    return Emulator(clock=clock)
+    """Both clocks on one manual clock: the gateway's checks are the subject here."""
+    return Emulator(clock=clock, wall_clock=clock)
 
 
 def code_of(response) -> str | None:
@@ -180,12 +196,12 @@ def test_sts_tokens(em, scheme):
     )
 
 
-def test_an_sts_token_expires_on_the_emulator_clock():
+def test_an_sts_token_expires_on_the_gateway_clock():
     clock = ManualClock()
     seed = Emulator().seed.to_json()
     token = seed["accounts"][0]["sts_tokens"][0]
     token["expires_at"] = clock.now() + 60
-    em = Emulator(seed, clock=clock)
+    em = Emulator(seed, clock=ManualClock(), wall_clock=clock)
     assert send(em, STS) is None
     clock.advance(61)
     assert send(em, STS, timestamp=clock.now(), params={**PARAMS, "Command": "stop"}) == BAD_TOKEN
@@ -216,14 +232,44 @@ def test_a_replayed_request_is_refused(em):
     assert code_of(em.handle(request)) == NONCE_USED
 
 
-def test_the_nonce_cache_is_bounded():
-    em = Emulator(nonce_cap=5)
-    for i in range(20):
+def test_a_full_nonce_memory_refuses_that_key_and_never_forgets_a_nonce(em, clock):
+    """Audit defect 3: a user with no permission filled the account's nonce memory, and then a
+    captured request of the root key replayed with 200."""
+    cap = 5
+    em = Emulator(clock=clock, wall_clock=clock, nonce_cap=cap)
+    captured = signed_request(PARAMS, ROOT)
+    assert code_of(em.handle(captured)) is None
+    for i in range(cap):
+        assert send(em, NOPOLICY, nonce=f"flood-{i}") == PERMISSION
+    # The flooding key is refused, with the spec's error; nothing was evicted to make room.
+    assert send(em, NOPOLICY, nonce="flood-more") == NONCE_MEMORY_FULL
+    assert code_of(em.handle(captured)) == NONCE_USED
+    # Other keys, of the same account or another, are untouched.
+    stop = {**PARAMS, "Command": "stop"}
+    assert send(em, params=stop) is None
+    assert send(em, OTHER, params={**PARAMS, "DomainName": "other.example.com"}) is None
+    # Once the window has passed, the key's old nonces expire and it may call again.
+    clock.advance(max(PROTOCOL.nonce_window_seconds, SKEW) + 1)
+    assert send(em, NOPOLICY, nonce="later", timestamp=clock.now()) == PERMISSION
+
+
+def test_the_nonce_memory_is_per_access_key_not_per_account(clock):
+    cap = 3
+    em = Emulator(clock=clock, wall_clock=clock, nonce_cap=cap)
+    for i in range(cap):
         assert (
-            send(em, nonce=f"n{i}", params={**PARAMS, "Command": "restart" if i else "start"})
-            is None
+            send(em, nonce=f"root-{i}", params={**PARAMS, "StreamName": f"stream{i + 1}"}) is None
         )
-    assert em._nonces.size() == 5
+    assert send(em, nonce="root-full", params={**PARAMS, "StreamName": "stream5"}) == (
+        NONCE_MEMORY_FULL
+    )
+    # A RAM user of the same account still has its own room.
+    assert send(em, NOPOLICY, nonce="user-1") == PERMISSION
+    assert send(em, NOPOLICY, nonce="user-1") == NONCE_USED
+
+
+def test_the_nonce_memory_bound_comes_from_the_spec():
+    assert Emulator().nonce_capacity == LIMITS.nonces_per_access_key.value
 
 
 # -- order ------------------------------------------------------------------------------------
@@ -318,13 +364,23 @@ def test_every_gateway_error_of_the_spec_is_produced(clock):
     for code in (e.code for e in PROTOCOL.gateway_errors_in("server")):
         em.add_fault({"kind": "error", "code": code, "times": 1})
         produced.add(send(em, params={**PARAMS, "StreamName": "stream7"}))
+    # The emulator's own refusals: a parameter in both places, the limits, a full nonce memory.
+    produced.add(code_of(em.handle(signed_request(PARAMS, ROOT, form=True, host="h"))))
+    doubled = signed_request(PARAMS, ROOT, form=True)
+    produced.add(code_of(em.handle(replace(doubled, query=doubled.query + "&AppName=x"))))
+    for limit in LIMITS.all()[:-1]:
+        produced.add(code_of(em.handle(raw(query="a=" + "x" * limit.value))))
+        produced.add(code_of(em.handle(raw(query="a=1&" * limit.value))))
+    tiny = Emulator(clock=clock, nonce_cap=1)
+    produced.add(send(tiny, nonce="one"))
+    produced.add(send(tiny, nonce="two", params={**PARAMS, "StreamName": "stream2"}))
     # Alternatives the emulator never picks: the other codes of the throttling and permission
     # categories (the spec names one code for each outcome the emulator produces).
     alternatives = {
         e.code
         for category in ("throttling", "permission")
         for e in PROTOCOL.gateway_errors_in(category)
-    } - {THROTTLED, PERMISSION}
+    } - {THROTTLED, PERMISSION, NONCE_MEMORY_FULL}
     assert {e.code for e in PROTOCOL.gateway_errors} - produced == alternatives
 
 
@@ -350,3 +406,99 @@ def test_rejected_calls_change_no_state(em):
     send(em, DENIED)
     send(em, action="X")
     assert em.snapshot() == before
+
+
+# -- everything the gateway acts on is signed (audit defects 1 and 2) -----------------------------
+
+
+def test_an_action_outside_the_signature_is_refused_and_changes_nothing(em):
+    """The body carries `Action=X` and is what the signature covers; the query adds the
+    operation's Action. Before the fix the gateway acted on the query value and ran the call."""
+    body = encode_pairs([("Action", "DescribeLiveStreamsOnlineList"), *PARAMS.items()]).encode()
+    wire = WireRequest(
+        "POST", "/", "", {"host": "live.aliyuncs.com", "content-type": FORM_CONTENT_TYPE}, body
+    )
+    signed = sign_v1(wire, ROOT, action=None, version=OP.product.version)
+    attack = raw(query=f"{signed.query}&Action={OP.name}", headers=dict(signed.headers), body=body)
+    before = em.snapshot()
+    assert code_of(em.handle(attack)) == IN_QUERY_AND_BODY
+    assert em.snapshot() == before
+
+
+@pytest.mark.parametrize("scheme", ["v1", "v3"])
+def test_a_business_parameter_in_query_and_body_is_refused(em, scheme):
+    wire = WireRequest(
+        "POST",
+        "/",
+        "StreamName=stream2",
+        {"host": "live.aliyuncs.com", "content-type": FORM_CONTENT_TYPE},
+        encode_pairs(PARAMS.items()).encode(),
+    )
+    signed = sign(wire, ROOT, scheme=Scheme(scheme), action=OP.name, version=OP.product.version)
+    request = raw(query=signed.query, headers=dict(signed.headers), body=signed.body)
+    assert code_of(em.handle(request)) == IN_QUERY_AND_BODY
+    assert em.state.tasks == {}
+
+
+def test_an_unsigned_x_acs_header_is_an_incomplete_signature(em):
+    request = signed_request(PARAMS, ROOT, scheme="v3")
+    extra = replace(request, headers={**request.headers, "x-acs-caller-uid": "1"})
+    assert code_of(em.handle(extra)) == INCOMPLETE
+    assert em.state.tasks == {}
+
+
+# -- bounded cost (audit defect 10) ------------------------------------------------------------
+
+
+def _limit_code(name: str) -> str:
+    limit = next(item for item in LIMITS.all() if item.name == name)
+    return PROTOCOL.gateway_error_for(limit.condition).code
+
+
+def test_a_one_mib_form_body_is_refused_before_it_is_parsed(em, monkeypatch):
+    """Audit defect 10: a 1 MiB body of tiny pairs cost up to 0.94 s of the event loop."""
+    import acscontract.emulator._core as core
+
+    def parse_must_not_run(*args, **kwargs):
+        raise AssertionError("the body was parsed before the size limit was applied")
+
+    monkeypatch.setattr(core, "parse", parse_must_not_run)
+    monkeypatch.setattr(core, "decode_pairs", parse_must_not_run)
+    body = b"a=1&" * (1 << 18)  # 1 MiB of tiny pairs
+    request = raw(headers={"content-type": FORM_CONTENT_TYPE}, body=body)
+    response = em.handle(request)
+    assert code_of(response) == _limit_code("bodyBytes")
+    assert em.unplanned_errors == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("queryBytes", lambda n: raw(query="a=" + "x" * n)),
+        ("parameters", lambda n: raw(query="&".join(f"p{i}=1" for i in range(n + 1)))),
+        ("parameterBytes", lambda n: raw(query="Action=x&Name=" + "y" * n)),
+        (
+            "parameters",
+            lambda n: raw(
+                query="a=1", headers={"content-type": FORM_CONTENT_TYPE}, body=b"b=1&" * n
+            ),
+        ),
+    ],
+    ids=["query-bytes", "parameters-in-query", "parameter-bytes", "parameters-in-body"],
+)
+def test_every_request_limit_is_refused_with_its_spec_error(em, monkeypatch, name, make):
+    import acscontract.emulator._core as core
+
+    def parse_must_not_run(*args, **kwargs):
+        raise AssertionError("the request was parsed before its limits were applied")
+
+    monkeypatch.setattr(core, "parse", parse_must_not_run)
+    limit = next(item for item in LIMITS.all() if item.name == name)
+    assert code_of(em.handle(make(limit.value))) == _limit_code(name)
+
+
+def test_requests_within_every_limit_are_served(em):
+    stream = "s" * 100
+    em.set_stream_online("push.example.com", "live", stream, True)
+    assert send(em, params={**PARAMS, "StreamName": stream}) is None
+    assert send(em, params={**PARAMS, "StreamName": stream, "Command": "stop"}, form=True) is None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,12 +22,13 @@ from acscontract.cli import main
 from acscontract.emulator import (
     Emulator,
     ManualClock,
-    StateFile,
-    StatePersister,
+    StateDatabase,
+    SystemClock,
     asgi_app,
     serve_in_thread,
     signed_request,
 )
+from acscontract.errors import InputError, UsageError
 from acscontract.signing import Credentials
 from acscontract.spec import operation
 
@@ -41,17 +44,26 @@ TASK_ALREADY_STARTED = OP.lifecycle.transition("recording", "start").error  # ty
 HOST = OP.product.default_endpoint
 
 
+ADMIN_BASE = "http://127.0.0.1:8765"
+
+
 def asgi(
     app: Any,
     method: str,
     path: str,
     *,
     client: tuple[str, int] = ("127.0.0.1", 40000),
+    base_url: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
+    """One request through the ASGI app: the endpoint as the real service, the admin API on
+    loopback (its Host must name this server)."""
+    if base_url is None:
+        base_url = ADMIN_BASE if path.startswith("/_emulator") else f"http://{HOST}"
+
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, client=client)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{HOST}") as c:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as c:
             return await c.request(method, path, **kwargs)
 
     return asyncio.run(go())
@@ -173,7 +185,7 @@ def test_admin_streams_and_clock_drive_the_lifecycle(em):
 
 
 def test_admin_clock_advance_needs_a_movable_clock():
-    app = asgi_app(Emulator())
+    app = asgi_app(Emulator(clock=SystemClock()))
     response = asgi(app, "POST", "/_emulator/clock/advance", json={"seconds": 5})
     assert response.status_code == 409
     assert "cannot be moved" in response.json()["error"]
@@ -223,7 +235,13 @@ def test_admin_seed_and_snapshot(em):
         ]
     }
     assert asgi(app, "POST", "/_emulator/seed", json=with_file).status_code == 400
-    not_json = asgi(app, "POST", "/_emulator/seed", content=b"{nope")
+    not_json = asgi(
+        app,
+        "POST",
+        "/_emulator/seed",
+        content=b"{nope",
+        headers={"content-type": "application/json"},
+    )
     assert not_json.status_code == 400
     assert "not JSON" in not_json.json()["error"]
     assert em.state.task_state("push.example.com", "live", "extra") == "recording"
@@ -269,6 +287,179 @@ def test_the_admin_api_requires_the_token_when_one_is_set(em):
     assert asgi(app, "GET", "/_emulator/state", headers=right, client=remote).status_code == 200
 
 
+# -- the admin API trusts no browser (audit defects 6, 7 and 8) ---------------------------------
+
+
+@pytest.mark.parametrize("token", ["", "   "])
+def test_an_empty_admin_token_is_refused(em, token):
+    """Audit defect 6: `--admin-token ""` opened the admin API to any peer sending an empty
+    bearer token, while the banner still said "loopback only"."""
+    with pytest.raises(UsageError, match="empty"):
+        asgi_app(em, admin_token=token)
+    code, out, err = _run_cli("emulator", "serve", "--port", "0", "--admin-token", token)
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1
+    assert "admin-token" in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def _task_running(em: Emulator) -> None:
+    assert em.handle(signed_request(PARAMS, ROOT)).status == 200
+    assert em.state.tasks
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status"),
+    [
+        ({"content-type": "text/plain", "origin": "http://evil.example"}, b"{}", 403),
+        ({"content-type": "text/plain"}, b"{}", 415),
+        ({"content-type": "application/x-www-form-urlencoded"}, b"a=1", 415),
+        ({"content-type": "multipart/form-data; boundary=x"}, b"--x--", 415),
+        ({"content-type": "text/plain"}, b"", 415),
+        ({"origin": "null"}, b"", 403),
+        ({"origin": "http://127.0.0.1:9999"}, b"", 403),
+    ],
+    ids=[
+        "cross-site-text-plain",
+        "text-plain",
+        "form",
+        "multipart",
+        "empty-text-plain",
+        "null-origin",
+        "other-port",
+    ],
+)
+def test_browser_shaped_admin_posts_change_nothing(em, headers, content, status):
+    """Audit defect 8: a cross-origin `text/plain` POST installed faults or reset the state."""
+    app = asgi_app(em)
+    _task_running(em)
+    for path in ("/_emulator/reset", "/_emulator/faults"):
+        response = asgi(app, "POST", path, headers=headers, content=content)
+        assert response.status_code == status, (path, response.text)
+    assert em.state.tasks
+    assert em.faults() == ()
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example:8765", "rebind.attacker.test", "127.0.0.1.nip.io:8765", "localhost.evil"]
+)
+def test_admin_requests_naming_another_host_are_refused(em, host):
+    """Audit defect 8: any Host was served, so DNS rebinding read the snapshot and its secrets."""
+    app = asgi_app(em)
+    response = asgi(app, "GET", "/_emulator/snapshot", base_url=f"http://{host}")
+    assert response.status_code == 403
+    assert ROOT.access_key_secret not in response.text
+    # The endpoint itself is addressed as the real service and answers any Host.
+    assert asgi_call(app).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8765", "http://localhost:8765", "http://[::1]:8765", "http://127.9.9.9"],
+)
+def test_admin_requests_to_loopback_names_are_served(em, base_url):
+    app = asgi_app(em)
+    same_origin = {"origin": base_url}
+    assert asgi(app, "GET", "/_emulator/state", base_url=base_url).status_code == 200
+    posted = asgi(
+        app,
+        "POST",
+        "/_emulator/faults",
+        base_url=base_url,
+        headers=same_origin,
+        json={"kind": "error"},
+    )
+    assert posted.status_code == 201
+    assert asgi(app, "POST", "/_emulator/reset", base_url=base_url).status_code == 200
+
+
+def test_the_bound_address_is_an_allowed_admin_host(em):
+    app = asgi_app(em, admin_token="t0ken", bound_hosts=["192.0.2.5"])
+    auth = {"Authorization": "Bearer t0ken"}
+    remote = ("192.0.2.99", 5000)
+    ok = asgi(
+        app,
+        "GET",
+        "/_emulator/state",
+        base_url="http://192.0.2.5:8765",
+        headers=auth,
+        client=remote,
+    )
+    assert ok.status_code == 200
+    other = asgi(
+        app,
+        "GET",
+        "/_emulator/state",
+        base_url="http://192.0.2.6:8765",
+        headers=auth,
+        client=remote,
+    )
+    assert other.status_code == 403
+    # Bound to every interface: any IP literal names this server, a DNS name still does not.
+    wild = asgi_app(em, admin_token="t0ken", bound_hosts=["0.0.0.0"])  # noqa: S104 - a name
+    assert (
+        asgi(
+            wild,
+            "GET",
+            "/_emulator/state",
+            base_url="http://198.51.100.7:8765",
+            headers=auth,
+            client=remote,
+        ).status_code
+        == 200
+    )
+    assert (
+        asgi(
+            wild,
+            "GET",
+            "/_emulator/state",
+            base_url="http://my-box.example:8765",
+            headers=auth,
+            client=remote,
+        ).status_code
+        == 403
+    )
+
+
+def test_snapshot_restore_never_reads_the_servers_files(em, tmp_path: Path):
+    """Audit defect 7: a restored seed naming a policy file was loaded from the server's disk
+    and came back in GET /_emulator/snapshot; the error texts revealed which paths exist."""
+    app = asgi_app(em)
+    marker = "acscontract-private-policy-marker"
+    private = tmp_path / "private-policy.json"
+    private.write_text(
+        json.dumps(
+            {"Version": "1", "Statement": [{"Effect": "Allow", "Action": marker, "Resource": "*"}]}
+        )
+    )
+    errors = []
+    for path in (str(private), str(tmp_path / "no-such-file.json"), "relative/policy.json"):
+        snapshot = em.snapshot()
+        snapshot["seed"]["accounts"][0]["users"][0]["policies"] = [path]
+        response = asgi(app, "POST", "/_emulator/snapshot", json=snapshot)
+        assert response.status_code == 400
+        assert path not in response.text
+        assert str(tmp_path) not in response.text
+        errors.append(response.json()["error"])
+    assert len(set(errors)) == 1  # an existing file and a missing one look the same
+    assert marker not in asgi(app, "GET", "/_emulator/snapshot").text
+    with pytest.raises(InputError):
+        em.restore(
+            {
+                **em.snapshot(),
+                "seed": {
+                    "accounts": [
+                        {
+                            "id": "1234567890123456",
+                            "users": [{"name": "u", "policies": [str(private)]}],
+                        }
+                    ]
+                },
+            }
+        )
+
+
 # -- a real server in a thread ---------------------------------------------------------------------
 
 
@@ -305,23 +496,39 @@ def test_serve_in_thread_serves_real_http_and_applies_faults(em):
 # -- persistence -----------------------------------------------------------------------------------
 
 
-def test_a_state_file_survives_a_restart(tmp_path: Path, clock):
-    path = tmp_path / "state" / "emulator.json"
+def test_a_state_database_survives_a_restart(tmp_path: Path, clock):
+    path = tmp_path / "state" / "emulator.db"
     em = Emulator(clock=clock)
-    with StatePersister(em, StateFile(path), debounce_s=0.0) as persister:
+    with StateDatabase(path) as database:
+        assert em.attach(database) is False  # a new database receives the emulator's state
         assert em.handle(signed_request(PARAMS, ROOT)).status == 200
         em.set_stream_online("push.example.com", "live", "stream5", False)
-        persister.flush()
-    assert json.loads(path.read_text())["format"].startswith("acscontract-emulator-state/")
+        em.add_fault({"kind": "latency", "latency_s": 0.5, "stream": "stream7"})
+        em.detach()
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
-    assert [p.name for p in path.parent.iterdir()] == ["emulator.json"]  # no temp files left
+    assert oct(path.parent.stat().st_mode & 0o777) == oct(0o700)
+    assert [p.name for p in path.parent.iterdir()] == ["emulator.db"]  # the WAL was folded in
 
-    again = Emulator(clock=clock)
-    with StatePersister(again, StateFile(path)):
+    again = Emulator(clock=ManualClock(clock.now()))
+    with StateDatabase(path) as database:
+        assert again.attach(database) is True
         assert again.state.task_state("push.example.com", "live", "stream1") == "recording"
         assert again.state.streams[("push.example.com", "live", "stream5")] is False
+        assert [r.stream for r in again.faults()] == ["stream7"]
         response = again.handle(signed_request(PARAMS, ROOT))
         assert json.loads(response.body)["Code"] == TASK_ALREADY_STARTED
+
+
+def _run_cli(*args: str, timeout: float = 20.0) -> tuple[int | None, str, str]:
+    """Run the CLI to completion; a code of None means it was still running after `timeout`."""
+    process = _cli(*args)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        return None, out, err
+    return process.returncode, out, err
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -357,7 +564,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
 
 
 def test_the_serve_command_prints_its_url_and_credentials_and_persists_state(tmp_path: Path):
-    state = tmp_path / "state.json"
+    state = tmp_path / "state.db"
     process, url, lines = _start_server(state)
     try:
         text = "".join(lines)
@@ -366,13 +573,14 @@ def test_the_serve_command_prints_its_url_and_credentials_and_persists_state(tmp
         assert ROOT.access_key_secret in text
         assert "loopback only" in text
         assert http_call(url).status_code == 200
-        deadline = time.monotonic() + 5
-        while not state.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
     finally:
         err = _stop(process)
     assert "Traceback" not in err
-    assert json.loads(state.read_text())["tasks"][0]["state"] == "recording"
+    assert process.returncode == 0
+    with StateDatabase(state) as database:
+        restored = Emulator()
+        assert restored.attach(database)
+        assert restored.state.task_state("push.example.com", "live", "stream1") == "recording"
 
     process, url, lines = _start_server(state)
     try:
@@ -397,15 +605,58 @@ def test_a_bad_seed_file_is_one_line_and_exit_2(tmp_path: Path, capsys, content,
     assert "Traceback" not in err
 
 
-def test_a_bad_state_file_is_one_line_and_exit_2(tmp_path: Path, capsys):
-    path = tmp_path / "state.json"
-    path.write_text('{"format": "something else"}')
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b'{"format": "something else"}', "JSON snapshot"),
+        (b"not a database at all", "not an emulator state database"),
+        (b"SQLite format 3\x00" + b"\x00" * 200, "damaged"),
+    ],
+    ids=["json-snapshot", "text", "broken-sqlite"],
+)
+def test_a_bad_state_file_is_one_line_and_exit_2(tmp_path: Path, capsys, content, words):
+    path = tmp_path / "state.db"
+    path.write_bytes(content)
     assert main(["emulator", "serve", "--state-file", str(path), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "not an emulator state snapshot" in err
+    assert words in err
+    assert path.read_bytes() == content  # nothing was overwritten
 
 
 def test_an_unknown_throttle_is_a_usage_error(capsys):
     assert main(["emulator", "serve", "--throttle", "leaky", "--port", "0"]) == 2
     assert "sliding-log" in capsys.readouterr().err
+
+
+# -- bounded cost over HTTP (audit defect 10) ------------------------------------------------------
+
+
+def test_a_1_mib_body_is_refused_on_its_content_length_without_being_read(em):
+    """The server answers as soon as it has the headers: if it waited for the body, which
+    never comes, the read below would time out."""
+    limit = OP.protocol.request_limits.body_bytes
+    error = OP.protocol.gateway_error_for(limit.condition)
+    with serve_in_thread(em) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST / HTTP/1.1\r\nHost: live.aliyuncs.com\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 1048576\r\n\r\n" + b"a=1&" * 64
+            )
+            reply = http.client.HTTPResponse(sock)
+            reply.begin()
+            document = json.loads(reply.read())
+        assert reply.status == error.http_status
+        assert document["Code"] == error.code
+        assert reply.getheader("connection") == "close"
+        # A body that grows past the limit without announcing its length is cut off too.
+        chunked = requests.post(
+            url,
+            data=iter([b"a=1&" * 4096] * 8),  # 128 KiB, sent chunked
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            timeout=10,
+        )
+        assert chunked.json()["Code"] == error.code
+    assert em.state.tasks == {}

@@ -286,8 +286,12 @@ def test_v1_signs_form_body_parameters() -> None:
     assert isinstance(_check(changed, CREDS.access_key_secret), Rejection)
 
 
-def test_v1_a_body_parameter_replaces_the_same_query_parameter_in_the_signed_set() -> None:
-    """Both SDKs merge the body over the query when signing, so a key in both is signed once."""
+def test_a_parameter_in_both_the_query_and_the_body_is_refused() -> None:
+    """Both SDKs sign such a key with its body value only; a gateway must not act on the other.
+
+    The legacy SDK sends RegionId in both places when a caller adds it to the body; the real
+    gateway's answer is not published, so the request is refused as ambiguous (rpc.yaml).
+    """
     request = WireRequest(
         "POST",
         "/",
@@ -295,12 +299,68 @@ def test_v1_a_body_parameter_replaces_the_same_query_parameter_in_the_signed_set
         {"host": "h", "content-type": FORM_CONTENT_TYPE},
         b"RegionId=&AppName=live",
     )
-    signed = sign_v1(request, CREDS, action=ACTION, version=VERSION, timestamp=WHEN, nonce="n")
-    parsed = _parsed(signed)
-    assert (b"RegionId", b"cn-shanghai") not in parsed.signed_pairs
-    assert (b"RegionId", b"") in parsed.signed_pairs
-    assert parsed.business["RegionId"] == ""
-    assert isinstance(verify(parsed, CREDS.access_key_secret), Verified)
+    for scheme in Scheme:
+        signed = sign(request, CREDS, scheme=scheme, action=ACTION, version=VERSION, timestamp=WHEN)
+        result = parse(signed)
+        assert isinstance(result, Rejection), scheme
+        assert (result.reason, result.parameter) == (
+            Reason.PARAMETER_IN_QUERY_AND_BODY,
+            "RegionId",
+        )
+        assert result.code == Reason.PARAMETER_IN_QUERY_AND_BODY.code
+
+
+def test_an_action_appended_to_the_query_of_a_body_signed_request_is_refused() -> None:
+    """The audit's attack: the signature covers `Action=X` in the body; the query adds another."""
+    body = encode_pairs([("Action", "DescribeSomething"), *PARAMS]).encode()
+    request = WireRequest("POST", "/", "", {"host": "h", "content-type": FORM_CONTENT_TYPE}, body)
+    signed = sign_v1(request, CREDS, action=None, version=VERSION, timestamp=WHEN, nonce="n")
+    assert isinstance(_check(signed, CREDS.access_key_secret), Verified)  # as the attacker sent it
+    attack = dataclasses.replace(signed, query=f"{signed.query}&Action={ACTION}")
+    result = parse(attack)
+    assert isinstance(result, Rejection)
+    assert (result.reason, result.parameter) == (Reason.PARAMETER_IN_QUERY_AND_BODY, "Action")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.sampled_from(sorted(COMMON_PARAMETERS) + [name for name, _ in PARAMS]),
+    query_value=st.text(max_size=8),
+    body_value=st.text(max_size=8),
+    scheme=st.sampled_from(list(Scheme)),
+)
+def test_any_key_in_both_places_is_refused_whatever_the_values(
+    key: str, query_value: str, body_value: str, scheme: Scheme
+) -> None:
+    try:
+        query = encode_pairs([*PARAMS, (key, query_value)])
+        body = encode_pairs([(key, body_value)]).encode()
+    except UsageError:  # lone surrogates cannot be sent
+        return
+    headers = {"host": "h", "content-type": FORM_CONTENT_TYPE}
+    signed = sign(
+        WireRequest("POST", "/", query, headers, body),
+        CREDS,
+        scheme=scheme,
+        action=ACTION,
+        version=VERSION,
+        timestamp=WHEN,
+    )
+    result = parse(signed)
+    assert isinstance(result, Rejection)
+    assert (result.reason, result.parameter) == (Reason.PARAMETER_IN_QUERY_AND_BODY, key)
+
+
+def test_v3_refuses_any_unsigned_x_acs_header() -> None:
+    """docs/signing.md: an `x-acs-*` header the request sends but does not sign is refused."""
+    request = _signed(Scheme.V3)
+    for name in ("x-acs-evil", "x-acs-resource-group", "X-Acs-Caller-Uid"):
+        result = parse(_with_header(request, name, "1"))
+        assert isinstance(result, Rejection), name
+        assert (result.reason, result.parameter) == (Reason.INCOMPLETE_SIGNATURE, name.lower())
+    # Headers outside the x-acs- family may stay unsigned (the async SDK adds some).
+    other = _with_header(request, "x-sdk-client", "1")
+    assert isinstance(_check(other, CREDS.access_key_secret), Verified)
 
 
 def test_repeated_and_empty_parameters_are_signed() -> None:
@@ -689,3 +749,22 @@ def test_parse_and_verify_never_raise_on_damaged_signed_requests(
     if isinstance(result, Verified):
         # Only a no-op edit (or one canonicalisation undoes) can still verify.
         assert string_to_sign(_parsed(damaged)) == string_to_sign(_parsed(request))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.lists(
+            st.sampled_from([b"%", b"%2", b"%2B", b"%zz", b"%e9", b"+", b"a", b"%%", b"=", b"&"]),
+            max_size=12,
+        ).map(b"".join),
+    )
+)
+def test_percent_decoding_agrees_with_the_standard_library(raw: bytes) -> None:
+    """The server-side decoder is a fast path; urllib's `unquote_to_bytes` is the reference."""
+    from urllib.parse import unquote_to_bytes
+
+    from acscontract.signing._wire import _unquote_plus
+
+    assert _unquote_plus(raw) == unquote_to_bytes(raw.replace(b"+", b" "))

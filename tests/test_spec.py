@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -371,6 +372,32 @@ def test_schema_refuses_trailing_newlines_and_control_characters(change: dict[st
     params = {**VALID, **change}
     assert OP.check_parameters(params) is not None
     assert not jsonschema.Draft202012Validator(request_schema(OP)).is_valid(params)
+
+
+def test_the_endpoint_rules_name_every_listed_regional_endpoint() -> None:
+    rules = OP.product.protocol.endpoint_rules
+    assert rules is not None
+    patterns = [re.compile(p) for p in rules.host_patterns(OP.product.name)]
+    for host in {OP.product.default_endpoint, *OP.product.endpoints.values()}:
+        assert rules.is_under_domain(host), host
+        assert any(p.fullmatch(host) for p in patterns), host
+    assert not any(p.fullmatch(f"{OP.product.name}.evil.test") for p in patterns)
+    assert not rules.is_under_domain(f"not{rules.domain}")
+
+
+def test_an_unknown_endpoint_template_field_gets_a_precise_message(spec_copy: Path) -> None:
+    protocol = spec_copy.parents[2] / "protocols" / "rpc.yaml"
+    text = protocol.read_text(encoding="utf-8")
+    assert "{product}{network}.{regionId}.{domain}" in text
+    protocol.write_text(
+        text.replace("{product}{network}.{regionId}.{domain}", "{product}.{zone}.{domain}", 1),
+        encoding="utf-8",
+    )
+    problems = _problems(protocol)
+    assert any(
+        p.startswith(f"{protocol}:/endpointRules/templates/0: unknown template field(s) zone")
+        for p in problems
+    ), problems
 
 
 # --- the precompiled cache: read back when nothing changed, rebuilt when anything did ----------

@@ -9,8 +9,8 @@ One convention for every command, kept here in `main` so that no command has to 
 - a closed pipe (`acscontract ... | head -1`) ends the command quietly, with exit 0;
 - a command whose optional dependencies are not installed names, in one line, the extra to
   install (`pip install 'acscontract[emulator]'`);
-- an unexpected error (a bug) is one line too, with exit 3; `ACSCONTRACT_DEBUG=1` shows the
-  traceback.
+- an unexpected error (a bug) is one line too, with exit 70 (EX_SOFTWARE); `ACSCONTRACT_DEBUG=1`
+  shows the traceback.
 
 Subcommands are imported only when they run, so `acscontract ram lint` loads neither the
 emulator nor the contract suite.
@@ -33,7 +33,7 @@ __all__ = ["COMMANDS", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE"
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
-EXIT_INTERNAL = 3
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h: the probe's 3 means "inconclusive"
 
 COMMANDS: dict[str, tuple[str, str | None]] = {
     "spec": ("acscontract.cli._spec:spec", None),
@@ -52,6 +52,7 @@ _MODULE_EXTRAS = {
     "uvicorn": "emulator",
     "responses": "emulator",
     "requests": "emulator",
+    "redis": "emulator",
     "rich": "emulator",
     "pytest": "contracts",
     "_pytest": "contracts",

@@ -36,9 +36,10 @@ def emulator() -> None:
 )
 @click.option(
     "--state-file",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Keep the state in this JSON file: restored at start, saved after each change.",
+    help="Keep the state in this SQLite database: restored at start, every change written "
+    "before it is answered.",
 )
 @click.option(
     "--throttle",
@@ -48,8 +49,8 @@ def emulator() -> None:
 @click.option(
     "--admin-token",
     default=None,
-    help="Require 'Authorization: Bearer TOKEN' on the /_emulator/ admin API. Generated when "
-    "the host is not loopback.",
+    help="Require 'Authorization: Bearer TOKEN' on the /_emulator/ admin API (not empty). "
+    "Generated when the host is not loopback.",
 )
 @click.option(
     "--log-level",
@@ -66,13 +67,19 @@ def serve(
     admin_token: str | None,
     log_level: str,
 ) -> int:
-    """Serve the emulator over HTTP until interrupted (Ctrl+C).
+    """Serve the emulator over HTTP until interrupted (Ctrl+C or SIGTERM; exit 0).
 
     Prints the URL and the credentials of the seed: they are fake keys that work only here.
     """
-    from acscontract.emulator import Emulator, OffsetClock, StateFile, StatePersister
-    from acscontract.emulator._server import bind_socket, is_loopback_host, run_server, url_for
+    from acscontract._loopback import is_loopback_host
+    from acscontract.emulator import Emulator, OffsetClock, StateDatabase
+    from acscontract.emulator._server import bind_socket, run_server, url_for
 
+    if admin_token is not None and not admin_token.strip():
+        raise UsageError(
+            "--admin-token is empty; an empty token would let anyone use the admin API. Give a "
+            "real token, or leave the option out to keep the admin API loopback-only."
+        )
     if throttle is not None:
         from acscontract.emulator import THROTTLE_ALGORITHMS
 
@@ -82,15 +89,24 @@ def serve(
                 f"{', '.join(THROTTLE_ALGORITHMS)}."
             )
     instance = Emulator(seed_path, clock=OffsetClock(), throttle=throttle)
-    persister = None
+    database = None
     restored = False
     if state_file is not None:
-        persister = StatePersister(instance, StateFile(state_file))
-        restored = persister.restore()
+        database = StateDatabase(state_file)
+        try:
+            restored = instance.attach(database)
+        except BaseException:
+            database.close()
+            raise
     token = admin_token
     if token is None and not is_loopback_host(host):
         token = secrets.token_urlsafe(24)
-    sock = bind_socket(host, port)
+    try:
+        sock = bind_socket(host, port)
+    except BaseException:
+        if database is not None:
+            database.close()
+        raise
     url = url_for(sock)
 
     click.echo(f"acscontract emulator of {instance.operation.qualified_name} on {url}")
@@ -112,12 +128,12 @@ def serve(
     click.echo("Press Ctrl+C to stop.", err=True)
     sys.stdout.flush()
 
-    if persister is not None:
-        persister.start(restore=False)
     try:
-        run_server(instance, sock, admin_token=token, log_level=log_level)
+        run_server(instance, sock, admin_token=token, host=host, log_level=log_level)
     finally:
-        if persister is not None:
-            persister.close()
+        if database is not None:
+            instance.detach()
+            database.close()
         sock.close()
+    click.echo("acscontract emulator stopped.", err=True)
     return 0

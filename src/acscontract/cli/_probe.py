@@ -21,6 +21,12 @@ __all__ = ["probe"]
 
 EMULATOR_TARGET = "emulator"
 
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_STOPPED = 2
+EXIT_INCONCLUSIVE = 3
+"""The probe ran, but sent too few calls in any window to see the limit: neither pass nor fail."""
+
 
 @click.group()
 def probe() -> None:
@@ -91,6 +97,7 @@ def _target(
     seed: Path | None,
     throttle: str | None,
     real_time: bool,
+    pacing_store: str | None = None,
 ) -> Target:
     from acscontract.probe import emulator_target, http_target
 
@@ -103,6 +110,11 @@ def _target(
                     f"--throttle {throttle!r} is not an algorithm the emulator knows; use one of "
                     f"{', '.join(THROTTLE_ALGORITHMS)}."
                 )
+        if pacing_store:
+            raise UsageError(
+                "--pacing-store paces calls to an endpoint over HTTP; the in-process emulator "
+                "has no budget to share. Leave it out, or give --target a URL."
+            )
         return emulator_target(seed=seed, throttle=throttle, simulated=not real_time)
     if seed is not None or throttle is not None or real_time:
         raise UsageError(
@@ -114,7 +126,12 @@ def _target(
             f"--target {target!r} is neither 'emulator' nor an http:// or https:// URL; give "
             "the endpoint's URL, such as http://127.0.0.1:8765 or https://live.aliyuncs.com."
         )
-    return http_target(target)
+    from acscontract.client import pacing_store as store_for
+
+    store = store_for(pacing_store) if pacing_store else None
+    if store is not None:
+        store.check()
+    return http_target(target, store=store)
 
 
 def _summary(result: ProbeResult, console: Console) -> None:
@@ -162,6 +179,8 @@ def _summary(result: ProbeResult, console: Console) -> None:
 
 
 def _verdict(result: ProbeResult) -> str:
+    if result.inconclusive is not None:
+        return f"Inconclusive: {result.inconclusive}."
     if result.mode == "measure":
         estimate = result.estimate
         if estimate is None or estimate.limit is None:
@@ -224,7 +243,19 @@ def _verdict(result: ProbeResult) -> str:
     "ceilings above the defaults.",
 )
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write a JSON report.")
-@click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Write a PNG plot.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(path_type=Path),
+    help="Write a plot: PNG, SVG or PDF, as the file name's suffix says.",
+)
+@click.option(
+    "--pacing-store",
+    envvar="ACSCONTRACT_PACING_STORE",
+    default=None,
+    help="redis://HOST:PORT/DB: the polite calls share one budget (80% of the limit) with every "
+    "process on every machine naming it [env ACSCONTRACT_PACING_STORE].",
+)
 @click.option("--max-rate", type=float, default=None, help="Ceiling on calls per second.")
 @click.option("--max-calls", type=int, default=None, help="Ceiling on calls in all.")
 @click.option(
@@ -261,6 +292,7 @@ def rate_limit(
     allow_throttling: bool,
     json_path: Path | None,
     plot_path: Path | None,
+    pacing_store: str | None,
     max_rate: float | None,
     max_calls: int | None,
     seconds: float | None,
@@ -280,13 +312,22 @@ def rate_limit(
     see https://github.com/acscontract/acscontract/blob/main/docs/probe.md. Exit 0 when the
     endpoint behaves as documented (check) or the measured limit agrees with the expected one
     (measure), 1 when not, 2 on bad usage or when the probe had to stop (a permission, signature
-    or credential error).
+    or credential error), 3 when the run was too small to tell (inconclusive).
     """
     from acscontract import probe as probe_api
+    from acscontract.contracts.preflight import check_output_path
 
+    # The outputs first: a run never ends by losing its result.
+    if json_path is not None:
+        check_output_path(json_path, "--json")
+    if plot_path is not None:
+        probe_api.plot_format(plot_path)
+        check_output_path(plot_path, "--plot")
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
-    the_target = _target(target, seed=seed, throttle=throttle, real_time=real_time)
+    the_target = _target(
+        target, seed=seed, throttle=throttle, real_time=real_time, pacing_store=pacing_store
+    )
     settings = probe_api.ProbeSettings(
         mode=probe_api.Mode(mode),
         allow_throttling=allow_throttling,
@@ -331,6 +372,8 @@ def rate_limit(
             f"acscontract: the probe stopped after {result.requests} calls: {result.stop.reason}",
             err=True,
         )
-        return 1 if status is not None and status >= 500 else 2
+        return EXIT_FAILED if status is not None and status >= 500 else EXIT_STOPPED
     out.print(_verdict(result), soft_wrap=True)
-    return 0 if result.passed else 1
+    if result.passed:
+        return EXIT_PASSED
+    return EXIT_INCONCLUSIVE if result.inconclusive is not None else EXIT_FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from acscontract.contracts.budget import DEFAULT_MAX_RECORDINGS
 from acscontract.errors import UsageError
 
 __all__ = ["run"]
@@ -69,6 +71,27 @@ def _target_problem(options: Any) -> str | None:
     return None
 
 
+def _parallel_problem(options: Any, pytest_args: tuple[str, ...]) -> str | None:
+    """Why pytest-xdist workers cannot share this target, or None."""
+    from acscontract.contracts.targets import EMULATOR_TARGETS
+
+    if options.target in EMULATOR_TARGETS:
+        return None  # each worker runs an emulator of its own
+    flags = [
+        a
+        for a in pytest_args
+        if a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses="))
+    ]
+    if not flags:
+        return None
+    return (
+        f"{flags[0]} runs contracts in parallel workers, and against {options.target} they "
+        "would drive the same stream and share one account limit, so each would see the others' "
+        "traffic. Leave -n out: a URL target runs in one process (a real account's pace is set "
+        "by its limit, not by CPU)."
+    )
+
+
 def _overview(console: Console, options: Any) -> None:
     from acscontract.spec import operation
 
@@ -101,13 +124,23 @@ def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
     table.add_column("passed", justify="right", style="green")
     table.add_column("failed", justify="right", style="red")
     table.add_column("skipped", justify="right", style="yellow")
+    table.add_column("requests", justify="right")
+    table.add_column("recordings", justify="right")
     table.add_column("result")
     for name, result in areas.items():
         failed = int(result.get("failed", 0))
         passed = int(result.get("passed", 0))
         skipped = int(result.get("skipped", 0))
         verdict = "FAIL" if failed else ("holds" if passed else "not run")
-        table.add_row(name, str(passed), str(failed), str(skipped), verdict)
+        table.add_row(
+            name,
+            str(passed),
+            str(failed),
+            str(skipped),
+            str(result.get("requests", 0)),
+            str(result.get("recordings", 0)),
+            verdict,
+        )
     console.print(table)
     details = Table(title="Skipped contracts and notes", show_lines=False)
     details.add_column("area", style="bold")
@@ -178,7 +211,21 @@ def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
     "--allow-throttling",
     is_flag=True,
     envvar="ACSCONTRACT_ALLOW_THROTTLING",
-    help="Let contracts exceed the flow-control limit of a non-loopback target on purpose.",
+    help="Let contracts exceed the flow-control limit of a target without an admin API.",
+)
+@click.option(
+    "--max-recordings",
+    type=click.IntRange(min=0),
+    envvar="ACSCONTRACT_MAX_RECORDINGS",
+    default=DEFAULT_MAX_RECORDINGS,
+    show_default=True,
+    help="Successful recording-starting calls (billable) allowed on a real account.",
+)
+@click.option(
+    "--pacing-store",
+    envvar="ACSCONTRACT_PACING_STORE",
+    help="redis://HOST:PORT/DB: share the pacing budget with every machine naming it "
+    "(default: a file lock, this machine only).",
 )
 @click.option(
     "--probe",
@@ -208,14 +255,20 @@ def run(
     deny_access_key_secret: str | None,
     admin_token: str | None,
     allow_throttling: bool,
+    max_recordings: int,
+    pacing_store: str | None,
     with_probe: bool,
     lint_paths: tuple[Path, ...],
     pytest_args: tuple[str, ...],
 ) -> int:
     """Run the contract suite; extra arguments after `--` go to pytest (e.g. `-- -n 2 -k ram`).
 
-    Exit 0 when every contract holds, 1 when any fails, 2 on bad usage.
+    Before any contract, a preflight checks the target, the credentials and the named resources,
+    and the run prints its plan: the most requests and recordings each profile can cost.
+
+    Exit 0 when every contract holds, 1 when any fails, 2 on bad usage or a failed preflight.
     """
+    from acscontract.contracts.preflight import check_output_path
     from acscontract.contracts.runner import run_contracts
     from acscontract.contracts.targets import TargetOptions
 
@@ -230,10 +283,16 @@ def run(
         deny_access_key_secret=deny_access_key_secret,
         admin_token=admin_token,
         allow_throttling=allow_throttling,
+        pacing_store=pacing_store,
+        max_recordings=max_recordings,
+        run_id=uuid.uuid4().hex,
     )
-    problem = _target_problem(options)
+    problem = _target_problem(options) or _parallel_problem(options, pytest_args)
     if problem is not None:
         raise UsageError(problem)
+    if junitxml:
+        check_output_path(junitxml, "--junitxml")
+    collect_only = any(arg in ("--co", "--collect-only") for arg in pytest_args)
     console = Console()
     if summary:
         _overview(console, options)
@@ -242,9 +301,10 @@ def run(
         from acscontract.ram import lint_paths as lint_policies
 
         lint_result = lint_policies(lint_paths)
+    before = 0
+    if not collect_only:
+        before = _preflight_and_plan(console, options, profile)
     result = run_contracts(options, profile=profile, pytest_args=pytest_args, junitxml=junitxml)
-    if result.areas:
-        _result_table(console, result.summary)
     if result.exit_code == 5:
         raise UsageError(
             "No contract was selected; check the pytest arguments after '--' (for example -k)."
@@ -254,6 +314,13 @@ def run(
             f"pytest stopped with exit code {result.exit_code} (interrupted, or bad pytest "
             "arguments); see its message above."
         )
+    if collect_only:
+        collected = int(result.summary.get("collected", 0))
+        console.print(f"Collected {collected} contracts; none was run (--collect-only).")
+        return EXIT_OK if result.exit_code == 0 else EXIT_FAILED
+    if result.areas:
+        _result_table(console, result.summary)
+    console.print(_cost_line(result.summary, before, options), soft_wrap=True)
     jobs = [
         _Job(
             "contract suite",
@@ -294,6 +361,80 @@ def run(
     return EXIT_OK if all(job.ok for job in jobs) else EXIT_FAILED
 
 
+def _preflight_and_plan(console: Console, options: Any, profile: str) -> int:
+    """Check the target (URL targets), then print the plan; return the requests sent."""
+    from acscontract.contracts.preflight import preflight
+    from acscontract.contracts.targets import EMULATOR_TARGETS, open_target
+    from acscontract.spec import operation
+
+    op = operation()
+    with open_target(op, options) as opened:
+        sent = 0
+        if options.target not in EMULATOR_TARGETS:
+            sent = preflight(opened).requests
+        _plan_table(console, op, opened, options, profile)
+    return sent
+
+
+def _plan_table(console: Console, op: Any, target: Any, options: Any, chosen: str) -> None:
+    """The plan: against an emulator one line; against a real account, per profile, the most
+    requests and recordings a run can cost, and the least time its pacing needs."""
+    from acscontract.client import pacing_budget
+    from acscontract.contracts.plan import run_plan
+    from acscontract.contracts.plugin import PROFILES, settings_of
+
+    if target.is_emulator or target.store is None:
+        console.print(
+            f"Plan against {target.description}: an emulator, so nothing is billed and nothing "
+            f"is paced; profile {chosen}.",
+            soft_wrap=True,
+        )
+        return
+    flow = op.flow_control
+    budget = pacing_budget(flow)
+    console.print(
+        f"Plan against {target.description} (no admin API: a real account); paced at most "
+        f"{budget} calls per {flow.per} ({target.store.description}); at most "
+        f"{options.recording_limit} billable recordings (--max-recordings).",
+        soft_wrap=True,
+    )
+    table = Table()
+    for column in ("profile", "max requests", "max recordings", "min time"):
+        table.add_column(column)
+    for name in PROFILES:
+        plan = run_plan(
+            op,
+            name,
+            settings_of(name),
+            resources=target.resources,
+            deny_keys=len(target.deny_credentials),
+            allow_throttling=options.allow_throttling,
+            max_recordings=options.recording_limit,
+        )
+        seconds = plan.requests * flow.per_seconds / budget
+        mark = " (this run)" if name == chosen else ""
+        table.add_row(
+            f"{name}{mark}",
+            f"{plan.requests:,}",
+            f"{plan.recordings} (contracts want {plan.recordings_wanted})",
+            f"{seconds:,.0f} s",
+        )
+    console.print(table)
+
+
+def _cost_line(summary: Mapping[str, Any], preflight: int, options: Any) -> str:
+    requests = int(summary.get("requests", 0)) + preflight
+    recordings = int(summary.get("recordings", 0))
+    if options.target in ("emulator", "emulator-http") or "emulator at" in str(
+        summary.get("target") or ""
+    ):
+        return f"Sent {requests} requests; {recordings} recordings started on the emulator."
+    return (
+        f"Sent {requests} requests; {recordings} billable recording-starting calls "
+        f"(--max-recordings {options.recording_limit})."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Job:
     name: str
@@ -309,7 +450,10 @@ def _probe_job(options: Any) -> _Job:
     if options.target in ("emulator", "emulator-http"):
         the_target = probe_api.emulator_target()
     else:
-        the_target = probe_api.http_target(options.target)
+        from acscontract.client import pacing_store
+
+        store = pacing_store(options.pacing_store) if options.pacing_store else None
+        the_target = probe_api.http_target(options.target, store=store)
     settings = probe_api.ProbeSettings(mode=probe_api.Mode.CHECK)
     resources = probe_api.Resources(
         domain=options.domain or the_target.domain,

@@ -42,6 +42,7 @@ __all__ = [
     "SentRequest",
     "Tamper",
     "TransportError",
+    "transport_reason",
 ]
 
 ParamValue = str | int | float | bool
@@ -63,7 +64,30 @@ class Placement(StrEnum):
 
 
 class TransportError(AcsContractError):
-    """The request could not be sent or no response came back (connection, TLS, timeout)."""
+    """The request could not be sent or no response came back (connection, TLS, timeout).
+
+    `reason` says what happened in a few words (`connection refused`, `timed out`), for a
+    one-line message.
+    """
+
+    def __init__(self, message: str, reason: str = "no answer") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def transport_reason(exc: BaseException) -> str:
+    """A few words on why no answer came: the OS error's text when there is one."""
+    found = _ERRNO.findall(str(exc))
+    if found:
+        return str(found[-1]).strip().lower()
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS failed"
+    return type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +414,8 @@ class Client:
         except requests.RequestException as exc:
             raise TransportError(
                 f"No response from {self._base}: {type(exc).__name__}: "
-                f"{self._redact(str(exc), request)}"
+                f"{self._redact(str(exc), request)}",
+                transport_reason(exc),
             ) from None
         elapsed = time.perf_counter() - start
         try:

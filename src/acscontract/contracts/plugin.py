@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,9 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("deny-access-key-id", "", "an AccessKey ID whose RAM policies deny the operation"),
     ("deny-access-key-secret", "", "its secret"),
     ("admin-token", "", "the emulator admin API's bearer token, when it was served with one"),
+    ("pacing-store", "", "redis://HOST:PORT/DB shared by every machine (else the file lock store)"),
+    ("max-recordings", "3", "successful recording-starting calls allowed on a real account"),
+    ("run-id", "", "names the run whose workers share one recording budget (generated)"),
     ("profile", "quick", "hypothesis profile: quick, ci or thorough"),
     ("report", "", "write a JSON summary of the contract areas to this file"),
 )
@@ -96,15 +100,29 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "needs_throttling: the contract exceeds the flow-control limit on purpose; it runs on "
-        "loopback targets or with --acscontract-allow-throttling.",
+        "needs_throttling: the contract exceeds the flow-control limit on purpose; it runs "
+        "against emulators, or with --acscontract-allow-throttling.",
     )
     config.addinivalue_line(
         "markers",
         "mutates_state: the contract changes recording state; on a real account it uses only "
         "the stream the user named.",
     )
+    config.addinivalue_line(
+        "markers",
+        "emulator_traffic: generated traffic that could start recordings on the named stream; "
+        "runs only against emulators.",
+    )
+    config.addinivalue_line(
+        "markers",
+        "starts_recordings: the contract takes recordings from the run's budget on a real "
+        "account; such contracts run last, after every contract that only expects refusals.",
+    )
     _STATE.config = config
+    if not hasattr(config, "workerinput"):
+        config.stash[_RUN_ID] = option(config, "run-id") or uuid.uuid4().hex
+    else:
+        config.stash[_RUN_ID] = str(config.workerinput.get("acscontract_run_id", ""))
     summary = AreaSummary()
     config.stash[_SUMMARY] = summary
     config.pluginmanager.register(summary, "acscontract-summary")
@@ -136,7 +154,17 @@ def target_options(config: pytest.Config | None = None) -> TargetOptions:
         if name not in ("profile", "report")
     }
     given["allow_throttling"] = bool(config.getoption("acscontract_allow_throttling", False))
+    given["run_id"] = config.stash.get(_RUN_ID, None) or given.get("run_id")
     return TargetOptions.resolve(given)
+
+
+_RUN_ID = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker of the run shares the controller's run id (one budget)."""
+    node.workerinput["acscontract_run_id"] = node.config.stash.get(_RUN_ID, "")
 
 
 @dataclass(slots=True)
@@ -188,6 +216,15 @@ def _register_profiles() -> None:
     _STATE.profiles_registered = True
 
 
+def settings_of(name: str) -> Settings:
+    """The hypothesis settings of the profile `name` (one of PROFILES, or `selftest`)."""
+    from hypothesis import settings
+
+    if not _STATE.profiles_registered:
+        _register_profiles()
+    return settings.get_profile(f"acscontract-{name}")
+
+
 def profile_name(config: pytest.Config | None = None) -> str:
     """The chosen profile (`--acscontract-profile`, else ACSCONTRACT_PROFILE, else quick)."""
     config = config if config is not None else _STATE.config
@@ -215,9 +252,16 @@ def profile_settings(config: pytest.Config | None = None) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def contract_settings(pytestconfig: pytest.Config) -> Settings:
-    """The hypothesis settings of the chosen profile (`--acscontract-profile`, default quick)."""
-    return profile_settings(pytestconfig)
+def contract_settings(pytestconfig: pytest.Config, target: ContractTarget) -> Settings:
+    """The hypothesis settings of the chosen profile (`--acscontract-profile`, default quick),
+    with fewer examples and no shrinking against a real account (see contracts.plan)."""
+    from acscontract.contracts.plan import settings_for
+
+    return settings_for(
+        profile_settings(pytestconfig),
+        emulator=target.is_emulator,
+        profile=profile_name(pytestconfig),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -243,10 +287,12 @@ def client(target: ContractTarget) -> Any:
 
 @pytest.fixture
 def live_mock(request: pytest.FixtureRequest) -> Iterator[Emulator]:
-    """`acscontract.emulator.live_mock`: a fresh in-process Live emulator for one test.
+    """A fresh in-process Live emulator for one test: `with mock_live(**options)` around it.
 
-    Re-exported here so that it is available wherever acscontract is installed; the emulator is
-    imported only when a test asks for it. Parametrize it indirectly to pass `mock_live` options.
+    Live calls through requests, the legacy SDK, aiohttp or httpx reach it for the test's whole
+    duration. Parametrize it indirectly to pass `mock_live` options:
+    `@pytest.mark.parametrize("live_mock", [{"passthrough": False}], indirect=True)`. The emulator
+    is imported only when a test asks for the fixture.
     """
     from acscontract.emulator import LiveMock
 
@@ -326,28 +372,61 @@ _EXCHANGES = pytest.StashKey[ExchangeLog]()
 
 
 @pytest.fixture(autouse=True)
-def _acscontract_gate(request: pytest.FixtureRequest) -> None:
-    """Skip a contract, with its reason, when the target cannot give what it needs."""
+def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Skip a contract, with its reason, when the target cannot give what it needs; afterwards,
+    note the requests it sent and the recordings it started (the summary adds them up)."""
     marker = request.node.get_closest_marker(AREA_MARKER)
     if marker is None:
+        yield
         return
     contract_target = request.getfixturevalue("target")
     request.node.user_properties.append(("acscontract_target", contract_target.description))
     if not contract_target.usable:
         pytest.skip("; ".join(contract_target.missing))
+    if hasattr(request.config, "workerinput") and not contract_target.own_emulator:
+        pytest.skip(
+            "pytest-xdist workers would drive the same stream and share one account limit of "
+            f"{contract_target.description}; run it without -n"
+        )
     if request.node.get_closest_marker("needs_admin") and contract_target.admin is None:
         pytest.skip(
             "needs the emulator's admin API (GET /_emulator/state did not answer): a real "
             "endpoint cannot be told to interrupt a stream or move its clock"
+        )
+    if request.node.get_closest_marker("emulator_traffic") and not contract_target.is_emulator:
+        pytest.skip(
+            "runs only against an emulator: its generated commands on the named stream would "
+            "start billable recordings on a real account (the documented transitions and the "
+            "unknown-stream properties cover the real account)"
         )
     if (
         request.node.get_closest_marker("needs_throttling")
         and not contract_target.throttling_allowed
     ):
         pytest.skip(
-            "exceeds the flow-control limit on purpose: runs on loopback targets, or with "
+            "exceeds the flow-control limit on purpose: runs against emulators, or with "
             "--allow-throttling (ACSCONTRACT_ALLOW_THROTTLING=1)"
         )
+    requests_before = contract_target.requests_sent
+    recordings_before = contract_target.recordings_started
+    yield
+    request.node.user_properties.append(
+        ("acscontract_requests", contract_target.requests_sent - requests_before)
+    )
+    request.node.user_properties.append(
+        ("acscontract_recordings", contract_target.recordings_started - recordings_before)
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A contract that the run's recording budget cannot cover is skipped, with the reason."""
+    from acscontract.contracts.budget import RecordingBudgetSpent
+
+    try:
+        return (yield)
+    except RecordingBudgetSpent as exc:
+        pytest.skip(str(exc))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -355,6 +434,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = item.get_closest_marker(AREA_MARKER)
         if marker is not None and marker.args:
             item.user_properties.append((AREA_MARKER, str(marker.args[0])))
+    # Contracts that spend the recording budget go last, so that the calls of the others (which
+    # may briefly hold a slot each, and give it back when refused) always find one.
+    items.sort(key=lambda item: item.get_closest_marker("starts_recordings") is not None)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -382,6 +464,10 @@ class AreaResult:
     skip_reasons: dict[str, int] = field(default_factory=dict)
     first_failure: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    requests: int = 0
+    """Requests the area's contracts sent to the target."""
+    recordings: int = 0
+    """Successful recording-starting calls they made (billable on a real account)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -391,6 +477,8 @@ class AreaResult:
             "skip_reasons": dict(self.skip_reasons),
             "first_failure": self.first_failure,
             "notes": list(self.notes),
+            "requests": self.requests,
+            "recordings": self.recordings,
         }
 
 
@@ -418,6 +506,10 @@ class AreaSummary:
     def __init__(self) -> None:
         self.areas: dict[str, AreaResult] = {}
         self.target: str | None = None
+        self.collected = 0
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = sum(1 for i in session.items if i.get_closest_marker(AREA_MARKER))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = {k: v for k, v in report.user_properties if isinstance(k, str)}
@@ -430,6 +522,10 @@ class AreaSummary:
                 result.notes.append(str(value))
             if key == "acscontract_target" and self.target is None:
                 self.target = str(value)
+            if report.when == "teardown" and key == "acscontract_requests":
+                result.requests += int(str(value))
+            if report.when == "teardown" and key == "acscontract_recordings":
+                result.recordings += int(str(value))
         if report.when == "call" and report.passed:
             result.passed += 1
         elif report.skipped:
@@ -448,6 +544,9 @@ class AreaSummary:
     def to_json(self) -> dict[str, Any]:
         return {
             "target": self.target,
+            "collected": self.collected,
+            "requests": sum(r.requests for r in self.areas.values()),
+            "recordings": sum(r.recordings for r in self.areas.values()),
             "areas": {name: result.to_json() for name, result in sorted(self.areas.items())},
         }
 
@@ -467,6 +566,10 @@ class AreaSummary:
         terminalreporter.section("acscontract contract areas")
         if self.target:
             write(f"target: {self.target}")
+        write(
+            f"requests sent: {sum(r.requests for r in self.areas.values())}; recordings "
+            f"started: {sum(r.recordings for r in self.areas.values())}"
+        )
         for name, result in sorted(self.areas.items()):
             write(
                 f"{name:<18} passed {result.passed:>3}  failed {result.failed:>3}  "

@@ -21,11 +21,47 @@ from typing import Any
 from acscontract._resources import bundled_path
 from acscontract.contracts.targets import ENV_PREFIX, TargetOptions
 
-__all__ = ["RunResult", "contracts_dir", "run_contracts"]
+__all__ = ["CACHE_DIR_ENV", "RunResult", "cache_dir", "contracts_dir", "run_contracts"]
 
 # Options passed to the plugin through the environment rather than the command line, so that
-# they never show in a process list or an echoed argument vector.
-_SECRET_OPTIONS = frozenset({"deny_access_key_secret", "admin_token"})
+# they never show in a process list or an echoed argument vector (a Redis URL may hold a
+# password).
+_SECRET_OPTIONS = frozenset({"deny_access_key_secret", "admin_token", "pacing_store"})
+
+CACHE_DIR_ENV = "ACSCONTRACT_CACHE_DIR"
+"""Where acscontract keeps what runs remember (hypothesis' example database)."""
+
+
+def cache_dir() -> Path:
+    """acscontract's cache folder: `ACSCONTRACT_CACHE_DIR`, else the platform's user cache
+    folder (`$XDG_CACHE_HOME/acscontract`, `~/.cache/acscontract`, `~/Library/Caches/acscontract`,
+    `%LOCALAPPDATA%\\acscontract\\Cache`). Never the current folder."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    home = Path.home()
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        base = os.environ.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "acscontract" / "Cache"
+    if sys.platform == "darwin":  # pragma: no cover - exercised on macOS only
+        return home / "Library" / "Caches" / "acscontract"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else home / ".cache") / "acscontract"
+
+
+@contextlib.contextmanager
+def hypothesis_home(folder: Path) -> Iterator[None]:
+    """While inside, hypothesis keeps its files (example database, caches) in `folder`."""
+    from hypothesis import configuration
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # The folder hypothesis had been told to use (None: its default, resolved on first use).
+    previous = getattr(configuration, "__hypothesis_home_directory", None)
+    configuration.set_hypothesis_home_dir(folder)
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(previous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +121,36 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# What the contracts use from pytest plugins (schemathesis' OpenAPI support), and the plugins'
+# own pytest modules. Imported before pytest starts, they are not assertion-rewritten module by
+# module when collection imports them: seconds of compiling where no bytecode cache is written.
+_PLUGIN_MODULES = (
+    "schemathesis.specs.openapi.schemas",
+    "schemathesis.specs.openapi.checks",
+    "schemathesis.generation.hypothesis.builder",
+    "schemathesis.pytest.plugin",
+    "schemathesis.python.asgi",
+    "schemathesis.transport.asgi",
+    "schemathesis.transport.wsgi",
+    "schemathesis.reporting.junitxml",
+    "schemathesis.reporting.allure",
+    "schemathesis.engine.events",
+    "schemathesis.graphql.checks",
+    "anyio.pytest_plugin",
+    "anyio.from_thread",
+    "xdist.plugin",
+    "xdist.looponfail",
+)
+
+
+def _import_plugin_modules() -> None:
+    import importlib
+
+    for name in _PLUGIN_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def run_contracts(
     options: TargetOptions,
     *,
@@ -96,6 +162,8 @@ def run_contracts(
 ) -> RunResult:
     """Run the contract suite against the target `options` describe, in this process."""
     import pytest
+
+    _import_plugin_modules()
 
     folder = contracts_dir()
     args = [str(folder), "-c", str(folder / "pytest.ini"), "--rootdir", str(folder)]
@@ -124,7 +192,7 @@ def run_contracts(
         report = Path(scratch) / "summary.json"
         args.append(f"--acscontract-report={report}")
         _forget_contract_modules(folder)
-        with _environment(env):
+        with _environment(env), hypothesis_home(cache_dir() / "hypothesis"):
             code = int(pytest.main(args, plugins=list(plugins)))
         summary: dict[str, Any] = {}
         if report.is_file():

@@ -30,6 +30,7 @@ __all__ = [
     "oversized_requests",
     "parameter_errors",
     "parameter_value",
+    "ram_refusals",
     "schemes",
     "sequences",
     "signed_as",
@@ -239,6 +240,20 @@ def parameter_errors(op: Operation) -> frozenset[str]:
     )
 
 
+def ram_refusals(op: Operation, parameter: str | None) -> frozenset[str]:
+    """The permission codes a bad value of `parameter` may also get, when the parameter names
+    the RAM resource (DomainName in `acs:cdn:*:{#accountId}:domain/{#DomainName}`).
+
+    The gateway evaluates RAM before the operation checks its parameters, so a key whose
+    policies allow only some domains is denied a request that names another, or none, before
+    the operation can call the value missing or malformed.
+    """
+    named = {p for r in op.ram.resource_types for p in r.placeholders}
+    if parameter is None or parameter not in named:
+        return frozenset()
+    return frozenset(e.code for e in op.protocol.gateway_errors_in("permission"))
+
+
 def action_errors(op: Operation) -> frozenset[str]:
     """The gateway's codes for an unknown or missing Action or Version."""
     return frozenset(e.code for e in op.protocol.gateway_errors_in("action"))
@@ -407,7 +422,7 @@ def invalid_requests(
             scheme=scheme,
             parameter=name,
             expected=missing_code if missing else malformed_code,
-            accepted=param_codes,
+            accepted=param_codes | ram_refusals(op, name),
             documented=defect.kind != InvalidKind.EMPTY,
         )
 
@@ -443,7 +458,7 @@ def oversized_requests(
             method=method,
             scheme=scheme,
             parameter=name,
-            accepted=accepted,
+            accepted=accepted | ram_refusals(op, name),
             documented=False,
         )
 

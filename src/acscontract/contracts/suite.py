@@ -116,6 +116,4 @@ def opening_command(op: Operation) -> str:
 
 def absent_stream(target: ContractTarget) -> str:
     """A stream name that no target has: the named stream with a suffix."""
-    if target.resources is None:
-        raise LookupError("The target has no resources.")
-    return target.resources.stream + "-absent-acscontract"
+    return target.absent_stream()

@@ -10,7 +10,13 @@ Three kinds of target:
 A target run by acscontract itself knows everything from the emulator's seed (keys, domain, app,
 streams). A URL takes credentials from `ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET`/`_SECURITY_TOKEN`
 and its resources from the options (`--domain --app --stream`, each also an `ACSCONTRACT_*`
-variable). A URL is an emulator, with an admin API, when `GET /_emulator/state` answers.
+variable). A URL is an emulator, with an admin API, when `GET /_emulator/state` answers; its
+snapshot then supplies what its seed knows (the account of the key, an inactive key, denied keys,
+an offline stream, an app without record configuration).
+
+Every other target is treated as a real account, wherever it runs (a loopback URL may be a
+tunnel to one): its traffic is paced under 80% of the spec's limit, its recordings are counted
+against `--max-recordings`, and generated traffic names streams that cannot record.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import enum
 import ipaddress
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -27,20 +34,40 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
+import urllib3
 
-from acscontract.client import NO_TAMPER, ApiResponse, Client, SentRequest, Tamper
+from acscontract.client import (
+    NO_TAMPER,
+    ApiResponse,
+    Client,
+    NoPacing,
+    Pacer,
+    PacingStore,
+    SentRequest,
+    Tamper,
+    TransportError,
+    pacer_for,
+    pacing_store,
+    transport_reason,
+)
+from acscontract.contracts.budget import (
+    DEFAULT_MAX_RECORDINGS,
+    RecordingBudget,
+    Ticket,
+    recording_commands,
+)
 from acscontract.contracts.checks import outcome_of
-from acscontract.contracts.pacing import NoPacing, Pacer, pacer_for
 from acscontract.emulator import ADMIN_PREFIX
 from acscontract.errors import UsageError
 from acscontract.signing import Credentials, Scheme, WireRequest
 from acscontract.spec import Operation
 
 if TYPE_CHECKING:
-    from acscontract.emulator import Emulator
+    from acscontract.emulator import Emulator, Seed
+    from acscontract.emulator._seed import AccountSeed
 
 __all__ = [
     "DEFAULT",
@@ -53,8 +80,10 @@ __all__ = [
     "Resources",
     "SteadyClock",
     "TargetOptions",
+    "absent_stream_name",
     "open_target",
     "planned_resources",
+    "target_is_emulator",
 ]
 
 ENV_PREFIX = "ACSCONTRACT_"
@@ -64,8 +93,10 @@ EMULATOR_TARGETS = ("emulator", "emulator-http")
 """Target names that make acscontract start an emulator for the run."""
 
 # An account's flow-control limit while contracts that are not about throttling run against an
-# emulator acscontract started itself; the throttling contracts put the spec's limit back.
+# emulator (so that generated traffic is fast and never throttled); the throttling contracts put
+# the spec's limit back, and a served emulator gets its own limit back when the run ends.
 _UNTHROTTLED_QPS = 1_000_000
+_ABSENT_SUFFIX = "-absent-acscontract"
 
 
 class _Default(enum.Enum):
@@ -108,9 +139,15 @@ class Admin(Protocol):
 
     def now(self) -> float: ...
 
+    def gateway_now(self) -> float: ...
+
     def recordings(self, domain: str, app: str, stream: str) -> int: ...
 
     def set_account_qps(self, account: str, qps: int | None) -> None: ...
+
+    def invalidate(self) -> None:
+        """Forget what was read: a request or a change may have moved the state on."""
+        ...
 
 
 class EmulatorAdmin:
@@ -135,6 +172,9 @@ class EmulatorAdmin:
     def now(self) -> float:
         return self.emulator.clock.now()
 
+    def gateway_now(self) -> float:
+        return self.emulator.gateway_now()
+
     def recordings(self, domain: str, app: str, stream: str) -> int:
         return sum(
             1
@@ -145,69 +185,156 @@ class EmulatorAdmin:
     def set_account_qps(self, account: str, qps: int | None) -> None:
         self.emulator.set_account_qps(account, qps)
 
+    def invalidate(self) -> None:
+        return None
+
 
 class HttpAdmin:
-    """The admin API of an emulator served over HTTP (`/_emulator/...`, see docs/emulator.md)."""
+    """The admin API of an emulator served over HTTP (`/_emulator/...`, see docs/emulator.md).
+
+    A stream's task state and recordings come from one `GET /state?domain=&app=&stream=`, read
+    at most once between two changes: every request the target sends, and every admin change,
+    makes the next read fetch it again (`invalidate`).
+    """
 
     def __init__(
         self,
         base_url: str,
-        session: requests.Session,
+        pool: urllib3.PoolManager,
         state: Mapping[str, Any],
         token: str | None = None,
+        *,
+        initial_state: str = "",
     ) -> None:
         self.base = base_url.rstrip("/") + ADMIN_PREFIX
-        self.session = session
+        self.pool = pool
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._initial = initial_state
         now = state.get("now")
         self._offset = float(now) - time.time() if isinstance(now, int | float) else 0.0
-        # Advancing by zero tells whether the emulator's clock can move at all.
-        self._can_advance = self._request("POST", "/clock/advance", {"seconds": 0}).ok
-
-    def _request(self, method: str, path: str, payload: Any = None) -> requests.Response:
-        return self.session.request(
-            method,
-            f"{self.base}{path}",
-            json=payload,
-            headers=self._headers,
-            timeout=10,
-            allow_redirects=False,
+        gateway = state.get("gateway_now")
+        self._gateway_offset = (
+            float(gateway) - time.time() if isinstance(gateway, int | float) else 0.0
         )
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # Advancing by zero tells whether the emulator's clock can move at all.
+        self._can_advance = self._request("POST", "/clock/advance", {"seconds": 0}).status == 200
 
-    def _call(self, method: str, path: str, payload: Any = None) -> Any:
-        response = self._request(method, path, payload)
-        if response.status_code >= 400:
+    def _request(
+        self, method: str, path: str, payload: Any = None, params: Any = None
+    ) -> urllib3.BaseHTTPResponse:
+        url = f"{self.base}{path}"
+        if params:
+            url += "?" + urlencode(params)
+        headers = dict(self._headers)
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            return self.pool.request(
+                method, url, body=body, headers=headers, retries=False, redirect=False
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise UsageError(
+                f"The emulator's admin API at {self.base} did not answer ({type(exc).__name__})."
+            ) from None
+
+    def _call(self, method: str, path: str, payload: Any = None, params: Any = None) -> Any:
+        response = self._request(method, path, payload, params)
+        text = response.data.decode("utf-8", "replace")
+        if response.status >= 400:
             raise UsageError(
                 f"The emulator's admin API refused {method} {ADMIN_PREFIX}{path} with HTTP "
-                f"{response.status_code}: {response.text[:300]}"
+                f"{response.status}: {text[:300]}"
             )
-        return response.json() if response.content else None
+        return json.loads(text) if text else None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def state(self) -> Mapping[str, Any]:
+        """The emulator's whole state (`GET /_emulator/state`), read fresh."""
         data = self._call("GET", "/state")
         return data if isinstance(data, Mapping) else {}
 
+    def _stream(self, domain: str, app: str, stream: str) -> dict[str, Any]:
+        key = (domain, app, stream)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached.get("recordings") is not None:
+            return cached
+        data = self._call("GET", "/state", params={"domain": domain, "app": app, "stream": stream})
+        data = data if isinstance(data, Mapping) else {}
+
+        def mine(items: Any) -> list[Mapping[str, Any]]:
+            # An emulator that ignores the filter sends everything: keep this stream's items.
+            return [
+                i
+                for i in items or ()
+                if isinstance(i, Mapping)
+                and (i.get("domain"), i.get("app"), i.get("stream")) == key
+            ]
+
+        fresh = {
+            "streams": mine(data.get("streams")),
+            "tasks": mine(data.get("tasks")),
+            "recordings": mine(data.get("recordings")),
+        }
+        with self._lock:
+            self._cache[key] = fresh
+        return fresh
+
+    def snapshot(self) -> Mapping[str, Any] | None:
+        """The emulator's snapshot (its world as a seed, with keys), or None if refused."""
+        response = self._request("GET", "/snapshot")
+        if response.status != 200:
+            return None
+        try:
+            data = json.loads(response.data)
+        except ValueError:
+            return None
+        return data if isinstance(data, Mapping) else None
+
+    def streams(self) -> list[Mapping[str, Any]]:
+        """The streams the emulator knows: domain, app, stream, online, task."""
+        items = self.state().get("streams", [])
+        return [item for item in items if isinstance(item, Mapping)]
+
     def task_state(self, domain: str, app: str, stream: str) -> str:
-        state = self.state()
-        for item in state.get("streams", []):
-            if (item.get("domain"), item.get("app"), item.get("stream")) == (domain, app, stream):
-                return str(item.get("task"))
-        for task in state.get("tasks", []):
-            if (task.get("domain"), task.get("app"), task.get("stream")) == (domain, app, stream):
-                return str(task.get("state"))
-        raise UsageError(
-            f"The emulator's admin API does not know the stream {domain}/{app}/{stream}."
-        )
+        key = (domain, app, stream)
+        with self._lock:
+            cached = self._cache.get(key)
+        view = cached if cached is not None else self._stream(*key)
+        for task in view.get("tasks", []):
+            return str(task.get("state"))
+        for item in view.get("streams", []):
+            return str(item.get("task"))
+        return self._initial  # no task: a stream nobody recorded is in the initial state
 
     def set_stream_online(self, domain: str, app: str, stream: str, online: bool) -> None:
         path = "/".join(quote(part, safe="") for part in (domain, app, stream))
-        self._call("POST", f"/streams/{path}", {"online": online})
+        self.invalidate()
+        data = self._call("POST", f"/streams/{path}", {"online": online})
+        task = data.get("task") if isinstance(data, Mapping) else None
+        if isinstance(task, str):
+            # The answer gives the stream's task state; its recordings are read when asked.
+            entry = {"domain": domain, "app": app, "stream": stream, "online": online, "task": task}
+            with self._lock:
+                self._cache[(domain, app, stream)] = {
+                    "streams": [entry],
+                    "tasks": [],
+                    "recordings": None,
+                }
 
     @property
     def can_advance_clock(self) -> bool:
         return self._can_advance
 
     def advance_clock(self, seconds: float) -> None:
+        self.invalidate()
         data = self._call("POST", "/clock/advance", {"seconds": seconds})
         now = data.get("now") if isinstance(data, Mapping) else None
         if isinstance(now, int | float):
@@ -218,16 +345,14 @@ class HttpAdmin:
     def now(self) -> float:
         return time.time() + self._offset
 
+    def gateway_now(self) -> float:
+        return time.time() + self._gateway_offset
+
     def recordings(self, domain: str, app: str, stream: str) -> int:
-        data = self._call("GET", "/recordings")
-        items = data.get("recordings", []) if isinstance(data, Mapping) else []
-        return sum(
-            1
-            for r in items
-            if (r.get("domain"), r.get("app"), r.get("stream")) == (domain, app, stream)
-        )
+        return len(self._stream(domain, app, stream)["recordings"])
 
     def set_account_qps(self, account: str, qps: int | None) -> None:
+        self.invalidate()
         self._call("POST", f"/accounts/{quote(account, safe='')}/qps", {"qps": qps})
 
 
@@ -245,6 +370,12 @@ class TargetOptions:
     deny_access_key_secret: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
     allow_throttling: bool = False
+    pacing_store: str | None = field(default=None, repr=False)
+    """A `redis://` URL shared by every machine (may hold a password), else the file store."""
+    max_recordings: int | None = None
+    """Successful recording-starting calls allowed on a real account (default 3)."""
+    run_id: str | None = None
+    """Names the run whose workers share one recording budget (the plugin sets one)."""
 
     @classmethod
     def resolve(
@@ -258,10 +389,33 @@ class TargetOptions:
             if value is None or value is False:
                 raw = env.get(ENV_PREFIX + item.name.upper())
                 if raw is not None and raw != "":
-                    value = _truthy(raw, item.name) if item.type == "bool" else raw
+                    value = _typed(raw, item.name, str(item.type))
             if value is not None:
-                values[item.name] = value
+                values[item.name] = _typed(value, item.name, str(item.type))
         return cls(**values)
+
+    @property
+    def recording_limit(self) -> int:
+        """The recording budget of a real account."""
+        return DEFAULT_MAX_RECORDINGS if self.max_recordings is None else self.max_recordings
+
+
+def _typed(value: Any, name: str, kind: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    if kind == "bool":
+        return _truthy(value, name)
+    if kind.startswith("int"):
+        try:
+            number = int(value)
+        except ValueError:
+            number = -1
+        if number < 0:
+            raise UsageError(
+                f"{name.replace('_', '-')} must be a whole number, 0 or more; {value!r} was given."
+            )
+        return number
+    return value
 
 
 def _truthy(raw: str, name: str) -> bool:
@@ -293,6 +447,54 @@ class _Transport(Protocol):
 class _HttpTransport:
     def send(self, client: Client, request: WireRequest) -> ApiResponse:
         return client.send(request)
+
+
+class _PooledTransport:
+    """Straight to urllib3's connection pool, for a served emulator.
+
+    requests' own work per call (preparing, merging settings, wrapping the answer) costs about as
+    much as an emulator on this machine takes to answer; a real account is paced far below that,
+    and keeps requests (with the environment's proxy settings).
+    """
+
+    def __init__(self, pool: urllib3.PoolManager) -> None:
+        self.pool = pool
+
+    def send(self, client: Client, request: WireRequest) -> ApiResponse:
+        url = f"{client.endpoint}{request.path}" + (f"?{request.query}" if request.query else "")
+        started_at = datetime.now(UTC)
+        start = time.perf_counter()
+        try:
+            answer = self.pool.request(
+                request.method,
+                url,
+                body=request.body or None,
+                headers=dict(request.headers),
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise TransportError(
+                f"No response from {client.endpoint}: {type(exc).__name__}",
+                transport_reason(exc),
+            ) from None
+        elapsed = time.perf_counter() - start
+        text = answer.data.decode("utf-8", "replace")
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            body = None
+        return ApiResponse(
+            status=answer.status,
+            headers=MappingProxyType({k.lower(): v for k, v in answer.headers.items()}),
+            json=body,
+            text=text,
+            request=SentRequest(
+                request.method, url, MappingProxyType(dict(request.headers)), request.body
+            ),
+            elapsed=elapsed,
+            started_at=started_at,
+        )
 
 
 class _EmulatorTransport:
@@ -336,12 +538,23 @@ class _EmulatorTransport:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """One request on its way: whether it may start a recording, and its budget slot."""
+
+    starts_recording: bool
+    ticket: Ticket | None
+
+
 class ContractTarget:
     """A configured target: how to reach it, with which keys, on which resources.
 
-    `call` signs and sends one request, paced when the target is not on loopback. A request the
-    target throttles is retried after a pause unless the caller expects throttling, so contracts
-    that are not about flow control do not fail because another client used the budget.
+    `call` signs and sends one request. On a target without the emulator's admin API (a real
+    account) it is paced under 80% of the spec's limit, shared with every process that uses the
+    same pacing store, and a request that may start a recording on the named stream needs a slot
+    of the run's recording budget. A request the target throttles is retried after a pause unless
+    the caller expects throttling, so contracts that are not about flow control do not fail
+    because another client used the budget.
     """
 
     def __init__(
@@ -362,6 +575,10 @@ class ContractTarget:
         own_emulator: bool = False,
         emulator: Emulator | None = None,
         missing: Sequence[str] = (),
+        store: PacingStore | None = None,
+        max_recordings: int = DEFAULT_MAX_RECORDINGS,
+        run_id: str | None = None,
+        controls_throttle: bool = False,
     ) -> None:
         self.op = op
         self.description = description
@@ -382,15 +599,37 @@ class ContractTarget:
         self.missing = tuple(missing)
         """Why the target cannot be called at all (missing credentials or resources)."""
         self.session = session
+        self.controls_throttle = controls_throttle and admin is not None and account_id is not None
+        """Whether the run sets the account's flow-control limit through the admin API."""
         self._transport = transport
         self._clients: dict[tuple[str, str | None], Client] = {}
-        self.pacer: Pacer = NoPacing() if self.loopback else pacer_for(endpoint, op.flow_control)
+        self.store: PacingStore | None = None if self.is_emulator else (store or pacing_store())
+        self.pacer: Pacer = (
+            NoPacing()
+            if self.store is None
+            else pacer_for(endpoint, op.flow_control, store=self.store, account=account_id)
+        )
+        self.budget: RecordingBudget | None = None
+        if self.store is not None:
+            key = f"recordings:{run_id or 'unnamed-run'}:{endpoint.rstrip('/').lower()}"
+            self.budget = RecordingBudget(self.store, key, max_recordings)
         self._throttle_codes = frozenset(
             e.code for e in op.protocol.gateway_errors_in("throttling")
         )
+        self._recording_commands = recording_commands(op)
+        self._counter_lock = threading.Lock()
+        self.requests_sent = 0
+        """Requests this process sent to the target (admin calls not included)."""
+        self.recordings_started = 0
+        """Successful recording-starting calls this process made (billable on a real account)."""
 
     def __repr__(self) -> str:
         return f"ContractTarget({self.description!r}, endpoint={self.endpoint!r})"
+
+    @property
+    def is_emulator(self) -> bool:
+        """Whether the target has the emulator's admin API (in process, or served)."""
+        return self.admin is not None
 
     @property
     def usable(self) -> bool:
@@ -399,8 +638,9 @@ class ContractTarget:
 
     @property
     def throttling_allowed(self) -> bool:
-        """Whether contracts may exceed the flow-control limit on purpose."""
-        return self.loopback or self.allow_throttling
+        """Whether contracts may exceed the flow-control limit on purpose: on an emulator, or
+        with `--allow-throttling`."""
+        return self.is_emulator or self.allow_throttling
 
     def client(self, credentials: Credentials | None = None) -> Client:
         """A client for `credentials` (the target's own by default) on the shared session."""
@@ -415,10 +655,84 @@ class ContractTarget:
         return client
 
     def now(self) -> datetime:
-        """The target's time: its admin clock when it has one, else the wall clock."""
+        """The time requests are stamped with: the gateway's clock of an emulator with an admin
+        API (the wall clock plus its offset), else the wall clock."""
         if self.admin is not None:
-            return datetime.fromtimestamp(self.admin.now(), UTC)
+            return datetime.fromtimestamp(self.admin.gateway_now(), UTC)
         return datetime.now(UTC)
+
+    # --- what a request may do -------------------------------------------------------------
+
+    def absent_stream(self) -> str:
+        """A stream name that no target has: the named stream with a suffix."""
+        if self.resources is None:
+            raise UsageError(self.missing[0] if self.missing else "The target has no resources.")
+        return absent_stream_name(self.resources.stream)
+
+    @property
+    def traffic_stream(self) -> str:
+        """The stream generated traffic names: the named stream on an emulator; on a real
+        account a stream that does not exist, so that generated requests can never record."""
+        if self.resources is None:
+            raise UsageError(self.missing[0] if self.missing else "The target has no resources.")
+        return self.resources.stream if self.is_emulator else self.absent_stream()
+
+    def traffic_parameters(self) -> dict[str, str]:
+        """The lifecycle key parameters generated traffic uses (see `traffic_stream`)."""
+        return self.resource_parameters(self.traffic_stream)
+
+    def starts_recording(
+        self, action: str | None, version: str | None, pairs: Sequence[tuple[str, str]]
+    ) -> bool:
+        """Whether a request could start a recording: the operation's own Action and Version, a
+        recording-starting command, and the domain, app and one of the streams of the target."""
+        if action != self.op.name or version != self.op.product.version:
+            return False
+        command = self.op.command_parameter
+        lifecycle = self.op.lifecycle
+        if command is None or lifecycle is None or self.resources is None:
+            return False
+        values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            values.setdefault(name, []).append(value)
+        if not any(v in self._recording_commands for v in values.get(command.name, [])):
+            return False
+        domain, app, stream = lifecycle.key
+        return (
+            self.resources.domain in values.get(domain, [])
+            and self.resources.app in values.get(app, [])
+            and any(s in self.resources.streams for s in values.get(stream, []))
+        )
+
+    def begin(
+        self, action: str | None, version: str | None, pairs: Sequence[tuple[str, str]]
+    ) -> Sending:
+        """Before sending a request: a recording budget slot when it could start a recording on
+        a real account (RecordingBudgetSpent, with nothing sent, when none is left)."""
+        starts = self.starts_recording(action, version, pairs)
+        ticket = self.budget.take() if starts and self.budget is not None else None
+        return Sending(starts, ticket)
+
+    def finish(self, sending: Sending, status: int | None) -> None:
+        """After the answer (None: none came): count it, and settle the budget slot."""
+        started = sending.starts_recording and status == 200
+        with self._counter_lock:
+            self.requests_sent += 1
+            if started:
+                self.recordings_started += 1
+        if sending.ticket is not None and self.budget is not None:
+            self.budget.settle(sending.ticket, started)
+        if self.admin is not None:
+            self.admin.invalidate()
+
+    @contextmanager
+    def recordings_for(self, count: int, what: str) -> Iterator[None]:
+        """Hold `count` recordings of the run's budget for a contract (nothing on an emulator)."""
+        if self.budget is None:
+            yield
+            return
+        with self.budget.reserve(count, what):
+            yield
 
     def call(
         self,
@@ -455,9 +769,15 @@ class ContractTarget:
                 scheme=scheme,
                 tamper=stamp,
             )
-            if not expect_throttling:
-                self.pacer.wait()
-            response = self._transport.send(client, request)
+            sending = self.begin(the_action, the_version, pairs)
+            status: int | None = None
+            try:
+                if not expect_throttling:
+                    self.pacer.wait()
+                response = self._transport.send(client, request)
+                status = response.status
+            finally:
+                self.finish(sending, status)
             if retries <= 0 or outcome_of(response) not in self._throttle_codes:
                 return response
             retries -= 1
@@ -507,12 +827,12 @@ class ContractTarget:
     def spec_flow_control(self) -> Iterator[None]:
         """While inside, the account has the spec's limit and a fresh window.
 
-        An emulator acscontract runs itself gets the spec's limit back for the duration (it runs
-        unthrottled otherwise, so that generated traffic is fast); any other target is given one
-        quiet window before and after.
+        An emulator whose account the run controls gets the spec's limit back for the duration
+        (it runs unthrottled otherwise, so that generated traffic is fast); any other target is
+        given one quiet window before and after.
         """
         window = self.op.flow_control.per_seconds
-        if self.own_emulator and self.admin is not None and self.account_id is not None:
+        if self.controls_throttle and self.admin is not None and self.account_id is not None:
             self.admin.set_account_qps(self.account_id, None)
             try:
                 yield
@@ -526,9 +846,9 @@ class ContractTarget:
                 time.sleep(window)
 
     def steady_clock(self) -> SteadyClock:
-        """A clock for scheduling traffic: the emulator's own (moved, never slept) when
-        acscontract runs the emulator, else the wall clock (slept)."""
-        if self.own_emulator and self.admin is not None and self.admin.can_advance_clock:
+        """A clock for scheduling traffic: an emulator's own (moved, never slept) when its admin
+        API can move it, else the wall clock (slept)."""
+        if self.admin is not None and self.admin.can_advance_clock:
             return SteadyClock(self.admin.now, self.admin.advance_clock)
         return SteadyClock(time.monotonic, time.sleep)
 
@@ -557,9 +877,13 @@ class SteadyClock:
 # --- building targets ------------------------------------------------------------------------
 
 
-def _seed_resources(emulator: Emulator) -> tuple[str, Credentials, Resources, Credentials | None]:
+def absent_stream_name(stream: str) -> str:
+    """A stream name that no target has: `stream` with a suffix."""
+    return stream + _ABSENT_SUFFIX
+
+
+def _seed_resources(seed: Seed) -> tuple[str, Credentials, Resources, Credentials | None]:
     """The first account of the seed with a root key and a recordable app with online streams."""
-    seed = emulator.seed
     for account in seed.accounts:
         root = next((k for k in account.access_keys if k.user is None and k.active), None)
         if root is None:
@@ -593,9 +917,7 @@ def _seed_resources(emulator: Emulator) -> tuple[str, Credentials, Resources, Cr
     )
 
 
-def _denied_keys(
-    emulator: Emulator, op: Operation, account_id: str, domain: str
-) -> list[Credentials]:
+def _denied_keys(seed: Seed, op: Operation, account_id: str, domain: str) -> list[Credentials]:
     """The seed's RAM-user keys whose policies deny the operation on `domain`.
 
     A user without policies is denied implicitly; a user's policies are otherwise evaluated with
@@ -606,7 +928,7 @@ def _denied_keys(
     resource = op.ram.resource_types[0] if op.ram.resource_types else None
     explicit: list[Credentials] = []
     implicit: list[Credentials] = []
-    for account in emulator.seed.accounts:
+    for account in seed.accounts:
         if account.id != account_id:
             continue
         users = {u.name: u for u in account.users}
@@ -637,18 +959,31 @@ def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
     from acscontract.emulator import Emulator, OffsetClock
 
     probe = Emulator(operation=op)
-    account_id, _, _, _ = _seed_resources(probe)
+    account_id, _, _, _ = _seed_resources(probe.seed)
     seed = probe.seed.to_json()
     for account in seed["accounts"]:
         if account["id"] == account_id:
             account["qps"] = _UNTHROTTLED_QPS
     emulator = Emulator(seed, clock=OffsetClock(), operation=op)
-    account_id, creds, resources, inactive = _seed_resources(emulator)
-    deny = _denied_keys(emulator, op, account_id, resources.domain)
+    account_id, creds, resources, inactive = _seed_resources(emulator.seed)
+    deny = _denied_keys(emulator.seed, op, account_id, resources.domain)
     session = requests.Session()
     session.trust_env = False
     stack.callback(session.close)
     admin = EmulatorAdmin(emulator)
+    common: dict[str, Any] = {
+        "resources": resources,
+        "credentials": creds,
+        "session": session,
+        "admin": admin,
+        "deny_credentials": deny,
+        "inactive_credentials": inactive,
+        "account_id": account_id,
+        "allow_throttling": True,
+        "own_emulator": True,
+        "emulator": emulator,
+        "controls_throttle": True,
+    }
     if options.target == "emulator-http":
         from acscontract.emulator import serve_in_thread
 
@@ -657,34 +992,16 @@ def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
             op,
             description=f"emulator over loopback HTTP ({url})",
             endpoint=url,
-            resources=resources,
-            credentials=creds,
             transport=_HttpTransport(),
-            session=session,
-            admin=admin,
-            deny_credentials=deny,
-            inactive_credentials=inactive,
-            account_id=account_id,
-            allow_throttling=True,
-            own_emulator=True,
-            emulator=emulator,
+            **common,
         )
     endpoint = "http://emulator.invalid"
     return ContractTarget(
         op,
         description="emulator in process",
         endpoint=endpoint,
-        resources=resources,
-        credentials=creds,
         transport=_EmulatorTransport(emulator, endpoint),
-        session=session,
-        admin=admin,
-        deny_credentials=deny,
-        inactive_credentials=inactive,
-        account_id=account_id,
-        allow_throttling=True,
-        own_emulator=True,
-        emulator=emulator,
+        **common,
     )
 
 
@@ -707,7 +1024,73 @@ def _probe_admin(
         data = response.json()
     except ValueError:
         return None
-    return data if isinstance(data, Mapping) else None
+    return data if isinstance(data, Mapping) and "streams" in data else None
+
+
+@dataclass(frozen=True, slots=True)
+class _World:
+    """What a served emulator's snapshot tells about the account of the run's key."""
+
+    account: AccountSeed
+    seed: Seed
+
+
+def _served_world(admin: HttpAdmin, credentials: Credentials | None) -> _World | None:
+    """The seed of a served emulator (from its snapshot) and the account of `credentials`."""
+    if credentials is None:
+        return None
+    snapshot = admin.snapshot()
+    if snapshot is None:
+        return None
+    from acscontract.emulator import load_seed
+    from acscontract.errors import AcsContractError
+
+    try:
+        seed = load_seed(snapshot.get("seed"))
+    except AcsContractError:
+        return None
+    key = credentials.access_key_id
+    for account in seed.accounts:
+        if any(k.id == key for k in account.access_keys) or any(
+            t.access_key_id == key for t in account.sts_tokens
+        ):
+            return _World(account, seed)
+    return None
+
+
+def _served_extras(
+    op: Operation, world: _World, options: TargetOptions, streams: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Optional resources and keys of a served emulator, read from its seed and state."""
+    account = world.account
+    domain = next((d for d in account.domains if d.name == options.domain), None)
+    app = None if domain is None else next((a for a in domain.apps if a.name == options.app), None)
+    online = {
+        (str(s.get("domain")), str(s.get("app")), str(s.get("stream"))): bool(s.get("online"))
+        for s in streams
+    }
+    spare: tuple[str, ...] = ()
+    offline = options.stream_offline
+    if app is not None:
+        names = [s.name for s in app.streams if s.name != options.stream]
+        key = (str(options.domain), str(options.app))
+        spare = tuple(n for n in names if online.get((*key, n)))
+        if offline is None:
+            offline = next((n for n in names if online.get((*key, n)) is False), None)
+    without = options.app_without_config
+    if without is None and domain is not None:
+        without = next((a.name for a in domain.apps if not a.record_config), None)
+    inactive = next((k for k in account.access_keys if not k.active), None)
+    deny: list[Credentials] = []
+    if options.domain:
+        deny = _denied_keys(world.seed, op, account.id, options.domain)
+    return {
+        "spare_streams": spare,
+        "stream_offline": offline,
+        "app_without_config": without,
+        "inactive": None if inactive is None else Credentials(inactive.id, inactive.secret),
+        "deny": deny,
+    }
 
 
 def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> ContractTarget:
@@ -719,6 +1102,8 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
             "--target emulator, or a URL such as https://live.aliyuncs.com."
         )
     session = requests.Session()
+    # Proxy settings from the environment make no sense for this machine's own ports.
+    session.trust_env = not is_loopback(url)
     stack.callback(session.close)
     missing: list[str] = []
     credentials: Credentials | None = None
@@ -726,7 +1111,6 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         credentials = Credentials.from_env()
     except Exception as exc:  # noqa: BLE001 - any credential problem is shown as the reason
         missing.append(str(exc))
-    resources = None
     absent = [n for n in ("domain", "app", "stream") if not getattr(options, n)]
     if absent:
         missing.append(
@@ -735,19 +1119,46 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
             + f" (or {', '.join(ENV_PREFIX + n.upper() for n in absent)}): an online stream of "
             "a domain and app with a record configuration."
         )
-    else:
+    state = _probe_admin(url, session, options.admin_token)
+    admin = None
+    extras: dict[str, Any] = {}
+    account_id = None
+    original_qps: int | None = None
+    pool: urllib3.PoolManager | None = None
+    if state is not None:
+        pool = urllib3.PoolManager(maxsize=16, timeout=urllib3.Timeout(connect=5, read=30))
+        stack.callback(pool.clear)
+        admin = HttpAdmin(
+            url,
+            pool,
+            state,
+            options.admin_token,
+            initial_state=op.lifecycle.initial if op.lifecycle else "",
+        )
+        world = _served_world(admin, credentials)
+        if world is not None:
+            account_id = world.account.id
+            original_qps = world.account.qps
+            if not absent:
+                extras = _served_extras(op, world, options, admin.streams())
+    resources = None
+    if not absent:
         resources = Resources(
             domain=str(options.domain),
             app=str(options.app),
             stream=str(options.stream),
-            stream_offline=options.stream_offline,
-            app_without_config=options.app_without_config,
+            stream_offline=options.stream_offline or extras.get("stream_offline"),
+            app_without_config=options.app_without_config or extras.get("app_without_config"),
+            spare_streams=extras.get("spare_streams", ()),
         )
-    deny: list[Credentials] = []
+    deny: list[Credentials] = list(extras.get("deny", []))
     if options.deny_access_key_id and options.deny_access_key_secret:
-        deny.append(Credentials(options.deny_access_key_id, options.deny_access_key_secret))
-    state = _probe_admin(url, session, options.admin_token)
-    admin = None if state is None else HttpAdmin(url, session, state, options.admin_token)
+        deny.insert(0, Credentials(options.deny_access_key_id, options.deny_access_key_secret))
+    controls = admin is not None and account_id is not None
+    if controls and admin is not None and account_id is not None:
+        # Fast, unthrottled traffic while the run lasts; the emulator's own limit afterwards.
+        admin.set_account_qps(account_id, _UNTHROTTLED_QPS)
+        stack.callback(admin.set_account_qps, account_id, original_qps)
     kind = "emulator" if admin is not None else "endpoint"
     return ContractTarget(
         op,
@@ -755,13 +1166,36 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         endpoint=url.rstrip("/"),
         resources=resources,
         credentials=credentials,
-        transport=_HttpTransport(),
+        transport=_HttpTransport() if pool is None else _PooledTransport(pool),
         session=session,
         admin=admin,
         deny_credentials=deny,
+        inactive_credentials=extras.get("inactive"),
+        account_id=account_id,
         allow_throttling=options.allow_throttling,
         missing=missing,
+        store=None if admin is not None else pacing_store(options.pacing_store),
+        max_recordings=options.recording_limit,
+        run_id=options.run_id,
+        controls_throttle=controls,
     )
+
+
+def target_is_emulator(options: TargetOptions) -> bool:
+    """Whether the target `options` name is an emulator (one acscontract starts, or a URL whose
+    admin API answers), known before the target is opened. Asked once per URL and process."""
+    if options.target in EMULATOR_TARGETS:
+        return True
+    key = (options.target, options.admin_token)
+    if key not in _KIND_CACHE:
+        with requests.Session() as session:
+            session.trust_env = not is_loopback(options.target)
+            state = _probe_admin(options.target, session, options.admin_token)
+        _KIND_CACHE[key] = state is not None
+    return _KIND_CACHE[key]
+
+
+_KIND_CACHE: dict[tuple[str, str | None], bool] = {}
 
 
 def planned_resources(op: Operation, options: TargetOptions) -> Resources | None:
@@ -772,7 +1206,7 @@ def planned_resources(op: Operation, options: TargetOptions) -> Resources | None
     if options.target in EMULATOR_TARGETS:
         from acscontract.emulator import Emulator
 
-        return _seed_resources(Emulator(operation=op))[2]
+        return _seed_resources(Emulator(operation=op).seed)[2]
     if options.domain and options.app and options.stream:
         return Resources(
             domain=options.domain,

@@ -1,20 +1,23 @@
 """The emulator of an Alibaba Cloud RPC operation (RealTimeRecordCommand first).
 
 `Emulator` is the transport-independent core: `handle(EmulatorRequest) -> EmulatorResponse` over
-explicit state you can create, seed, snapshot, restore and throw away. The front doors are thin
-layers over it: `asgi_app` (starlette, with the `/_emulator/` admin API), `serve_in_thread` (a real
-uvicorn server for tests) and `acscontract emulator serve` on the command line.
+explicit state you can create, seed, snapshot, restore and throw away, and keep in a live store
+(`StateDatabase`, SQLite) that every change is written to before it is answered. The front doors
+are thin layers over it: `mock_live` (in process, on requests, aiohttp and httpx), `asgi_app`
+(starlette, with the `/_emulator/` admin API), `serve_in_thread` (a real uvicorn server for
+tests) and `acscontract emulator serve` on the command line. The `live_mock` pytest fixture
+comes from acscontract's pytest plugin, not from here: the emulator does not import pytest.
 """
 
 from __future__ import annotations
 
 from acscontract.emulator._asgi import ADMIN_PREFIX, asgi_app
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
-from acscontract.emulator._core import Emulator, SeedLike
+from acscontract.emulator._core import Emulator, LiveStore, SeedLike, StateStoreError
 from acscontract.emulator._faults import FAULT_KINDS, FaultRule
 from acscontract.emulator._lifecycle import RecordingTask
-from acscontract.emulator._mock import LiveMock, live_mock, mock_live
-from acscontract.emulator._persist import StateFile, StatePersister, StateStore
+from acscontract.emulator._mock import LiveCall, LiveMock, LiveMockError, mock_live
+from acscontract.emulator._persist import StateDatabase, StateFile, StateStore
 from acscontract.emulator._seed import Seed, load_seed, seed_schema
 from acscontract.emulator._server import serve_in_thread
 from acscontract.emulator._state import Identity, StateView, TaskView
@@ -51,7 +54,10 @@ __all__ = [
     "FaultRule",
     "FixedWindowBucket",
     "Identity",
+    "LiveCall",
     "LiveMock",
+    "LiveMockError",
+    "LiveStore",
     "ManualClock",
     "OffsetClock",
     "PolicyAuthorizer",
@@ -60,16 +66,16 @@ __all__ = [
     "Seed",
     "SeedLike",
     "SlidingLogBucket",
+    "StateDatabase",
     "StateFile",
-    "StatePersister",
     "StateStore",
+    "StateStoreError",
     "StateView",
     "SystemClock",
     "TaskView",
     "ThrottleBucket",
     "TokenBucket",
     "asgi_app",
-    "live_mock",
     "load_seed",
     "mock_live",
     "seed_schema",

@@ -3,49 +3,74 @@
 A call goes through the gateway, in this order, and stops at the first refusal:
 
 1. the HTTP method (the spec's `methods`)
-2. Action and Version (the operation's name and the product's version)
-3. the signature envelope (acscontract.signing.parse: IncompleteSignature, missing or malformed
-   Timestamp and nonce)
-4. the AccessKey: unknown, then inactive
-5. the signature itself (SignatureDoesNotMatch, with the server's string to sign)
-6. the STS token, for a temporary key
-7. the timestamp, within the spec's skew
-8. the nonce, not seen within the spec's replay window
-9. the account's flow control
-10. RAM, for a RAM user's key or an STS token (root keys are not subject to RAM)
-11. fault injection
-12. the operation: the spec's `x-checks` in order, then the spec's lifecycle transition.
+2. the request limits (`requestLimits` in rpc.yaml: query and body size, parameter count and
+   length), before any work that grows with the request
+3. Action and Version (the operation's name and the product's version)
+4. the signature envelope (acscontract.signing.parse: IncompleteSignature, a parameter sent in
+   both the query and the body, missing or malformed Timestamp and nonce)
+5. the AccessKey: unknown, then inactive
+6. the signature itself (SignatureDoesNotMatch, with the server's string to sign)
+7. the STS token, for a temporary key
+8. the timestamp, within the spec's skew of the gateway clock
+9. the nonce, not seen within the spec's replay window, with room left in the AccessKey's
+   nonce memory
+10. the account's flow control
+11. RAM, for a RAM user's key or an STS token (root keys are not subject to RAM)
+12. fault injection
+13. the operation: the spec's `x-checks` in order, then the spec's lifecycle transition.
 
-Signature verification and RAM evaluation run outside the state lock; everything that reads or
-changes state runs under it.
+Parsing and signature verification run outside the state lock; everything from the nonce check
+on runs under it, and so does writing the call's changes to a live store (`attach`): a change is
+committed before its response leaves `handle`.
+
+Two clocks: the gateway (timestamp freshness, the nonce window, STS expiry, `acs:CurrentTime`)
+reads the wall clock plus an offset the admin API can set; recording timers, throttle windows and
+recordings run on the emulator's virtual clock, which tests move forward. Advancing the virtual
+clock by any amount never makes a freshly signed request stale.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
 from acscontract.emulator._envelope import Envelope, GatewayCodes
 from acscontract.emulator._faults import FaultInjector, FaultRule
 from acscontract.emulator._lifecycle import NoTransition, RecordingTask, StreamKey, apply
-from acscontract.emulator._nonce import NonceCache
+from acscontract.emulator._nonce import NonceCache, Verdict
 from acscontract.emulator._seed import Seed, load_seed
-from acscontract.emulator._state import EmulatorState, Identity, StateView
+from acscontract.emulator._state import (
+    ACCOUNT,
+    RECORDING,
+    STREAM,
+    TASK,
+    ChangeBatch,
+    EmulatorState,
+    Identity,
+    Record,
+    StateView,
+    StoredState,
+)
 from acscontract.emulator._throttle import AccountThrottle, BucketFactory, bucket_factory
 from acscontract.emulator._types import (
     Clock,
     EmulatorRequest,
     EmulatorResponse,
+    ManualClock,
+    OffsetClock,
     Recording,
     SystemClock,
 )
-from acscontract.errors import UsageError
+from acscontract.errors import AcsContractError, InputError, UsageError
 from acscontract.signing import (
     Header,
     Param,
@@ -56,10 +81,10 @@ from acscontract.signing import (
     parse,
     verify,
 )
-from acscontract.spec import Operation
+from acscontract.spec import Operation, RequestLimit
 from acscontract.spec import operation as bundled_operation
 
-__all__ = ["Emulator", "SeedLike"]
+__all__ = ["Emulator", "LiveStore", "SeedLike", "StateStoreError"]
 
 _log = logging.getLogger("acscontract.emulator")
 
@@ -79,8 +104,43 @@ _CONTEXT_KEYS = (_SOURCE_IP, _SECURE_TRANSPORT, _CURRENT_TIME, _ACCESS_ID, _MFA_
 _INTERRUPT = "interrupt"
 _RESUME = "resume"
 
+# A gateway offset of more than ten years is a mistake, not a test.
+_MAX_GATEWAY_OFFSET = 10 * 365 * 86_400.0
+
 _PRINCIPAL_TYPES = {"user": "SubUser", "sts": "AssumedRoleUser"}
 _POLICY_TYPE = "AccountLevelIdentityBasedPolicy"
+
+# Record kind of a fault rule (the world's other kinds live in _state), and the meta entries a
+# live store keeps next to the records.
+_FAULT = "fault"
+_META_SEED = "seed"
+_META_SEED_SOURCE = "seed_source"
+_META_CLOCK = "clock"
+_META_GATEWAY_OFFSET = "gateway_offset"
+# A live store forgets expired nonces every this many writes.
+_NONCE_PURGE_EVERY = 256
+# Set by Emulator.deferred_writes: `handle` leaves its change for a later write_pending().
+_DEFER_WRITES: ContextVar[bool] = ContextVar("acscontract_emulator_defer_writes", default=False)
+
+
+class StateStoreError(AcsContractError):
+    """The live store could not write a change: the change is undone and not acknowledged."""
+
+
+class LiveStore(Protocol):
+    """Where a served emulator keeps its live state: every change is written before its answer.
+
+    `load` returns what the store holds (None when it is empty); `write` applies one batch in
+    one transaction and raises StateStoreError when it cannot.
+    """
+
+    def load(self) -> StoredState | None:
+        """Everything the store holds, or None when it holds nothing yet."""
+        ...
+
+    def write(self, batch: ChangeBatch) -> None:
+        """Apply `batch` atomically: all of it or, with StateStoreError, none of it."""
+        ...
 
 
 def _success_status(operation: Operation) -> int:
@@ -94,14 +154,19 @@ def _success_status(operation: Operation) -> int:
 class Emulator:
     """An emulated endpoint of one operation, over explicit state you can create and throw away.
 
-    `seed` is a Seed, a dict, a YAML/JSON file or None for the embedded default seed. `clock`
-    drives timestamps, timers and throttling (the system clock by default; a `ManualClock` makes
-    tests deterministic). `throttle` picks the flow-control algorithm by name (`fixed-window`,
-    `sliding-log`, `token-bucket`; the spec's default when None) or is a factory
-    `(limit, window_seconds) -> ThrottleBucket`. `rng_seed` seeds fault probabilities.
-    `authorizer` replaces RAM policy evaluation (for tests of the gateway itself).
+    `seed` is a Seed, a dict, a YAML/JSON file or None for the embedded default seed. Two clocks:
+    `clock` is the virtual clock that drives recording timers, throttle windows and recording
+    times (an `OffsetClock` by default: the system time, which `advance_clock` moves forward; a
+    `ManualClock` makes tests deterministic); `wall_clock` is what the gateway checks
+    timestamps, nonces, STS expiry and `acs:CurrentTime` against (the system clock by default),
+    plus `set_gateway_offset`. `throttle` picks the flow-control algorithm by name
+    (`fixed-window`, `sliding-log`, `token-bucket`; the spec's default when None) or is a
+    factory `(limit, window_seconds) -> ThrottleBucket`. `rng_seed` seeds fault probabilities.
+    `nonce_cap` overrides the spec's nonce memory per AccessKey (for tests). `authorizer`
+    replaces RAM policy evaluation (for tests of the gateway itself).
 
-    `handle` is thread-safe. Every admin method is too.
+    `handle` is thread-safe. Every admin method is too. `attach` gives the emulator a live
+    store: from then on every change is written to it before the call that made it returns.
     """
 
     def __init__(
@@ -109,10 +174,11 @@ class Emulator:
         seed: SeedLike = None,
         *,
         clock: Clock | None = None,
+        wall_clock: Clock | None = None,
         throttle: str | BucketFactory | None = None,
         rng_seed: int = 0,
         operation: Operation | None = None,
-        nonce_cap: int = 100_000,
+        nonce_cap: int | None = None,
         authorizer: Authorizer | None = None,
     ) -> None:
         op = operation if operation is not None else bundled_operation()
@@ -123,10 +189,17 @@ class Emulator:
             )
         self._op = op
         self._lifecycle = op.lifecycle
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock: Clock = clock if clock is not None else OffsetClock()
+        self._wall_clock: Clock = wall_clock if wall_clock is not None else SystemClock()
+        self._gateway_offset = 0.0
         self._codes = GatewayCodes.from_operation(op)
         self._envelope = Envelope(op, _success_status(op))
         self._check_spec_coverage()
+        limits = op.protocol.request_limits
+        self._limits = limits
+        self._limit_codes = {
+            limit.name: op.protocol.gateway_error_for(limit.condition) for limit in limits.all()
+        }
 
         self._methods = frozenset(m.upper() for m in op.methods)
         self._action = op.name
@@ -158,10 +231,12 @@ class Emulator:
         self._throttle_status = flow.throttle_status
         self._flow_limit = flow.limit
         self._flow_window = flow.per_seconds
-        self._nonce_cap = nonce_cap
+        capacity = limits.nonces_per_access_key.value if nonce_cap is None else nonce_cap
+        if capacity < 1:
+            raise UsageError(f"nonce_cap must be 1 or more; {nonce_cap} is not.")
+        self._nonce_capacity = capacity
 
         self._lock = threading.RLock()
-        self._listeners: list[Callable[[], None]] = []
         self._custom_authorizer = authorizer
         self._unplanned = 0
         self._faults = FaultInjector(
@@ -171,12 +246,21 @@ class Emulator:
             command_name=self._command_name,
             key_names=self._key_names,
         )
+        # The live store, and what changed since the last write to it (under the lock).
+        self._store: LiveStore | None = None
+        self._journal: dict[tuple[str, Any], None] = {}
+        self._journal_meta: set[str] = set()
+        self._journal_nonces: list[tuple[str, str, float]] = []
+        self._journal_replace = False
+        self._writes = 0
+        self._epoch = 0
         self._seed: Seed
         self._state: EmulatorState
         self._throttle: AccountThrottle
         self._nonces: NonceCache
         self._authorizer: Authorizer
         self._install(EmulatorState(load_seed(seed), self._lifecycle.initial))
+        self._journal_replace = False  # nothing to write until a store is attached
 
     # ------------------------------------------------------------------------------------
     # set-up
@@ -213,7 +297,8 @@ class Emulator:
     def _install(self, state: EmulatorState, *, clear_faults: bool = False) -> None:
         """Make `state` (and its seed) current, with fresh throttle buckets, nonces and RAM.
 
-        Everything that can fail (compiling the policies) happens before anything changes.
+        Everything that can fail (compiling the policies) happens before anything changes. The
+        whole state is then due to be written to the live store.
         """
         authorizer = self._custom_authorizer or PolicyAuthorizer(state.identities.values())
         throttle = AccountThrottle(self._bucket_factory, self._flow_limit, self._flow_window)
@@ -228,8 +313,9 @@ class Emulator:
             self._authorizer = authorizer
             self._throttle = throttle
             self._nonces = NonceCache(
-                float(self._op.protocol.nonce_window_seconds), self._nonce_cap
+                float(self._op.protocol.nonce_window_seconds), self._nonce_capacity
             )
+            self._journal_replace = True
 
     # ------------------------------------------------------------------------------------
     # properties
@@ -241,8 +327,48 @@ class Emulator:
 
     @property
     def clock(self) -> Clock:
-        """The clock the emulator reads."""
+        """The virtual clock: recording timers, throttle windows and recording times."""
         return self._clock
+
+    @property
+    def wall_clock(self) -> Clock:
+        """The clock the gateway checks timestamps, nonces and STS expiry against."""
+        return self._wall_clock
+
+    @property
+    def gateway_offset(self) -> float:
+        """Seconds the gateway's clock is set off the wall clock (`set_gateway_offset`)."""
+        return self._gateway_offset
+
+    @property
+    def nonce_capacity(self) -> int:
+        """How many nonces one AccessKey may have in use within the replay window."""
+        return self._nonce_capacity
+
+    @property
+    def body_limit(self) -> int:
+        """The largest request body the emulator accepts, in bytes (`requestLimits.bodyBytes`)."""
+        return self._limits.body_bytes.value
+
+    def gateway_now(self) -> float:
+        """The gateway's time: the wall clock plus the gateway offset (Unix seconds)."""
+        return self._wall_clock.now() + self._gateway_offset
+
+    def set_gateway_offset(self, seconds: float) -> None:
+        """Set the gateway's clock `seconds` off the wall clock (negative: behind it).
+
+        Requests are fresh when their timestamp is within the spec's skew of the gateway's time,
+        so an offset simulates a client (or server) whose clock is wrong. `reset` sets it to 0.
+        """
+        if not math.isfinite(seconds) or abs(seconds) > _MAX_GATEWAY_OFFSET:
+            raise UsageError(
+                "The gateway offset must be a number of seconds within "
+                f"±{_MAX_GATEWAY_OFFSET:.0f}; {seconds!r} is not."
+            )
+        with self._lock:
+            self._gateway_offset = float(seconds)
+            self._journal_meta.add(_META_GATEWAY_OFFSET)
+            self._write()
 
     @property
     def seed(self) -> Seed:
@@ -264,6 +390,7 @@ class Emulator:
         """A read-only, consistent copy of the state now (due timers fire first)."""
         with self._lock:
             self._tick(self._clock.now())
+            self._write()
             return self._state.view()
 
     def __repr__(self) -> str:
@@ -273,23 +400,238 @@ class Emulator:
         )
 
     # ------------------------------------------------------------------------------------
+    # the live store
+
+    def attach(self, store: LiveStore) -> bool:
+        """Keep the state in `store` from now on; True when the store's state was restored.
+
+        A store that already holds a state replaces the emulator's (seed, world, tasks,
+        recordings, fault rules, remembered nonces, the virtual clock's position and the
+        gateway offset); an empty one receives the emulator's whole state. Afterwards every
+        change is written to the store before the call that made it returns.
+        """
+        with self._lock:
+            stored = store.load()
+            if stored is not None:
+                self._load_stored(stored, source=repr(store))
+            self._store = store
+            if stored is None:
+                self._journal_replace = True
+            else:
+                self._clear_journal()
+            self._write()
+        return stored is not None
+
+    def detach(self) -> None:
+        """Stop writing to the live store (after writing anything pending)."""
+        with self._lock:
+            self._write()
+            self._store = None
+
+    def _load_stored(self, stored: StoredState, *, source: str) -> None:
+        """Replace the state with what a store holds. Caller holds the lock."""
+        meta = stored.meta
+        seed_data = meta.get(_META_SEED)
+        if not isinstance(seed_data, Mapping):
+            raise InputError(source, "the store holds no seed; restore a snapshot or delete it.")
+        seed = load_seed(seed_data, allow_files=False, source=f"{source}:seed")
+        seed = Seed(seed.accounts, str(meta.get(_META_SEED_SOURCE) or source), seed.description)
+        records = [r for r in stored.records if r.kind != _FAULT]
+        state = EmulatorState.from_records(seed, self._lifecycle.initial, records, source)
+        rules = [
+            r.value.get("rule") if isinstance(r.value, Mapping) else None
+            for r in sorted(stored.records, key=_fault_order)
+            if r.kind == _FAULT
+        ]
+        trial = self._trial_faults(rules, source)
+        position = meta.get(_META_CLOCK)
+        self._check_clock_position(position, source)
+        offset = self._check_gateway_offset(meta.get(_META_GATEWAY_OFFSET, 0.0), source)
+        self._install(state, clear_faults=True)
+        for rule in trial:
+            self._faults.add(rule)
+        now = self._wall_clock.now() + offset
+        for key, nonce, until in stored.nonces:
+            if until > now:
+                self._nonces.remember(key, nonce, until)
+        self._set_clock_position(position, source)
+        self._gateway_offset = offset
+
+    def _trial_faults(self, rules: list[Any], source: str) -> list[FaultRule]:
+        """The fault rules, validated (codes included) before anything changes."""
+        try:
+            parsed = [FaultRule.from_json(item) for item in rules]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InputError(source, f"a fault rule is damaged ({type(exc).__name__}).") from None
+        trial = FaultInjector(
+            default_code=self._faults.default_code, allowed_codes=self._faults.allowed_codes
+        )
+        for rule in parsed:
+            trial.add(rule)
+        return list(trial.rules())
+
+    def _clock_position(self) -> dict[str, float]:
+        """Where the virtual clock stands, in a form `_set_clock_position` reads back."""
+        clock = self._clock
+        if isinstance(clock, OffsetClock):
+            return {"offset": clock.offset}
+        if isinstance(clock, ManualClock):
+            return {"now": clock.now()}
+        return {}
+
+    @staticmethod
+    def _check_clock_position(position: Any, source: str) -> None:
+        if position is None:
+            return
+        if not isinstance(position, Mapping) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in position.values()
+        ):
+            raise InputError(source, "the clock position must map names to numbers of seconds.")
+
+    @staticmethod
+    def _check_gateway_offset(offset: Any, source: str) -> float:
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, int | float)
+            or not math.isfinite(offset)
+            or abs(offset) > _MAX_GATEWAY_OFFSET
+        ):
+            raise InputError(
+                source,
+                "the gateway offset must be a number of seconds within "
+                f"±{_MAX_GATEWAY_OFFSET:.0f}.",
+            )
+        return float(offset)
+
+    def _set_clock_position(self, position: Any, source: str) -> None:
+        """Put the virtual clock where a snapshot or store left it, so timers stay consistent.
+
+        An OffsetClock takes the stored offset (time flowed on the wall meanwhile, so timers
+        that fell due in between fire); a ManualClock moves forward to the stored time (never
+        back). Other clocks cannot be moved and keep their time.
+        """
+        self._check_clock_position(position, source)
+        if position is None:
+            return
+        clock = self._clock
+        if isinstance(clock, OffsetClock) and "offset" in position:
+            clock.set_offset(float(position["offset"]))
+        elif (
+            isinstance(clock, ManualClock)
+            and "now" in position
+            and float(position["now"]) > clock.now()
+        ):
+            clock.set(float(position["now"]))
+
+    def _clear_journal(self) -> None:
+        self._journal.clear()
+        self._journal_meta.clear()
+        self._journal_nonces.clear()
+        self._journal_replace = False
+
+    def _touch(self, kind: str, key: Any) -> None:
+        self._journal[(kind, key)] = None
+
+    def _write(self) -> None:
+        """Write what changed since the last write to the live store. Caller holds the lock.
+
+        Without a store this only forgets the journal. Raises StateStoreError, after putting
+        the state back to what the store holds, when the store cannot write.
+        """
+        if not (
+            self._journal or self._journal_meta or self._journal_nonces or self._journal_replace
+        ):
+            return
+        store = self._store
+        if store is None:
+            self._clear_journal()
+            return
+        batch = self._batch()
+        self._clear_journal()
+        try:
+            store.write(batch)
+        except Exception as exc:  # whatever the store's failure, nothing is acknowledged
+            self._epoch += 1  # whatever was not written is undone: tickets issued before fail
+            self._recover(store)
+            if isinstance(exc, StateStoreError):
+                raise
+            raise StateStoreError(
+                f"The live store {store!r} failed to write a change ({type(exc).__name__}); it "
+                "was not applied."
+            ) from exc
+
+    def _batch(self) -> ChangeBatch:
+        state = self._state
+        now = self.gateway_now()
+        if self._journal_replace:
+            return ChangeBatch(
+                records=(*state.records(), *self._fault_records()),
+                meta={
+                    _META_SEED: self._seed.to_json(),
+                    _META_SEED_SOURCE: self._seed.source,
+                    _META_CLOCK: self._clock_position(),
+                    _META_GATEWAY_OFFSET: self._gateway_offset,
+                },
+                nonces=tuple(self._nonces.entries(now)),
+                replace=True,
+            )
+        records = []
+        faults: dict[str, Record] | None = None
+        for kind, key in self._journal:
+            if kind == _FAULT:
+                if faults is None:
+                    faults = {record.key: record for record in self._fault_records()}
+                records.append(faults.get(key) or Record(_FAULT, key, None))
+            else:
+                records.append(Record(kind, state.encode_key(kind, key), state.record(kind, key)))
+        meta: dict[str, Any] = {}
+        if _META_CLOCK in self._journal_meta:
+            meta[_META_CLOCK] = self._clock_position()
+        if _META_GATEWAY_OFFSET in self._journal_meta:
+            meta[_META_GATEWAY_OFFSET] = self._gateway_offset
+        self._writes += 1
+        purge = self._journal_nonces and self._writes % _NONCE_PURGE_EVERY == 0
+        return ChangeBatch(
+            records=tuple(records),
+            meta=meta,
+            nonces=tuple(self._journal_nonces),
+            nonces_expired_at=now if purge else None,
+        )
+
+    def _fault_records(self) -> Iterator[Record]:
+        for position, rule in enumerate(self._faults.rules()):
+            yield Record(_FAULT, rule.id, {"position": position, "rule": rule.to_json()})
+
+    def _recover(self, store: LiveStore) -> None:
+        """After a failed write: the state becomes what the store holds again."""
+        try:
+            stored = store.load()
+            if stored is not None:
+                self._load_stored(stored, source=repr(store))
+        except (AcsContractError, OSError):
+            _log.exception("The emulator could not reload its state from %r.", store)
+        self._clear_journal()
+
+    # ------------------------------------------------------------------------------------
     # admin
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call `listener()` (outside the lock) after every change to the durable state."""
-        self._listeners.append(listener)
-
-    def _changed(self) -> None:
-        for listener in self._listeners:
-            try:
-                listener()
-            except Exception:  # noqa: BLE001 - a listener's bug must not fail the call
-                _log.exception("An emulator state listener failed.")
-
     def reset(self) -> None:
-        """Back to the seed: no tasks, recordings, nonces, throttle history or fault rules."""
-        self._install(EmulatorState(self._seed, self._lifecycle.initial), clear_faults=True)
-        self._changed()
+        """Back to the seed: no tasks, recordings, nonces, throttle history or fault rules.
+
+        The clocks go back too: the virtual clock to its start (when it can: `OffsetClock` and
+        `ManualClock` can) and the gateway offset to 0.
+        """
+        with self._lock:
+            self._install(EmulatorState(self._seed, self._lifecycle.initial), clear_faults=True)
+            self._rewind_clocks()
+            self._write()
+
+    def _rewind_clocks(self) -> None:
+        rewind = getattr(self._clock, "reset", None)
+        if callable(rewind):
+            rewind()
+        self._gateway_offset = 0.0
 
     def load_seed(self, seed: SeedLike, *, allow_files: bool = True) -> None:
         """Replace the seed (validated first; nothing changes if it is bad), then reset.
@@ -297,8 +639,10 @@ class Emulator:
         `allow_files=False` refuses seeds that name policy files (for seeds sent over HTTP).
         """
         new_seed = load_seed(seed, allow_files=allow_files)
-        self._install(EmulatorState(new_seed, self._lifecycle.initial), clear_faults=True)
-        self._changed()
+        with self._lock:
+            self._install(EmulatorState(new_seed, self._lifecycle.initial), clear_faults=True)
+            self._rewind_clocks()
+            self._write()
 
     def set_stream_online(self, domain: str, app: str, stream: str, online: bool) -> None:
         """Bring a stream online or take it offline, firing the spec's interrupt/resume event.
@@ -311,15 +655,17 @@ class Emulator:
             self._tick(now)
             app_state = self._state.app(domain, app)
             if app_state is None:
+                self._write()
                 raise UsageError(
                     f"The emulator has no app {app!r} on the domain {domain!r}; add it to the "
                     "seed first."
                 )
             was = app_state.streams.get(stream)
             app_state.streams[stream] = online
+            self._touch(STREAM, (domain, app, stream))
             if was is not None and was != online:
                 self._fire((domain, app, stream), _RESUME if online else _INTERRUPT, now)
-        self._changed()
+            self._write()
 
     def set_account_qps(self, account_id: str, qps: int | None) -> None:
         """Override an account's flow-control limit (None: the spec's limit)."""
@@ -328,29 +674,36 @@ class Emulator:
                 raise UsageError(f"The emulator has no account {account_id!r}.")
             self._state.qps[account_id] = qps
             self._throttle.set_limit(account_id, qps)
-        self._changed()
+            self._touch(ACCOUNT, account_id)
+            self._write()
 
     def add_fault(self, rule: FaultRule | Mapping[str, Any]) -> FaultRule:
         """Add a fault rule (a FaultRule or its JSON form); returns it with its id."""
         fault = rule if isinstance(rule, FaultRule) else FaultRule.from_json(rule)
         with self._lock:
             stored = self._faults.add(fault)
-        self._changed()
+            # Rules are checked in order: rewrite them all so the store keeps the order.
+            for known in self._faults.rules():
+                self._touch(_FAULT, known.id)
+            self._write()
         return stored
 
     def remove_fault(self, rule_id: str) -> bool:
         """Remove one fault rule; False when there is no rule with that id."""
         with self._lock:
             removed = self._faults.remove(rule_id)
-        if removed:
-            self._changed()
+            if removed:
+                self._touch(_FAULT, rule_id)
+                self._write()
         return removed
 
     def clear_faults(self) -> None:
         """Remove every fault rule (and restart the fault RNG from its seed)."""
         with self._lock:
+            for rule in self._faults.rules():
+                self._touch(_FAULT, rule.id)
             self._faults.clear()
-        self._changed()
+            self._write()
 
     def faults(self) -> tuple[FaultRule, ...]:
         """The active fault rules."""
@@ -363,9 +716,10 @@ class Emulator:
             return self._faults.counters()
 
     def advance_clock(self, seconds: float) -> float:
-        """Move a manual clock forward and fire the timers that fall due; returns the new time.
+        """Move the virtual clock forward and fire the timers that fall due; returns its new time.
 
-        UsageError if the emulator runs on a clock that cannot be moved (the system clock).
+        The gateway's clock does not move, so requests signed now stay fresh. UsageError if the
+        emulator was given a virtual clock that cannot be moved (the system clock).
         """
         advance = getattr(self._clock, "advance", None)
         if not callable(advance):
@@ -373,50 +727,64 @@ class Emulator:
                 f"The emulator runs on {self._clock!r}, which cannot be moved; create it with "
                 "clock=ManualClock() (or serve it with a manual clock) to advance time."
             )
-        if seconds < 0:
-            raise UsageError(f"The clock only moves forward; {seconds} seconds is negative.")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise UsageError(
+                f"The clock only moves forward by a finite number of seconds; {seconds} is not."
+            )
         with self._lock:
             advance(seconds)
             now = self._clock.now()
-            fired = self._tick(now)
-        if fired:
-            self._changed()
+            self._journal_meta.add(_META_CLOCK)
+            self._tick(now)
+            self._write()
         return now
 
     def fire_due_timers(self) -> int:
         """Fire every timer that is due now; returns how many fired."""
         with self._lock:
             fired = self._tick(self._clock.now())
-        if fired:
-            self._changed()
+            self._write()
         return fired
 
     def recordings(self) -> tuple[Recording, ...]:
         """Every recording file produced so far, oldest first (due timers fire first)."""
         with self._lock:
             self._tick(self._clock.now())
+            self._write()
             return tuple(self._state.recordings)
 
     def snapshot(self) -> dict[str, Any]:
-        """The durable state as JSON-able data (secrets included: it restores the keys)."""
+        """The durable state as JSON-able data (secrets included: it restores the keys).
+
+        Besides the world, tasks, recordings and fault rules it holds the virtual clock's
+        position and the gateway offset, so a restore keeps timers where they were. Remembered
+        nonces and throttle history are not part of it.
+        """
         with self._lock:
             self._tick(self._clock.now())
-            return self._state.snapshot([r.to_json() for r in self._faults.rules()])
+            self._write()
+            data = self._state.snapshot([r.to_json() for r in self._faults.rules()])
+            data["clock"] = self._clock_position()
+            data["gateway_offset"] = self._gateway_offset
+            return data
 
     def restore(self, snapshot: Mapping[str, Any], *, source: str = "<snapshot>") -> None:
-        """Replace the state with a snapshot's (validated first; nothing changes if it is bad)."""
+        """Replace the state with a snapshot's (validated first; nothing changes if it is bad).
+
+        A snapshot is data only: it may not name files, and restoring it reads nothing from disk.
+        """
         state, faults = EmulatorState.restore(snapshot, self._lifecycle.initial, source)
-        rules = [FaultRule.from_json(item) for item in faults]
-        trial = FaultInjector(
-            default_code=self._faults.default_code, allowed_codes=self._faults.allowed_codes
-        )
-        for rule in rules:
-            trial.add(rule)  # validates the codes before anything changes
+        rules = self._trial_faults(faults, source)
+        position = snapshot.get("clock")
+        self._check_clock_position(position, source)
+        offset = self._check_gateway_offset(snapshot.get("gateway_offset", 0.0), source)
         with self._lock:
             self._install(state, clear_faults=True)
             for rule in rules:
                 self._faults.add(rule)
-        self._changed()
+            self._set_clock_position(position, source)
+            self._gateway_offset = offset
+            self._write()
 
     # ------------------------------------------------------------------------------------
     # timers and lifecycle
@@ -435,6 +803,7 @@ class Emulator:
             task = min(due, key=lambda t: (t.timer_due or 0.0, t.key))
             timer, when = task.timer, task.timer_due
             task.timer, task.timer_due = None, None
+            self._touch(TASK, task.key)
             event = self._lifecycle.event_for_timer(timer or "")
             if event is not None and when is not None:
                 self._fire(task.key, event, when)
@@ -452,47 +821,154 @@ class Emulator:
             outcome = apply(self._lifecycle, task, event, now)
         except NoTransition:
             return
+        self._touch(TASK, key)
         if outcome.recording is not None:
-            state.recordings.append(outcome.recording)
+            self._record(outcome.recording)
         if task.state == self._lifecycle.initial and task.timer is None:
             del state.tasks[key]
         state.recompute_next_due()
+
+    def _record(self, recording: Recording) -> None:
+        recordings = self._state.recordings
+        recordings.append(recording)
+        self._touch(RECORDING, len(recordings) - 1)
 
     # ------------------------------------------------------------------------------------
     # the request path
 
     def handle(self, request: EmulatorRequest) -> EmulatorResponse:
-        """Answer one call as the real endpoint would (see the module docstring for the order)."""
+        """Answer one call as the real endpoint would (see the module docstring for the order).
+
+        With a live store attached, whatever the call changed is written before this returns;
+        if the store cannot write, the change is undone and the answer is the spec's internal
+        error.
+        """
+        return self._answer(request, defer=_DEFER_WRITES.get())
+
+    @contextlib.contextmanager
+    def deferred_writes(self) -> Iterator[int]:
+        """Within the block, `handle` leaves its change unwritten: for front doors that group
+        commits. Yields a ticket.
+
+        An answer produced inside may not be sent before `write_pending()` has run and
+        `committed(ticket)` is True; when it is False, the change was undone and the answer must
+        be `internal_error()` instead. The ASGI front door writes once for all the calls of one
+        event-loop turn, so a burst of calls costs one transaction. The flag is a context
+        variable: it holds for this thread or asyncio task only.
+        """
+        token = _DEFER_WRITES.set(True)
         try:
-            response, changed = self._handle(request)
+            yield self._epoch
+        finally:
+            _DEFER_WRITES.reset(token)
+
+    @property
+    def pending_writes(self) -> bool:
+        """Whether changes are waiting for `write_pending()` (always False without a store)."""
+        return self._store is not None and bool(
+            self._journal or self._journal_meta or self._journal_nonces or self._journal_replace
+        )
+
+    def write_pending(self) -> None:
+        """Write every pending change to the live store now; StateStoreError if it cannot."""
+        with self._lock:
+            self._write()
+
+    def committed(self, ticket: int) -> bool:
+        """Whether the changes made since `ticket` was issued are still part of the state.
+
+        False once a write has failed since then: the state went back to the store's, so those
+        changes are gone and must not be acknowledged.
+        """
+        return ticket == self._epoch
+
+    def internal_error(self) -> EmulatorResponse:
+        """The spec's internal error, as the emulator answers a call it could not complete."""
+        return self._internal_error()
+
+    def _answer(self, request: EmulatorRequest, *, defer: bool) -> EmulatorResponse:
+        try:
+            return self._handle(request, defer=defer)
+        except StateStoreError:
+            _log.exception("The emulator could not write a change to its live store.")
+            return self._internal_error()
         except Exception:  # noqa: BLE001 - the last resort: answer as the service would
             self._unplanned += 1
             _log.exception(
                 "The emulator failed on %s %s; answering with the spec's internal error.",
-                request.method,
-                request.path,
+                request.method[:20],
+                request.path[:200],
             )
-            error = self._codes["internal_error"]
-            return self._envelope.error(
-                error.code,
-                error.http_status,
-                "The request processing has failed due to some unknown error, exception or "
-                "failure.",
-            )
-        if changed:
-            self._changed()
-        return response
+            return self._internal_error()
 
-    def _gateway(self, condition: str, message: str) -> tuple[EmulatorResponse, bool]:
+    def _internal_error(self) -> EmulatorResponse:
+        error = self._codes["internal_error"]
+        return self._envelope.error(
+            error.code,
+            error.http_status,
+            "The request processing has failed due to some unknown error, exception or failure.",
+        )
+
+    def _gateway(self, condition: str, message: str) -> EmulatorResponse:
         error = self._codes[condition]
-        return self._envelope.error(error.code, error.http_status, message), False
+        return self._envelope.error(error.code, error.http_status, message)
 
-    def _rejection(self, rejection: Rejection) -> tuple[EmulatorResponse, bool]:
+    def _rejection(self, rejection: Rejection) -> EmulatorResponse:
         error = self._op.protocol.gateway_error(rejection.code)
         message = rejection.detail
         if error.message_format is not None and rejection.string_to_sign is not None:
             message = error.message_format.format(stringToSign=rejection.string_to_sign)
-        return self._envelope.error(error.code, error.http_status, message), False
+        return self._envelope.error(error.code, error.http_status, message)
+
+    def _over_limit(self, limit: RequestLimit, detail: str) -> EmulatorResponse:
+        error = self._limit_codes[limit.name]
+        return self._envelope.error(
+            error.code,
+            error.http_status,
+            f"{detail}; the emulator accepts at most {limit.value:,} "
+            f"(requestLimits.{limit.name} in the protocol spec).",
+        )
+
+    def stopping(self) -> EmulatorResponse:
+        """The answer to a call cut short because the server is stopping (ServiceUnavailable)."""
+        return self._gateway(
+            "service_unavailable", "The emulator is stopping; the request was not processed."
+        )
+
+    def body_too_large(self, size: int) -> EmulatorResponse:
+        """The answer to a request whose body (`size` bytes, as announced) is over the limit.
+
+        HTTP front doors send it without reading the body.
+        """
+        return self._over_limit(self._limits.body_bytes, f"The request body is {size:,} bytes")
+
+    def _check_limits(self, query: str, body: bytes, form: bool) -> EmulatorResponse | None:
+        """The spec's request limits, before any work that grows with the request.
+
+        Each check is a length comparison or a C-speed split of at most the size limit.
+        """
+        limits = self._limits
+        if len(query) > limits.query_bytes.value:
+            return self._over_limit(limits.query_bytes, f"The query string is {len(query):,} bytes")
+        if len(body) > limits.body_bytes.value:
+            return self.body_too_large(len(body))
+        form_body = body if form else b""
+        most = limits.parameters.value
+        if query.count("&") + form_body.count(b"&") + 2 > most:
+            count = sum(1 for piece in query.split("&") if piece)
+            count += sum(1 for piece in form_body.split(b"&") if piece)
+            if count > most:
+                return self._over_limit(
+                    limits.parameters, f"The request carries {count:,} parameters"
+                )
+        longest = limits.parameter_bytes.value
+        for raw, separator in ((query, "&"), (form_body, b"&")):
+            if len(raw) > longest and max(map(len, raw.split(separator))) > longest:  # type: ignore[arg-type]
+                return self._over_limit(
+                    limits.parameter_bytes,
+                    "A parameter of the request is longer than the emulator accepts",
+                )
+        return None
 
     def _peek_action(self, wire: WireRequest) -> tuple[str | None, str | None]:
         """Action and Version of a request whose signature envelope could not be read."""
@@ -510,8 +986,7 @@ class Emulator:
                 version = value
         return action, version
 
-    def _handle(self, request: EmulatorRequest) -> tuple[EmulatorResponse, bool]:
-        now = self._clock.now()
+    def _handle(self, request: EmulatorRequest, *, defer: bool = False) -> EmulatorResponse:
         method = request.method.upper()
         if method not in self._methods:
             return self._gateway(
@@ -523,6 +998,9 @@ class Emulator:
         if request.host and headers.get(Header.HOST) != request.host:
             headers = {**headers, Header.HOST.value: request.host}
         wire = WireRequest(method, request.path or "/", request.query, headers, request.body)
+        over = self._check_limits(request.query, request.body, wire.is_form)
+        if over is not None:
+            return over
         parsed = parse(wire)
         if isinstance(parsed, ParsedRequest):
             action, version = parsed.action, parsed.version
@@ -545,6 +1023,7 @@ class Emulator:
         if isinstance(parsed, Rejection):
             return self._rejection(parsed)
 
+        wall = self.gateway_now()
         state = self._state
         identity = state.identities.get(parsed.access_key_id)
         if identity is None:
@@ -561,17 +1040,23 @@ class Emulator:
                     "The security token you provided is invalid: it is missing or is not the "
                     "token of this temporary AccessKey.",
                 )
-            if identity.expires_at is not None and identity.expires_at <= now:
+            if identity.expires_at is not None and identity.expires_at <= wall:
                 return self._gateway(
                     "bad_security_token", "The security token you provided has expired."
                 )
         sent = parsed.timestamp.timestamp()
-        if abs(sent - now) > self._skew:
-            server_time = datetime.fromtimestamp(now, UTC).strftime(self._timestamp_format)
+        if abs(sent - wall) > self._skew:
+            server_time = datetime.fromtimestamp(wall, UTC).strftime(self._timestamp_format)
+            cause = (
+                f" The emulator's gateway clock is set {self._gateway_offset:+.0f} s off the wall "
+                "clock (set_gateway_offset, POST /_emulator/clock/gateway-offset)."
+                if self._gateway_offset
+                else ""
+            )
             return self._gateway(
                 "expired_timestamp",
                 f"Specified time stamp or date value is expired: {parsed.timestamp_raw} is more "
-                f"than {int(self._skew)} seconds away from the server time {server_time}.",
+                f"than {int(self._skew)} seconds away from the server time {server_time}.{cause}",
             )
 
         with self._lock:
@@ -581,60 +1066,81 @@ class Emulator:
                 if current is None or current.secret != identity.secret or not current.active:
                     return self._gateway("unknown_access_key", "Specified access key is not found.")
                 identity = current
-            if not self._nonces.check_and_add(
-                identity.account_id, parsed.nonce, now, sent + self._skew
-            ):
-                return self._gateway(
-                    "nonce_reused",
-                    "Specified signature nonce was used already; send a new SignatureNonce with "
-                    "every request.",
-                )
-            if not self._throttle.try_acquire(identity.account_id, now):
-                return (
-                    self._envelope.error(
-                        self._throttle_code or "",
-                        self._throttle_status or 0,
-                        "Request was denied due to user flow control.",
-                    ),
-                    False,
-                )
+            response = self._admitted(identity, parsed, request, wall, sent)
+            if not defer:
+                self._write()
+            return response
+
+    def _admitted(
+        self,
+        identity: Identity,
+        parsed: ParsedRequest,
+        request: EmulatorRequest,
+        wall: float,
+        sent: float,
+    ) -> EmulatorResponse:
+        """From the nonce check to the operation: everything that reads or changes state.
+
+        Caller holds the lock and writes the journal afterwards.
+        """
+        verdict, until = self._nonces.admit(
+            identity.access_key_id, parsed.nonce, wall, sent + self._skew
+        )
+        if verdict is Verdict.REPLAYED:
+            return self._gateway(
+                "nonce_reused",
+                "Specified signature nonce was used already; send a new SignatureNonce with "
+                "every request.",
+            )
+        if verdict is Verdict.FULL:
+            return self._gateway(
+                "nonce_memory_full",
+                f"The AccessKey {identity.access_key_id} has {self._nonce_capacity:,} nonces in "
+                f"use within the {self._op.protocol.nonce_window_seconds} s replay window, as "
+                "many as the emulator remembers for one key; retry when the oldest expire.",
+            )
+        if self._store is not None:
+            self._journal_nonces.append((identity.access_key_id, parsed.nonce, until))
+        now = self._clock.now()
+        if not self._throttle.try_acquire(identity.account_id, now):
+            return self._envelope.error(
+                self._throttle_code or "",
+                self._throttle_status or 0,
+                "Request was denied due to user flow control.",
+            )
 
         params = parsed.business
         if identity.subject_to_ram:
-            denied = self._authorize(identity, params, request, now)
+            denied = self._authorize(identity, params, request, wall)
             if denied is not None:
-                return denied, False
+                return denied
 
         repeated = parsed.repeated_params & self._parameter_names
-        with self._lock:
-            delay = 0.0
-            if self._faults:
-                decision = self._faults.decide(params)
-                if decision is not None:
-                    delay = decision.delay_s
-                    if decision.drop:
-                        # A front door closes the connection instead of sending this; one that
-                        # cannot still answers with the spec's internal error.
-                        error = self._codes["internal_error"]
-                        dropped = self._envelope.error(
-                            error.code,
-                            error.http_status,
-                            f"Injected fault ({', '.join(decision.rules)}): connection dropped.",
-                        )
-                        return replace(dropped, delay_s=delay, drop_connection=True), False
-                    if decision.code is not None:
-                        error = self._op.protocol.gateway_error(decision.code)
-                        return (
-                            self._envelope.error(
-                                error.code,
-                                error.http_status,
-                                f"Injected fault ({', '.join(decision.rules)}): {error.when}",
-                                delay_s=delay,
-                            ),
-                            False,
-                        )
-            self._tick(now)
-            return self._operate(identity, params, repeated, now, delay)
+        delay = 0.0
+        if self._faults:
+            decision = self._faults.decide(params)
+            if decision is not None:
+                delay = decision.delay_s
+                if decision.drop:
+                    # A front door closes the connection instead of sending this; one that
+                    # cannot still answers with the spec's internal error.
+                    error = self._codes["internal_error"]
+                    dropped = self._envelope.error(
+                        error.code,
+                        error.http_status,
+                        f"Injected fault ({', '.join(decision.rules)}): connection dropped.",
+                    )
+                    return replace(dropped, delay_s=delay, drop_connection=True)
+                if decision.code is not None:
+                    error = self._op.protocol.gateway_error(decision.code)
+                    return self._envelope.error(
+                        error.code,
+                        error.http_status,
+                        f"Injected fault ({', '.join(decision.rules)}): {error.when}",
+                        delay_s=delay,
+                    )
+        self._tick(now)
+        return self._operate(identity, params, repeated, now, delay)
 
     def _authorize(
         self, identity: Identity, params: Mapping[str, str], request: EmulatorRequest, now: float
@@ -691,21 +1197,18 @@ class Emulator:
         repeated: frozenset[str],
         now: float,
         delay: float,
-    ) -> tuple[EmulatorResponse, bool]:
+    ) -> EmulatorResponse:
         """The operation itself: x-checks in the spec's order, then the lifecycle. Under lock."""
         op = self._op
         problem = op.check_parameters(params)
         if problem is not None:
-            return self._op_error(problem.code, problem.message, delay=delay), False
+            return self._op_error(problem.code, problem.message, delay=delay)
         if repeated:
             name = sorted(repeated)[0]
-            return (
-                self._op_error(
-                    op.check_code("malformedParameter"),
-                    f"The specified parameter {name} is not valid: it is given more than once.",
-                    delay=delay,
-                ),
-                False,
+            return self._op_error(
+                op.check_code("malformedParameter"),
+                f"The specified parameter {name} is not valid: it is given more than once.",
+                delay=delay,
             )
         domain, app, stream = (params[name] for name in self._key_names)
         state = self._state
@@ -717,23 +1220,17 @@ class Emulator:
             or app_state is None
             or (not app_state.record_config)
         ):
-            return (
-                self._op_error(
-                    op.check_code("recordConfig"),
-                    f"No config found: the domain {domain!r} and app {app!r} have no record "
-                    "configuration in this account.",
-                    delay=delay,
-                ),
-                False,
+            return self._op_error(
+                op.check_code("recordConfig"),
+                f"No config found: the domain {domain!r} and app {app!r} have no record "
+                "configuration in this account.",
+                delay=delay,
             )
         if not app_state.streams.get(stream, False):
-            return (
-                self._op_error(
-                    op.check_code("streamOnline"),
-                    f"The stream {stream!r} of {domain}/{app} was not found or is not online.",
-                    delay=delay,
-                ),
-                False,
+            return self._op_error(
+                op.check_code("streamOnline"),
+                f"The stream {stream!r} of {domain}/{app} was not found or is not online.",
+                delay=delay,
             )
         command = params[self._command_name]
         key: StreamKey = (domain, app, stream)
@@ -745,20 +1242,24 @@ class Emulator:
             )
         outcome = apply(self._lifecycle, task, command, now)
         if outcome.error is not None:
-            return (
-                self._op_error(
-                    outcome.error,
-                    f"The command {command} cannot run on the stream {domain}/{app}/{stream} "
-                    f"while its recording task is {outcome.transition.source}.",
-                    delay=delay,
-                ),
-                False,
+            return self._op_error(
+                outcome.error,
+                f"The command {command} cannot run on the stream {domain}/{app}/{stream} "
+                f"while its recording task is {outcome.transition.source}.",
+                delay=delay,
             )
+        self._touch(TASK, key)
         if outcome.recording is not None:
-            state.recordings.append(outcome.recording)
+            self._record(outcome.recording)
         if task.state == self._lifecycle.initial and task.timer is None:
             state.tasks.pop(key, None)
         elif fresh:
             state.tasks[key] = task
         state.recompute_next_due()
-        return self._envelope.success(delay), True
+        return self._envelope.success(delay)
+
+
+def _fault_order(record: Record) -> tuple[int, str]:
+    value = record.value
+    position = value.get("position", 0) if isinstance(value, Mapping) else 0
+    return (position if isinstance(position, int) else 0, record.key)

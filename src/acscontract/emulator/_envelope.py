@@ -1,15 +1,14 @@
 """The response envelope and the gateway errors the emulator answers with, read from the spec.
 
-The spec's gateway errors carry a `category` but no stable id per condition, so each condition the
-emulator detects is tied to its category and to its position within that category, in the order
-`spec/protocols/rpc.yaml` lists them. `GatewayCodes` resolves them once, at start-up, and fails
-loudly if the spec no longer has them; no error code is written in this package.
+Each condition the emulator's gateway detects is tied to the `condition` id of a gateway error in
+`spec/protocols/rpc.yaml`. `GatewayCodes` resolves them once, at start-up, and fails loudly if
+the spec no longer has them; no error code is written in this package.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,11 @@ from acscontract.emulator._types import EmulatorResponse
 from acscontract.spec import GatewayError, Operation
 
 __all__ = ["Envelope", "GatewayCodes"]
+
+_ids = random.Random()  # noqa: S311 - request ids are unique, not secret
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_V4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_V4_SET = (0x4 << 76) | (0x2 << 62)
 
 # The emulator's gateway conditions -> the spec's gateway-error condition ids (rpc.yaml).
 _CONDITIONS: Mapping[str, str] = {
@@ -33,6 +37,7 @@ _CONDITIONS: Mapping[str, str] = {
     "bad_timestamp": "badTimestamp",
     "expired_timestamp": "expiredTimestamp",
     "nonce_reused": "nonceReused",
+    "nonce_memory_full": "nonceMemoryFull",
     "permission_denied": "permissionDenied",
     "internal_error": "internalError",
     "service_unavailable": "serviceUnavailable",
@@ -77,8 +82,13 @@ class Envelope:
 
     @staticmethod
     def request_id() -> str:
-        """A new RequestId: an upper-case UUID, as the service writes them."""
-        return str(uuid.uuid4()).upper()
+        """A new RequestId: an upper-case random (version 4) UUID, as the service writes them.
+
+        Drawn from a PRNG seeded once from the OS: ids must be unique, not secret, and a system
+        call per answer is a measurable part of the server's time.
+        """
+        digits = f"{_ids.getrandbits(128) & _V4_CLEAR | _V4_SET:032X}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def success(self, delay_s: float = 0.0) -> EmulatorResponse:
         """The spec's success status with `{"RequestId": ...}`."""

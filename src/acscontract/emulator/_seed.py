@@ -42,7 +42,6 @@ __all__ = [
 _MASK = "***"
 _SECRET_FIELDS = frozenset({"secret", "token"})
 _CREDENTIAL_LISTS = frozenset({"access_keys", "sts_tokens"})
-_NAMES_ONLY = frozenset({"required", "additionalProperties"})  # messages that quote names only
 _DEFAULT_SEED_NAME = "default_seed.yaml"
 #: Sentinel for "the embedded default seed".
 DEFAULT_SEED = "default"
@@ -266,12 +265,15 @@ def load_seed(
     *,
     base_dir: Path | None = None,
     allow_files: bool = True,
+    source: str | None = None,
 ) -> Seed:
     """Read and validate a seed: a `Seed`, a dict, a YAML/JSON file, or None for the default.
 
     Policy file paths in the seed are relative to the seed file (or to `base_dir`, or the current
-    directory, for a dict); `allow_files=False` refuses them (for seeds that arrive over HTTP).
-    Raises `InputError` with the file, a JSON Pointer and the problem.
+    directory, for a dict); `allow_files=False` refuses them (for seeds that arrive over HTTP or
+    in a snapshot). `source` names a dict seed in messages (`<seed>` by default). Raises
+    `InputError` with the file, a JSON Pointer and the problem; no message ever shows a value
+    of the seed that could be a secret.
     """
     if isinstance(seed, Seed):
         return seed
@@ -280,10 +282,12 @@ def load_seed(
         text = ref.read_text("utf-8")
         data = yaml.safe_load(text)
         return _build(data, f"<embedded {_DEFAULT_SEED_NAME}>", base_dir or Path.cwd())
-    if isinstance(seed, Mapping):
-        return _build(seed, "<seed>", None if not allow_files else (base_dir or Path.cwd()))
-    path = Path(seed)
-    return _build(read_document(path, "seed"), str(path), path.resolve().parent)
+    if isinstance(seed, str | Path):
+        path = Path(seed)
+        return _build(read_document(path, "seed"), str(path), path.resolve().parent)
+    # A mapping, or any other data (a list, a scalar): the schema says what is wrong with it.
+    base = None if not allow_files else (base_dir or Path.cwd())
+    return _build(seed, source or "<seed>", base)
 
 
 def read_document(path: Path, what: str) -> Any:
@@ -308,7 +312,8 @@ def read_document(path: Path, what: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
+        # Only the parser's description: str(exc) quotes the offending line, maybe a secret.
+        problem = getattr(exc, "problem", None) or type(exc).__name__
         raise InputError(
             where, f"the {what} file is not valid YAML ({problem}); fix the syntax there."
         ) from None
@@ -322,6 +327,63 @@ def _fail(source: str, parts: Sequence[Any], problem: str) -> InputError:
     return InputError(f"{source}:{_pointer(parts) if parts else '/'}", problem)
 
 
+_TYPE_NAMES = {
+    "object": "an object (a mapping)",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _type_words(expected: Any) -> str:
+    names = expected if isinstance(expected, list) else [expected]
+    return " or ".join(_TYPE_NAMES.get(str(n), str(n)) for n in names)
+
+
+def _describe(error: Any) -> str:
+    """What is wrong, in words built from the schema only: never a value from the seed.
+
+    jsonschema's own messages quote the offending value, which may be (or contain) a secret:
+    an account written as a mapping, a key written as a list, a secret put under the wrong name.
+    Property names are structure and may be named; values never are.
+    """
+    validator, expected, instance = error.validator, error.validator_value, error.instance
+    if validator == "type":
+        return f"must be {_type_words(expected)}"
+    if validator == "required":
+        present = instance if isinstance(instance, Mapping) else {}
+        missing = [str(name) for name in expected if name not in present]
+        return f"the property {missing[0]!r} is required" if missing else "a property is missing"
+    if validator == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(str(k) for k in instance if k not in allowed)
+        shown = ", ".join(repr(k[:40]) for k in extra[:3])
+        known = ", ".join(sorted(allowed))
+        return f"unknown propert{'ies' if len(extra) > 1 else 'y'} {shown}; known ones: {known}"
+    if validator == "enum":
+        return f"must be one of {', '.join(repr(v) for v in expected)}"
+    if validator == "const":
+        return f"must be {expected!r}"
+    if validator == "pattern":
+        return f"must match the pattern {expected}"
+    if validator == "minLength":
+        return "must not be empty" if expected == 1 else f"must be at least {expected} characters"
+    if validator == "maxLength":
+        return f"must be at most {expected} characters"
+    if validator == "minimum":
+        return f"must be {expected} or more"
+    if validator == "maximum":
+        return f"must be {expected} or less"
+    if validator == "minItems":
+        return f"must have at least {expected} item{'s' if expected != 1 else ''}"
+    if validator in ("oneOf", "anyOf"):
+        return "matches none of the forms the seed format allows"
+    return f"breaks the seed schema's {validator!r} rule"
+
+
 def _schema_problem(data: Any, source: str) -> InputError | None:
     errors = sorted(
         _validator().iter_errors(data), key=lambda e: (len(e.absolute_path), list(e.path))
@@ -332,22 +394,13 @@ def _schema_problem(data: Any, source: str) -> InputError | None:
     # The most specific context of a oneOf failure says more than "is not valid under any".
     while error.context:
         error = sorted(error.context, key=lambda e: -len(e.absolute_path))[0]
-    message = error.message
+    message = _describe(error)
     path = list(error.absolute_path)
-    if any(p in _SECRET_FIELDS for p in path):
-        # jsonschema quotes the offending value; a secret must never be shown.
-        field_name = next(p for p in path if p in _SECRET_FIELDS)
-        message = f"{field_name} must be a non-empty string (the value is not shown)"
-    elif any(p in _CREDENTIAL_LISTS for p in path) and error.validator not in _NAMES_ONLY:
-        message = (
-            f"this credential breaks the seed schema ({error.validator}: "
-            f"{error.validator_value!r}); the value is not shown because it may hold a secret"
-        )
-    if len(message) > 200:
-        message = message[:197] + "..."
+    if any(p in _SECRET_FIELDS for p in path) or any(p in _CREDENTIAL_LISTS for p in path):
+        message += " (the value is not shown: it may hold a secret)"
     return _fail(
         source,
-        list(error.absolute_path),
+        path,
         f"{message} (the seed format is described in {doc_reference('emulator.md')}).",
     )
 

@@ -1,17 +1,20 @@
 """Real HTTP servers over the emulator: a background thread for tests, the `serve` command's loop.
 
 Both bind the listening socket themselves before uvicorn starts, so `port=0` yields the chosen
-port at once and nothing races for it.
+port at once and nothing races for it. The `serve` loop stops cleanly on SIGTERM and SIGINT:
+within a few seconds even with idle or half-sent connections open, and without re-raising the
+signal, so the caller closes its store and exits 0.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
+import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -19,17 +22,11 @@ from acscontract.emulator._asgi import asgi_app
 from acscontract.emulator._core import Emulator
 from acscontract.errors import UsageError
 
-__all__ = ["bind_socket", "is_loopback_host", "serve_in_thread", "url_for"]
+__all__ = ["SHUTDOWN_GRACE_S", "bind_socket", "serve_in_thread", "url_for"]
 
-
-def is_loopback_host(host: str) -> bool:
-    """Whether `host` is a loopback address (or `localhost`)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+#: How long a stopping server waits for requests in flight before it cancels them.
+SHUTDOWN_GRACE_S = 2.0
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -61,15 +58,46 @@ def url_for(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def _config(emulator: Emulator, admin_token: str | None, log_level: str) -> uvicorn.Config:
+def _config(
+    emulator: Emulator, admin_token: str | None, log_level: str, host: str
+) -> uvicorn.Config:
     return uvicorn.Config(
-        asgi_app(emulator, admin_token=admin_token),
+        asgi_app(emulator, admin_token=admin_token, bound_hosts=[host]),
         lifespan="off",
         log_level=log_level,
         access_log=False,
         server_header=False,
         date_header=False,
+        # acs:SourceIp is the peer's address: no client may rewrite it with X-Forwarded-For.
+        proxy_headers=False,
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
     )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a stop signal ends `run` normally.
+
+    uvicorn re-raises the signal it caught once it has shut down, which kills the process
+    (exit 143 for SIGTERM) before the caller can close its store. Here the signal only asks the
+    server to stop; a second SIGINT forces it, as in uvicorn.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self._stop) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
 
 
 @contextlib.contextmanager
@@ -89,7 +117,7 @@ def serve_in_thread(
     """
     sock = bind_socket(host, port)
     url = url_for(sock)
-    server = uvicorn.Server(_config(emulator, admin_token, log_level))
+    server = uvicorn.Server(_config(emulator, admin_token, log_level, host))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="acscontract-emulator", daemon=True
     )
@@ -112,8 +140,17 @@ def serve_in_thread(
 
 
 def run_server(
-    emulator: Emulator, sock: socket.socket, *, admin_token: str | None, log_level: str = "info"
+    emulator: Emulator,
+    sock: socket.socket,
+    *,
+    admin_token: str | None,
+    host: str,
+    log_level: str = "info",
 ) -> None:
-    """Serve `emulator` on `sock` in this thread until interrupted (Ctrl+C or SIGTERM)."""
-    server = uvicorn.Server(_config(emulator, admin_token, log_level))
+    """Serve `emulator` on `sock` in this thread until SIGTERM or SIGINT (Ctrl+C), then return.
+
+    Connections still open when the signal comes get `SHUTDOWN_GRACE_S` to finish before they
+    are cancelled, so the call returns within a few seconds whatever clients are doing.
+    """
+    server = _Server(_config(emulator, admin_token, log_level, host))
     server.run(sockets=[sock])

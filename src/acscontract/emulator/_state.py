@@ -1,15 +1,21 @@
 """The emulator's explicit state: identities, domains and streams, recording tasks and files.
 
 `EmulatorState` is plain data built from a `Seed`. It is not thread-safe on its own; the
-`Emulator` guards it with one lock. `snapshot()` writes the durable part (the world as a seed,
-tasks, recordings and fault rules) as JSON-able data that `EmulatorState.restore` reads back; the
-nonce cache and throttle buckets are deliberately ephemeral.
+`Emulator` guards it with one lock. It is seen two ways:
+
+- as a JSON snapshot (`snapshot()`, `EmulatorState.restore`): the world as a seed, tasks,
+  recordings and fault rules; the export and import format;
+- as records (`records()`, `record()`, `EmulatorState.from_records`): one JSON value per
+  (kind, key), which is what a live store (`_persist.StateDatabase`) keeps and what one request's
+  changes are written as. Every kind of thing the world holds is one record kind.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -20,17 +26,90 @@ from acscontract.emulator._types import Recording
 from acscontract.errors import InputError
 
 __all__ = [
+    "ACCOUNT",
+    "RECORDING",
     "SNAPSHOT_FORMAT",
+    "STREAM",
+    "TASK",
     "AppState",
+    "ChangeBatch",
     "DomainState",
     "EmulatorState",
     "Identity",
+    "Record",
     "StateView",
+    "StoredState",
     "TaskView",
+    "stream_key",
 ]
 
 SNAPSHOT_FORMAT = "acscontract-emulator-state/1"
 _MASK = "***"
+
+# Record kinds: one per kind of thing the world holds.
+STREAM = "stream"  # key: ["domain", "app", "stream"]; value: {"online": bool}
+ACCOUNT = "account"  # key: the account id; value: {"qps": int | null}
+TASK = "task"  # key: ["domain", "app", "stream"]; value: RecordingTask.to_json()
+RECORDING = "recording"  # key: the recording's position, zero-padded; value: Recording.to_json()
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@functools.lru_cache(maxsize=65536)
+def stream_key(key: StreamKey) -> str:
+    """The record key of a stream or its task: a JSON array, unambiguous whatever the names."""
+    return _encode(list(key))
+
+
+def _recording_key(index: int) -> str:
+    return f"{index:012d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One thing of the world as a store keeps it: (kind, key) -> a JSON value (None: gone)."""
+
+    kind: str
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ChangeBatch:
+    """What one request (or admin call) changed, written to a live store in one transaction.
+
+    `records` are upserts (a None value deletes), `meta` replaces those meta entries, `nonces`
+    are (access key, nonce, until) to remember. With `replace`, the store first forgets every
+    record, meta entry and nonce: the batch is the whole state.
+    """
+
+    records: tuple[Record, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    nonces: tuple[tuple[str, str, float], ...] = ()
+    replace: bool = False
+    nonces_expired_at: float | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ChangeBatch(records={len(self.records)}, meta={sorted(self.meta)!r}, "
+            f"nonces={len(self.nonces)}, replace={self.replace!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class StoredState:
+    """Everything a live store holds: meta entries, records and remembered nonces."""
+
+    meta: Mapping[str, Any]
+    records: tuple[Record, ...]
+    nonces: tuple[tuple[str, str, float], ...]
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredState(meta={sorted(self.meta)!r}, records={len(self.records)}, "
+            f"nonces={len(self.nonces)})"
+        )
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -206,6 +285,80 @@ class EmulatorState:
         dues = [t.timer_due for t in self.tasks.values() if t.timer_due is not None]
         self.next_due = min(dues) if dues else None
 
+    # -- records ---------------------------------------------------------------------------
+
+    def record(self, kind: str, key: Any) -> Any:
+        """The current value of one record (None when it no longer exists).
+
+        `key` is the native key: a StreamKey for streams and tasks, an account id, or a
+        recording's position.
+        """
+        if kind == TASK:
+            task = self.tasks.get(key)
+            return None if task is None else task.to_json()
+        if kind == STREAM:
+            online = self.stream_online(key)
+            return None if online is None else {"online": online}
+        if kind == RECORDING:
+            return self.recordings[key].to_json() if 0 <= key < len(self.recordings) else None
+        if kind == ACCOUNT:
+            return {"qps": self.qps[key]} if key in self.qps else None
+        raise KeyError(f"unknown record kind {kind!r}")
+
+    @staticmethod
+    def encode_key(kind: str, key: Any) -> str:
+        """The store key of a native key."""
+        if kind in (TASK, STREAM):
+            return stream_key(key)
+        if kind == RECORDING:
+            return _recording_key(key)
+        return str(key)
+
+    def records(self) -> Iterator[Record]:
+        """Every record of the world, for a full write."""
+        for domain, owner in self.domains.items():
+            for app_name, app in owner.apps.items():
+                for stream, online in app.streams.items():
+                    yield Record(STREAM, stream_key((domain, app_name, stream)), {"online": online})
+        for account, qps in self.qps.items():
+            yield Record(ACCOUNT, account, {"qps": qps})
+        for key, task in self.tasks.items():
+            yield Record(TASK, stream_key(key), task.to_json())
+        for index, recording in enumerate(self.recordings):
+            yield Record(RECORDING, _recording_key(index), recording.to_json())
+
+    @classmethod
+    def from_records(
+        cls, seed: Seed, initial_state: str, records: Iterable[Record], source: str
+    ) -> EmulatorState:
+        """The state a seed and a store's records describe (InputError if a record is damaged)."""
+        state = cls(seed, initial_state)
+        recordings: list[tuple[str, Recording]] = []
+        try:
+            for item in records:
+                value = item.value
+                if item.kind == STREAM:
+                    domain, app, stream = json.loads(item.key)
+                    app_state = state.app(domain, app)
+                    if app_state is not None:
+                        app_state.streams[stream] = bool(value["online"])
+                elif item.kind == ACCOUNT:
+                    if item.key in state.qps:
+                        qps = value.get("qps")
+                        state.qps[item.key] = None if qps is None else int(qps)
+                elif item.kind == TASK:
+                    task = RecordingTask.from_json(value)
+                    state.tasks[task.key] = task
+                elif item.kind == RECORDING:
+                    recordings.append((item.key, Recording.from_json(value)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(
+                source, f"the stored state is damaged ({type(exc).__name__}); restore a snapshot."
+            ) from None
+        state.recordings = [r for _, r in sorted(recordings, key=lambda pair: pair[0])]
+        state.recompute_next_due()
+        return state
+
     # -- views and snapshots ---------------------------------------------------------------
 
     def view(self) -> StateView:
@@ -265,15 +418,21 @@ class EmulatorState:
     def restore(
         cls, data: Any, initial_state: str, source: str = "<snapshot>"
     ) -> tuple[EmulatorState, list[Any]]:
-        """The state a snapshot describes, and its fault rules (as JSON) for the injector."""
+        """The state a snapshot describes, and its fault rules (as JSON) for the injector.
+
+        A snapshot is data only: a seed in it that names policy files is refused, and nothing
+        is ever read from disk on its behalf.
+        """
         if not isinstance(data, Mapping) or data.get("format") != SNAPSHOT_FORMAT:
             raise InputError(
                 source,
-                f"this is not an emulator state snapshot (format {SNAPSHOT_FORMAT!r}); pass a "
-                "file that `acscontract emulator serve --state-file` or Emulator.snapshot() "
-                "wrote.",
+                f"this is not an emulator state snapshot (format {SNAPSHOT_FORMAT!r}); pass what "
+                "`GET /_emulator/snapshot` or Emulator.snapshot() returned.",
             )
-        seed = load_seed(data.get("seed"))
+        seed_data = data.get("seed")
+        if not isinstance(seed_data, Mapping):
+            raise InputError(source, "the snapshot's seed must be a JSON object.")
+        seed = load_seed(seed_data, allow_files=False, source=f"{source}:seed")
         state = cls(Seed(seed.accounts, source, seed.description), initial_state)
         try:
             for item in data.get("tasks", ()):
@@ -282,7 +441,7 @@ class EmulatorState:
             state.recordings = [Recording.from_json(r) for r in data.get("recordings", ())]
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
-                source, f"the snapshot's tasks or recordings are damaged ({exc!r})."
+                source, f"the snapshot's tasks or recordings are damaged ({type(exc).__name__})."
             ) from None
         state.recompute_next_due()
         faults = data.get("faults", [])

@@ -146,10 +146,12 @@ class SystemClock:
 
 
 class OffsetClock:
-    """The system clock plus an offset that only grows: real time that `advance()` can skip.
+    """The system clock plus an offset that `advance()` grows: real time that tests can skip.
 
-    `acscontract emulator serve` runs on it, so the admin API can fast-forward timers. Requests
-    stamped with real time look skewed by the offset, as they would to a real gateway.
+    It is the emulator's default virtual clock (in `mock_live`, the served emulator and a bare
+    `Emulator()`): time flows as it does on the wall, and `advance()` fast-forwards timers and
+    throttle windows. The gateway checks request timestamps against the wall clock instead, so
+    advancing never makes a fresh request stale. `reset()` drops the offset.
     """
 
     __slots__ = ("_lock", "_offset")
@@ -177,6 +179,16 @@ class OffsetClock:
             self._offset += seconds
         return self.now()
 
+    def reset(self) -> None:
+        """Back to the system time (offset 0)."""
+        with self._lock:
+            self._offset = 0.0
+
+    def set_offset(self, offset: float) -> None:
+        """Put the clock `offset` seconds ahead of the system clock (restoring a saved state)."""
+        with self._lock:
+            self._offset = float(offset)
+
     def __repr__(self) -> str:
         return f"OffsetClock(offset={self._offset})"
 
@@ -191,10 +203,11 @@ class ManualClock:
 
     start: float | None = None
     _now: float = field(init=False, default=0.0)
+    _origin: float = field(init=False, default=0.0, repr=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self._now = time.time() if self.start is None else float(self.start)
+        self._now = self._origin = time.time() if self.start is None else float(self.start)
 
     def now(self) -> float:
         """The clock's current time."""
@@ -221,3 +234,8 @@ class ManualClock:
                     f"{self._now}."
                 )
             self._now = float(when)
+
+    def reset(self) -> None:
+        """Back to the time the clock started at."""
+        with self._lock:
+            self._now = self._origin

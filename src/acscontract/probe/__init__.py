@@ -46,7 +46,14 @@ from acscontract.probe._probe import (
     probe_call,
     run_probe,
 )
-from acscontract.probe._report import REPORT_FORMAT, result_json, write_json, write_plot
+from acscontract.probe._report import (
+    PLOT_FORMATS,
+    REPORT_FORMAT,
+    plot_format,
+    result_json,
+    write_json,
+    write_plot,
+)
 from acscontract.probe._runner import ProbeObserver, Runner, deadlines
 from acscontract.probe._transport import (
     EmulatorTransport,
@@ -56,6 +63,7 @@ from acscontract.probe._transport import (
 )
 
 __all__ = [
+    "PLOT_FORMATS",
     "PROBE_APP",
     "PROBE_STREAM",
     "REPORT_FORMAT",
@@ -98,6 +106,7 @@ __all__ = [
     "is_loopback",
     "plan_for",
     "plan_probe",
+    "plot_format",
     "probe_call",
     "result_json",
     "run_probe",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from acscontract.probe._model import Attempt, Estimate, Finding, LimiterKind, Outcome
 
 __all__ = [
+    "MIN_STEADY",
     "WindowCount",
     "agrees",
     "capacity_finding",
@@ -41,6 +42,8 @@ _DENSE_REFUSED_FRACTION = 0.5
 _SLIDING_STEADY = 0.8
 
 
+#: Accepted calls after the first refusal that are needed to read a limiter at all.
+MIN_STEADY = 3
 #: A zero-tolerance limiter's interval is read between these quantiles of the gaps after each
 #: acceptance to the next refusal and to the next acceptance, once there are enough gaps.
 _BOUND_QUANTILE = 0.05
@@ -178,7 +181,7 @@ def estimate_limiter(attempts: Sequence[Attempt], window: float) -> Estimate:
     )
     notes: list[str] = []
     limit: float | None
-    if len(steady) < 3:
+    if len(steady) < MIN_STEADY:
         return Estimate(
             kind=LimiterKind.UNKNOWN,
             limit=float(steady_max) if steady else None,

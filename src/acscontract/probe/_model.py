@@ -134,8 +134,10 @@ class ProbeResult:
     """Everything one probe run did and concluded; the JSON report and the plot read from it.
 
     `passed` is the verdict: for `check`, every finding passed; for `measure`, the estimate agrees
-    with the expected limit. `duration_s` is wall-clock time; `probe_time_s` the span on the
-    probe's clock (simulated time when `simulated`).
+    with the expected limit. `inconclusive` says why the run could not decide, when it could not
+    (it sent too few calls in any window to see the limit); such a run has not passed, and has
+    not failed either. `duration_s` is wall-clock time; `probe_time_s` the span on the probe's
+    clock (simulated time when `simulated`).
     """
 
     mode: str
@@ -155,6 +157,14 @@ class ProbeResult:
     passed: bool
     duration_s: float
     probe_time_s: float
+    inconclusive: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        """`passed`, `failed` or `inconclusive`."""
+        if self.passed:
+            return "passed"
+        return "inconclusive" if self.inconclusive is not None else "failed"
 
     @property
     def requests(self) -> int:

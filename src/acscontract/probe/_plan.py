@@ -275,7 +275,26 @@ def plan_probe(
     fitted, cut = _fit(phases, max_calls - 1)
     if cut:
         notes.append(f"The run was shortened to fit --max-calls {max_calls}.")
-        expected_refusals = min(expected_refusals, sum(p.calls for p in fitted))
+        expected_refusals = 0
+        for phase in fitted:
+            if phase.name in ("measure", "enforcement"):
+                seconds_sent = phase.calls / phase.rate
+                allowed = math.ceil(expected * (seconds_sent / window_s + 1))
+                expected_refusals += max(0, phase.calls - allowed)
+    for phase in fitted:
+        densest = min(phase.calls, math.ceil(phase.rate * window_s))
+        if phase.name in ("measure", "enforcement") and densest <= expected:
+            notes.append(
+                f"The {phase.name} part sends at most {densest} calls in any {window_s:g}-s span, "
+                f"not more than the limit of {expected}: it cannot see the limit, and the result "
+                "will be inconclusive (exit 3). Raise --max-calls or --seconds."
+            )
+        elif phase.name == "measure" and phase.calls / phase.rate <= window_s:
+            notes.append(
+                f"The measure part lasts {phase.calls / phase.rate:.2g} s, not more than one "
+                f"{window_s:g}-s window: too short to read the limiter after its first refusal, "
+                "so the result may be inconclusive (exit 3). Raise --max-calls or --seconds."
+            )
     return ProbePlan(
         mode=mode,
         documented_limit=documented,

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from acscontract.client import Pacer, PacingStore, pacer_for, pacing_store
 from acscontract.errors import UsageError
 from acscontract.probe._analysis import (
+    MIN_STEADY,
     agrees,
     capacity_finding,
     enforcement_findings,
     estimate_limiter,
+    sliding_max,
 )
 from acscontract.probe._classify import ResponseClassifier
 from acscontract.probe._clock import ProbeClock, RealClock, SimulatedClock
-from acscontract.probe._model import Estimate, Finding, ProbeResult
+from acscontract.probe._model import (
+    Attempt,
+    Estimate,
+    Finding,
+    LimiterKind,
+    Outcome,
+    ProbeResult,
+)
 from acscontract.probe._plan import Mode, ProbePlan, ProbeSettings, plan_probe
 from acscontract.probe._runner import ProbeObserver, Runner
 from acscontract.probe._transport import EmulatorTransport, HttpTransport, Transport
@@ -43,6 +53,9 @@ __all__ = [
     "run_probe",
 ]
 
+#: The phases whose calls stay under the shared pacing budget; the others draw throttling on
+#: purpose (and need --allow-throttling off this machine).
+POLITE_PHASES = frozenset({"preflight", "capacity"})
 #: The app and stream the probe names unless told otherwise: names that have no record
 #: configuration and no live stream, so the operation refuses the call cheaply, touching nothing.
 PROBE_APP = "acscontract-rate-probe"
@@ -75,6 +88,9 @@ class Target:
     loopback: bool
     domain: str | None = None
     emulator: Emulator | None = None
+    pacer: Pacer | None = None
+    """Paces the polite calls (the preflight and check's capacity part), shared with every
+    process that names the same pacing store; None: unpaced."""
 
     @property
     def simulated(self) -> bool:
@@ -99,16 +115,27 @@ def http_target(
     *,
     environ: Mapping[str, str] | None = None,
     timeout: float = 10.0,
+    store: PacingStore | None = None,
 ) -> Target:
-    """A target over HTTP, paced in real time. Credentials default to the standard variables."""
+    """A target over HTTP, paced in real time. Credentials default to the standard variables.
+
+    Its polite calls draw from the shared pacing budget (80% of the spec's limit per endpoint)
+    of `store`; without one, a target off this machine uses the file lock store, and one on this
+    machine is not paced.
+    """
     from acscontract.signing import Credentials
     from acscontract.spec import operation
 
     creds = credentials or Credentials.from_env(environ)
-    transport = HttpTransport(url, creds, operation(), timeout=timeout)
+    op = operation()
+    transport = HttpTransport(url, creds, op, timeout=timeout)
     parts = urlsplit(url if "://" in url else f"https://{url}")
     label = f"{parts.scheme}://{parts.netloc}{parts.path if parts.path != '/' else ''}"
-    return Target(transport, RealClock(), label, is_loopback(url))
+    loopback = is_loopback(url)
+    pacer = None
+    if store is not None or not loopback:
+        pacer = pacer_for(url, op.flow_control, store=store or pacing_store())
+    return Target(transport, RealClock(), label, loopback, pacer=pacer)
 
 
 def emulator_target(
@@ -274,6 +301,8 @@ def run_probe(
         max_calls=plan.ceilings.max_calls,
         observer=observer,
         call_label=f"The probe's call ({params[0][0]}={params[0][1]})",
+        pacer=target.pacer,
+        paced_phases=POLITE_PHASES,
     )
     window = plan.window_s
     started = time.perf_counter()
@@ -307,6 +336,7 @@ def run_probe(
         elif phase.name == "measure":
             estimate = estimate_limiter(in_phase, window)
     stop = runner.stop
+    inconclusive = None
     if plan.mode is Mode.MEASURE:
         passed = (
             stop is None
@@ -314,8 +344,12 @@ def run_probe(
             and estimate.limit is not None
             and agrees(estimate.limit, limit)
         )
+        if stop is None and not passed:
+            inconclusive = _measure_inconclusive(attempts, estimate, limit, window)
     else:
         passed = stop is None and bool(findings) and all(f.passed for f in findings)
+        if stop is None and not passed:
+            inconclusive = _check_inconclusive(attempts, findings, limit, window)
     return ProbeResult(
         mode=plan.mode.value,
         operation=op.qualified_name,
@@ -334,4 +368,52 @@ def run_probe(
         passed=passed,
         duration_s=duration,
         probe_time_s=probe_time,
+        inconclusive=inconclusive,
+    )
+
+
+def _densest(attempts: Sequence[Attempt], phase: str, window: float) -> int:
+    """The most calls of `phase` sent within any window-long span."""
+    return sliding_max([a.sent_at for a in attempts if a.phase == phase], window)
+
+
+def _measure_inconclusive(
+    attempts: Sequence[Attempt], estimate: Estimate | None, limit: int, window: float
+) -> str | None:
+    """Why a measurement that found no agreeing limit cannot be read as a failure, if it cannot:
+    it never sent more than the limit within one window, or too few calls got through after
+    the first refusal to read the limiter."""
+    densest = _densest(attempts, "measure", window)
+    if estimate is None or (estimate.kind is LimiterKind.NONE and densest <= limit):
+        return (
+            f"the run sent at most {densest} calls in any {window:g}-s span, not more than the "
+            f"expected limit of {limit}, so it could not see the limit; raise --max-calls or "
+            "--seconds"
+        )
+    measured = sorted((a for a in attempts if a.phase == "measure"), key=lambda a: a.index)
+    refused = [a for a in measured if a.outcome is Outcome.THROTTLED]
+    steady = [a for a in measured if refused and a.index > refused[0].index]
+    if refused and sum(1 for a in steady if a.outcome is Outcome.ACCEPTED) < MIN_STEADY:
+        return (
+            "too few calls were accepted after the first refusal to read the limiter; raise "
+            "--seconds"
+        )
+    return None
+
+
+def _check_inconclusive(
+    attempts: Sequence[Attempt], findings: Sequence[Finding], limit: int, window: float
+) -> str | None:
+    """Why a check that did not pass cannot be read as a failure, if it cannot: the only finding
+    that failed is that enforcement saw no throttling, and its calls never exceeded the limit
+    within one window."""
+    failed = [f for f in findings if not f.passed]
+    if [f.name for f in failed] != ["enforcement-throttles"]:
+        return None
+    densest = _densest(attempts, "enforcement", window)
+    if densest > limit:
+        return None
+    return (
+        f"the enforcement part sent at most {densest} calls in any {window:g}-s span, not more "
+        f"than the limit of {limit}, so no throttling was due; raise --max-calls"
     )

@@ -8,16 +8,39 @@ import math
 from pathlib import Path
 from typing import Any
 
-from acscontract.errors import InputError
+from acscontract.errors import InputError, UsageError
 from acscontract.probe._analysis import window_series
 from acscontract.probe._model import Outcome, ProbeResult
 
-__all__ = ["BIN_S", "REPORT_FORMAT", "result_json", "write_json", "write_plot"]
+__all__ = [
+    "BIN_S",
+    "PLOT_FORMATS",
+    "REPORT_FORMAT",
+    "plot_format",
+    "result_json",
+    "write_json",
+    "write_plot",
+]
 
 #: The identifier of the JSON report's format; bumped on any incompatible change.
 REPORT_FORMAT = "acscontract-probe/1"
 #: The width of the plot's and the JSON's fine bins, in seconds.
 BIN_S = 0.1
+#: The plot formats, by the file name's suffix.
+PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def plot_format(path: str | Path) -> str:
+    """The plot format the file name asks for (`.png`, `.svg` or `.pdf`); UsageError otherwise,
+    so that a wrong name is refused before the probe sends anything."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in PLOT_FORMATS:
+        shown = suffix or "no suffix"
+        raise UsageError(
+            f"--plot {path}: {shown} is not a plot format acscontract writes; name the file "
+            f"{', '.join(PLOT_FORMATS)} (PNG, SVG or PDF)."
+        )
+    return PLOT_FORMATS[suffix]
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -59,6 +82,8 @@ def result_json(result: ProbeResult) -> dict[str, Any]:
         "target": result.target,
         "simulated_time": result.simulated,
         "passed": result.passed,
+        "verdict": result.verdict,
+        "inconclusive": result.inconclusive,
         "documented_limit": result.documented_limit,
         "expected_limit": result.expected_limit,
         "window_s": result.window_s,
@@ -127,9 +152,10 @@ def _trailing_counts(times: list[float], grid: list[float], width: float) -> lis
 
 
 def write_plot(result: ProbeResult, path: str | Path) -> None:
-    """Draw the run as a PNG: calls per 100 ms bin (accepted and throttled, stacked) over the
-    limit's per-bin equivalent, and below it the accepted calls in the trailing window against
-    the limit itself."""
+    """Draw the run in the format the file name asks for (PNG, SVG or PDF, see `plot_format`):
+    calls per 100 ms bin (accepted and throttled, stacked) over the limit's per-bin equivalent,
+    and below it the accepted calls in the trailing window against the limit itself."""
+    kind = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,7 +243,7 @@ def write_plot(result: ProbeResult, path: str | Path) -> None:
         )
 
     estimate = result.estimate
-    verdict = "passed" if result.passed else "failed"
+    verdict = result.verdict
     if estimate is not None and estimate.limit is not None:
         summary = (
             f"estimated {estimate.limit:.4g} per {window:g} s, burst {estimate.burst}, "
@@ -237,7 +263,7 @@ def write_plot(result: ProbeResult, path: str | Path) -> None:
     )
     figure.tight_layout()
     try:
-        figure.savefig(Path(path), format="png", dpi=110)
+        figure.savefig(Path(path), format=kind, dpi=110)
     except OSError as exc:
         raise InputError(str(path), f"cannot write the plot: {exc.strerror}.") from None
     finally:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from acscontract.probe._model import Attempt, Outcome, Phase, Stop
 
 if TYPE_CHECKING:
+    from acscontract.client import Pacer
     from acscontract.probe._classify import ResponseClassifier
     from acscontract.probe._clock import ProbeClock
     from acscontract.probe._plan import PhasePlan
@@ -79,6 +80,8 @@ class Runner:
         max_calls: int,
         observer: ProbeObserver | None = None,
         call_label: str = "the probe's call",
+        pacer: Pacer | None = None,
+        paced_phases: frozenset[str] = frozenset(),
     ) -> None:
         self._transport = transport
         self._clock = clock
@@ -92,6 +95,8 @@ class Runner:
         self._next_index = 0
         self._stop: Stop | None = None
         self._latency = 0.05
+        self._pacer = pacer
+        self._paced_phases = paced_phases
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
@@ -110,6 +115,9 @@ class Runner:
         return self._clock
 
     def _record(self, index: int, phase: str, scheduled: float) -> Attempt:
+        if self._pacer is not None and phase in self._paced_phases:
+            # The polite calls share the pacing budget with every process naming the same store.
+            self._pacer.wait()
         sent = self._clock.now()
         reply = self._transport.send(self._params)
         received = self._clock.now()

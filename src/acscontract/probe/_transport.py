@@ -87,7 +87,7 @@ class HttpTransport:
         try:
             response = self._client().call(operation.name, operation.product.version, params)
         except TransportError as exc:
-            return Reply(None, None, json_body=False, transport_error=str(exc))
+            return Reply(None, None, json_body=False, transport_error=exc.reason)
         return Reply(response.status, response.code, json_body=response.json is not None)
 
     def close(self) -> None:

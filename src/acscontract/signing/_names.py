@@ -44,6 +44,7 @@ class Reason(Enum):
     SIGNATURE_DOES_NOT_MATCH = "signatureMismatch"
     INVALID_TIMESTAMP_FORMAT = "badTimestamp"
     MISSING_PARAMETER = "missingCommonParameter"
+    PARAMETER_IN_QUERY_AND_BODY = "parameterInQueryAndBody"
 
     @property
     def code(self) -> str:

@@ -53,17 +53,8 @@ _V1_SIGNATURE_PARTS = (
     Param.SIGNATURE_METHOD,
     Param.SIGNATURE_VERSION,
 )
-# Headers whose values parse reports: a V3 request must sign each one it sends, or a value the
-# gateway acts on would be unauthenticated.
-_V3_MUST_SIGN = (
-    Header.ACTION,
-    Header.VERSION,
-    Header.DATE,
-    Header.NONCE,
-    Header.CONTENT_SHA256,
-    Header.SECURITY_TOKEN,
-    Header.ACCESS_KEY_ID,
-)
+# A V3 request must sign every header of this family it sends: the gateway reads its values.
+_V3_SIGNED_FAMILY = "x-acs-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,16 +196,39 @@ def parse(request: WireRequest) -> ParsedRequest | Rejection:
     """Read the signature envelope of a received request, without any secret.
 
     A request with an `Authorization` header is V3; any other is V1. Never raises on malformed
-    input: every problem comes back as a Rejection carrying the gateway's error code.
+    input: every problem comes back as a Rejection carrying the gateway's error code. A
+    parameter sent both in the query and in a form body is refused: the SDKs sign its body value
+    only, so acting on either copy could mean acting on something unsigned.
     """
-    if Header.AUTHORIZATION in request.headers:
-        return _parse_v3(request)
-    return _parse_v1(request)
-
-
-def _parse_v1(request: WireRequest) -> ParsedRequest | Rejection:
     query = _octet_pairs(request.query)
     body = _octet_pairs(request.body) if request.is_form else []
+    if body:
+        doubled = _in_both(query, body)
+        if doubled is not None:
+            return doubled
+    if Header.AUTHORIZATION in request.headers:
+        return _parse_v3(request, query, body)
+    return _parse_v1(request, query, body)
+
+
+def _in_both(query: list[tuple[bytes, bytes]], body: list[tuple[bytes, bytes]]) -> Rejection | None:
+    body_keys = {key for key, _ in body}
+    for key, _ in query:
+        if key in body_keys:
+            name = key.decode("utf-8", "replace")
+            shown = name if len(name) <= 64 else name[:61] + "..."
+            return Rejection(
+                Reason.PARAMETER_IN_QUERY_AND_BODY,
+                f"The parameter {shown!r} is sent both in the query string and in the form "
+                "body; send each parameter once.",
+                name,
+            )
+    return None
+
+
+def _parse_v1(
+    request: WireRequest, query: list[tuple[bytes, bytes]], body: list[tuple[bytes, bytes]]
+) -> ParsedRequest | Rejection:
     common: dict[str, list[str]] = {}
     business: list[tuple[str, str]] = []
     body_start = 0
@@ -315,7 +329,9 @@ def _parse_authorization(value: str) -> dict[str, str] | Rejection:
     return fields
 
 
-def _parse_v3(request: WireRequest) -> ParsedRequest | Rejection:
+def _parse_v3(
+    request: WireRequest, query: list[tuple[bytes, bytes]], body: list[tuple[bytes, bytes]]
+) -> ParsedRequest | Rejection:
     headers = request.headers
     fields = _parse_authorization(headers[Header.AUTHORIZATION])
     if isinstance(fields, Rejection):
@@ -324,9 +340,10 @@ def _parse_v3(request: WireRequest) -> ParsedRequest | Rejection:
     signed_lower = {name.strip().lower() for name in signed_headers}
     if "" in signed_lower:
         return _incomplete("SignedHeaders names an empty header.", "Authorization")
-    for name in _V3_MUST_SIGN:
-        if name in headers and name not in signed_lower:
-            return _incomplete(f"The header {name} is sent but not signed.", name)
+    for name in headers:
+        if name.startswith(_V3_SIGNED_FAMILY) and name not in signed_lower:
+            shown = name if len(name) <= 64 else name[:61] + "..."
+            return _incomplete(f"The header {shown} is sent but not signed.", name)
     if Header.CONTENT_SHA256 not in headers:
         return _incomplete(
             f"The header {Header.CONTENT_SHA256.value} is missing.", Header.CONTENT_SHA256
@@ -349,10 +366,10 @@ def _parse_v3(request: WireRequest) -> ParsedRequest | Rejection:
     if not nonce:
         return _missing(Header.NONCE)
 
-    query = _octet_pairs(request.query)
-    params = [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in query]
-    body_start = len(params)
-    params += request.body_pairs()
+    params = [
+        (k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in (*query, *body)
+    ]
+    body_start = len(query)
     return ParsedRequest(
         request=request,
         scheme=Scheme.V3,

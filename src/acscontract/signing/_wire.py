@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import urlsplit
 
 from acscontract.errors import UsageError
 from acscontract.signing._names import Header, Param
@@ -36,35 +36,52 @@ def percent_encode(text: str) -> str:
     return _percent_encode_bytes(text.encode("utf-8"))
 
 
-_UNRESERVED_OCTETS = re.compile(rb"[A-Za-z0-9_.~-]*")
-_OCTET_ESCAPES = tuple(
-    chr(b) if _UNRESERVED_OCTETS.fullmatch(bytes([b])) else f"%{b:02X}" for b in range(256)
-)
+_UNRESERVED_SET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+_OCTET_ESCAPES = tuple(chr(b) if b in _UNRESERVED_SET else f"%{b:02X}" for b in range(256))
 
 
 def _percent_encode_bytes(raw: bytes) -> str:
-    if _UNRESERVED_OCTETS.fullmatch(raw):
+    if not raw.rstrip(_UNRESERVED_SET):  # every octet is unreserved (a C-speed test)
         return raw.decode("ascii")
     return "".join([_OCTET_ESCAPES[b] for b in raw])
 
 
+# `%XX` (either case) -> the octet, for the escapes a query or form body carries.
+_HEX_OCTETS = {
+    f"{a}{b}".encode(): bytes([int(f"{a}{b}", 16)])
+    for a in "0123456789abcdefABCDEF"
+    for b in "0123456789abcdefABCDEF"
+}
+
+
 def _unquote_plus(raw: bytes) -> bytes:
-    if b"%" not in raw and b"+" not in raw:
+    """`+` as space, `%XX` as its octet; a `%` not followed by two hex digits stays as it is."""
+    if b"+" in raw:
+        raw = raw.replace(b"+", b" ")
+    if b"%" not in raw:
         return raw
-    return unquote_to_bytes(raw.replace(b"+", b" "))
+    first, *rest = raw.split(b"%")
+    out = [first]
+    for item in rest:
+        octet = _HEX_OCTETS.get(item[:2])
+        if octet is None:
+            out.append(b"%")
+            out.append(item)
+        else:
+            out.append(octet)
+            out.append(item[2:])
+    return b"".join(out)
 
 
 def _decode_raw_pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
+    unquote = _unquote_plus
     pairs = []
     for piece in raw.split(b"&"):
-        if not piece:
-            continue
-        key, _, value = piece.partition(b"=")
-        if b"%" in key or b"+" in key:
-            key = unquote_to_bytes(key.replace(b"+", b" "))
-        if b"%" in value or b"+" in value:
-            value = unquote_to_bytes(value.replace(b"+", b" "))
-        pairs.append((key, value))
+        if piece:
+            key, _, value = piece.partition(b"=")
+            if b"%" in piece or b"+" in piece:
+                key, value = unquote(key), unquote(value)
+            pairs.append((key, value))
     return pairs
 
 
@@ -119,9 +136,8 @@ def canonical_query(pairs: Iterable[tuple[bytes, bytes]]) -> str:
     both official SDKs sort by. Repeated keys (which no SDK sends) are ordered by value, so the
     result does not depend on the order they travelled in.
     """
-    return "&".join(
-        f"{_percent_encode_bytes(k)}={_percent_encode_bytes(v)}" for k, v in sorted(pairs)
-    )
+    encode = _percent_encode_bytes
+    return "&".join([f"{encode(k)}={encode(v)}" for k, v in sorted(pairs)])
 
 
 def redact_query(query: str) -> str:

@@ -24,6 +24,7 @@ from acscontract.errors import InputError, UsageError
 from acscontract.spec._model import (
     Check,
     ConditionKey,
+    EndpointRules,
     ErrorCode,
     FlowControl,
     GatewayError,
@@ -33,6 +34,8 @@ from acscontract.spec._model import (
     Product,
     Protocol,
     RamAction,
+    RequestLimit,
+    RequestLimits,
     ResourceType,
     SignatureMethod,
     Transition,
@@ -301,6 +304,22 @@ def parameter_from_raw(raw: Mapping[str, Any]) -> Parameter:
     )
 
 
+def _request_limits(raw: Mapping[str, Any]) -> RequestLimits:
+    def limit(name: str) -> RequestLimit:
+        item = raw[name]
+        return RequestLimit(
+            name, item["value"], item["unit"], item["condition"], item.get("description", "")
+        )
+
+    return RequestLimits(
+        query_bytes=limit("queryBytes"),
+        body_bytes=limit("bodyBytes"),
+        parameters=limit("parameters"),
+        parameter_bytes=limit("parameterBytes"),
+        nonces_per_access_key=limit("noncesPerAccessKey"),
+    )
+
+
 @functools.cache
 def _protocol_cached(path: Path, mtime: float) -> Protocol:
     return _build_protocol(path, _checked(path, "protocol"))
@@ -321,6 +340,32 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
                     )
                 )
             seen[key] = index
+    conditions = {error["condition"] for error in raw["gatewayErrors"]}
+    limits = raw["requestLimits"]
+    for name, item in limits.items():
+        if isinstance(item, Mapping) and item.get("condition") not in conditions:
+            problems.append(
+                SpecProblem(
+                    str(path),
+                    f"/requestLimits/{name}/condition",
+                    f"{item.get('condition')!r} is not the condition of any gateway error",
+                )
+            )
+    rules = raw.get("endpointRules")
+    if rules is not None:
+        for index, template in enumerate(rules["templates"]):
+            unknown = sorted(
+                set(EndpointRules.template_fields(template)) - set(EndpointRules.FIELDS)
+            )
+            if unknown:
+                problems.append(
+                    SpecProblem(
+                        str(path),
+                        f"/endpointRules/templates/{index}",
+                        f"unknown template field(s) {', '.join(unknown)}; the fields are "
+                        f"{', '.join(EndpointRules.FIELDS)}",
+                    )
+                )
     if problems:
         raise SpecError(problems)
     freshness = raw["freshness"]
@@ -355,7 +400,11 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
             ConditionKey(k["key"], k["type"], k.get("prefix"))
             for k in raw["ram"]["globalConditionKeys"]
         ),
+        request_limits=_request_limits(limits),
         raw=raw,
+        endpoint_rules=None
+        if rules is None
+        else EndpointRules(rules["domain"], tuple(rules["templates"]), tuple(rules["networks"])),
     )
 
 

@@ -11,13 +11,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from acscontract.spec._terms import ConditionKey, ResourceType
 
 __all__ = [
     "Check",
     "ConditionKey",
+    "EndpointRules",
     "ErrorCode",
     "FlowControl",
     "GatewayError",
@@ -28,6 +29,8 @@ __all__ = [
     "Product",
     "Protocol",
     "RamAction",
+    "RequestLimit",
+    "RequestLimits",
     "ResourceType",
     "SignatureMethod",
     "Transition",
@@ -114,6 +117,38 @@ class GatewayError:
     def statuses(self) -> tuple[int, ...]:
         """Every HTTP status a real endpoint may use for this code, the emulator's first."""
         return (self.http_status, *self.alternatives)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimit:
+    """How much of one thing a request may carry, and the gateway error over the limit."""
+
+    name: str
+    value: int
+    unit: str
+    condition: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """The protocol's `requestLimits`: what one request may cost, each with its refusal."""
+
+    query_bytes: RequestLimit
+    body_bytes: RequestLimit
+    parameters: RequestLimit
+    parameter_bytes: RequestLimit
+    nonces_per_access_key: RequestLimit
+
+    def all(self) -> tuple[RequestLimit, ...]:
+        """Every limit, in the spec's order."""
+        return (
+            self.query_bytes,
+            self.body_bytes,
+            self.parameters,
+            self.parameter_bytes,
+            self.nonces_per_access_key,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +252,54 @@ class Lifecycle:
         return None
 
 
+_TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
+#: A region id as it appears in a host name: one DNS label.
+_REGION_LABEL = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRules:
+    """How the SDKs name a product's endpoint when its endpoint list has none for a region.
+
+    `templates` are host names over `{product}`, `{network}`, `{regionId}` and `{domain}`;
+    `networks` are the values `{network}` takes (empty for the public network). Every endpoint of
+    the protocol is under `domain`.
+    """
+
+    domain: str
+    templates: tuple[str, ...]
+    networks: tuple[str, ...]
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("product", "network", "regionId", "domain")
+
+    @staticmethod
+    def template_fields(template: str) -> tuple[str, ...]:
+        """The `{field}` names a template uses, in order."""
+        return tuple(_TEMPLATE_FIELD.findall(template))
+
+    def host_patterns(self, product: str) -> tuple[str, ...]:
+        """Regular expressions for the hosts the templates name for `product`, in any region."""
+        values = {"product": re.escape(product.lower()), "domain": re.escape(self.domain)}
+        patterns: list[str] = []
+        for template in self.templates:
+            for network in self.networks:
+                values["network"] = re.escape(network)
+                values["regionId"] = _REGION_LABEL
+                pieces, last = [], 0
+                for match in _TEMPLATE_FIELD.finditer(template):
+                    pieces.append(re.escape(template[last : match.start()]))
+                    pieces.append(values[match.group(1)])
+                    last = match.end()
+                pieces.append(re.escape(template[last:]))
+                patterns.append("".join(pieces))
+        return tuple(dict.fromkeys(patterns))
+
+    def is_under_domain(self, host: str) -> bool:
+        """Whether `host` (any case, with or without a trailing dot) is under `domain`."""
+        name = host.lower().rstrip(".")
+        return name == self.domain or name.endswith("." + self.domain)
+
+
 @dataclass(frozen=True, slots=True)
 class Protocol:
     """Facts shared by every operation of every product that speaks this protocol (RPC)."""
@@ -233,7 +316,9 @@ class Protocol:
     error_schema: Mapping[str, Any]
     gateway_errors: tuple[GatewayError, ...]
     global_condition_keys: tuple[ConditionKey, ...]
+    request_limits: RequestLimits
     raw: Mapping[str, Any] = field(repr=False)
+    endpoint_rules: EndpointRules | None = None
 
     def gateway_error(self, code: str) -> GatewayError:
         """The gateway error with this code; KeyError if the protocol has none."""

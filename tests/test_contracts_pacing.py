@@ -1,0 +1,292 @@
+"""Pacing stores (file lock, Redis GCRA), the recording budget, and the shared budget across
+processes: two runs naming one Redis store never exceed 80% of the limit in any second."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acscontract.client import (
+    PACING_SHARE,
+    FileStore,
+    RedisStore,
+    SharedPacer,
+    pacer_for,
+    pacing_budget,
+    pacing_interval,
+    pacing_store,
+)
+from acscontract.contracts.budget import (
+    RecordingBudget,
+    RecordingBudgetSpent,
+    recording_commands,
+)
+from acscontract.contracts.standin import real_account_standin
+from acscontract.emulator import Emulator, serve_in_thread
+from acscontract.errors import UsageError
+from acscontract.signing import ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET
+from acscontract.spec import operation
+
+OP = operation()
+FLOW = OP.flow_control
+BUDGET = pacing_budget(FLOW)  # 40 calls per second: 80% of the spec's 50
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 1000.0
+
+    def clock(self):
+        return self.now
+
+
+def sliding_max(times, width):
+    ordered = sorted(times)
+    best = start = 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_the_budget_is_a_share_of_the_spec_limit():
+    assert int(FLOW.limit * PACING_SHARE) == BUDGET
+    # Spaced so that any window holds the budget even when a call leaves one interval late.
+    interval = pacing_interval(FLOW)
+    assert interval == pytest.approx(FLOW.per_seconds / (BUDGET - 1))
+    assert (BUDGET + 1 - 1) * interval > FLOW.per_seconds  # budget + 1 slots never fit a window
+
+
+def test_schedules_are_per_endpoint_and_account(tmp_path):
+    store = FileStore(tmp_path)
+    first = pacer_for("https://live.aliyuncs.com", FLOW, store=store, account="1")
+    assert first.key == pacer_for("https://live.aliyuncs.com/", FLOW, store=store, account="1").key
+    assert first.key != pacer_for("https://live.aliyuncs.com", FLOW, store=store, account="2").key
+    assert first.key != pacer_for("https://other.example", FLOW, store=store, account="1").key
+
+
+def test_two_pacers_on_one_file_share_one_schedule(tmp_path):
+    fake = FakeTime()
+    store = FileStore(tmp_path, clock=fake.clock)
+    # Two workers (two processes in real life) with their own pacer over the same file.
+    delays = [store.next_slot("k", 0.025) for _ in range(4)]
+    assert delays == pytest.approx([0.0, 0.025, 0.05, 0.075])
+    fake.now += 1.0  # idle: the schedule starts again at the present
+    assert store.next_slot("k", 0.025) == 0.0
+
+
+def test_file_store_counters_and_reservations(tmp_path):
+    store = FileStore(tmp_path)
+    assert store.reserve("r", 2, 3)
+    assert not store.reserve("r", 2, 3)
+    assert store.reserve("r", 1, 3)
+    store.release("r", 5)
+    assert store.get("r") == 0
+    assert store.add("n", 4) == 4
+    assert store.add("n", 3) == 7
+
+
+def test_paced_threads_each_get_their_own_slot(tmp_path):
+    interval = 0.002
+    pacer = SharedPacer(FileStore(tmp_path), "t", interval)
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(15):
+            pacer.wait()
+            with lock:
+                times.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(times) == 60
+    # Every call had its own slot: the whole run took at least 59 intervals.
+    assert max(times) - min(times) >= interval * 59 * 0.9
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://redis.example:6379/0", "not a Redis URL"),
+        ("memcached://x", "not a Redis URL"),
+    ],
+)
+def test_a_bad_pacing_store_is_one_clear_line(url, message):
+    with pytest.raises(UsageError, match=message):
+        pacing_store(url)
+
+
+def test_an_unreachable_redis_store_says_so_without_its_password():
+    store = pacing_store("redis://:s3cret@127.0.0.1:1/0")
+    with pytest.raises(UsageError, match="does not answer") as caught:
+        store.check()
+    assert "s3cret" not in str(caught.value)
+    assert "s3cret" not in repr(store)
+
+
+@given(
+    limit=st.integers(0, 6),
+    steps=st.lists(st.tuples(st.integers(1, 3), st.booleans()), max_size=12),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_recording_budget_never_lets_more_starts_through(tmp_path_factory, limit, steps):
+    """However reservations and single requests interleave, successes never pass the budget."""
+    budget = RecordingBudget(FileStore(tmp_path_factory.mktemp("b")), "run", limit)
+    started = 0
+    for count, succeed in steps:
+        try:
+            with budget.reserve(count, "contract"):
+                for _ in range(count):
+                    ticket = budget.take()
+                    budget.settle(ticket, succeed)
+                    started += int(succeed)
+        except RecordingBudgetSpent:
+            pass
+        try:
+            ticket = budget.take()
+        except RecordingBudgetSpent:
+            continue
+        budget.settle(ticket, succeed)
+        started += int(succeed)
+    assert started <= limit
+    assert budget.started == started
+    assert budget.used == started  # every unused reservation went back
+
+
+def test_recording_commands_come_from_the_lifecycle():
+    assert recording_commands(OP) == {"start", "restart"}
+
+
+# --- Redis ----------------------------------------------------------------------------------
+
+
+def test_redis_gcra_spaces_slots_across_clients(redis_url):
+    """Three clients take slots of one schedule: whoever takes it, each slot comes one interval
+    after the last, on Redis' clock (read here as the call's time plus the delay it returned)."""
+    stores = [RedisStore(redis_url) for _ in range(3)]
+    interval = 0.01
+    slots, round_trips = [], []
+    for i in range(30):
+        before = time.monotonic()
+        delay = stores[i % 3].next_slot("pace", interval)
+        round_trips.append(time.monotonic() - before)
+        slots.append(before + delay)
+    slack = max(round_trips) + 0.002
+    for i, slot in enumerate(slots):
+        assert slot == pytest.approx(slots[0] + i * interval, abs=slack), (i, slots)
+
+
+def test_redis_counters_and_reservations(redis_url):
+    store = RedisStore(redis_url)
+    store.check()
+    assert store.reserve("r", 2, 3)
+    assert not store.reserve("r", 2, 3)
+    assert store.reserve("r", 1, 3)
+    assert store.get("r") == 3
+    store.release("r", 5)
+    assert store.get("r") == 0
+    assert store.add("n", 4) == 4
+    assert store.add("n", 3) == 7
+
+
+def _served_emulator_standin():
+    emulator = Emulator()
+    account = emulator.seed.accounts[0]
+    root = next(k for k in account.access_keys if k.user is None and k.active)
+    return emulator, root
+
+
+def _run(url, store, extra=()):
+    env = dict(os.environ)
+    emulator_key = _served_emulator_standin()[1]
+    env[ENV_ACCESS_KEY_ID] = emulator_key.id
+    env[ENV_ACCESS_KEY_SECRET] = emulator_key.secret
+    for name in ("ACSCONTRACT_PACING_STORE", "ACSCONTRACT_TARGET"):
+        env.pop(name, None)
+    command = [
+        sys.executable,
+        "-m",
+        "acscontract",
+        "run",
+        "--target",
+        url,
+        "--domain",
+        "push.example.com",
+        "--app",
+        "live",
+        "--stream",
+        "stream1",
+        "--pacing-store",
+        store,
+        *extra,
+        "--",
+        "-k",
+        "capacity",
+    ]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_two_processes_sharing_a_redis_store_stay_under_the_budget(redis_url, capsys):
+    """Two `acscontract run`s against one real-account stand-in, both naming the same Redis
+    store: no sliding second carries more than 80% of the spec's limit. Each run alone paces at
+    that rate, so without the shared store the two would send twice as much."""
+    emulator, _ = _served_emulator_standin()
+    with serve_in_thread(emulator) as upstream, real_account_standin(upstream) as standin:
+        runs = [_run(standin.url, redis_url) for _ in range(2)]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        arrivals = list(standin.counts.arrivals)
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, (out.decode()[-2000:], err.decode()[-2000:])
+    busiest = sliding_max(arrivals, FLOW.per_seconds)
+    with capsys.disabled():
+        print(
+            f"\ntwo processes, one Redis store: {len(arrivals)} calls, at most {busiest} in any "
+            f"sliding {FLOW.per_seconds:g} s (budget {BUDGET})"
+        )
+    assert len(arrivals) >= 2 * BUDGET  # both capacity contracts ran their calls
+    assert busiest <= BUDGET
+    assert busiest >= BUDGET * 0.75  # the budget was used, not merely undershot
+
+
+def test_separate_stores_are_separate_budgets(redis_server):
+    """The control: pacers on two databases of one Redis server do not share a schedule, so
+    together they take twice the budget's slots in a second."""
+    endpoint = f"http://standin-{uuid.uuid4().hex}"  # a schedule no other test uses
+    first = pacer_for(endpoint, FLOW, store=RedisStore(f"{redis_server}/13"))
+    second = pacer_for(endpoint, FLOW, store=RedisStore(f"{redis_server}/14"))
+    shared = pacer_for(endpoint, FLOW, store=RedisStore(f"{redis_server}/12"))
+    apart: list[float] = []
+    together: list[float] = []
+    lock = threading.Lock()
+
+    def take(pacer, into):
+        for _ in range(BUDGET):
+            pacer.wait()
+            with lock:
+                into.append(time.monotonic())
+
+    threads = [
+        threading.Thread(target=take, args=(first, apart)),
+        threading.Thread(target=take, args=(second, apart)),
+        threading.Thread(target=take, args=(shared, together)),
+        threading.Thread(target=take, args=(shared, together)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sliding_max(apart, FLOW.per_seconds) > BUDGET * 1.5
+    assert sliding_max(together, FLOW.per_seconds) <= BUDGET
