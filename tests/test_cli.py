@@ -215,3 +215,13 @@ def test_streams_are_made_unable_to_fail_on_encoding(monkeypatch: pytest.MonkeyP
     )
     stream.flush()
     raw.getvalue().decode("ascii")
+
+
+def test_mock_live_without_its_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import acscontract
+
+    for name in [m for m in sys.modules if m.startswith(("acscontract.emulator", "starlette"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'acscontract\[emulator\]'"):
+        acscontract.mock_live  # noqa: B018 - the attribute access is what is tested
