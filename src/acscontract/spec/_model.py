@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from acscontract.spec._terms import ConditionKey, ResourceType
+
 __all__ = [
     "Check",
     "ConditionKey",
@@ -157,49 +159,6 @@ class SignatureMethod:
     name: str
     carried_in: str
     raw: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionKey:
-    """A RAM condition key and the type of its values."""
-
-    key: str
-    type: str
-    prefix: str | None = None
-
-    def matches(self, key: str) -> bool:
-        """Whether `key` is this key (keys compare case-insensitively; prefixes cover tag keys)."""
-        if self.prefix is not None:
-            return key.lower().startswith(self.prefix.lower()) and len(key) > len(self.prefix)
-        return key.lower() == self.key.lower()
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceType:
-    """A RAM resource type of an action, with its ARN template (`{#name}` placeholders)."""
-
-    type: str
-    arn_template: str
-
-    @property
-    def service(self) -> str:
-        """The service named in the ARN (for RealTimeRecordCommand, `cdn`)."""
-        return self.arn_template.split(":")[1]
-
-    @property
-    def placeholders(self) -> tuple[str, ...]:
-        """The placeholder names in the template, in order: `accountId`, `DomainName`, ..."""
-        return tuple(re.findall(r"\{#([A-Za-z0-9_]+)\}", self.arn_template))
-
-    def arn(self, **values: str) -> str:
-        """Fill the template's placeholders; every placeholder must be given."""
-        missing = [name for name in self.placeholders if name not in values]
-        if missing:
-            raise KeyError(f"the ARN template {self.arn_template} needs {', '.join(missing)}")
-        result = self.arn_template
-        for name in self.placeholders:
-            result = result.replace("{#" + name + "}", values[name])
-        return result
 
 
 @dataclass(frozen=True, slots=True)
