@@ -10,9 +10,9 @@ STAMP  := $(VENV)/.installed-test
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "acscontract needs Python 3.11 or newer; this python3 is " + sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing acscontract and its test dependencies into $(VENV) (first run only)..."
+	@echo "Installing acscontract with every extra and its test dependencies into $(VENV) (first run only)..."
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,test]'
 	@touch $@
 
 ## make run: the main job, a readable summary of the operation and every check acscontract runs.
@@ -33,7 +33,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
 
 bench: $(STAMP)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,test,bench]'
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

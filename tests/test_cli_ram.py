@@ -241,8 +241,8 @@ def test_generate_writes_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Pa
         "--domain", "live.example.com", "-o", str(target),
     )  # fmt: skip
     assert code == 0
-    assert out == ""
-    assert "Wrote the policy" in err
+    assert out == f"Wrote the policy to {target}.\n"
+    assert err == ""
     assert json.loads(target.read_text(encoding="utf-8"))["Version"] == "1"
 
 

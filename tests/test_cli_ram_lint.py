@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from acscontract._resources import bundled_path
 from acscontract.cli import main
@@ -153,9 +159,21 @@ def test_bad_configuration_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_baseline_round_trip(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "policies", "--write-baseline", "baseline.json")
+    code, out, err = run(capsys, "policies", "--write-baseline", "baseline.json")
     assert code == 0
-    assert "Wrote a baseline of 1 finding(s) to baseline.json" in err
+    # The text report and the note are results: standard output.
+    assert out.endswith(
+        "Wrote a baseline of 1 finding(s) to baseline.json; pass --baseline "
+        "baseline.json to report only new findings.\n"
+    )
+    assert err == ""
+    # With a JSON report on standard output, the note goes to standard error instead.
+    code, out, err = run(
+        capsys, "policies", "--write-baseline", "baseline.json", "--format", "json"
+    )
+    assert code == 0
+    assert json.loads(out)["summary"]["findings"] == 1
+    assert "Wrote a baseline of 1 finding(s)" in err
     code, out, _ = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
     assert code == 0
     summary = json.loads(out)["summary"]
@@ -267,3 +285,379 @@ def test_an_unreadable_file_in_a_worker_is_one_clear_error(tmp_path: Path) -> No
         str(info.value)
         == f"{tmp_path / 'vanished.json'}: no such file; check the path of the policy."
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Never a silent pass: nothing to lint, or something unreadable, is exit 2 with one line
+
+
+def one_line(err: str, *fragments: str) -> None:
+    assert err.count("\n") == 1, err
+    assert err.startswith("acscontract: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_an_empty_folder_is_not_a_pass(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tree / "empty").mkdir()
+    code, out, err = run(capsys, "empty")
+    assert (code, out) == (2, "")
+    one_line(err, "empty: the folder holds no *.json file, so nothing would be linted")
+
+
+def test_a_folder_without_policies_among_others_is_not_a_pass(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tree / "docs").mkdir()
+    (tree / "docs" / "readme.txt").write_text("x", encoding="utf-8")
+    code, out, err = run(capsys, "policies", "docs")
+    assert (code, out) == (2, "")
+    one_line(err, "docs: the folder holds no *.json file")
+
+
+def test_a_missing_path_is_not_a_pass(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "polices")
+    assert (code, out) == (2, "")
+    one_line(err, "polices: no such file or folder")
+
+
+def test_a_pattern_is_expanded_and_one_matching_nothing_is_not_a_pass(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "policies/**/*.json", "--format", "json")
+    assert code == 1
+    assert json.loads(out)["summary"]["files"] == 2  # the shell did not expand it; we did
+    code, out, err = run(capsys, "policies/*.yaml")
+    assert (code, out) == (2, "")
+    one_line(err, "policies/*.yaml: the pattern matches no file or folder")
+
+
+def test_a_broken_link_or_a_pipe_is_named(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tree / "policies" / "gone.json").symlink_to(tree / "nowhere.json")
+    code, out, err = run(capsys, "policies")
+    assert (code, out) == (2, "")
+    one_line(err, "gone.json: is a broken symbolic link")
+    (tree / "policies" / "gone.json").unlink()
+    os.mkfifo(tree / "policies" / "fifo.json")
+    code, out, err = run(capsys, "policies")
+    assert (code, out) == (2, "")
+    one_line(err, "fifo.json: is not a regular file")
+
+
+def test_an_unreadable_folder_is_named(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Permissions do not stop root (the test may run as root), so the listing fails instead.
+    real = os.scandir
+    locked = str(tree / "policies" / "team")
+
+    def scandir(path: Any = ".") -> Any:
+        if os.path.abspath(os.fspath(path)) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = run(capsys, "policies")
+    assert (code, out) == (2, "")
+    one_line(err, "policies/team: the folder cannot be listed (Permission denied)")
+
+
+def test_an_unreadable_file_is_named(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = open
+
+    def locked_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("good.json"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", locked_open)
+    code, out, err = run(capsys, "policies")
+    assert (code, out) == (2, "")
+    one_line(err, "policies/good.json: cannot be read (Permission denied)")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"fail-on = 'warning'\n\xff\xfe\n", "is not UTF-8 text (byte 20)"),
+        (b"", "the configuration is empty, so it changes nothing"),
+        (b"# only a comment\n", "the configuration is empty"),
+        (b"fail-on = \n", "is not valid TOML"),
+        (b"fail_on = 'warning'\n", "unknown key 'fail_on' (did you mean 'fail-on'?)"),
+        (b"[tool.acscontract.ram]\n", "the configuration is empty"),
+        (b"[tool.other]\nx = 1\n", "there is no [tool.acscontract.ram] table"),
+    ],
+    ids=[
+        "encoding",
+        "empty",
+        "comment-only",
+        "invalid-toml",
+        "unknown-key",
+        "empty-table",
+        "no-table",
+    ],
+)
+def test_a_bad_configuration_is_one_line_and_exit_2(
+    tree: Path, capsys: pytest.CaptureFixture[str], content: bytes, fragment: str
+) -> None:
+    (tree / "lint.toml").write_bytes(content)
+    code, out, err = run(capsys, "policies", "--config", "lint.toml")
+    assert (code, out) == (2, "")
+    one_line(err, "lint.toml", fragment)
+
+
+def test_an_empty_table_in_pyproject_is_not_silently_accepted(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tree / "pyproject.toml").write_text("[tool.acscontract.ram]\n", encoding="utf-8")
+    code, out, err = run(capsys, "policies")
+    assert (code, out) == (2, "")
+    one_line(err, "pyproject.toml [tool.acscontract.ram]: the configuration is empty")
+
+
+# ---------------------------------------------------------------------------------------------
+# Output: bounded excerpts, and text that any encoding can write
+
+
+def test_a_long_line_is_quoted_as_a_bounded_excerpt(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    members = ",".join('"Version":"1"' for _ in range(3000))  # 3,000 duplicate keys, one line
+    (tree / "long.json").write_text("{" + members + ',"Statement":[]}', encoding="utf-8")
+    code, out, _ = run(capsys, "long.json", "--fail-on", "never")
+    assert code == 0
+    assert out.count("duplicate-key") == 2999
+    for line in out.splitlines():
+        assert len(line) < 400, line[:80]
+    assert "…" in out
+
+
+def test_lone_surrogates_are_escaped_in_every_format(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tree / "s.json").write_text(
+        '{"Version": "1", "Statement": [{"Sid": "x", "Effect": "\\ud800", '
+        '"Action": "live:\\udfff", "Resource": "*"}]}',
+        encoding="utf-8",
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out, err = run(capsys, "s.json", "--format", fmt, "-o", f"out.{fmt}")
+        assert code == 1, err
+        text = (tree / f"out.{fmt}").read_text(encoding="utf-8")  # valid UTF-8
+        assert "\\ud800" in text
+        if fmt != "text":
+            json.loads(text)
+    code, _, err = run(capsys, "s.json", "--write-baseline", "b.json")
+    assert code == 0, err
+    code, out, _ = run(capsys, "s.json", "--baseline", "b.json")
+    assert code == 0
+    assert "accepted by the baseline" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# Fuzz: hostile documents give findings or one line, never a traceback
+
+
+_names = st.sampled_from(
+    ["Version", "Statement", "Effect", "Action", "NotAction", "Resource", "NotResource",
+     "Condition", "Principal", "Sid", "StringLike", "IpAddress", "Bool", "DateLessThan",
+     "acs:SourceIp", "acs:CurrentTime", "version", "\ud800", "\x00", "é"]
+)  # fmt: skip
+_hostile_strings = st.one_of(
+    st.sampled_from(
+        [
+            "Allow",
+            "Deny",
+            "1",
+            "*",
+            "live:*",
+            "live:RealTimeRecordCommand",
+            "\ud800",
+            "\udfff",
+            "acs:cdn:*:1234567890123456:domain/*.example.com",
+            "203.0.113.0/24",
+            "10.0.0.0/8",
+            "2020-01-01T00:00:00Z",
+            "true",
+            "\x1b[31m",
+            "x" * 5000,
+            "?" * 30,
+            "*a" * 20 + "b",
+            "live:" + "?" * 12 + "*",
+            "acs:cdn:*:*:domain/" + "*?" * 15,
+        ]
+    ),
+    st.text(max_size=30),
+    st.text(alphabet="*?ab:/", max_size=40),
+)
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _hostile_strings
+)
+_json = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=6), st.dictionaries(_names | st.text(max_size=8), children)
+    ),
+    max_leaves=40,
+)
+_statement = st.fixed_dictionaries(
+    {},
+    optional={
+        "Effect": st.sampled_from(["Allow", "Deny"]) | _json,
+        "Action": st.lists(_hostile_strings, max_size=40) | _hostile_strings | _json,
+        "Resource": st.lists(_hostile_strings, max_size=40) | _hostile_strings,
+        "NotAction": st.lists(_hostile_strings, max_size=5),
+        "Condition": st.dictionaries(
+            _names, st.dictionaries(_names, st.lists(_hostile_strings, max_size=5) | _json)
+        ),
+        "Sid": _hostile_strings,
+        "Principal": _json,
+    },
+)
+_policy = st.fixed_dictionaries(
+    {"Version": st.sampled_from(["1", 1, "2", None]), "Statement": st.lists(_statement, max_size=8)}
+)
+
+
+def _serialise(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["policy", "json", "mutated", "bytes"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    value = draw(_policy if kind != "json" else _json)
+    text = json.dumps(
+        value, ensure_ascii=draw(st.booleans()), indent=draw(st.sampled_from([None, 1]))
+    )
+    if kind == "mutated":  # broken JSON, duplicate keys, constants, deep nesting, a BOM
+        edit = draw(st.sampled_from(["cut", "dup", "nan", "deep", "bom", "lone"]))
+        if edit == "cut":
+            text = text[: draw(st.integers(0, len(text)))]
+        elif edit == "dup":
+            text = text.replace('"Version"', '"Version": "1", "Version"', 1)
+        elif edit == "nan":
+            text = text.replace('"1"', "NaN", 1)
+        elif edit == "deep":
+            text = "[" * 5000 + "]" * 5000
+        elif edit == "bom":
+            text = "\ufeff" + text
+        else:
+            text = text.replace('"Allow"', '"\\ud83d"', 1)
+    return text.encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def hostile_documents(draw: st.DrawFn) -> bytes:
+    return _serialise(draw)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    documents=st.lists(hostile_documents(), min_size=1, max_size=3),
+    fmt=st.sampled_from(["text", "json", "sarif"]),
+    baseline=st.booleans(),
+)
+def test_fuzz_hostile_documents_never_crash_the_command(
+    tmp_path_factory: pytest.TempPathFactory, documents: list[bytes], fmt: str, baseline: bool
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    for i, data in enumerate(documents):
+        (folder / f"p{i}.json").write_bytes(data)
+    args = ["ram", "lint", str(folder), "--format", fmt]
+    if baseline:
+        args += ["--write-baseline", str(folder / "baseline.out")]
+    raw_out, raw_err = io.BytesIO(), io.BytesIO()
+    out = io.TextIOWrapper(raw_out, encoding="utf-8")  # strict: a surrogate would fail
+    err = io.TextIOWrapper(raw_err, encoding="utf-8")
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+        out.flush()
+        err.flush()
+    stderr = raw_err.getvalue().decode("utf-8")
+    stdout = raw_out.getvalue().decode("utf-8")
+    assert code in (0, 1, 2), stderr
+    assert "Traceback" not in stderr + stdout
+    if code == 2:
+        assert stderr.count("\n") == 1, stderr
+    else:
+        assert stderr == "" or baseline
+        if fmt != "text":
+            json.loads(stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pre-commit hook: conventional policy files, never other tools' JSON
+
+
+def _hook() -> dict[str, Any]:
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["id"] == "acscontract-ram-lint"
+    assert hook["entry"] == "acscontract ram lint"
+    return dict(hook)
+
+
+def _picked(hook: dict[str, Any], path: str) -> bool:
+    # pre-commit applies `files` and `exclude` with re.search to paths relative to the root.
+    return bool(re.search(hook["files"], path)) and not re.search(hook["exclude"], path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "ram_policies/recorder.json",
+        "ram-policies/recorder.json",
+        "infra/policies/prod/recorder.json",
+        "ram/guardrail.json",
+        "policy.json",
+        "policies.json",
+        "recorder-policy.json",
+        "recorder_policy.json",
+        "deploy/recorder.policy.json",
+        "policy-deny-outside-office.json",
+        "recorder.ram.json",
+    ],
+)
+def test_the_hook_picks_policy_files_by_place_and_name(path: str) -> None:
+    assert _picked(_hook(), path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "package.json",
+        "web/package.json",
+        "policies/package.json",
+        "package-lock.json",
+        "ram_policies/tsconfig.json",
+        "tsconfig.base.json",
+        "composer.json",
+        ".eslintrc.json",
+        "data/users.json",
+        "src/config.json",
+        "ram_policies/notes.txt",
+        "diagram.json",
+    ],
+)
+def test_the_hook_never_picks_other_tools_json(path: str) -> None:
+    assert not _picked(_hook(), path)
+
+
+def test_the_docs_show_how_to_point_the_hook_elsewhere() -> None:
+    root = Path(__file__).resolve().parents[1]
+    guide = (root / "docs" / "ram-lint.md").read_text(encoding="utf-8")
+    config = re.search(r"```yaml\n# \.pre-commit-config\.yaml\n(.*?)```", guide, re.DOTALL)
+    assert config is not None, "docs/ram-lint.md has no .pre-commit-config.yaml example"
+    import yaml
+
+    example = yaml.safe_load(config.group(1))
+    (hook,) = example["repos"][0]["hooks"]
+    assert hook["id"] == _hook()["id"]
+    assert re.search(hook["files"], "security/iam-docs/recorder.json")

@@ -25,9 +25,11 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_validate_default_is_the_bundled_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "spec", "validate")
+    code, out, err = run(capsys, "spec", "validate")
     assert code == 0
-    assert f"{len(find_spec_files([bundled_spec_dir()]))} spec files are valid" in err
+    count = len(find_spec_files([bundled_spec_dir()]))
+    assert out == f"{count} spec files are valid.\n"  # the result, on standard output
+    assert err == ""
 
 
 def test_validate_reports_file_pointer_message_and_exits_1(
@@ -81,7 +83,7 @@ def test_openapi_to_file_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_import_then_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     metadata = bundled_spec_dir() / "_meta" / "live-2016-11-01-api-docs.json"
-    code, _, err = run(
+    code, out, _ = run(
         capsys,
         "spec",
         "import",
@@ -92,7 +94,7 @@ def test_import_then_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         str(tmp_path),
     )
     assert code == 0
-    assert "Imported 1 operations" in err
+    assert "Imported 1 operations" in out
     code, _, _ = run(capsys, "spec", "validate", str(tmp_path))
     assert code == 0
 
@@ -117,6 +119,24 @@ def test_the_wheel_carries_the_spec_and_works_outside_the_checkout(tmp_path: Pat
     assert "acscontract/_bundled/spec/live/2016-11-01/RealTimeRecordCommand.yaml" in names
     assert "acscontract/_bundled/spec/operation.schema.json" in names
     assert "acscontract/py.typed" in names
+    # The guides travel with the package, so every "see ..." message names a page the user has.
+    assert "acscontract/_bundled/docs/ram-lint.md" in names
+    assert "acscontract/_bundled/docs/checks/analysis-undecided.md" in names
+    assert not [n for n in names if n.endswith(".pickle") or "__pycache__" in n]
+    # A license and the project's addresses.
+    assert "acscontract-0.1.0.dist-info/licenses/LICENSE" in names
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("acscontract-0.1.0.dist-info/METADATA").decode("utf-8")
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "Project-URL: Source, https://github.com/acscontract/acscontract" in metadata
+    for extra in ("emulator", "contracts", "plot", "all"):
+        assert f"Provides-Extra: {extra}" in metadata
+    base = sorted(
+        line.split(": ", 1)[1].split("<")[0].split(">")[0].split("=")[0].split("[")[0].lower()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    )
+    assert base == ["click", "jsonschema", "pyyaml", "referencing"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = subprocess.run(
@@ -136,4 +156,51 @@ def test_the_wheel_carries_the_spec_and_works_outside_the_checkout(tmp_path: Pat
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert f"{len(find_spec_files([bundled_spec_dir()]))} spec files are valid" in result.stderr
+    assert f"{len(find_spec_files([bundled_spec_dir()]))} spec files are valid" in result.stdout
+    # A message that names a guide names the installed copy of it.
+    (elsewhere / "empty.toml").write_text("", encoding="utf-8")
+    (elsewhere / "p.json").write_text("{}", encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "from acscontract._resources import doc_reference; print(doc_reference('ram.md'))",
+            str(tmp_path / "site"),
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    page = Path(result.stdout.strip())
+    assert page.is_file()
+    assert page.is_relative_to(tmp_path / "site")
+
+
+def _requirements(distribution: str, seen: set[str]) -> None:
+    """Every distribution `distribution` needs (no extras), from the installed metadata."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    key = distribution.lower().replace("_", "-")
+    if key in seen:
+        return
+    seen.add(key)
+    for line in metadata.requires(distribution) or []:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        _requirements(requirement.name, seen)
+
+
+def test_the_base_install_is_light() -> None:
+    """`pip install acscontract` brings the spec, signing, the RAM engine and the command line
+    in at most 12 distributions; the emulator, the contracts and plotting are extras."""
+    seen: set[str] = set()
+    _requirements("acscontract", seen)
+    assert len(seen) <= 12, sorted(seen)
+    for heavy in ("pytest", "hypothesis", "schemathesis", "matplotlib", "uvicorn", "rich"):
+        assert heavy not in seen

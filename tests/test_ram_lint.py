@@ -24,11 +24,12 @@ from acscontract.ram import (
     default_registry,
     includes,
     lint,
+    matches,
     parse,
 )
 from acscontract.ram._lint import rule
-from acscontract.ram._lint._positions import find_offset, line_column
 from acscontract.ram._parser import SourceMap
+from acscontract.ram._positions import find_offset, line_column
 from acscontract.spec import action_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,6 +300,14 @@ CASES: list[tuple[str, str | bytes, str | bytes, str]] = [
         policy(statement(resource=[arn("*.example.com"), arn("example.com")], condition=TLS)),
         "identity",
     ),
+    (
+        "analysis-undecided",
+        # 300 wildcard entries that share their literal prefix and suffix: 90,000 candidate
+        # pairs, more than the budget of a document this size.
+        policy(statement(action=[f"live:a*x{i}y*b" for i in range(300)], condition=TLS)),
+        policy(statement(action=[f"live:a{i}*b" for i in range(300)], condition=TLS)),
+        "identity",
+    ),
 ]
 
 
@@ -321,6 +330,16 @@ def test_check_fires_on_the_bad_case_only(
             assert f.message[0].isupper() or f.message[0] in "'0123456789", f.message
             assert f.hint
     assert check not in ids(good, kind)
+
+
+def test_a_lone_surrogate_is_an_encoding_error_at_its_string() -> None:
+    source = policy(statement(condition=TLS, Sid="\ud800"))
+    (found,) = only(run(source), "invalid-encoding")
+    assert found.pointer == "/Statement/0/Sid"
+    assert "lone UTF-16 surrogate" in found.message
+    paired = policy(statement(condition=TLS, Sid="\ud83d\ude00"))  # one character, escaped
+    assert "invalid-encoding" not in ids(paired)
+    assert "invalid-encoding" not in ids(json.dumps({"Version": "1", "a": "\\ud800"}))
 
 
 def test_the_good_policy_is_clean() -> None:
@@ -870,3 +889,32 @@ def test_catalog_caches_stay_bounded() -> None:
     linter.facts.trim(limit=10)
     assert len(linter.facts.memo) == 0
     assert linter.check_source(GOOD) == []  # and everything still works after a trim
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounded work: the name index agrees with testing every name, hard wildcards stay findings
+
+
+name_patterns = st.text(alphabet="live:DdescribRtam*?", max_size=16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name_patterns)
+def test_indexed_action_lookup_agrees_with_testing_every_name(pattern: str) -> None:
+    facts = Linter().facts
+    expected = tuple(n for n in facts.known_names if matches(pattern.lower(), n))
+    assert facts.actions_matching(pattern) == expected
+
+
+def test_wildcards_with_many_question_marks_give_findings_not_errors() -> None:
+    source = policy(
+        statement(
+            action=["live:*a??????????*", "live:*b??????????*", "live:a??????????b*"],
+            resource=[arn("*a??????????*"), arn("*b??????????*")],
+            condition=TLS,
+        ),
+        statement(action="live:*??????????x", resource=arn("*?x??????????"), condition=TLS),
+    )
+    result = run(source)
+    assert result.findings  # e.g. the resource wildcards' reach, never an exception
+    assert all(f.line >= 1 for f in result.findings)

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import jsonschema
 import pytest
 
+from acscontract._resources import DOCS_URL
 from acscontract.ram import (
     Finding,
     LintResult,
@@ -39,6 +40,8 @@ BAD = """{
   ]
 }
 """
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bad_result(tmp_path: Path, text: str = BAD) -> LintResult:
@@ -122,9 +125,11 @@ def test_sarif_has_what_github_code_scanning_needs(tmp_path: Path) -> None:
         assert rule["shortDescription"]["text"] == check.description
         assert rule["defaultConfiguration"]["level"] == SARIF_LEVELS[check.severity]
         uri = urlparse(rule["helpUri"])
-        assert uri.scheme == "file"  # a source checkout: the page itself
-        assert uri.path.endswith(f"docs/checks/{check.id}.md")
-        assert Path(uri.path).is_file()
+        # The page online (the SARIF file is read elsewhere), which this repository holds.
+        assert uri.scheme == "https"
+        assert rule["helpUri"] == f"{DOCS_URL}checks/{check.id}.md"
+        assert (ROOT / "docs" / "checks" / f"{check.id}.md").is_file()
+        assert rule["helpUri"] in rule["help"]["text"]
     assert len(run["results"]) == len(result.findings)
     for res, finding in zip(run["results"], result.findings, strict=True):
         assert rules[res["ruleIndex"]]["id"] == res["ruleId"] == finding.check

@@ -9,8 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acscontract.ram import Pattern, find_string, includes, matches, witness
-from acscontract.ram._wildcard import ANY_RUN, compile_union, fold
+from acscontract.errors import AcsContractError
+from acscontract.ram import (
+    Pattern,
+    SearchLimitError,
+    decide_inclusion,
+    find_string,
+    includes,
+    matches,
+    overlaps,
+    witness,
+)
+from acscontract.ram._wildcard import ANY_RUN, SearchBudget, compile_union, fold
 
 
 def reference_match(pattern: str, text: str) -> bool:
@@ -177,3 +187,51 @@ def test_case_insensitive_witness_is_exact(a: str, b: str) -> None:
     else:
         assert reference_match_folded(b, found)
         assert not reference_match_folded(a, found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounded cost: polynomial paths, a budget for the rest, never an exception from the linter
+
+
+@settings(max_examples=300, deadline=None)
+@given(patterns, patterns)
+def test_overlap_agrees_with_the_product_search(a: str, b: str) -> None:
+    both = find_string([a, b], lambda m: m[0] and m[1])
+    assert overlaps(a, b) == (both is not None)
+
+
+long_patterns = st.text(alphabet="ab*??", max_size=14)
+
+
+@settings(max_examples=300, deadline=None)
+@given(long_patterns, long_patterns)
+def test_decided_inclusion_is_exact(a: str, b: str) -> None:
+    decided = decide_inclusion(a, b)
+    assert decided is not None  # short patterns never exhaust the default budget
+    assert decided == (witness(b, a) is None)
+
+
+def test_a_search_that_needs_more_than_its_budget_is_undecided_not_an_error() -> None:
+    # `a` mixes `?` with `*` and `b` has a star: neither polynomial case applies.
+    a, b = "*a??????????*", "*aa??????????*"
+    assert decide_inclusion(a, b) is True
+    tiny = SearchBudget(3)
+    assert decide_inclusion(a, b, budget=tiny) is None
+    assert tiny.left < 0
+    with pytest.raises(SearchLimitError, match="could not be decided within the search budget"):
+        includes(a, b, budget=SearchBudget(3))
+    assert issubclass(SearchLimitError, AcsContractError)  # the command line prints one line
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("*a" * 14 + "*b", "a" * 40, False),  # a backtracking regex takes minutes on these
+        ("*a" * 14 + "*b", "a" * 40 + "b", True),
+        ("*?" * 20 + "x", "y" * 60, False),
+        ("a*?b?*c", "axbyc", True),
+    ],
+)
+def test_matching_hostile_patterns(pattern: str, text: str, expected: bool) -> None:
+    assert matches(pattern, text) is expected
+    assert compile_union([pattern, "zzz"])(text) is expected

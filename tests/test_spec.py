@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import re
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -17,6 +22,7 @@ from openapi_spec_validator import validate as validate_openapi
 from acscontract import spec
 from acscontract.spec import (
     SpecError,
+    action_catalog,
     bundled_spec_dir,
     error_response_schema,
     load_operation,
@@ -26,6 +32,7 @@ from acscontract.spec import (
     success_response_schema,
     validate_paths,
 )
+from acscontract.spec._cache import cache_directories, cached
 
 OP = spec.operation()
 SPEC_FILE = bundled_spec_dir() / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml"
@@ -395,3 +402,92 @@ def test_an_unknown_endpoint_template_field_gets_a_precise_message(spec_copy: Pa
         p.startswith(f"{protocol}:/endpointRules/templates/0: unknown template field(s) zone")
         for p in problems
     ), problems
+
+
+# --- the precompiled cache: read back when nothing changed, rebuilt when anything did ----------
+
+
+@pytest.fixture
+def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "spec"
+    shutil.copytree(bundled_spec_dir(), root, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.delenv("ACSCONTRACT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    return root
+
+
+def _counting_build(calls: list[int], value: object) -> Callable[[], object]:
+    def build() -> object:
+        calls.append(1)
+        return value
+
+    return build
+
+
+def test_the_cache_is_read_back_until_a_file_changes(cache_root: Path) -> None:
+    calls: list[int] = []
+    assert cached("probe", cache_root, _counting_build(calls, {"n": 1})) == {"n": 1}
+    assert cached("probe", cache_root, _counting_build(calls, {"n": 2})) == {"n": 1}  # from disk
+    assert len(calls) == 1
+    written = list((cache_root / "__pycache__").glob("acscontract-probe-*.pickle"))
+    assert len(written) == 1  # next to the spec, like bytecode
+    # Same size, new content (and so a new modification time): a miss, never a stale answer.
+    operation_file = cache_root / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml"
+    text = operation_file.read_text(encoding="utf-8")
+    before = operation_file.stat()
+    operation_file.write_text(text.replace("Starts", "Begins", 1), encoding="utf-8")
+    os.utime(operation_file, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+    assert operation_file.stat().st_size == before.st_size
+    assert cached("probe", cache_root, _counting_build(calls, {"n": 3})) == {"n": 3}
+    # A new file is a miss too, and the old entry is replaced, not kept.
+    (cache_root / "live" / "2016-11-01" / "New.yaml").write_text("x: 1\n", encoding="utf-8")
+    assert cached("probe", cache_root, _counting_build(calls, {"n": 4})) == {"n": 4}
+    assert len(list((cache_root / "__pycache__").glob("acscontract-probe-*.pickle"))) == 1
+
+
+def test_a_read_only_package_falls_back_to_the_user_cache_then_memory(
+    cache_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (cache_root / "__pycache__").write_text("a file where the folder would go", encoding="utf-8")
+    calls: list[int] = []
+    assert cached("probe", cache_root, _counting_build(calls, 1)) == 1
+    assert list((tmp_path / "user-cache" / "acscontract").glob("acscontract-probe-*.pickle"))
+    assert cached("probe", cache_root, _counting_build(calls, 2)) == 1
+    # Nowhere writable: the value is still right, only not kept.
+    monkeypatch.setenv("ACSCONTRACT_CACHE_DIR", str(cache_root / "__pycache__" / "below-a-file"))
+    assert cached("probe", cache_root, _counting_build(calls, 3)) == 3
+    monkeypatch.setenv("ACSCONTRACT_CACHE_DIR", "off")
+    assert cache_directories(cache_root) == []
+    assert cached("probe", cache_root, _counting_build(calls, 4)) == 4
+
+
+def test_a_corrupt_or_foreign_cache_file_is_a_miss(cache_root: Path) -> None:
+    calls: list[int] = []
+    cached("probe", cache_root, _counting_build(calls, "first"))
+    (entry,) = (cache_root / "__pycache__").glob("acscontract-probe-*.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert cached("probe", cache_root, _counting_build(calls, "rebuilt")) == "rebuilt"
+    entry.write_bytes(pickle.dumps((("another", "key"), "foreign")))
+    assert cached("probe", cache_root, _counting_build(calls, "again")) == "again"
+
+
+def test_the_cached_catalog_is_the_catalog_the_spec_builds() -> None:
+    from acscontract.spec._catalog import _build_catalog
+
+    assert action_catalog() == _build_catalog(bundled_spec_dir())
+
+
+def test_reading_the_catalog_imports_neither_yaml_nor_jsonschema() -> None:
+    code = (
+        "import sys; from acscontract.spec import action_catalog; action_catalog(); "
+        "from acscontract.ram._lint import Linter; Linter().check_source('{}'); "
+        "print(sorted(m for m in ('yaml', 'jsonschema', 'rich', 'requests') if m in sys.modules))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # builds it
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_spec_public_names_resolve() -> None:
+    for name in spec.__all__:
+        assert getattr(spec, name) is not None

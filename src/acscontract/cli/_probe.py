@@ -309,10 +309,10 @@ def rate_limit(
     --allow-throttling) estimates the limit, the burst and the kind of limiter.
 
     Every call is the operation's harmless command on an app and stream that should not exist;
-    see docs/probe.md. Exit 0 when the endpoint behaves as documented (check) or the measured
-    limit agrees with the expected one (measure), 1 when not, 2 on bad usage or when the probe
-    had to stop (a permission, signature or credential error), 3 when the run was too small to
-    tell (inconclusive).
+    see https://github.com/acscontract/acscontract/blob/main/docs/probe.md. Exit 0 when the
+    endpoint behaves as documented (check) or the measured limit agrees with the expected one
+    (measure), 1 when not, 2 on bad usage or when the probe had to stop (a permission, signature
+    or credential error), 3 when the run was too small to tell (inconclusive).
     """
     from acscontract import probe as probe_api
     from acscontract.contracts.preflight import check_output_path

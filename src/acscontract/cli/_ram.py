@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
+from acscontract.cli._text import DIM, GREEN, RED, YELLOW, Out, printable
 from acscontract.errors import InputError
 
 __all__ = ["ram"]
@@ -46,19 +45,15 @@ def ram() -> None:
 
 
 def _safe(text: str) -> str:
-    """Text that any terminal encoding can show, with rich markup escaped."""
-    return escape(text.encode("utf-8", "backslashreplace").decode("utf-8"))
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Text that any terminal and any encoding can show (control characters escaped)."""
+    return printable(text)
 
 
 def _dump(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
-_DECISION_STYLE = {"Allow": "bold green", "ExplicitDeny": "bold red", "ImplicitDeny": "bold yellow"}
+_DECISION_STYLE = {"Allow": GREEN, "ExplicitDeny": RED, "ImplicitDeny": YELLOW}
 
 
 @ram.command("simulate")
@@ -112,25 +107,25 @@ def simulate(
     if output_format == "json":
         _dump(decision.to_dict())
     else:
-        console = _console()
+        out = Out()
         name = decision.decision.value
-        console.print(f"[{_DECISION_STYLE[name]}]{name}[/]  {_safe(action)} on {_safe(resource)}")
+        out.line(f"{out.style(name, _DECISION_STYLE[name])}  {_safe(action)} on {_safe(resource)}")
         if context:
             shown = ", ".join(f"{k}={v}" for k, v in context.items())
-            console.print(f"  context: {_safe(shown)}")
+            out.line(f"  context: {_safe(shown)}")
         if decision.statements:
             verb = "denied by" if name == "ExplicitDeny" else "allowed by"
-            console.print(f"  {verb}:")
+            out.line(f"  {verb}:")
             for ref in decision.statements:
                 sid = f" ({ref.sid})" if ref.sid else ""
-                console.print(
+                out.line(
                     f"    {_safe(ref.file)}:{ref.line}:{ref.column} statement {ref.index}"
-                    f"{_safe(sid)} {ref.pointer}"
+                    f"{_safe(sid)} {_safe(ref.pointer)}"
                 )
         else:
-            console.print("  no statement allows this request (deny by default).")
+            out.line("  no statement allows this request (deny by default).")
         for note in decision.notes:
-            console.print(f"  [dim]note:[/] {_safe(note)}")
+            out.line(f"  {out.style('note:', DIM)} {_safe(note)}")
     if expect is not None and decision.decision.value != expect:
         click.echo(f"acscontract: expected {expect}, got {decision.decision.value}.", err=True)
         return 1
@@ -159,35 +154,35 @@ def diff_command(old: Path, new: Path, output_format: str) -> int:
     if output_format == "json":
         _dump(result.to_dict())
     else:
-        console = _console()
+        out = Out()
         if result.added:
-            console.print(
-                f"[bold red]NEW grants {len(result.added)} kind(s) of access that OLD did not:[/]"
+            out.line(
+                out.style(
+                    f"NEW grants {len(result.added)} kind(s) of access that OLD did not:", RED
+                )
             )
         else:
-            console.print("[bold green]NEW grants nothing that OLD did not.[/]")
+            out.line(out.style("NEW grants nothing that OLD did not.", GREEN))
         for d in result.added:
-            _print_difference(console, d)
+            _print_difference(out, d)
         if result.removed:
-            console.print(
-                f"OLD granted {len(result.removed)} kind(s) of access NEW no longer does:"
-            )
+            out.line(f"OLD granted {len(result.removed)} kind(s) of access NEW no longer does:")
             for d in result.removed:
-                _print_difference(console, d)
+                _print_difference(out, d)
         for note in result.notes:
-            console.print(f"[dim]note:[/] {_safe(note)}")
+            out.line(f"{out.style('note:', DIM)} {_safe(note)}")
     return 1 if result.grants_new_access else 0
 
 
-def _print_difference(console: Console, d: Any) -> None:
-    tag = "" if d.verified else " [yellow](possible, unconfirmed)[/]"
-    console.print(f"  - {_safe(d.action)} on {_safe(d.resource)}{tag}")
+def _print_difference(out: Out, d: Any) -> None:
+    tag = "" if d.verified else " " + out.style("(possible, unconfirmed)", YELLOW)
+    out.line(f"  - {_safe(d.action)} on {_safe(d.resource)}{tag}")
     if d.context:
         shown = " ".join(f"--context {k}={v}" for k, v in d.context.items())
-        console.print(f"    with {_safe(shown)}")
+        out.line(f"    with {_safe(shown)}")
     else:
-        console.print("    with no request context")
-    console.print(f"    {_safe(d.explanation)}")
+        out.line("    with no request context")
+    out.line(f"    {_safe(d.explanation)}")
 
 
 @ram.command("generate")
@@ -235,5 +230,5 @@ def generate_command(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(str(output), f"cannot be written ({exc.strerror or exc}).") from None
-    click.echo(f"Wrote the policy to {output}.", err=True)
+    click.echo(f"Wrote the policy to {output}.")
     return 0

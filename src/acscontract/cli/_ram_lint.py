@@ -89,7 +89,8 @@ def lint(
     """Check RAM policy files (folders: every *.json below them; `-` reads standard input).
 
     Exit 0 when nothing reaches the --fail-on severity, 1 when something does, and 2 for bad
-    usage, an unreadable path or a bad configuration.
+    usage, a path that holds no policy file, an unreadable file or folder, or a bad
+    configuration.
     """
     registry = default_registry()
     config: LintConfig | None
@@ -102,12 +103,12 @@ def lint(
 
     result = Linter(config=config).lint_paths(paths, kind=kind, jobs=jobs)
     baselined = 0
+    note = None
     if write_baseline_path is not None:
         Baseline.write(write_baseline_path, result.findings)
-        click.echo(
+        note = (
             f"Wrote a baseline of {len(result.findings)} finding(s) to {write_baseline_path}; "
-            f"pass --baseline {write_baseline_path} to report only new findings.",
-            err=True,
+            f"pass --baseline {write_baseline_path} to report only new findings."
         )
     if baseline_path is not None:
         new, known = Baseline.load(baseline_path).split(result.findings)
@@ -124,13 +125,16 @@ def lint(
         text = render_text(result, fail_on=threshold, color=color, baselined=baselined)
     if output is not None:
         try:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise InputError(
-                str(output), f"the report cannot be written ({exc.strerror})."
+                str(output), f"the report cannot be written ({exc.strerror or exc})."
             ) from None
     else:
         click.echo(text, nl=False)
-    if write_baseline_path is not None:
+    if note is not None:
+        # A result of the command: on standard output, unless that carries a JSON or SARIF
+        # document, which must stay parseable.
+        click.echo(note, err=output is None and fmt != "text")
         return 0
     return 1 if result.failed(threshold) else 0

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from acscontract import spec as spec_api
+from acscontract.cli._text import BOLD, Out, printable
 from acscontract.errors import InputError
 
 __all__ = ["spec"]
@@ -35,14 +34,14 @@ def validate(paths: tuple[Path, ...]) -> int:
     files = spec_api.find_spec_files(targets)
     problems = spec_api.validate_paths(targets)
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(printable(str(problem)))
     bad_files = len({p.file for p in problems})
     if problems:
-        click.echo(f"{len(problems)} problems in {bad_files} of {len(files)} spec files.", err=True)
+        click.echo(f"{len(problems)} problems in {bad_files} of {len(files)} spec files.")
         return 1
     if not files:
         raise InputError(", ".join(map(str, targets)), "no spec files (*.yaml) found there.")
-    click.echo(f"{len(files)} spec files are valid.", err=True)
+    click.echo(f"{len(files)} spec files are valid.")
     return 0
 
 
@@ -71,27 +70,27 @@ def normalized(op: spec_api.Operation) -> dict[str, Any]:
 
 
 def _print_text(op: spec_api.Operation) -> None:
-    console = Console(highlight=False)
+    out = Out()
     product = op.product
-    console.print(f"[bold]{op.qualified_name}[/bold]: {op.summary}")
-    console.print(
+    out.line(f"{out.style(op.qualified_name, BOLD)}: {printable(op.summary)}")
+    out.line(
         f"  {product.style} API, methods {', '.join(op.methods)}, schemes {', '.join(op.schemes)}, "
         f"endpoint {product.default_endpoint}, spec {op.path}"
     )
-    params = Table(title="Parameters", title_justify="left")
-    for column in ("name", "type", "required", "values / example"):
-        params.add_column(column)
+    out.line()
+    rows = []
     for p in op.parameters:
         kind = p.type + (f" ({p.format})" if p.format else "")
         values = ", ".join(p.enum) if p.enum else f"e.g. {p.example}"
-        params.add_row(p.name, kind, "yes" if p.required else "no", values)
-    console.print(params)
-    errors = Table(title="Errors of the operation", title_justify="left")
-    for column in ("HTTP", "code", "when"):
-        errors.add_column(column)
-    for e in op.errors:
-        errors.add_row(str(e.http_status), e.code, e.when)
-    console.print(errors)
+        rows.append((p.name, kind, "yes" if p.required else "no", values))
+    out.table("Parameters", ("name", "type", "required", "values / example"), rows)
+    out.line()
+    out.table(
+        "Errors of the operation",
+        ("HTTP", "code", "when"),
+        [(str(e.http_status), e.code, e.when) for e in op.errors],
+    )
+    out.line()
     ram = op.ram
     resources = "; ".join(f"{r.type} {r.arn_template}" for r in ram.resource_types) or "unknown"
     effect = (
@@ -100,34 +99,37 @@ def _print_text(op: spec_api.Operation) -> None:
         if ram.writes is not None
         else ""
     )
-    console.print(f"[bold]RAM[/bold] action {ram.action}, access level {ram.access_level}{effect}")
-    console.print(f"  resource: {resources}")
+    out.line(
+        f"{out.style('RAM', BOLD)} action {ram.action}, access level {ram.access_level}{effect}"
+    )
+    out.line(f"  resource: {resources}")
     own_keys = ", ".join(k.key for k in ram.condition_keys) or "none (global keys apply)"
-    console.print(f"  condition keys: {own_keys}")
+    out.line(f"  condition keys: {own_keys}")
     flow = op.flow_control
     limit = f"{flow.limit} per {flow.per} per {flow.scope}" if flow.limit else "unknown"
-    console.print(
-        f"[bold]Flow control[/bold] {limit}; excess calls get {flow.throttle_code} "
+    out.line(
+        f"{out.style('Flow control', BOLD)} {limit}; excess calls get {flow.throttle_code} "
         f"(HTTP {flow.throttle_status})"
     )
     if op.lifecycle is not None:
         life = op.lifecycle
-        table = Table(
-            title=f"Lifecycle of a {life.entity} (initial state {life.initial})",
-            title_justify="left",
-        )
-        for column in ("state", "trigger", "outcome", "documented"):
-            table.add_column(column)
+        rows = []
         for t in life.transitions:
             outcome = f"error {t.error}" if t.error else f"→ {t.target}"
             if t.start_timer:
                 outcome += f", starts {t.start_timer} ({life.timers[t.start_timer]:g} s)"
             if t.produces_file:
                 outcome += ", produces a file"
-            table.add_row(t.source, t.trigger, outcome, "yes" if t.documented else "undocumented")
-        console.print(table)
-    console.print(
-        f"[bold]{len(op.undocumented)} undocumented points[/bold] "
+            rows.append((t.source, t.trigger, "yes" if t.documented else "undocumented", outcome))
+        out.line()
+        out.table(
+            f"Lifecycle of a {life.entity} (initial state {life.initial})",
+            ("state", "trigger", "documented", "outcome"),
+            rows,
+        )
+    out.line()
+    out.line(
+        f"{out.style(f'{len(op.undocumented)} undocumented points', BOLD)} "
         "(`acscontract spec show --format json` lists them)."
     )
 
@@ -160,24 +162,28 @@ def coverage(product: spec_api.Product) -> dict[str, Any]:
 
 
 def _print_coverage(data: Mapping[str, Any]) -> None:
-    console = Console(highlight=False)
+    import textwrap
+
+    out = Out()
     modelled, schema_only = data["modelled"], data["schemaOnly"]
-    console.print(
-        f"[bold]{data['product']}[/bold]: {data['operations']} operations, "
+    out.line(
+        f"{out.style(data['product'], BOLD)}: {data['operations']} operations, "
         f"{len(modelled)} modelled (their effect runs on the emulator's world), "
         f"{len(schema_only)} schema-only (answered from the response schema and examples)."
     )
-    table = Table(title="Modelled", title_justify="left")
-    table.add_column("operation", no_wrap=True)
-    for column in ("effect", "resource", "checks"):
-        table.add_column(column)
-    for item in modelled:
-        table.add_row(
-            item["operation"], item["effect"], item["resource"], ", ".join(item["checks"])
-        )
-    console.print(table)
-    console.print("[bold]Schema-only[/bold]")
-    console.print(", ".join(schema_only))
+    out.line()
+    out.table(
+        "Modelled",
+        ("operation", "effect", "resource", "checks"),
+        [
+            (i["operation"], i["effect"], i["resource"], ", ".join(i["checks"]))
+            for i in modelled
+        ],
+    )
+    out.line()
+    out.line(out.style("Schema-only", BOLD))
+    for line in textwrap.wrap(", ".join(schema_only), out.width - 2):
+        out.line("  " + line)
 
 
 @spec.command("show")
@@ -229,7 +235,7 @@ def openapi(operation: str, output: Path | None) -> int:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise InputError(str(output), f"cannot write the file: {exc.strerror}.") from None
-        click.echo(f"Wrote {output}.", err=True)
+        click.echo(f"Wrote {output}.")
     return 0
 
 
@@ -253,7 +259,6 @@ def import_(metadata: Path, apis: tuple[str, ...], out_dir: Path) -> int:
         click.echo(f"note: {note}; kept as x-exampleAsPublished.", err=True)
     click.echo(
         f"Imported {len(result.operation_files)} operations into "
-        f"{result.product_file.parent}. RAM facts and flow control are marked unknown.",
-        err=True,
+        f"{result.product_file.parent}. RAM facts and flow control are marked unknown."
     )
     return 0

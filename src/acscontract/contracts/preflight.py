@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from acscontract.client import GatewayRefusals, TransportError
-from acscontract.contracts.checks import outcome_of
-from acscontract.contracts.suite import opening_command
 from acscontract.errors import UsageError
 
 if TYPE_CHECKING:
@@ -63,6 +61,11 @@ class PreflightResult:
 
 def preflight(target: ContractTarget) -> PreflightResult:
     """Check the target before any contract runs (see the module's docstring)."""
+    # Here, not at the top: `acscontract probe` imports `check_output_path` from this module, and
+    # the checks and the suite need hypothesis (the contracts extra).
+    from acscontract.contracts.checks import outcome_of
+    from acscontract.contracts.suite import opening_command
+
     if not target.usable:
         raise UsageError(target.missing[0])
     if target.store is not None:

@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from acscontract._loopback import host_of, is_ip_literal, is_loopback_host
+from acscontract._resources import DOCS_URL
 from acscontract.emulator._core import Emulator, StateStoreError
 from acscontract.emulator._types import EmulatorRequest, EmulatorResponse
 from acscontract.errors import AcsContractError, UsageError
@@ -481,7 +482,7 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
         return _error(
             404,
             f"There is no admin endpoint {request.method} {request.url.path}; see "
-            "docs/emulator.md for the admin API.",
+            f"{DOCS_URL}emulator.md for the admin API.",
         )
 
     def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:

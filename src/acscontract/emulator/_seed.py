@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from acscontract._resources import doc_reference
 from acscontract.errors import InputError
 
 __all__ = [
@@ -411,7 +412,7 @@ def _schema_problem(data: Any, source: str) -> InputError | None:
     return _fail(
         source,
         path,
-        f"{message} (the seed format is described in docs/emulator.md).",
+        f"{message} (the seed format is described in {doc_reference('emulator.md')}).",
     )
 
 

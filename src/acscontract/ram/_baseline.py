@@ -7,7 +7,6 @@ Matching counts: two identical findings in the baseline accept two, not three.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -17,7 +16,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from acscontract.errors import InputError
-from acscontract.ram._findings import Finding
+from acscontract.ram._findings import Finding, json_document
 
 __all__ = ["BASELINE_VERSION", "Baseline", "fingerprint"]
 
@@ -32,9 +31,12 @@ def _file_key(file: str) -> str:
 
 def fingerprint(finding: Finding) -> str:
     """A stable id for a finding that does not change when lines move."""
+    import hashlib  # the text report needs no fingerprints
+
     message = _POSITIONS.sub(r"\1 #", finding.message)
     text = "\0".join((finding.check, _file_key(finding.file), finding.pointer, message))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    # "surrogatepass": a lone surrogate from a policy's "\\ud800" escape hashes as itself.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,7 @@ class Baseline:
         """Write a baseline accepting `findings`; InputError if the file cannot be written."""
         findings = list(findings)
         p = Path(path)
-        text = json.dumps(cls.document(findings), indent=2, ensure_ascii=False) + "\n"
+        text = json_document(cls.document(findings))
         try:
             p.write_text(text, encoding="utf-8")
         except OSError as exc:

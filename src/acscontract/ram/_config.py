@@ -16,14 +16,13 @@ typo never silently disables nothing.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fnmatch
-import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from acscontract._resources import doc_reference
 from acscontract.errors import UsageError
 from acscontract.ram._findings import Severity
 
@@ -126,7 +125,7 @@ class LintConfig:
             raise ConfigError(
                 f"{source}: {'; '.join(problems)}. Fix the linter configuration "
                 f"({_TABLE_NAME}); `acscontract ram lint --help` lists the options and "
-                "docs/ram-lint.md the check ids."
+                f"{doc_reference('ram-lint.md')} the check ids."
             )
         return cls(
             disable=disable,
@@ -160,6 +159,8 @@ class LintConfig:
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    import difflib  # only for a typo in the configuration
+
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -196,14 +197,37 @@ def _table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file; check --config.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; give the configuration file.") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: the configuration cannot be read ({exc.strerror}).") from None
+        raise ConfigError(
+            f"{path}: the configuration cannot be read ({exc.strerror or exc})."
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: the configuration is not UTF-8 text (byte {exc.start}); TOML files are UTF-8."
+        ) from None
+    import tomllib  # only when there is a configuration to read
+
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: the configuration is not valid TOML ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the configuration is nested too deeply.") from None
+
+
+def _require_settings(table: Mapping[str, Any], source: str) -> None:
+    if not table:
+        raise ConfigError(
+            f"{source}: the configuration is empty, so it changes nothing; give at least one "
+            f"of {', '.join(CONFIG_KEYS)}, or do not pass it."
+        )
 
 
 def load_config(path: str | Path, *, known_checks: Collection[str]) -> LintConfig:
@@ -219,6 +243,7 @@ def load_config(path: str | Path, *, known_checks: Collection[str]) -> LintConfi
         source = str(path)
     else:
         source = f"{path} {_TABLE_NAME}"
+    _require_settings(table, source)
     return LintConfig.from_mapping(
         table, known_checks=known_checks, source=source, root=path.resolve().parent
     )
@@ -237,6 +262,7 @@ def find_config(
             continue
         table = _table(_read_toml(candidate))
         if table is not None:
+            _require_settings(table, f"{candidate} {_TABLE_NAME}")
             return LintConfig.from_mapping(
                 table,
                 known_checks=known_checks,

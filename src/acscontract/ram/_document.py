@@ -147,9 +147,13 @@ def json_type(value: object) -> JsonType:
     return "string"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Value:
     """A JSON value as written: the plain parsed `value`, its JSON Pointer and its position.
+
+    Document nodes (`Value`, `Member`, `ConditionClause`, `Statement`) are read-only by
+    convention rather than frozen: the parser builds thousands of them per large policy, and a
+    frozen dataclass takes five times as long to build.
 
     `occurrence` tells apart members of one object that share a name (0 for the first).
     """
@@ -186,7 +190,7 @@ class Value:
         return self.location.column
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Member:
     """One `"name": value` member of an object, as written (duplicates are kept, in order)."""
 
@@ -212,7 +216,7 @@ class Member:
         return self.key.column
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConditionClause:
     """One `operator: {key: values}` test of a statement's Condition.
 
@@ -263,7 +267,7 @@ def _members(raw: object, pointer: str, source: PositionSource | None) -> tuple[
     return tuple(members)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Statement:
     """One statement of a policy.
 

@@ -7,10 +7,12 @@ report (text, JSON or SARIF) never needs to know which stage found a problem.
 from __future__ import annotations
 
 import enum
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Finding", "Severity"]
+__all__ = ["Finding", "Severity", "json_document"]
 
 
 class Severity(enum.Enum):
@@ -107,3 +109,16 @@ class Finding:
     def sort_key(self) -> tuple[str, int, int, int, str]:
         """Order by file, position, then worst severity first."""
         return (self.file, self.line, self.column, -self.severity.rank, self.check)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_document(data: Any) -> str:
+    """`data` as indented JSON text with a final newline. Non-ASCII text stays readable; a lone
+    surrogate (a policy can hold `"\\ud800"`, which is no character) is written as its `\\u`
+    escape, so the text is valid JSON that any encoding, UTF-8 included, can write."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if _SURROGATE.search(text) is not None:
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text + "\n"

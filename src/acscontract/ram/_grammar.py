@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from acscontract._resources import doc_reference
 from acscontract.ram._document import (
     ConditionClause,
     ParseResult,
@@ -409,7 +410,7 @@ def _check_condition(emit: _Emitter, st: Statement, where: str) -> None:
                     f"Condition operator {operator!r} in {where} is not supported by RAM. "
                     "Supported: String*, Numeric*, Date*, Bool, IpAddress, NotIpAddress."
                 )
-                hint = "Use one of the supported operators (see docs/ram.md)."
+                hint = f"Use one of the supported operators (see {doc_reference('ram.md')})."
             emit.add("condition-operator-unknown", op_pointer, message, hint, key=True)
         if not isinstance(block, dict):
             emit.add(

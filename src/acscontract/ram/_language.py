@@ -170,10 +170,21 @@ def parse_ip(text: str) -> IpAddr | None:
         return None
 
 
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?", re.ASCII)
+
+
 @functools.lru_cache(maxsize=4096)
 def parse_network(text: str) -> IpNetwork | None:
     """An address or CIDR block (host bits may be set: `203.0.113.7/24` means 203.0.113.0/24)."""
     text = text.strip()
+    quad = _IPV4.fullmatch(text)
+    if quad is not None:  # the common case, without ipaddress's string parser
+        parts = quad.groups()
+        if not any(len(p) > 1 and p[0] == "0" for p in parts if p is not None):
+            a, b, c, d = (int(p) for p in parts[:4])
+            prefix = int(parts[4]) if parts[4] is not None else 32
+            if max(a, b, c, d) <= 255 and prefix <= 32:
+                return ipaddress.IPv4Network(((a << 24) | (b << 16) | (c << 8) | d, prefix), False)
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:

@@ -26,6 +26,7 @@ from acscontract.ram._document import (
     escape_pointer,
 )
 from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._positions import PositionIndex
 
 __all__ = ["SourceMap", "parse", "read_policy_source"]
 
@@ -70,21 +71,33 @@ class _Duplicate:
 
 
 class SourceMap:
-    """Positions of every node of a (valid) JSON text, computed on first use.
+    """Positions of the nodes of a (valid) JSON text, computed on first use.
 
     Addresses are (JSON Pointer, occurrence, key?): `occurrence` tells apart members of one object
-    that share a name, counting from 0.
+    that share a name, counting from 0. When no object repeats a member name (`unique`), a
+    position comes from a `PositionIndex`, which indexes only the containers on the node's path;
+    otherwise from one tokenizing scan of the whole text.
     """
 
-    __slots__ = ("_duplicates", "_newlines", "_offsets", "_text")
+    __slots__ = ("_duplicates", "_index", "_newlines", "_offsets", "_text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, unique: bool = False) -> None:
         self._text = text
         self._offsets: dict[tuple[str, int, bool], int] | None = None
         self._newlines: list[int] | None = None
         self._duplicates: list[_Duplicate] = []
+        self._index = PositionIndex(text) if unique else None
 
     def position(self, pointer: str, occurrence: int, key: bool) -> tuple[int, int]:
+        index = self._index
+        if index is not None and occurrence == 0:
+            offset = index.offset(pointer, key)
+            if offset is None and key:
+                offset = index.offset(pointer, False)
+            while offset is None and pointer:
+                pointer = pointer.rsplit("/", 1)[0]
+                offset = index.offset(pointer, False)
+            return index.line_column(offset or 0)
         offsets = self._offsets
         if offsets is None:
             offsets = self._scan()
@@ -331,7 +344,7 @@ def parse(
         )
         return ParseResult(None, tuple(problems))
 
-    source_map = SourceMap(text)
+    source_map = SourceMap(text, unique=not duplicates_seen)
     if not isinstance(data, dict):
         line, column = source_map.position("", 0, False)
         what = "an array" if isinstance(data, list) else f"a {_json_name(data)}"
@@ -352,9 +365,51 @@ def parse(
 
     if duplicates_seen:
         problems.extend(_duplicate_problems(source_map, name))
+    if _SURROGATE_ESCAPE.search(text) is not None or _SURROGATE.search(text) is not None:
+        problems.extend(_surrogate_problems(data, source_map, name))
 
     document = _build_document(data, name, kind, text, source_map)
     return ParseResult(document, tuple(problems))
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_problems(data: Any, source_map: SourceMap, name: str) -> Iterable[Finding]:
+    """A finding for each string (member name or value) holding a lone UTF-16 surrogate: an
+    escape such as `\\ud800` without its partner decodes to no character at all."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in reversed(list(_pairs(value))):
+                child_pointer = pointer + "/" + escape_pointer(key)
+                if _SURROGATE.search(key) is not None:
+                    yield _surrogate_problem(source_map, name, child_pointer, True)
+                stack.append((child_pointer, child))
+        elif isinstance(value, list):
+            stack.extend((f"{pointer}/{i}", child) for i, child in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and _SURROGATE.search(value) is not None:
+            yield _surrogate_problem(source_map, name, pointer, False)
+
+
+def _surrogate_problem(source_map: SourceMap, name: str, pointer: str, key: bool) -> Finding:
+    line, column = source_map.position(pointer, 0, key)
+    what = "The member name" if key else "The string"
+    return _problem(
+        "invalid-encoding",
+        Severity.ERROR,
+        name,
+        line,
+        column,
+        pointer,
+        f"{what} at {pointer or '/'} holds a lone UTF-16 surrogate (an escape such as \\ud800 "
+        "without its pair), which is no Unicode character; the document cannot be sent to RAM "
+        "as UTF-8.",
+        "Remove the escape, or write the character it was meant to be (a pair such as "
+        "\\ud83d\\ude00, or the character itself).",
+    )
 
 
 def _json_name(value: object) -> str:
@@ -514,9 +569,10 @@ def read_policy_source(path: str | Path) -> bytes:
         import sys
 
         return sys.stdin.buffer.read()
-    p = Path(path)
+    p = path
     try:
-        return p.read_bytes()
+        with open(p, "rb") as policy:
+            return policy.read()
     except FileNotFoundError:
         raise InputError(str(p), "no such file; check the path of the policy.") from None
     except IsADirectoryError:

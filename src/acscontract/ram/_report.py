@@ -5,18 +5,18 @@ The JSON shape is documented in docs/ram-lint.md and is stable: fields are only 
 
 from __future__ import annotations
 
-import io
-import json
+import functools
 import os
+import sys
 from collections.abc import Callable, Iterable
-from functools import cache
-from importlib import metadata
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
+from acscontract._resources import DOCS_URL
+from acscontract._text import printable
 from acscontract.ram._baseline import fingerprint
-from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._findings import Finding, Severity, json_document
 from acscontract.ram._lint import Check, CheckRegistry, LintResult, default_registry
 
 __all__ = [
@@ -43,7 +43,30 @@ _SECURITY_SEVERITY = {Severity.SECURITY: "7.5"}
 _FINGERPRINT_KEY = "acscontractFinding/v1"
 
 
+@functools.cache
 def _version() -> str:
+    """The installed version, from the `Version:` line of the distribution's METADATA.
+
+    Read directly: `importlib.metadata` would cost a pre-commit run tens of milliseconds of
+    imports for one line. It is the fallback when the file is not where pip puts it.
+    """
+    for entry in sys.path:
+        try:
+            found = sorted(Path(entry or ".").glob("acscontract-*.dist-info/METADATA"))
+        except OSError:
+            continue
+        for metadata_file in found:
+            try:
+                with metadata_file.open(encoding="utf-8") as lines:
+                    for line in lines:
+                        if line.startswith("Version:"):
+                            return line.partition(":")[2].strip()
+                        if not line.strip():
+                            break
+            except OSError:
+                continue
+    from importlib import metadata
+
     try:
         return metadata.version("acscontract")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from an unbuilt tree
@@ -84,28 +107,18 @@ def render_json(
     result: LintResult, *, fail_on: Severity | str | None = "security", baselined: int = 0
 ) -> str:
     """The JSON report, indented, with a final newline."""
-    data = report_dict(result, fail_on=fail_on, baselined=baselined)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_document(report_dict(result, fail_on=fail_on, baselined=baselined))
 
 
 # ---------------------------------------------------------------------------------------------
 # SARIF
 
 
-@cache
-def _local_docs() -> Path | None:
-    """docs/checks of a source checkout, when acscontract runs from one."""
-    root = Path(__file__).resolve().parents[3] / "docs" / "checks"
-    return root if root.is_dir() else None
-
-
-def _help_uri(check_id: str, docs_url: str | None) -> str | None:
-    if docs_url:
-        return docs_url.rstrip("/") + "/" + quote(check_id) + ".md"
-    local = _local_docs()
-    if local is not None:
-        return (local / f"{check_id}.md").as_uri()
-    return None
+def _help_uri(check_id: str, docs_url: str | None) -> str:
+    """The page of a check: under the configured `docs-url`, else the project's online docs
+    (a SARIF file is read on another machine, so not a path of this one)."""
+    base = docs_url.rstrip("/") + "/" if docs_url else DOCS_URL + "checks/"
+    return base + quote(check_id) + ".md"
 
 
 def _rule_name(check_id: str) -> str:
@@ -119,8 +132,8 @@ def _rule(check: Check, docs_url: str | None) -> dict[str, Any]:
         "shortDescription": {"text": check.description},
         "fullDescription": {"text": check.description},
         "help": {
-            "text": f"{check.description} See docs/checks/{check.id}.md.",
-            "markdown": f"{check.description}\n\nSee `docs/checks/{check.id}.md`.",
+            "text": f"{check.description} See {_help_uri(check.id, docs_url)}.",
+            "markdown": f"{check.description}\n\nSee <{_help_uri(check.id, docs_url)}>.",
         },
         "defaultConfiguration": {"level": SARIF_LEVELS[check.severity]},
         "properties": {
@@ -132,9 +145,7 @@ def _rule(check: Check, docs_url: str | None) -> dict[str, Any]:
             "acscontract-severity": check.severity.value,
         },
     }
-    uri = _help_uri(check.id, docs_url)
-    if uri is not None:
-        rule["helpUri"] = uri
+    rule["helpUri"] = _help_uri(check.id, docs_url)
     score = _SECURITY_SEVERITY.get(check.severity)
     if score is not None:
         rule["properties"]["security-severity"] = score
@@ -214,7 +225,7 @@ def render_sarif(
             }
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_document(document)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,11 +233,31 @@ def render_sarif(
 
 
 _STYLES = {
-    Severity.ERROR: "bold red",
-    Severity.SECURITY: "bold magenta",
-    Severity.WARNING: "yellow",
-    Severity.SUGGESTION: "cyan",
+    Severity.ERROR: "1;31",
+    Severity.SECURITY: "1;35",
+    Severity.WARNING: "33",
+    Severity.SUGGESTION: "36",
 }
+_BOLD, _DIM, _UNDERLINE, _GREEN = "1", "2", "1;4", "32"
+
+EXCERPT = 120
+"""Characters of a long source line shown around a finding's column."""
+
+
+def excerpt(line: str, column: int, width: int = EXCERPT) -> tuple[str, int]:
+    """At most `width` characters of `line` around `column` (1-based), with `…` where it was
+    cut, and the column of the same character in the excerpt."""
+    if len(line) <= width:
+        return line.replace("\t", " "), column
+    start = max(0, min(column - 1 - width // 2, len(line) - width))
+    end = start + width
+    shown = line[start:end].replace("\t", " ")  # cut first: the line may be megabytes long
+    if start > 0:
+        shown = "…" + shown
+        column = column - start + 1
+    if end < len(line):
+        shown += "…"
+    return shown, column
 
 
 def _read_lines(file: str) -> list[str] | None:
@@ -272,47 +303,41 @@ def render_text(
     baselined: int = 0,
     read_lines: Callable[[str], list[str] | None] | None = None,
 ) -> str:
-    """Findings grouped by file, each with its source line and a caret, then a summary line."""
-    from rich.console import Console
-    from rich.text import Text
+    """Findings grouped by file, each with an excerpt of its source line and a caret, then a
+    summary line. Long lines are cut to `EXCERPT` characters around the finding."""
 
-    out = io.StringIO()
-    console = Console(
-        file=out,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        emoji=False,
-        soft_wrap=True,
-        width=200,
-    )
+    def paint(text: str, style: str) -> str:
+        return f"\x1b[{style}m{text}\x1b[0m" if color and text else text
+
+    out: list[str] = []
     reader = read_lines or _read_lines
     for file, findings in _by_file(result.findings):
-        console.print(Text(file, style="bold underline"))
+        out.append(paint(printable(file), _UNDERLINE))
         lines = reader(file)
         for f in findings:
-            head = Text("  ")
-            head.append(f"{f.line}:{f.column}", style="dim")
-            head.append("  ")
-            head.append(f"{f.severity.value:<11}", style=_STYLES[f.severity])
-            head.append(f.check, style="bold")
+            style = _STYLES[f.severity]
+            head = (
+                "  "
+                + paint(f"{f.line}:{f.column}", _DIM)
+                + "  "
+                + paint(f"{f.severity.value:<11}", style)
+                + paint(f.check, _BOLD)
+            )
             if f.pointer:
-                head.append(f"  {f.pointer}", style="dim")
-            console.print(head)
-            console.print(Text("    " + f.message))
+                head += "  " + paint(printable(f.pointer), _DIM)
+            out.append(head)
+            out.append("    " + printable(f.message))
             if lines is not None and 1 <= f.line <= len(lines):
-                source = lines[f.line - 1].replace("\t", " ")
+                source, column = excerpt(lines[f.line - 1], f.column)
                 gutter = f"    {f.line:>4} | "
-                console.print(Text(gutter, style="dim") + Text(source))
-                caret = Text(" " * (len(gutter) - 2) + "| ", style="dim")
-                caret.append(" " * (f.column - 1) + "^", style=_STYLES[f.severity])
-                console.print(caret)
+                out.append(paint(gutter, _DIM) + printable(source))
+                caret = paint(" " * (len(gutter) - 2) + "| ", _DIM)
+                out.append(caret + paint(" " * (column - 1) + "^", style))
             if f.hint:
-                console.print(Text("    hint: ", style="green") + Text(f.hint))
-        console.print()
-    console.print(Text(summary_line(result, fail_on=fail_on, baselined=baselined), style="bold"))
-    return out.getvalue()
+                out.append(paint("    hint: ", _GREEN) + printable(f.hint))
+        out.append("")
+    out.append(paint(summary_line(result, fail_on=fail_on, baselined=baselined), _BOLD))
+    return "\n".join(out) + "\n"
 
 
 def _by_file(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:

@@ -1,69 +1,149 @@
-"""The machine-readable spec of an operation, and what derives from it.
+"""The machine-readable spec of a product and its operations, and what derives from it.
 
-Load a spec with `operation("RealTimeRecordCommand")` (the bundled one) or `load_operation(path)`;
-validate files with `validate_paths`. Everything else in acscontract reads its facts from here.
+Load a spec with `operation("RealTimeRecordCommand")` (the bundled one), `product()` and
+`product_operation(product, name)`, or `load_operation(path)`; validate files with
+`validate_paths`. Everything else in acscontract reads its facts from here.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from acscontract.spec._catalog import ActionCatalog, CatalogEntry, action_catalog, catalog_for
-from acscontract.spec._derive import (
-    error_response_schema,
-    example_parameters,
-    example_value,
-    openapi_document,
-    request_schema,
-    response_schema,
-    success_response_schema,
-)
-from acscontract.spec._loader import (
-    SpecError,
-    SpecProblem,
-    bundled_spec_dir,
-    find_spec_files,
-    load_document,
-    load_operation,
-    resolve_operation,
-    validate_paths,
-)
-from acscontract.spec._model import (
-    CHECK_KINDS,
-    EFFECT_KINDS,
-    Check,
-    CheckKind,
-    ConditionKey,
-    Effect,
-    EndpointRules,
-    ErrorCode,
-    Filter,
-    FlowControl,
-    GatewayError,
-    Lifecycle,
-    Match,
-    Operation,
-    Paging,
-    Parameter,
-    ParameterProblem,
-    Produces,
-    Product,
-    Protocol,
-    RamAction,
-    RequestLimit,
-    RequestLimits,
-    Requirement,
-    Resource,
-    ResourceEvent,
-    ResourceProperty,
-    ResourceType,
-    SeedBinding,
-    SignatureMethod,
-    TimerSource,
-    Transition,
-    Undocumented,
-)
+if TYPE_CHECKING:
+    from acscontract.spec._catalog import (
+        ActionCatalog,
+        CatalogEntry,
+        action_catalog,
+        catalog_for,
+    )
+    from acscontract.spec._derive import (
+        error_response_schema,
+        example_parameters,
+        example_value,
+        openapi_document,
+        request_schema,
+        response_schema,
+        success_response_schema,
+    )
+    from acscontract.spec._loader import (
+        SpecError,
+        SpecProblem,
+        bundled_spec_dir,
+        find_spec_files,
+        load_document,
+        load_operation,
+        resolve_operation,
+        validate_paths,
+    )
+    from acscontract.spec._model import (
+        CHECK_KINDS,
+        EFFECT_KINDS,
+        Check,
+        CheckKind,
+        ConditionKey,
+        Effect,
+        EndpointRules,
+        ErrorCode,
+        Filter,
+        FlowControl,
+        GatewayError,
+        Lifecycle,
+        Match,
+        Operation,
+        Paging,
+        Parameter,
+        ParameterProblem,
+        Produces,
+        Product,
+        Protocol,
+        RamAction,
+        RequestLimit,
+        RequestLimits,
+        Requirement,
+        Resource,
+        ResourceEvent,
+        ResourceProperty,
+        ResourceType,
+        SeedBinding,
+        SignatureMethod,
+        TimerSource,
+        Transition,
+        Undocumented,
+    )
+
+# Where each public name lives. The modules load on first use, so that reading the action
+# catalog from its cache (what `acscontract ram lint` needs) imports neither YAML nor the
+# JSON Schema validator.
+_LAZY = {
+    "acscontract.spec._catalog": ("ActionCatalog", "CatalogEntry", "action_catalog", "catalog_for"),
+    "acscontract.spec._derive": (
+        "error_response_schema",
+        "example_parameters",
+        "example_value",
+        "openapi_document",
+        "request_schema",
+        "response_schema",
+        "success_response_schema",
+    ),
+    "acscontract.spec._loader": (
+        "SpecError",
+        "SpecProblem",
+        "bundled_spec_dir",
+        "find_spec_files",
+        "load_document",
+        "load_operation",
+        "resolve_operation",
+        "validate_paths",
+    ),
+    "acscontract.spec._model": (
+        "CHECK_KINDS",
+        "EFFECT_KINDS",
+        "Check",
+        "CheckKind",
+        "Effect",
+        "Filter",
+        "Match",
+        "Paging",
+        "Produces",
+        "Requirement",
+        "Resource",
+        "ResourceEvent",
+        "ResourceProperty",
+        "SeedBinding",
+        "TimerSource",
+        "EndpointRules",
+        "ErrorCode",
+        "FlowControl",
+        "GatewayError",
+        "Lifecycle",
+        "Operation",
+        "Parameter",
+        "ParameterProblem",
+        "Product",
+        "Protocol",
+        "RamAction",
+        "RequestLimit",
+        "RequestLimits",
+        "SignatureMethod",
+        "Transition",
+        "Undocumented",
+    ),
+    "acscontract.spec._terms": ("ConditionKey", "ResourceType"),
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'acscontract.spec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CHECK_KINDS",
@@ -127,6 +207,17 @@ __all__ = [
     "validate_paths",
 ]
 
+_OWN = {
+    "DEFAULT_OPERATION",
+    "DEFAULT_PRODUCT",
+    "operation",
+    "operation_names",
+    "product",
+    "product_operation",
+    "protocol",
+}
+assert set(__all__) == {*_HOME, *_OWN}, "stale __all__"
+
 #: The reference operation acscontract is built around.
 DEFAULT_OPERATION = "live/2016-11-01/RealTimeRecordCommand"
 
@@ -137,7 +228,7 @@ DEFAULT_PRODUCT = "live/2016-11-01"
 @functools.cache
 def protocol(name: str = "rpc") -> Protocol:
     """The bundled protocol spec (`spec/protocols/<name>.yaml`)."""
-    from acscontract.spec._loader import _load_protocol
+    from acscontract.spec._loader import SpecError, SpecProblem, _load_protocol, bundled_spec_dir
 
     path = bundled_spec_dir() / "protocols" / f"{name}.yaml"
     if not path.is_file():
@@ -147,14 +238,25 @@ def protocol(name: str = "rpc") -> Protocol:
 
 @functools.cache
 def operation(name: str = DEFAULT_OPERATION) -> Operation:
-    """The bundled spec of an operation, by `product/version/Name` or plain `Name`."""
-    return load_operation(resolve_operation(name))
+    """The bundled spec of an operation, by `product/version/Name` or plain `Name`.
+
+    Read from the precompiled cache (`acscontract.spec._cache`) when no spec file changed.
+    """
+    from acscontract._resources import bundled_path
+    from acscontract.spec._cache import cached
+
+    def build() -> Operation:
+        from acscontract.spec._loader import load_operation, resolve_operation
+
+        return load_operation(resolve_operation(name))
+
+    return cached(f"operation-{name}", bundled_path("spec"), build)
 
 
 @functools.cache
 def product(name: str = DEFAULT_PRODUCT) -> Product:
     """The bundled spec of a product, by `product/version` (`live/2016-11-01`)."""
-    from acscontract.spec._loader import _load_product
+    from acscontract.spec._loader import _load_product, bundled_spec_dir
 
     path = bundled_spec_dir() / name.strip("/") / "product.yaml"
     if not path.is_file():
@@ -175,7 +277,16 @@ def _names_in(folder: Path) -> tuple[str, ...]:
 
 
 def product_operation(the_product: Product, name: str) -> Operation | None:
-    """The spec of the product's operation called `name` (exactly), or None when it has none."""
+    """The spec of the product's operation called `name` (exactly), or None when it has none.
+
+    A bundled operation comes from the precompiled cache, as `operation()` does.
+    """
     if name not in operation_names(the_product):
         return None
-    return load_operation(the_product.path.parent / f"{name}.yaml")
+    from acscontract.spec._loader import bundled_spec_dir, load_operation
+
+    folder = the_product.path.parent
+    root = bundled_spec_dir()
+    if folder.resolve().is_relative_to(root.resolve()):
+        return operation(str(folder.relative_to(root) / name))
+    return load_operation(folder / f"{name}.yaml")

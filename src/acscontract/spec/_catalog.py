@@ -11,9 +11,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from acscontract.spec._loader import bundled_spec_dir, load_operation
-from acscontract.spec._model import ConditionKey, Operation, Product, ResourceType
+from acscontract._resources import bundled_path
+from acscontract.spec._terms import ConditionKey, ResourceType
+
+if TYPE_CHECKING:
+    from acscontract.spec._model import Operation, Product
 
 __all__ = ["ActionCatalog", "CatalogEntry", "action_catalog", "catalog_for"]
 
@@ -91,8 +95,20 @@ def catalog_for(operations: Sequence[Operation]) -> ActionCatalog:
 
 @functools.cache
 def action_catalog() -> ActionCatalog:
-    """The catalog of the bundled spec: every operation file under the bundled spec folder."""
-    root = bundled_spec_dir()
+    """The catalog of the bundled spec: every operation file under the bundled spec folder.
+
+    Read from the precompiled cache (`acscontract.spec._cache`) when no spec file changed since
+    it was built, so that this costs milliseconds, not a load and validation of every file.
+    """
+    from acscontract.spec._cache import cached
+
+    root = bundled_path("spec")
+    return cached("catalog", root, lambda: _build_catalog(root))
+
+
+def _build_catalog(root: Path) -> ActionCatalog:
+    from acscontract.spec._loader import load_operation
+
     operations = []
     for path in sorted(root.glob("*/*/*.y*ml")):
         if path.stem != "product":

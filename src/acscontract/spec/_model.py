@@ -11,11 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from jsonschema import Draft202012Validator
-
+from acscontract.spec._terms import ConditionKey, ResourceType
 from acscontract.spec._values import ShapeError, decode, json_schema
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = [
     "CHECK_KINDS",
@@ -274,49 +276,6 @@ class SignatureMethod:
     name: str
     carried_in: str
     raw: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionKey:
-    """A RAM condition key and the type of its values."""
-
-    key: str
-    type: str
-    prefix: str | None = None
-
-    def matches(self, key: str) -> bool:
-        """Whether `key` is this key (keys compare case-insensitively; prefixes cover tag keys)."""
-        if self.prefix is not None:
-            return key.lower().startswith(self.prefix.lower()) and len(key) > len(self.prefix)
-        return key.lower() == self.key.lower()
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceType:
-    """A RAM resource type of an action, with its ARN template (`{#name}` placeholders)."""
-
-    type: str
-    arn_template: str
-
-    @property
-    def service(self) -> str:
-        """The service named in the ARN (for RealTimeRecordCommand, `cdn`)."""
-        return self.arn_template.split(":")[1]
-
-    @property
-    def placeholders(self) -> tuple[str, ...]:
-        """The placeholder names in the template, in order: `accountId`, `DomainName`, ..."""
-        return tuple(re.findall(r"\{#([A-Za-z0-9_]+)\}", self.arn_template))
-
-    def arn(self, **values: str) -> str:
-        """Fill the template's placeholders; every placeholder must be given."""
-        missing = [name for name in self.placeholders if name not in values]
-        if missing:
-            raise KeyError(f"the ARN template {self.arn_template} needs {', '.join(missing)}")
-        result = self.arn_template
-        for name in self.placeholders:
-            result = result.replace("{#" + name + "}", values[name])
-        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -913,6 +872,8 @@ def _validator(parameter: Parameter) -> Draft202012Validator:
     """The parameter's JSON Schema validator, built once and kept on the parameter."""
     cache = parameter._validator
     if not cache:
+        from jsonschema import Draft202012Validator  # only when a structured value is checked
+
         cache.append(Draft202012Validator(parameter.json_schema()))
     return cache[0]
 

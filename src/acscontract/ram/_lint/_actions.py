@@ -7,7 +7,6 @@ catalogued product, from the product's official metadata).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 from acscontract.ram._document import PolicyDocument
@@ -44,7 +43,7 @@ def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -
                 )
                 hint = "Fix the pattern; the known actions are listed in the product's API docs."
             else:
-                meant = facts.suggest_action(text)
+                meant = facts.suggest_action(text, context.budget)
                 message = (
                     f"{text!r} in {sf.where} is not a {prefix} action, so it has no effect"
                     + (
@@ -75,7 +74,11 @@ def _service_unknown(
                 continue
             prefix, colon, name = text.partition(":")
             if not colon:
-                meant = facts.suggest_action(f"{prefixes[0]}:{text}") if prefixes else None
+                meant = (
+                    facts.suggest_action(f"{prefixes[0]}:{text}", context.budget)
+                    if prefixes
+                    else None
+                )
                 yield context.finding(
                     check,
                     value.location,
@@ -91,7 +94,11 @@ def _service_unknown(
             same = facts.known_by_name.get(fold(name))
             if near is not None:
                 guess = f"{near}:{name}"
-                meant = facts.known.get(fold(guess)) or facts.suggest_action(guess) or guess
+                meant = (
+                    facts.known.get(fold(guess))
+                    or facts.suggest_action(guess, context.budget)
+                    or guess
+                )
             elif same is not None:
                 meant = facts.known[same]
             else:
@@ -112,6 +119,8 @@ def _service_unknown(
 
 
 def _near(prefix: str, prefixes: list[str]) -> str | None:
+    import difflib  # only for a wrong prefix
+
     close = difflib.get_close_matches(prefix, prefixes, n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -217,7 +226,17 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
             continue
         for entry in sf.entries:
             for shape in context.facts.shapes.get(entry.action, ()):
-                if context.facts.relative_vs_template(parts.relative, shape, every=True):
+                every = context.facts.relative_vs_template(
+                    parts.relative, shape, every=True, budget=context.budget
+                )
+                if every is None:
+                    context.undecided(
+                        value.location,
+                        f"whether the resource {text!r} reaches every resource of "
+                        f"{shape.resource_type.arn_template} (the wildcards are too complex to "
+                        "compare exactly)",
+                    )
+                if every:
                     return text
     return None
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from acscontract.ram._document import Location, PolicyDocument, Statement, Value
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._lint._facts import CatalogFacts
-from acscontract.ram._lint._positions import find_offset, line_column
+from acscontract.ram._wildcard import SearchBudget
 from acscontract.spec import CatalogEntry
 
 __all__ = [
@@ -199,14 +199,16 @@ class StatementFacts:
 
 
 class LintContext:
-    """What a check gets besides the document: facts, time, earlier problems, statement facts.
+    """What a check gets besides the document: facts, time, earlier problems, statement facts,
+    and the document's search budget.
 
     One context serves one document; it is cheap to create.
     """
 
     __slots__ = (
         "_by_check",
-        "_quick_positions",
+        "_undecided",
+        "budget",
         "document",
         "facts",
         "memo",
@@ -232,9 +234,11 @@ class LintContext:
             StatementFacts(st, facts) for st in document.statements
         )
         """Per-statement facts, in document order (every check needs them)."""
+        self.budget = SearchBudget(budget_for(len(document.source)))
+        """Comparison steps the checks may spend on this document, shared by all of them; a
+        check that runs out reports what it left undecided (`undecided`)."""
         self._by_check: dict[str, list[Finding]] | None = None
-        # A repeated member name makes a pointer ambiguous: then only the full scan answers.
-        self._quick_positions = not any(p.check == "duplicate-key" for p in problems)
+        self._undecided: list[tuple[Location, str]] = []
 
     def problems_for(self, check_id: str) -> list[Finding]:
         """The parser's and grammar module's problems with this check id."""
@@ -245,6 +249,15 @@ class LintContext:
                 by_check.setdefault(problem.check, []).append(problem)
         return by_check.get(check_id, [])
 
+    def undecided(self, location: Location, question: str) -> None:
+        """Record a question a check could not decide within the budget (`analysis-undecided`
+        reports it)."""
+        self._undecided.append((location, question))
+
+    @property
+    def undecided_questions(self) -> tuple[tuple[Location, str], ...]:
+        return tuple(self._undecided)
+
     def finding(
         self,
         check: Check,
@@ -254,25 +267,24 @@ class LintContext:
         severity: Severity | None = None,
     ) -> Finding:
         """A finding of `check` at `location` (its line and column are resolved now)."""
-        document = self.document
-        offset = None
-        if (
-            self._quick_positions
-            and location.occurrence == 0
-            and location.source is document.positions
-        ):
-            offset = find_offset(document.source, location.pointer, location.key)
-        if offset is not None:
-            line, column = line_column(document.source, offset)
-        else:
-            line, column = location.position
+        line, column = location.position
         return Finding(
             check.id,
             severity or check.severity,
-            document.name,
+            self.document.name,
             line,
             column,
             location.pointer,
             message,
             hint,
         )
+
+
+BASE_BUDGET = 50_000
+"""Comparison steps any document may take (about a tenth of a second)."""
+
+
+def budget_for(characters: int) -> int:
+    """The search budget of a document of this many characters: `BASE_BUDGET`, and one step
+    per ten characters beyond, so linting time stays linear in the size of the input."""
+    return max(BASE_BUDGET, characters // 10)

@@ -7,7 +7,6 @@ operator types from the policy language table (`acscontract.ram._language.OPERAT
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 from collections.abc import Iterable, Iterator
@@ -141,6 +140,8 @@ def _key_names(context: LintContext, sf: StatementFacts) -> list[str]:
 
 
 def _suggest_key(key: str, names: list[str]) -> str | None:
+    import difflib  # only for an unknown key
+
     lowered = {n.lower(): n for n in names}
     close = difflib.get_close_matches(key.lower(), list(lowered), n=1, cutoff=0.75)
     if close:
@@ -278,13 +279,22 @@ _NON_PUBLIC = tuple(
 )
 
 
+_NON_PUBLIC_RANGES = tuple(
+    (block.version, int(block.network_address), int(block.broadcast_address), block)
+    for block in _NON_PUBLIC
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _non_public(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     network = parse_network(text)
     if network is None:
         return None
-    for block in _NON_PUBLIC:
-        if block.version == network.version and network.subnet_of(block):  # type: ignore[arg-type]
+    version = network.version
+    first = int(network.network_address)
+    last = first | ((1 << (network.max_prefixlen - network.prefixlen)) - 1)
+    for block_version, low, high, block in _NON_PUBLIC_RANGES:
+        if block_version == version and low <= first and last <= high:
             return block
     return None
 

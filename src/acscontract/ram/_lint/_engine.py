@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from acscontract.ram._config import LintConfig
 from acscontract.ram._document import ParseResult, PolicyDocument, PolicyKind
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._grammar import GRAMMAR_CHECKS, check_grammar
-from acscontract.ram._lint import _actions, _conditions, _redundancy, _resources
+from acscontract.ram._lint import _actions, _conditions, _redundancy, _resources, _undecided
 from acscontract.ram._lint._base import Check, CheckRegistry, LintContext, ProblemCheck
 from acscontract.ram._lint._facts import CatalogFacts
 from acscontract.ram._parser import parse, read_policy_source
@@ -61,6 +62,7 @@ def default_registry() -> CheckRegistry:
             *_resources.CHECKS,
             *_actions.CHECKS,
             *_redundancy.CHECKS,
+            *_undecided.CHECKS,  # last: it reports what the others left undecided
         ]
     )
 
@@ -213,13 +215,13 @@ class Linter:
         More than `PARALLEL_THRESHOLD` files go to a process pool of `jobs` workers (default:
         one per CPU); pass `jobs=1` to stay in this process. InputError for an unreadable path.
         """
-        files = collect_files(paths)
+        files = _collect(paths)
         kind = PolicyKind.parse(kind)
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
         findings: list[Finding] = []
         parallel = len(files) > PARALLEL_THRESHOLD and workers > 1
         # Workers rebuild the default registry and cannot read this process's standard input.
-        parallel = parallel and self.registry is default_registry() and Path("-") not in files
+        parallel = parallel and self.registry is default_registry() and "-" not in files
         if parallel:
             findings = self._parallel(files, kind, workers)
         else:
@@ -229,10 +231,12 @@ class Linter:
         names = tuple("<stdin>" if str(p) == "-" else _display(p) for p in files)
         return LintResult(tuple(findings), names)
 
-    def _parallel(self, files: list[Path], kind: PolicyKind, workers: int) -> list[Finding]:
+    def _parallel(self, files: list[str], kind: PolicyKind, workers: int) -> list[Finding]:
         size = max(1, -(-len(files) // (workers * 4)))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
         findings: list[Finding] = []
+        from concurrent.futures import ProcessPoolExecutor  # only large trees pay for it
+
         with ProcessPoolExecutor(
             max_workers=workers,
             initializer=_init_worker,
@@ -253,9 +257,7 @@ def _init_worker(config: LintConfig, now: datetime) -> None:
     _WORKER = Linter(config=config, now=now)
 
 
-def _lint_chunk(
-    files: list[Path], kind: PolicyKind
-) -> tuple[list[Finding], tuple[str, str] | None]:
+def _lint_chunk(files: list[str], kind: PolicyKind) -> tuple[list[Finding], tuple[str, str] | None]:
     """A worker's share: its findings, or the (location, problem) of an unreadable file (sent
     as plain values, since the exception itself does not survive pickling)."""
     linter = _WORKER if _WORKER is not None else Linter()
@@ -269,34 +271,114 @@ def _lint_chunk(
 
 
 def _display(path: str | Path) -> str:
-    text = Path(path).as_posix()
+    text = path if isinstance(path, str) and os.sep == "/" else Path(path).as_posix()
     return text[2:] if text.startswith("./") else text
 
 
-def collect_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The files to lint: each file as given, and every *.json below each folder, sorted.
+_GLOB = frozenset("*?[")
 
-    InputError for a path that does not exist or a folder that cannot be listed.
+
+def collect_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to lint: each file as given, every *.json below each folder (sorted), and the
+    matches of a glob pattern (`policies/**/*.json`) that the shell did not expand.
+
+    Never a silent pass: InputError for a path that does not exist, a folder with no *.json
+    file below it, a pattern that matches nothing, a folder that cannot be listed, and a file
+    that is not a regular file (a broken link, a pipe, a device). `-` is standard input.
     """
-    files: list[Path] = []
+    return [Path(f) for f in _collect(paths)]
+
+
+def _collect(paths: Iterable[str | Path]) -> list[str]:
+    """`collect_files`, as the path strings the linter works with."""
+    files: list[str] = []
     for raw in paths:
+        text = str(raw)
+        if text == "-":
+            files.append("-")
+            continue
         path = Path(raw)
-        if str(raw) == "-" or path.is_file():
-            files.append(path)
-            continue
-        if path.is_dir():
-            try:
-                found = sorted(p for p in path.rglob("*.json") if p.is_file())
-            except OSError as exc:
+        if os.path.lexists(path):
+            files.extend(_files_at(path, given=True))
+        elif _GLOB.intersection(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
                 raise InputError(
-                    str(path), f"the folder cannot be listed ({exc.strerror})."
-                ) from None
-            files.extend(found)
-            continue
-        if not path.exists():
-            raise InputError(str(path), "no such file or folder; check the path.")
-        raise InputError(str(path), "is neither a file nor a folder.")
+                    text,
+                    "the pattern matches no file or folder, so nothing would be linted; check "
+                    "the pattern.",
+                )
+            for match in matches:
+                files.extend(_files_at(Path(match), given=False))
+        else:
+            raise InputError(text, "no such file or folder; check the path.")
     return files
+
+
+def _files_at(path: Path, *, given: bool) -> list[str]:
+    """The file at `path`, or the *.json files below the folder at `path`."""
+    if path.is_dir():
+        found = _walk(path)
+        if not found:
+            raise InputError(
+                str(path),
+                "the folder holds no *.json file, so nothing would be linted; check the path, "
+                "or give the policy files themselves.",
+            )
+        return found
+    if given or path.name.endswith(".json"):
+        _require_regular(str(path))
+        return [str(path)]
+    return []
+
+
+def _require_regular(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(path, "is a broken symbolic link (its target does not exist).") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc}).") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(path, "is not a regular file (a pipe, socket or device).")
+
+
+def _walk(root: Path) -> list[str]:
+    """Every *.json file below `root`, following links to folders once each; InputError for a
+    folder that cannot be listed or a *.json entry that is not a readable regular file."""
+    found: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in seen:
+                continue  # a link back up the tree: already walked
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            raise InputError(
+                folder, f"the folder cannot be listed ({exc.strerror or exc})."
+            ) from None
+        for entry in listed:
+            try:
+                is_dir = entry.is_dir()  # follows links; the type comes from the listing
+            except OSError:
+                is_dir = False
+            if is_dir:
+                pending.append(entry.path)
+            elif entry.name.endswith(".json"):
+                try:
+                    regular = entry.is_file()
+                except OSError:
+                    regular = False
+                if not regular:
+                    _require_regular(entry.path)  # names the problem
+                found.append(entry.path)
+    found.sort(key=lambda p: p.split(os.sep))
+    return found
 
 
 def lint(

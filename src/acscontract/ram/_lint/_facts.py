@@ -8,13 +8,21 @@ a pattern against the 400-odd known action names is done once per distinct patte
 
 from __future__ import annotations
 
-import difflib
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from acscontract.ram._arn import template_pattern
-from acscontract.ram._wildcard import Pattern, compile_union, find_string, fold, includes
+from acscontract.ram._wildcard import (
+    DEFAULT_BUDGET,
+    Pattern,
+    SearchBudget,
+    compile_union,
+    decide_inclusion,
+    fold,
+    overlaps,
+)
 from acscontract.spec import ActionCatalog, CatalogEntry, ConditionKey, ResourceType
 
 __all__ = [
@@ -99,21 +107,6 @@ class TemplateShape:
         )
 
 
-_OPAQUE = "\ue000"  # stands for one wildcard of the specific pattern; no literal matches it
-
-
-def _star_includes(general: str, specific: Pattern, ignore_case: bool) -> bool:
-    """Exact inclusion L(specific) ⊆ L(general) for a `general` with `*` but no `?`.
-
-    Replace each wildcard of `specific` by one character that no literal of `general` can
-    match: only `general`'s stars can absorb it, so `general` matches that string exactly when
-    it matches every string of `specific` (any expansion of those wildcards is absorbed the
-    same way). One regular-expression match instead of an automaton product.
-    """
-    text = "".join(t if isinstance(t, str) else _OPAQUE for t in specific.tokens)
-    return compile_union((general,), ignore_case=ignore_case)(text)
-
-
 @dataclass(frozen=True, slots=True)
 class ActionPattern:
     """What one written action pattern covers among the known and the catalogued actions.
@@ -130,6 +123,99 @@ class ActionPattern:
     prefix_known: bool
 
 
+SUGGESTION_COST = 300
+"""Budget steps one "did you mean" costs (about its time in microseconds)."""
+
+
+class _NearNames:
+    """Names, with an index of their character trigrams to find the closest one quickly.
+
+    `best` ranks the names by shared trigrams and compares only the top few exactly (difflib's
+    ratio, as `difflib.get_close_matches` does), instead of comparing every name.
+    """
+
+    __slots__ = ("_grams", "_names")
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = list(names)
+        self._grams: dict[str, list[int]] = {}
+        for i, name in enumerate(self._names):
+            for gram in _trigrams(name):
+                self._grams.setdefault(gram, []).append(i)
+
+    def best(self, word: str, cutoff: float, keep: int = 12) -> str | None:
+        import difflib  # only for a "did you mean"
+
+        counts: dict[int, int] = {}
+        grams = self._grams
+        for gram in _trigrams(word):
+            for i in grams.get(gram, ()):
+                counts[i] = counts.get(i, 0) + 1
+        ranked = sorted(counts, key=lambda i: -counts[i])[:keep]
+        matcher = difflib.SequenceMatcher()
+        matcher.set_seq2(word)
+        best: tuple[float, str] | None = None
+        for i in ranked:
+            name = self._names[i]
+            matcher.set_seq1(name)
+            if (
+                matcher.real_quick_ratio() >= cutoff
+                and matcher.quick_ratio() >= cutoff
+                and (score := matcher.ratio()) >= cutoff
+                and (best is None or (score, name) > best)
+            ):
+                best = (score, name)
+        return best[1] if best is not None else None
+
+
+class _NameIndex:
+    """Sorted names, to find those a wildcard matches without testing every one: by the
+    pattern's literal prefix (a range of the sorted names), else by its longest literal piece
+    (found in all the names at once, in C), else all of them."""
+
+    __slots__ = ("_joined", "_names", "_starts")
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = sorted(names)
+        self._joined = "\n".join(self._names)
+        starts, at = [], 0
+        for name in self._names:
+            starts.append(at)
+            at += len(name) + 1
+        self._starts = starts
+
+    def matching(self, pattern: str) -> tuple[str, ...]:
+        candidates = self._candidates(pattern)
+        if not candidates:
+            return ()
+        return tuple(filter(compile_union((pattern,)), candidates))
+
+    def _candidates(self, pattern: str) -> list[str]:
+        names = self._names
+        cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=-1)
+        head = pattern[:cut] if cut >= 0 else pattern
+        if head:
+            first = bisect.bisect_left(names, head)
+            last = bisect.bisect_left(names, head + "\U0010ffff", first)
+            return names[first:last]
+        piece = max(re.split(r"[*?]", pattern), key=len)
+        if not piece or "\n" in piece:
+            return names
+        joined, starts = self._joined, self._starts
+        found: list[str] = []
+        at = joined.find(piece)
+        while at >= 0:
+            i = bisect.bisect_right(starts, at) - 1
+            found.append(names[i])
+            at = joined.find(piece, starts[i] + len(names[i]) + 1)  # a name counts once
+        return found
+
+
+def _trigrams(word: str) -> set[str]:
+    padded = f"^{word}$"
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
 class CatalogFacts:
     """The catalog as the checks need it.
 
@@ -140,8 +226,11 @@ class CatalogFacts:
         "_actions",
         "_arns",
         "_entries",
+        "_entry_by_name",
         "_global_keys",
         "_includes",
+        "_names",
+        "_near",
         "_patterns",
         "_suggestions",
         "_template",
@@ -166,7 +255,10 @@ class CatalogFacts:
         self.known_by_name: dict[str, str] = {n.partition(":")[2]: n for n in self.known_names}
         """Folded action name without its prefix → folded full name."""
         self.prefixes = frozenset(fold(p) for p in catalog.service_prefixes)
+        self._near: dict[str, _NearNames] | None = None  # built for the first suggestion
         self.entries: tuple[CatalogEntry, ...] = tuple(catalog.entries.values())
+        self._entry_by_name = {fold(e.action): e for e in self.entries}
+        self._names = _NameIndex(self.known_names)
         self.global_keys: tuple[ConditionKey, ...] = catalog.global_condition_keys
         self.shapes: dict[str, tuple[TemplateShape, ...]] = {
             entry.action: tuple(TemplateShape.of(rt) for rt in entry.resource_types)
@@ -193,8 +285,8 @@ class CatalogFacts:
         self._patterns: dict[str, ActionPattern] = {}
         self._entries: dict[str, tuple[CatalogEntry, ...]] = {}
         self._suggestions: dict[str, str | None] = {}
-        self._includes: dict[tuple[str, str, bool], bool] = {}
-        self._template: dict[tuple[str, str, bool], bool] = {}
+        self._includes: dict[tuple[str, str, bool], bool | None] = {}
+        self._template: dict[tuple[str, str, bool], bool | None] = {}
 
     def actions_matching(self, pattern: str) -> tuple[str, ...]:
         """The known action names (folded) that the action `pattern` matches."""
@@ -204,8 +296,7 @@ class CatalogFacts:
             if not has_wildcard(key):
                 found = (key,) if key in self.known else ()
             else:
-                test = compile_union((key,), ignore_case=True)
-                found = tuple(name for name in self.known_names if test(name))
+                found = self._names.matching(key)
             self._actions[key] = found
         return found
 
@@ -214,11 +305,8 @@ class CatalogFacts:
         key = fold(pattern)
         found = self._entries.get(key)
         if found is None:
-            if not has_wildcard(key):
-                found = tuple(e for e in self.entries if fold(e.action) == key)
-            else:
-                test = compile_union((key,), ignore_case=True)
-                found = tuple(e for e in self.entries if test(e.action))
+            by_name = self._entry_by_name
+            found = tuple(by_name[name] for name in self.actions_matching(key) if name in by_name)
             self._entries[key] = found
         return found
 
@@ -256,65 +344,89 @@ class CatalogFacts:
             )
         return found
 
-    def suggest_action(self, name: str) -> str | None:
-        """The known action `name` was most likely meant to be, or None."""
+    def suggest_action(self, name: str, budget: SearchBudget | None = None) -> str | None:
+        """The known action `name` was most likely meant to be, or None (also when `budget`
+        cannot pay `SUGGESTION_COST`: a document with thousands of typos gets suggestions
+        for the first ones only, whatever earlier documents asked)."""
+        if budget is not None and not budget.spend(SUGGESTION_COST):
+            return None
         key = fold(name)
         if key in self._suggestions:
             return self._suggestions[key]
         prefix, _, rest = key.partition(":")
-        pool = [n for n in self.known_names if n.startswith(prefix + ":")] or list(self.known_names)
-        close = difflib.get_close_matches(key, pool, n=1, cutoff=0.75)
-        if not close and rest:
+        near = self._near
+        if near is None:
+            near = self._near = {
+                p: _NearNames([n for n in self.known_names if n.startswith(p + ":")])
+                for p in self.prefixes
+            }
+            near[""] = _NearNames(self.known_names)  # no prefix is "" after partition
+            near[":rest"] = _NearNames(list(self.known_by_name))
+        close = (near.get(prefix) or near[""]).best(key, 0.75)
+        if close is None and rest:
             # The name part alone, for a wrong prefix (`cdn:RealTimeRecordCommand`).
             by_rest = self.known_by_name
-            close = [by_rest[rest]] if rest in by_rest else []
-            if not close:
-                near = difflib.get_close_matches(rest, list(by_rest), n=1, cutoff=0.8)
-                close = [by_rest[near[0]]] if near else []
-        found = self.known[close[0]] if close else None
+            if rest in by_rest:
+                close = by_rest[rest]
+            else:
+                part = near[":rest"].best(rest, 0.8)
+                close = by_rest[part] if part is not None else None
+        found = self.known[close] if close is not None else None
         self._suggestions[key] = found
         return found
 
-    def includes(self, general: str, specific: str, *, ignore_case: bool) -> bool:
-        """Whether every string the wildcard `specific` matches, `general` matches too."""
+    def includes(
+        self,
+        general: str,
+        specific: str,
+        *,
+        ignore_case: bool,
+        budget: SearchBudget | None = None,
+    ) -> bool | None:
+        """Whether every string the wildcard `specific` matches, `general` matches too; None
+        when that could not be decided within the budget (see `decide_inclusion`)."""
         if general == specific:
             return True
         key = (general, specific, ignore_case)
-        found = self._includes.get(key)
-        if found is None:
-            if not has_wildcard(general):
-                found = not has_wildcard(specific) and (
-                    fold(general) == fold(specific) if ignore_case else False
-                )
-            elif "?" not in general:
-                found = _star_includes(general, Pattern.wildcard(specific), ignore_case)
-            else:
-                found = includes(general, specific, ignore_case=ignore_case)
-            self._includes[key] = found
+        try:
+            return self._includes[key]
+        except KeyError:
+            pass
+        if not has_wildcard(general):
+            found: bool | None = not has_wildcard(specific) and (
+                fold(general) == fold(specific) if ignore_case else False
+            )
+        else:
+            found = _decide(general, specific, ignore_case, budget)
+        if found is not None or budget is None or budget.left > 0:
+            self._includes[key] = found  # an undecided pair stays undecided: remember it too
         return found
 
-    def relative_vs_template(self, relative: str, shape: TemplateShape, *, every: bool) -> bool:
+    def relative_vs_template(
+        self,
+        relative: str,
+        shape: TemplateShape,
+        *,
+        every: bool,
+        budget: SearchBudget | None = None,
+    ) -> bool | None:
         """Whether the wildcard relative id `relative` matches every relative id of `shape`
-        (`every`), or at least one of them (not `every`)."""
+        (`every`; None when undecided within the budget), or at least one of them."""
         key = (relative, shape.relative, every)
-        found = self._template.get(key)
-        if found is None:
-            if every:
-                found = has_wildcard(relative) and (
-                    _star_includes(relative, shape.relative_pattern, False)
-                    if "?" not in relative
-                    else includes(relative, shape.relative_pattern)
-                )
-            elif not has_wildcard(relative):
-                found = shape.relative_pattern.matches(relative)
-            else:
-                found = (
-                    find_string(
-                        [Pattern.wildcard(relative), shape.relative_pattern],
-                        lambda m: m[0] and m[1],
-                    )
-                    is not None
-                )
+        try:
+            return self._template[key]
+        except KeyError:
+            pass
+        found: bool | None
+        if every:
+            found = has_wildcard(relative) and _decide_pattern(
+                relative, shape.relative_pattern, budget
+            )
+        elif not has_wildcard(relative):
+            found = shape.relative_pattern.matches(relative)
+        else:
+            found = overlaps(relative, shape.relative_pattern)
+        if found is not None or budget is None or budget.left > 0:
             self._template[key] = found
         return found
 
@@ -344,3 +456,20 @@ class CatalogFacts:
                 if candidate.matches(key):
                     return candidate
         return None
+
+
+def _decide_pattern(general: str, specific: Pattern, budget: SearchBudget | None) -> bool | None:
+    return _decide(general, specific, False, budget)
+
+
+def _decide(
+    general: str, specific: str | Pattern, ignore_case: bool, budget: SearchBudget | None
+) -> bool | None:
+    """`decide_inclusion` with at most `DEFAULT_BUDGET` steps of the shared `budget`."""
+    if budget is None:
+        return decide_inclusion(general, specific, ignore_case=ignore_case)
+    own = SearchBudget(max(0, min(DEFAULT_BUDGET, budget.left)))
+    start = own.left
+    found = decide_inclusion(general, specific, ignore_case=ignore_case, budget=own)
+    budget.spend(start - max(own.left, 0))
+    return found

@@ -1,21 +1,25 @@
 """Redundancy: duplicate or subsumed statements, and duplicate or subsumed entries of one list.
 
-Subsumption is exact: it uses wildcard language inclusion (`acscontract.ram._wildcard.includes`),
-so `live:Real*` is known to cover `live:RealTimeRecordCommand` and `domain/*.example.com` to
-cover `domain/a.example.com`, with no sampling.
+Subsumption is exact: it uses wildcard language inclusion (`acscontract.ram._wildcard`), so
+`live:Real*` is known to cover `live:RealTimeRecordCommand` and `domain/*.example.com` to cover
+`domain/a.example.com`, with no sampling.
+
+The work is bounded by the document's search budget (`LintContext.budget`, proportional to its
+size): candidates are looked up by literal prefix and suffix instead of comparing every pair, and
+each comparison spends from the budget. When it runs out, or a comparison cannot be decided, the
+rest is not compared and `analysis-undecided` says so.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from acscontract.ram._document import PolicyDocument, Statement, Value
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
 from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
-from acscontract.ram._lint._facts import CatalogFacts
-from acscontract.ram._wildcard import fold
+from acscontract.ram._wildcard import SearchBudget, fold
 
 __all__ = ["CHECKS"]
 
@@ -74,6 +78,7 @@ class _Summary:
     __slots__ = (
         "action_wild",
         "actions",
+        "condition_keys",
         "conditions",
         "effect",
         "key",
@@ -103,6 +108,7 @@ class _Summary:
         self.conditions: dict[tuple[str, str], frozenset[str | None]] | None = (
             None if opaque else conditions
         )
+        self.condition_keys = frozenset(conditions)
         self.key = (
             effect,
             actions,
@@ -132,43 +138,121 @@ def _summaries(context: LintContext) -> list[_Summary]:
 
 
 def _covered(
-    facts: CatalogFacts,
+    context: LintContext,
     inner: frozenset[str],
     outer: frozenset[str],
     outer_wild: bool,
     ignore_case: bool,
-) -> bool:
-    """Whether every entry of `inner` is included by some entry of `outer`."""
+) -> bool | None:
+    """Whether every entry of `inner` is included by some entry of `outer` (None: undecided)."""
     if inner <= outer:
         return True
     if not outer_wild:
         return False
-    includes = facts.includes
+    includes = context.facts.includes
+    budget = context.budget
+    undecided = False
     for i in inner - outer:
         for o in outer:
-            if includes(o, i, ignore_case=ignore_case):
+            budget.spend()
+            found = includes(o, i, ignore_case=ignore_case, budget=budget)
+            if found:
                 break
+            if found is None:
+                undecided = True
         else:
-            return False
+            return None if undecided else False
     return True
 
 
-def _subsumes(facts: CatalogFacts, outer: _Summary, inner: _Summary) -> bool:
+def _subsumes(context: LintContext, outer: _Summary, inner: _Summary) -> bool | None:
     """Whether `outer` covers everything `inner` does (same effect, principal, at least its
-    actions and resources, and only conditions that `inner` also has, at least as strictly)."""
+    actions and resources, and only conditions that `inner` also has, at least as strictly);
+    None when undecided. The cheap set comparisons come first."""
     if inner.effect is None or inner.effect != outer.effect or inner.principal != outer.principal:
         return False
     ia, oa, ir, orr = inner.actions, outer.actions, inner.resources, outer.resources
     ic, oc = inner.conditions, outer.conditions
     if ia is None or oa is None or ir is None or orr is None or ic is None or oc is None:
         return False
-    for key, allowed in oc.items():
-        required = ic.get(key)
-        if required is None or not required <= allowed:
+    if oc:
+        if not outer.condition_keys <= inner.condition_keys:
             return False
-    return _covered(facts, ia, oa, outer.action_wild, True) and _covered(
-        facts, ir, orr, outer.resource_wild, False
-    )
+        for key, allowed in oc.items():
+            if not ic[key] <= allowed:
+                return False
+    actions_listed = ia <= oa
+    if not actions_listed and not outer.action_wild:
+        return False
+    resources_listed = ir <= orr
+    if not resources_listed and not outer.resource_wild:
+        return False
+    actions = True if actions_listed else _covered(context, ia, oa, True, True)
+    if actions is False:
+        return False
+    resources = True if resources_listed else _covered(context, ir, orr, True, False)
+    if resources is False:
+        return False
+    return None if actions is None or resources is None else True
+
+
+class _PrefixIndex:
+    """Wildcard entries by their literal prefix and suffix (the text before the first wildcard
+    and after the last). An entry can cover another only if its prefix starts the other's prefix
+    and its suffix ends the other's suffix, so only those are compared. Each lookup costs one
+    budget step per distinct (prefix length, suffix length) shape."""
+
+    __slots__ = ("_buckets", "_budget", "_shapes")
+
+    def __init__(self, budget: SearchBudget) -> None:
+        self._budget = budget
+        self._buckets: dict[tuple[str, str], list[int]] = {}
+        self._shapes: list[tuple[int, int]] = []
+
+    def add(self, index: int, text: str) -> None:
+        prefix, suffix = _ends(text)
+        bucket = self._buckets.get((prefix, suffix))
+        if bucket is None:
+            bucket = self._buckets[(prefix, suffix)] = []
+            shape = (len(prefix), len(suffix))
+            if shape not in self._shapes:
+                self._shapes.append(shape)
+        bucket.append(index)
+
+    def _fitting(self, text: str) -> list[list[int]]:
+        prefix, suffix = _ends(text)
+        self._budget.spend(len(self._shapes))
+        buckets = self._buckets
+        end = len(suffix)
+        found = []
+        for p, q in self._shapes:
+            if p <= len(prefix) and q <= end:
+                bucket = buckets.get((prefix[:p], suffix[end - q :]))
+                if bucket is not None:
+                    found.append(bucket)
+        return found
+
+    def estimate(self, text: str) -> int:
+        """How many entries `candidates(text)` lists, without listing them."""
+        return sum(len(bucket) for bucket in self._fitting(text))
+
+    def candidates(self, text: str) -> list[int]:
+        """Indexes of the added entries that may cover `text`, in the order added."""
+        found = [index for bucket in self._fitting(text) for index in bucket]
+        found.sort()
+        return found
+
+
+def _ends(text: str) -> tuple[str, str]:
+    first = min((i for i in (text.find("*"), text.find("?")) if i >= 0), default=-1)
+    if first < 0:
+        return text, text
+    last = max(text.rfind("*"), text.rfind("?"))
+    return text[:first], text[last + 1 :]
+
+
+def _note_undecided(context: LintContext, location: Value | Statement, what: str) -> None:
+    context.undecided(location.location, what)
 
 
 @rule(
@@ -182,17 +266,35 @@ def _subsumed_statements(
     statements = context.statements
     if len(statements) < 2:
         return
-    facts = context.facts
     summaries = _summaries(context)
-    keys = [s.key for s in summaries]
+    budget = context.budget
+    first_of: dict[Hashable, int] = {}
+    same = [first_of.setdefault(s.key, i) for i, s in enumerate(summaries)]
+    candidates = _statement_candidates(summaries, budget)
     for i, inner in enumerate(summaries):
-        if inner.effect is None or keys[i] in keys[:i]:
+        if inner.effect is None or same[i] != i:
             continue  # statement-duplicate reports a repeat
-        for j, outer in enumerate(summaries):
-            if i == j or keys[i] == keys[j] or not _subsumes(facts, outer, inner):
+        undecided = False
+        for j in candidates(i):
+            if same[j] == i:
+                continue  # itself, or a repeat of it
+            outer = summaries[j]
+            if not budget.spend():
+                _note_undecided(
+                    context,
+                    statements[i].statement,
+                    f"whether {statements[i].where} or any later statement is covered by "
+                    "another (the document has too many statements to compare all pairs)",
+                )
+                return
+            covers = _subsumes(context, outer, inner)
+            if covers is None:
+                undecided = True
                 continue
-            if j > i and _subsumes(facts, inner, outer):
-                continue  # equivalent: the later one is reported
+            if not covers:
+                continue
+            if j > i and _subsumes(context, inner, outer) is not False:
+                continue  # equivalent (or possibly so): the later one is reported
             yield context.finding(
                 check,
                 statements[i].statement.location,
@@ -203,6 +305,74 @@ def _subsumed_statements(
                 "grants more than intended.",
             )
             break
+        else:
+            if undecided:
+                _note_undecided(
+                    context,
+                    statements[i].statement,
+                    f"whether another statement covers {statements[i].where} (its wildcards are "
+                    "too complex to compare exactly)",
+                )
+
+
+def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -> _Candidates:
+    """For each statement, the statements that may cover it: all of them for a short policy.
+    For a long one, the statements of its effect and principal that cover its most selective
+    action or resource: those that list it, or have a wildcard whose literal prefix and suffix
+    fit it (an outer statement must cover every action and every resource of the inner one, so
+    any of them can pick the candidates)."""
+    if len(summaries) <= _SMALL:
+        same: dict[tuple[object, ...], list[int]] = {}
+        for j, s in enumerate(summaries):
+            same.setdefault((s.effect, s.principal), []).append(j)
+        return lambda i: same[(summaries[i].effect, summaries[i].principal)]
+    literal: dict[tuple[object, ...], list[int]] = {}
+    wild: dict[tuple[object, ...], _PrefixIndex] = {}
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for j, s in enumerate(summaries):
+        if s.actions is None or s.resources is None:
+            continue
+        group = (s.effect, s.principal)
+        groups.setdefault(group, []).append(j)
+        for dimension, entries in (("a", s.actions), ("r", s.resources)):
+            for text in entries:
+                if _wild(text):
+                    wild.setdefault((*group, dimension), _PrefixIndex(budget)).add(j, text)
+                else:
+                    literal.setdefault((*group, dimension, text), []).append(j)
+
+    def candidates(i: int) -> list[int]:
+        s = summaries[i]
+        if s.actions is None or s.resources is None:
+            return []
+        group = (s.effect, s.principal)
+        if not s.actions or not s.resources:  # an empty list: any statement may cover it
+            return groups.get(group, [])
+        best: tuple[int, str, str] | None = None
+        for dimension, entries in (("a", s.actions), ("r", s.resources)):
+            index = wild.get((*group, dimension))
+            for text in entries:
+                size = len(literal.get((*group, dimension, text), ()))
+                if index is not None:
+                    size += index.estimate(text)
+                if best is None or size < best[0]:
+                    best = (size, dimension, text)
+        assert best is not None
+        _, dimension, text = best
+        found = set(literal.get((*group, dimension, text), ()))
+        index = wild.get((*group, dimension))
+        if index is not None:
+            found.update(index.candidates(text))
+        return sorted(found)
+
+    return candidates
+
+
+_SMALL = 32
+"""Up to this many statements, every pair is compared (cheaper than building an index)."""
+_SMALL_LIST = 8
+"""Likewise for the entries of one Action or Resource list."""
+_Candidates = Callable[[int], list[int]]
 
 
 _Entry = tuple[Value, str, str]  # the entry, the message, the hint
@@ -220,7 +390,7 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
         "action-subsumed": [],
         "resource-subsumed": [],
     }
-    facts = context.facts
+    exhausted = False
     for sf in context.statements:
         st = sf.statement
         a, na, r, nr = st.actions, st.not_actions, st.resources, st.not_resources
@@ -260,30 +430,87 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
                             "Remove the second entry.",
                         )
                     )
-            if not wild:
+            if not wild or exhausted:
                 continue
-            for i, inner in enumerate(texts):
-                if inner is None or first.get(keys[i]) != i:  # type: ignore[arg-type]
-                    continue
-                for j, outer in enumerate(texts):
-                    if outer is None or keys[j] == keys[i]:
-                        continue
-                    if not facts.includes(outer, inner, ignore_case=actions):
-                        continue
-                    if j > i and facts.includes(inner, outer, ignore_case=actions):
-                        continue  # equivalent entries: the later one is reported
-                    found[f"{kind}-subsumed"].append(
-                        (
-                            values[i],
-                            f"{inner!r} in {name} of {sf.where} is already covered by "
-                            f"{outer!r} in the same list.",
-                            f"Remove {inner!r}, or replace {outer!r} with a narrower entry if "
-                            "it covers more than intended.",
-                        )
-                    )
-                    break
+            stopped = _subsumed_entries(context, found, name, sf, values, texts, keys, first)
+            if stopped is not None:
+                index, question = stopped
+                _note_undecided(context, values[index], question)
+                exhausted = context.budget.left <= 0
     context.memo["entries"] = found
     return found
+
+
+def _subsumed_entries(
+    context: LintContext,
+    found: dict[str, list[_Entry]],
+    name: str,
+    sf: StatementFacts,
+    values: tuple[Value, ...],
+    texts: list[str | None],
+    keys: list[str | None],
+    first: dict[str, int],
+) -> tuple[int, str] | None:
+    """Report the entries of one list that another entry covers; when the comparison was not
+    complete, the first entry it left undecided and the question."""
+    actions = name.endswith("Action")
+    kind = "action" if actions else "resource"
+    facts = context.facts
+    budget = context.budget
+    outers = [
+        j
+        for j, outer in enumerate(keys)
+        if outer is not None and first.get(outer) == j and _wild(outer)
+    ]
+    if len(keys) <= _SMALL_LIST:  # a short list: compare every pair, no index to build
+        candidates: Callable[[str], list[int]] = lambda _: outers  # noqa: E731
+    else:
+        index = _PrefixIndex(budget)
+        for j in outers:
+            index.add(j, keys[j])  # type: ignore[arg-type]
+        candidates = index.candidates
+    undecided: tuple[int, str] | None = None
+    for i, inner in enumerate(keys):
+        if inner is None or first.get(inner) != i:
+            continue
+        for j in candidates(inner):
+            if j == i:
+                continue
+            if not budget.spend():
+                return i, (
+                    f"whether {texts[i]!r} and the entries after it in {name} of {sf.where} "
+                    "are covered by other entries (the list has too many wildcards to compare "
+                    "every pair)"
+                )
+            outer_text, inner_text = texts[j], texts[i]
+            assert outer_text is not None
+            assert inner_text is not None
+            covers = facts.includes(outer_text, inner_text, ignore_case=actions, budget=budget)
+            if covers is None:
+                if undecided is None:
+                    undecided = (
+                        i,
+                        (
+                            f"whether another entry of {name} in {sf.where} covers {texts[i]!r} "
+                            "(the wildcards are too complex to compare exactly)"
+                        ),
+                    )
+                continue
+            if not covers:
+                continue
+            if j > i and facts.includes(inner_text, outer_text, ignore_case=actions, budget=budget):
+                continue  # equivalent entries: the later one is reported
+            found[f"{kind}-subsumed"].append(
+                (
+                    values[i],
+                    f"{inner_text!r} in {name} of {sf.where} is already covered by "
+                    f"{outer_text!r} in the same list.",
+                    f"Remove {inner_text!r}, or replace {outer_text!r} with a narrower entry if "
+                    "it covers more than intended.",
+                )
+            )
+            break
+    return undecided
 
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from acscontract.ram._document import PolicyDocument, Value
+from acscontract.ram._document import Location, PolicyDocument, Value
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
 from acscontract.ram._lint._facts import ArnParts, TemplateShape, has_wildcard
@@ -453,7 +453,7 @@ def _wildcard_reach(
             if parts is None or parts.prefix not in prefixes:
                 continue
             for entry in sf.entries:
-                reach = _reach(context, text, parts, entry)
+                reach = _reach(context, value.location, text, parts, entry)
                 if reach is None:
                     continue
                 if reach[0] == "every":
@@ -488,15 +488,34 @@ def _wildcard_reach(
 _Reach = tuple[str, ...]
 
 
-def _reach(context: LintContext, text: str, parts: ArnParts, entry: CatalogEntry) -> _Reach | None:
+def _reach(
+    context: LintContext, location: Location, text: str, parts: ArnParts, entry: CatalogEntry
+) -> _Reach | None:
     """How far a resource reaches for a catalogued action: ("every", resource type) or
     ("overreach", placeholder, value, example, intended patterns); None when it stays narrow.
     Cached per resource and action."""
     cache = context.facts.memo
     key = ("reach", text, entry.action)
     if key not in cache:
-        cache[key] = _compute_reach(context, parts, entry)
+        try:
+            cache[key] = _compute_reach(context, parts, entry)
+        except _Undecided as exc:
+            context.undecided(
+                location,
+                f"whether the resource {exc.relative!r} reaches every resource of "
+                f"{exc.template} (the wildcards are too complex to compare exactly)",
+            )
+            return None
     return cast("_Reach | None", cache[key])
+
+
+class _Undecided(Exception):
+    """A signal inside this module: a question was left undecided (never raised out)."""
+
+    def __init__(self, relative: str, template: str) -> None:
+        super().__init__(relative)
+        self.relative = relative
+        self.template = template
 
 
 def _compute_reach(context: LintContext, parts: ArnParts, entry: CatalogEntry) -> _Reach | None:
@@ -510,7 +529,11 @@ def _compute_reach(context: LintContext, parts: ArnParts, entry: CatalogEntry) -
             for i, name in enumerate(shape.placeholders)
             if m is not None and "domain" in name.lower()
         ]
-        every = relative == "*" or context.facts.relative_vs_template(relative, shape, every=True)
+        every = relative == "*" or context.facts.relative_vs_template(
+            relative, shape, every=True, budget=context.budget
+        )
+        if every is None:
+            raise _Undecided(relative, shape.resource_type.arn_template)
         if every or any(d == "*" for _, d in domains):
             return ("every", shape.resource_type.type.lower())
         for name, domain in domains:

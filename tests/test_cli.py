@@ -1,0 +1,227 @@
+"""The command-line convention every command shares (acscontract.cli.main).
+
+A usage error is one line on standard error with exit 2; a closed pipe ends quietly with exit 0;
+results go to standard output; a missing extra is named in one line; a bug is one line, exit 70.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acscontract.cli import COMMANDS, EXIT_INTERNAL, _missing_extra, main
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = str(ROOT / "ram_policies" / "recorder-least-privilege.json")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    assert err.endswith("\n"), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("acscontract: ")
+    return err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["ram"],
+        ["spec"],
+        ["emulator"],
+        ["probe"],
+        ["no-such-command"],
+        ["--no-such-option"],
+        ["spec", "show", "--format", "xml"],
+        ["spec", "validate", "--bogus"],
+        ["ram", "lint"],
+        ["ram", "lint", POLICY, "--fail-on", "sometimes"],
+        ["ram", "simulate", POLICY],
+        ["ram", "diff", POLICY],
+        ["ram", "generate"],
+        ["emulator", "serve", "--port", "99999"],
+        ["probe", "rate-limit", "--bogus"],
+        ["run", "--bogus"],
+    ],
+    ids=lambda a: " ".join(a) or "<none>",
+)
+def test_every_usage_error_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    line = one_line(err)
+    assert "--help" in line  # says where to look
+
+
+def test_a_group_without_its_command_lists_the_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "ram")
+    assert code == 2
+    assert "'acscontract ram' needs a command (diff, generate, lint, simulate)" in one_line(err)
+
+
+def test_help_and_version_are_results(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--help")
+    assert (code, err) == (0, "")
+    for name in COMMANDS:
+        assert name in out
+    code, out, err = run(capsys, "--version")
+    assert (code, err) == (0, "")
+    assert out.startswith("acscontract, version ")
+
+
+def _closed_pipe(args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """Run the command with its standard output a pipe nobody reads (the reader has exited,
+    as `head -1` does)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "acscontract", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["spec", "show", "RealTimeRecordCommand", "--format", "json"],
+        ["spec", "show", "RealTimeRecordCommand"],
+        ["spec", "openapi", "RealTimeRecordCommand"],
+        ["ram", "lint", str(ROOT / "tests" / "data"), "--format", "sarif"],
+        ["ram", "generate", "--account", "1234567890123456", "--domain", "a.example.com"],
+        ["--help"],
+    ],
+    ids=lambda a: " ".join(a[:3]),
+)
+def test_a_closed_pipe_ends_quietly_with_exit_0(args: list[str]) -> None:
+    done = _closed_pipe(args)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""
+
+
+def test_output_an_encoding_cannot_show_is_escaped(tmp_path: Path) -> None:
+    policy = tmp_path / "p.json"
+    policy.write_text('{"Version": "1", "Statement": [{"Sid": "\\ud800", "Effect": "Allow"}]}')
+    done = subprocess.run(
+        [sys.executable, "-m", "acscontract", "ram", "lint", str(policy), "--format", "json"],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr.decode()
+    assert done.stderr == b""
+    done.stdout.decode("ascii")  # every byte is ASCII: the rest was escaped
+
+
+# --- Missing extras -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "extra"),
+    [
+        ("starlette", ["emulator", "serve", "--port", "0"], "emulator"),
+        ("rich", ["run"], "contracts"),
+        ("rich", ["probe", "rate-limit"], "emulator"),
+    ],
+)
+def test_a_missing_extra_is_named_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    blocked: str,
+    args: list[str],
+    extra: str,
+) -> None:
+    # A None entry in sys.modules makes `import blocked` fail as if it were not installed.
+    for name in [m for m in sys.modules if m == blocked or m.startswith(blocked + ".")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, blocked, None)
+    for name in [m for m in sys.modules if m.startswith(("acscontract.cli._", "acscontract.emu"))]:
+        monkeypatch.delitem(sys.modules, name)
+    from acscontract.cli import cli
+
+    monkeypatch.setattr(cli, "commands", {})  # the subcommands are imported again
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    line = one_line(err)
+    assert f"pip install 'acscontract[{extra}]'" in line
+    assert blocked in line
+
+
+def test_plotting_is_its_own_extra_whatever_the_command() -> None:
+    missing = _missing_extra(ModuleNotFoundError("no", name="matplotlib.pyplot"), "probe")
+    assert missing is not None
+    assert missing.extra == "plot"
+    # A module of acscontract itself, or one no extra provides, is a bug: no extra is named.
+    assert _missing_extra(ModuleNotFoundError("no", name="acscontract.nope"), "ram") is None
+    assert _missing_extra(ModuleNotFoundError("no", name="nonexistent"), "ram") is None
+
+
+# --- Bugs ---------------------------------------------------------------------------------------
+
+
+def _boom(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("an invariant broke")
+
+
+def test_an_internal_error_is_one_line_and_exit_70(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import acscontract.spec
+
+    monkeypatch.setattr(acscontract.spec, "openapi_document", _boom)
+    monkeypatch.delenv("ACSCONTRACT_DEBUG", raising=False)
+    code, out, err = run(capsys, "spec", "openapi", "RealTimeRecordCommand")
+    assert code == EXIT_INTERNAL
+    assert out == ""
+    line = one_line(err)
+    assert "internal error (RuntimeError: an invariant broke)" in line
+    assert "ACSCONTRACT_DEBUG=1" in line
+    monkeypatch.setenv("ACSCONTRACT_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="an invariant broke"):
+        main(["spec", "openapi", "RealTimeRecordCommand"])
+
+
+def test_streams_are_made_unable_to_fail_on_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main(["ram", "generate", "--account", "1234567890123456", "--domain", "ü.example"]) in (
+        0,
+        2,
+    )
+    stream.flush()
+    raw.getvalue().decode("ascii")
+
+
+def test_mock_live_without_its_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import acscontract
+
+    for name in [m for m in sys.modules if m.startswith(("acscontract.emulator", "starlette"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'acscontract\[emulator\]'"):
+        acscontract.mock_live  # noqa: B018 - the attribute access is what is tested
