@@ -175,10 +175,7 @@ def _print_coverage(data: Mapping[str, Any]) -> None:
     out.table(
         "Modelled",
         ("operation", "effect", "resource", "checks"),
-        [
-            (i["operation"], i["effect"], i["resource"], ", ".join(i["checks"]))
-            for i in modelled
-        ],
+        [(i["operation"], i["effect"], i["resource"], ", ".join(i["checks"])) for i in modelled],
     )
     out.line()
     out.line(out.style("Schema-only", BOLD))
