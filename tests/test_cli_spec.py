@@ -13,7 +13,7 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 
 from acscontract.cli import main
-from acscontract.spec import bundled_spec_dir
+from acscontract.spec import bundled_spec_dir, find_spec_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_validate_default_is_the_bundled_spec(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "spec", "validate")
     assert code == 0
-    assert out == "3 spec files are valid.\n"  # the result, on standard output
+    count = len(find_spec_files([bundled_spec_dir()]))
+    assert out == f"{count} spec files are valid.\n"  # the result, on standard output
     assert err == ""
 
 
@@ -155,7 +156,7 @@ def test_the_wheel_carries_the_spec_and_works_outside_the_checkout(tmp_path: Pat
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "3 spec files are valid" in result.stdout
+    assert f"{len(find_spec_files([bundled_spec_dir()]))} spec files are valid" in result.stdout
     # A message that names a guide names the installed copy of it.
     (elsewhere / "empty.toml").write_text("", encoding="utf-8")
     (elsewhere / "p.json").write_text("{}", encoding="utf-8")

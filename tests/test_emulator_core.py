@@ -474,7 +474,7 @@ def test_snapshot_and_restore_round_trip_into_a_new_emulator(em, clock):
     # the restored timer still fires on time
     clock.advance(OP.lifecycle.timers["interruptionDelay"])
     assert other.state.task_state(DOMAIN, APP, "stream2") == "idle"
-    assert [r.stream for r in other.recordings()] == ["stream3", "stream2"]
+    assert [r.key[-1] for r in other.recordings()] == ["stream3", "stream2"]
 
 
 def test_restore_refuses_what_is_not_a_snapshot(em):
@@ -510,10 +510,10 @@ def test_state_view_is_read_only(em):
     assert em.state.task_state(DOMAIN, APP, "stream1") == "recording"
 
 
-def test_set_stream_online_creates_streams_of_known_apps_only(em):
+def test_set_stream_online_creates_streams_of_known_domains_only(em):
     em.set_stream_online(DOMAIN, APP, "brand-new", True)
     assert call(em, "start", "brand-new").status == 200
-    with pytest.raises(UsageError, match="no app"):
+    with pytest.raises(UsageError, match="no domain"):
         em.set_stream_online("unknown.example.com", APP, "s", True)
 
 

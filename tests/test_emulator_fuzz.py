@@ -236,6 +236,7 @@ def test_fuzzed_http_requests_never_fail_unplanned_or_hang_and_keep_the_store_in
     assert emulator.snapshot() == before
     stored = database.load()
     assert stored is not None
+    tasks = next(iter(emulator.state.lifecycles))
     assert sorted(
-        json.dumps(r.value, sort_keys=True) for r in stored.records if r.kind == "task"
-    ) == (sorted(json.dumps(task, sort_keys=True) for task in before["tasks"]))
+        json.dumps(r.value, sort_keys=True) for r in stored.records if r.kind == tasks
+    ) == sorted(json.dumps(t["record"], sort_keys=True) for t in before["world"].get(tasks, []))

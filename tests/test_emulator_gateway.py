@@ -120,7 +120,8 @@ def test_methods_other_than_the_spec_ones_are_refused_first(em, method):
 
 @pytest.mark.parametrize("scheme", ["v1", "v3"])
 def test_unknown_and_missing_actions_and_wrong_versions(em, scheme):
-    assert send(em, action="DescribeLiveStreamsOnlineList", scheme=scheme) == UNKNOWN_ACTION
+    assert send(em, action="DescribeLiveStreamsOnlineLists", scheme=scheme) == UNKNOWN_ACTION
+    assert send(em, action="realtimerecordcommand", scheme=scheme) == UNKNOWN_ACTION
     assert send(em, action="", scheme=scheme) == UNKNOWN_ACTION
     assert send(em, version="2014-01-01", scheme=scheme) == UNKNOWN_VERSION
 
@@ -374,6 +375,12 @@ def test_every_gateway_error_of_the_spec_is_produced(clock):
     tiny = Emulator(clock=clock, nonce_cap=1)
     produced.add(send(tiny, nonce="one"))
     produced.add(send(tiny, nonce="two", params={**PARAMS, "StreamName": "stream2"}))
+    # Product-wide: another operation's malformed parameter, and an operation the spec does not
+    # model when the emulator is told to refuse those.
+    online = {"DomainName": "push.example.com", "PageSize": "many"}
+    produced.add(send(em, action="DescribeLiveStreamsOnlineList", params=online))
+    strict = Emulator(clock=clock, unmodelled="refuse")
+    produced.add(send(strict, action="DescribeLiveDomainDetail", params={"DomainName": "a"}))
     # Alternatives the emulator never picks: the other codes of the throttling and permission
     # categories (the spec names one code for each outcome the emulator produces).
     alternatives = {

@@ -8,7 +8,8 @@ from collections import deque
 import pytest
 
 from acscontract.emulator import Emulator, ManualClock, signed_request
-from acscontract.emulator._lifecycle import NoTransition, RecordingTask, apply
+from acscontract.emulator._lifecycle import DUE, STATE, TIMER, Machine, NoTransition
+from acscontract.emulator._world import World
 from acscontract.signing import Credentials
 from acscontract.spec import Transition, operation
 
@@ -107,8 +108,8 @@ def test_every_transition_of_the_spec_is_executed_as_the_spec_says(transition: T
         assert after_task == before_task
     if transition.start_timer is not None:
         assert after_task is not None
-        assert after_task.timer == transition.start_timer
-        assert after_task.timer_due == pytest.approx(
+        assert after_task[TIMER] == transition.start_timer
+        assert after_task[DUE] == pytest.approx(
             driver.clock.now() + LIFECYCLE.timers[transition.start_timer]
         )
 
@@ -144,8 +145,8 @@ def test_due_timers_fire_on_any_access_after_the_clock_moved():
     driver.code("stop")
     driver.clock.advance(DELAY + 5)  # the clock moves without telling the emulator
     assert driver.code("start", "stream2") is None  # any call fires due timers first
-    assert [r.reason for r in driver.em._state.recordings] == ["delayElapsed"]
-    assert driver.em._state.recordings[0].ended_at == pytest.approx(driver.clock.now() - 5)
+    assert [r.reason for r in driver.em.recordings()] == ["delayElapsed"]
+    assert driver.em.recordings()[0].ended_at == pytest.approx(driver.clock.now() - 5)
 
 
 def test_cancel_delay_produces_the_file_at_once():
@@ -158,7 +159,7 @@ def test_cancel_delay_produces_the_file_at_once():
     assert recording.reason == "cancel_delay"
     assert recording.ended_at == driver.clock.now()
     assert recording.ended_at - recording.started_at == 12
-    assert (recording.domain, recording.app, recording.stream) == (DOMAIN, APP, STREAM)
+    assert recording.key == (DOMAIN, APP, STREAM)
     driver.em.advance_clock(DELAY * 2)
     assert len(driver.em.recordings()) == 1  # the cancelled delay produces nothing more
 
@@ -192,10 +193,10 @@ def test_an_interruption_during_the_delay_keeps_the_running_delay():
     driver = Driver()
     driver.code("start")
     driver.code("stop")
-    due = driver.em.state.tasks[(DOMAIN, APP, STREAM)].timer_due
+    due = driver.em.state.tasks[(DOMAIN, APP, STREAM)][DUE]
     driver.clock.advance(60)
     driver.em.set_stream_online(DOMAIN, APP, STREAM, False)
-    assert driver.em.state.tasks[(DOMAIN, APP, STREAM)].timer_due == due
+    assert driver.em.state.tasks[(DOMAIN, APP, STREAM)][DUE] == due
 
 
 def test_every_command_on_an_offline_stream_is_stream_not_found():
@@ -220,7 +221,7 @@ def test_checks_run_in_the_spec_order():
     assert json.loads(response.body)["Code"] == OP.check_code("malformedParameter")
     assert driver.code("start", "offline1", app="nope") == OP.check_code("recordConfig")
     assert driver.code("start", "offline1") == OP.check_code("streamOnline")
-    assert [c.check for c in OP.checks] == [
+    assert [c.id for c in OP.checks] == [
         "missingParameter",
         "malformedParameter",
         "recordConfig",
@@ -251,8 +252,25 @@ def test_owner_id_is_checked_for_type_only():
     assert driver.em.handle(signed_request(extra, ROOT)).status == 200
 
 
-def test_apply_refuses_a_trigger_the_spec_does_not_know():
-    task = RecordingTask(DOMAIN, APP, STREAM, LIFECYCLE.initial)
+def test_the_machine_refuses_a_trigger_the_spec_does_not_know():
+    machine = Machine(OP)
+    world = World(OP.product)
+    key = (DOMAIN, APP, STREAM)
     with pytest.raises(NoTransition, match="no transition"):
-        apply(LIFECYCLE, task, "explode", 0.0)
-    assert task.state == LIFECYCLE.initial
+        machine.fire(world, "1234567890123456", key, "explode", 0.0)
+    assert machine.state_of(world, "1234567890123456", key) == LIFECYCLE.initial
+    assert world.get(LIFECYCLE.resource, "1234567890123456", key) is None
+
+
+def test_a_record_configurations_delay_time_replaces_the_default_delay():
+    seed = Emulator().seed.to_json()
+    seed["accounts"][0]["domains"][0]["apps"][0]["record_config"] = {"DelayTime": 30}
+    clock = ManualClock()
+    em = Emulator(seed, clock=clock)
+    assert em.handle(signed_request(params("start"), ROOT)).status == 200
+    assert em.handle(signed_request(params("stop"), ROOT)).status == 200
+    task = em.state.tasks[(DOMAIN, APP, STREAM)]
+    assert task[STATE] == "stopped"
+    assert task[DUE] == pytest.approx(clock.now() + 30)
+    em.advance_clock(30)
+    assert [r.reason for r in em.recordings()] == [LIFECYCLE.event_for_timer("interruptionDelay")]

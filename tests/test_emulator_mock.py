@@ -772,7 +772,7 @@ def test_eight_threads_in_their_own_blocks_land_in_eight_emulators() -> None:
     for index, emulator in emulators.items():
         busy = {s for s in STREAMS if task_state(emulator, s) != LIFECYCLE.initial}
         assert busy == {STREAMS[index]}, index
-        assert [r.stream for r in emulator.recordings()] == [STREAMS[index]]
+        assert [r.key[-1] for r in emulator.recordings()] == [STREAMS[index]]
     # After every block ended, nothing is intercepted.
     assert nothing_patched()
     with (
@@ -1127,7 +1127,7 @@ def test_advance_clock_works_inside_mock_live() -> None:
         _start_and_stop("s1")
         assert emulator.recordings() == ()
         emulator.advance_clock(DELAY_S + 1)
-        assert [(r.stream, r.reason) for r in emulator.recordings()] == [("s1", DELAY_EVENT)]
+        assert [(r.key[-1], r.reason) for r in emulator.recordings()] == [("s1", DELAY_EVENT)]
         # Far in the virtual future, a freshly signed call is still fresh.
         emulator.advance_clock(10 * OP.protocol.timestamp_skew_seconds)
         _start_and_stop("s2")
@@ -1158,7 +1158,7 @@ def test_under_freezegun_calls_stay_fresh_and_ticking_fires_timers() -> None:
         assert recording.ended_at == FROZEN.timestamp() + DELAY_S
         _start_and_stop("s2")  # signed at the frozen time, checked against the frozen time
         emulator.advance_clock(DELAY_S + 1)  # advance_clock works under freezegun too
-        assert [r.stream for r in emulator.recordings()] == ["s1", "s2"]
+        assert [r.key[-1] for r in emulator.recordings()] == ["s1", "s2"]
 
 
 def test_freezegun_freezes_the_event_loop_clock_unless_real_asyncio() -> None:

@@ -157,7 +157,7 @@ def stored_recording_streams(state: Path) -> set[str]:
     with StateDatabase(state) as database:
         assert emulator.attach(database)
         view = emulator.state
-    return {key[2] for key, task in view.tasks.items() if task.state == RECORDING}
+    return {key[2] for key, task in view.tasks.items() if task["state"] == RECORDING}
 
 
 def wait_for(predicate: Any, seconds: float = 20.0) -> None:
@@ -295,7 +295,8 @@ def test_a_change_the_store_cannot_write_is_undone_and_not_acknowledged(tmp_path
 def stored_tasks(database: StateDatabase) -> set[str]:
     stored = database.load()
     assert stored is not None
-    return {json.loads(r.key)[2] for r in stored.records if r.kind == "task"}
+    tasks = OP.lifecycle.resource  # type: ignore[union-attr]
+    return {json.loads(r.key)[-1] for r in stored.records if r.kind == tasks}
 
 
 def test_every_acknowledged_change_is_in_the_database_before_the_answer(tmp_path: Path):

@@ -33,7 +33,10 @@ from typing import Any
 import pytest
 import requests
 from alibabacloud_live20161101.client import Client as LiveClient
-from alibabacloud_live20161101.models import RealTimeRecordCommandRequest
+from alibabacloud_live20161101.models import (
+    DescribeLiveDomainDetailRequest,
+    RealTimeRecordCommandRequest,
+)
 from alibabacloud_tea_openapi.exceptions import (
     AlibabaCloudException,
     ClientException,
@@ -45,6 +48,9 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException as LegacyClie
 from aliyunsdkcore.acs_exception.exceptions import ServerException as LegacyServerException
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 from aliyunsdkcore.client import AcsClient
+from aliyunsdklive.request.v20161101.DescribeLiveDomainDetailRequest import (
+    DescribeLiveDomainDetailRequest as LegacyDomainDetailRequest,
+)
 from aliyunsdklive.request.v20161101.RealTimeRecordCommandRequest import (
     RealTimeRecordCommandRequest as LegacyRequest,
 )
@@ -449,7 +455,7 @@ def test_every_mode_drives_the_recording_lifecycle(
         assert target.emulator.state.task_state(DOMAIN, APP, "s1") == state
     # stop, then cancel_delay, produces the file at once.
     (recording,) = target.emulator.recordings()
-    assert (recording.domain, recording.app, recording.stream) == (DOMAIN, APP, "s1")
+    assert recording.key == (DOMAIN, APP, "s1")
 
 
 # --- the operation's own errors -----------------------------------------------------------
@@ -648,7 +654,44 @@ def _client_recipes() -> dict[str, Callable[[Client], Any]]:
 
 CLIENT_RECIPES = _client_recipes()
 NONCE_MEMORY_FULL = _condition_code(LIMITS.nonces_per_access_key.condition)
-REACHED = {*SDK_GATEWAY_RECIPES, *CLIENT_RECIPES, STALE_CODE, NONCE_MEMORY_FULL}
+UNMODELLED = _condition_code("unmodelledOperation")
+REACHED = {*SDK_GATEWAY_RECIPES, *CLIENT_RECIPES, STALE_CODE, NONCE_MEMORY_FULL, UNMODELLED}
+
+
+@pytest.mark.parametrize("sdk", ["new", "legacy"])
+def test_an_unmodelled_operation_refused_on_request_surfaces_as_sdk_exception(sdk: str) -> None:
+    """`unmodelled="refuse"`: an operation the spec does not model gets the documented refusal."""
+    emulator = RecordingEmulator(SEED, unmodelled="refuse")
+    with serve_in_thread(emulator) as url:
+        netloc = url.split("://", 1)[1]
+        if sdk == "new":
+            config = Config(
+                access_key_id=ROOT.access_key_id,
+                access_key_secret=ROOT.access_key_secret,
+                endpoint=netloc,
+                protocol="http",
+            )
+            with pytest.raises(ServerException) as raised:
+                LiveClient(config).describe_live_domain_detail(
+                    DescribeLiveDomainDetailRequest(domain_name=DOMAIN)
+                )
+            code, status = raised.value.code, raised.value.status_code
+        else:
+            client = AcsClient(
+                region_id=REGION,
+                credential=AccessKeyCredential(ROOT.access_key_id, ROOT.access_key_secret),
+            )
+            request = LegacyDomainDetailRequest()
+            request.set_DomainName(DOMAIN)
+            request.set_endpoint(netloc)
+            with pytest.raises(LegacyServerException) as legacy_raised:
+                client.do_action_with_exception(request)
+            code, status = (
+                legacy_raised.value.get_error_code(),
+                legacy_raised.value.get_http_status(),
+            )
+    assert (code, status) == (UNMODELLED, OP.protocol.gateway_error(UNMODELLED).http_status)
+    assert emulator.last_body()["Code"] == UNMODELLED
 
 
 @pytest.mark.parametrize("mode", list(CALLERS))
@@ -862,7 +905,7 @@ def scenario_recording_by_advancing_the_clock(
         _ok(CALLERS[mode](target, ROOT, params(command, "s3")), answers)
     assert target.emulator.recordings() == ()
     target.emulator.advance_clock(DELAY_S + 1)
-    assert [(r.stream, r.reason) for r in target.emulator.recordings()] == [("s3", DELAY_EVENT)]
+    assert [(r.key[-1], r.reason) for r in target.emulator.recordings()] == [("s3", DELAY_EVENT)]
     # The gateway checks timestamps on the wall clock: advancing never makes a call stale.
     _ok(CALLERS[mode](target, ROOT, params("start", "s3")), answers)
 

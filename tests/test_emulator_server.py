@@ -148,15 +148,23 @@ def test_admin_state_reset_and_recordings(em):
     asgi_call(app)
     state = asgi(app, "GET", "/_emulator/state").json()
     assert state["operation"] == OP.qualified_name
+    assert state["product"] == f"{OP.product.name}/{OP.product.version}"
     assert state["throttle"] == OP.flow_control.default_algorithm
-    stream = next(s for s in state["streams"] if s["stream"] == "stream1" and s["app"] == "live")
-    assert stream == {
-        "domain": "push.example.com",
-        "app": "live",
-        "stream": "stream1",
-        "online": True,
-        "task": "recording",
-    }
+    binding = OP.product.seed
+    assert binding is not None
+    domain, app_name, stream_name = OP.lifecycle.key  # type: ignore[union-attr]
+    key = {domain: "push.example.com", app_name: "live", stream_name: "stream1"}
+    (stream,) = [
+        s for s in state["world"][binding.streams] if all(s[k] == v for k, v in key.items())
+    ]
+    assert stream[binding.online] is True
+    assert stream["account"] == "1234567890123456"
+    (task,) = state["world"][OP.lifecycle.resource]  # type: ignore[union-attr]
+    assert task["state"] == "recording"
+    assert {k: task[k] for k in key} == key
+    narrowed = asgi(app, "GET", "/_emulator/state", params={stream_name: "stream2"}).json()
+    assert {s[stream_name] for s in narrowed["world"][binding.streams]} == {"stream2"}
+    assert narrowed["world"][OP.lifecycle.resource] == []  # type: ignore[union-attr]
     assert "secret" not in json.dumps(state)
     assert asgi(app, "POST", "/_emulator/reset").json() == {"reset": True}
     assert asgi(app, "GET", "/_emulator/recordings").json() == {"recordings": []}
@@ -181,7 +189,7 @@ def test_admin_streams_and_clock_drive_the_lifecycle(em):
     assert bad.status_code == 400
     unknown = asgi(app, "POST", "/_emulator/streams/nope.example.com/live/s", json={"online": True})
     assert unknown.status_code == 400
-    assert "no app" in unknown.json()["error"]
+    assert "no domain" in unknown.json()["error"]
 
 
 def test_admin_clock_advance_needs_a_movable_clock():
@@ -488,7 +496,8 @@ def test_serve_in_thread_serves_real_http_and_applies_faults(em):
         assert http_call(url, {**PARAMS, "StreamName": "stream3"}).status_code == 200
         assert time.perf_counter() - started >= 0.05
         state = requests.get(f"{url}/_emulator/state", timeout=5).json()
-        assert {t["stream"] for t in state["tasks"]} == {"stream1", "stream3"}
+        tasks = state["world"][OP.lifecycle.resource]  # type: ignore[union-attr]
+        assert {t[OP.lifecycle.key[-1]] for t in tasks} == {"stream1", "stream3"}  # type: ignore[union-attr]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/_emulator/state", timeout=1)
 

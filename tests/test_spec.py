@@ -300,16 +300,20 @@ def _problems(path: Path) -> list[str]:
             "'Bogus' is neither 'ok' nor a documented error code",
         ),
         (
-            "  - check: recordConfig\n    errorCode: CodeConfigNotFound",
-            "  - check: recordConfig\n    errorCode: NoConfig",
-            "/x-checks/2/errorCode: NoConfig is not one of",
+            "    errorCode: CodeConfigNotFound",
+            "    errorCode: NoConfig",
+            "/x-checks/2: NoConfig is neither an error code of the operation",
         ),
         (
             "name: RealTimeRecordCommand",
             "name: RealTimeRecordCommand\nname: Again",
             "appears twice",
         ),
-        ("  entity: RecordingTask", "  on: RecordingTask", "is not a string"),
+        (
+            "  resource: recordingTask\n  initial",
+            "  of: recordingTask\n  initial",
+            "unknown key 'of'",
+        ),
     ],
 )
 def test_broken_specs_get_a_precise_message(

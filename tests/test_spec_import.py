@@ -47,14 +47,20 @@ def test_imported_operation_agrees_with_the_hand_written_spec(imported_all: Path
     assert imported.product.endpoints == written.product.endpoints
 
 
-def test_imported_specs_mark_ram_and_flow_control_unknown(imported_all: Path) -> None:
-    imported = load_operation(imported_all / "live" / "2016-11-01" / "AddLiveDomain.yaml")
+def test_imported_specs_mark_ram_unknown_and_read_flow_control_from_the_docs(
+    imported_all: Path,
+) -> None:
+    folder = imported_all / "live" / "2016-11-01"
+    imported = load_operation(folder / "AddLiveDomain.yaml")
     assert imported.ram.action == "live:AddLiveDomain"
     assert imported.ram.known is False
     assert imported.ram.resource_types == ()
-    assert imported.flow_control.limit is None
-    pointers = {u.pointer for u in imported.undocumented}
-    assert {"/x-ram/undocumented", "/x-flowControl/undocumented"} <= pointers
+    # "本接口的单用户QPS限制为30次/秒" in the operation's description
+    assert (imported.flow_control.limit, imported.flow_control.per) == (30, "second")
+    assert "/x-ram/undocumented" in {u.pointer for u in imported.undocumented}
+    silent = load_operation(folder / "AllowPushStream.yaml")
+    assert silent.flow_control.limit is None
+    assert "/x-flowControl/undocumented" in {u.pointer for u in silent.undocumented}
 
 
 def test_import_selected_apis_only(tmp_path: Path) -> None:

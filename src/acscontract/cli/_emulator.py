@@ -15,7 +15,7 @@ __all__ = ["emulator"]
 
 @click.group()
 def emulator() -> None:
-    """Run the emulator of the operation (RealTimeRecordCommand) as an HTTP server."""
+    """Run the emulator of the Live product (every operation) as an HTTP server."""
 
 
 @emulator.command("serve")
@@ -53,6 +53,14 @@ def emulator() -> None:
     "Generated when the host is not loopback.",
 )
 @click.option(
+    "--unmodelled",
+    type=click.Choice(["answer", "refuse"]),
+    default="answer",
+    show_default=True,
+    help="Operations whose spec declares no effect: answer them from their response schema "
+    "(schema-only), or refuse them with the documented NotImplemented error.",
+)
+@click.option(
     "--log-level",
     default="warning",
     show_default=True,
@@ -65,6 +73,7 @@ def serve(
     state_file: Path | None,
     throttle: str | None,
     admin_token: str | None,
+    unmodelled: str,
     log_level: str,
 ) -> int:
     """Serve the emulator over HTTP until interrupted (Ctrl+C or SIGTERM; exit 0).
@@ -88,7 +97,7 @@ def serve(
                 f"--throttle {throttle!r} is not an algorithm the emulator knows; use one of "
                 f"{', '.join(THROTTLE_ALGORITHMS)}."
             )
-    instance = Emulator(seed_path, clock=OffsetClock(), throttle=throttle)
+    instance = Emulator(seed_path, clock=OffsetClock(), throttle=throttle, unmodelled=unmodelled)
     database = None
     restored = False
     if state_file is not None:
@@ -109,11 +118,17 @@ def serve(
         raise
     url = url_for(sock)
 
-    click.echo(f"acscontract emulator of {instance.operation.qualified_name} on {url}")
+    product = instance.product
+    click.echo(f"acscontract emulator of {product.name}/{product.version} on {url}")
     click.echo(
         f"  seed: {instance.seed.source}" + (" (restored from the state file)" if restored else "")
     )
     click.echo(f"  throttle: {instance.throttle_algorithm}")
+    click.echo(
+        "  operations: every one of the product's; those the spec does not model are "
+        + ("answered schema-only" if unmodelled == "answer" else "refused")
+        + " (`acscontract spec show --coverage` lists them)"
+    )
     if state_file is not None:
         click.echo(f"  state file: {state_file}")
     click.echo(f"  admin API: {url}/_emulator/state" + ("" if token else " (loopback only)"))

@@ -134,13 +134,82 @@ def _print_text(op: spec_api.Operation) -> None:
     )
 
 
+def coverage(product: spec_api.Product) -> dict[str, Any]:
+    """What the emulator models of a product, and what it answers from the schema only."""
+    modelled: list[dict[str, Any]] = []
+    schema_only: list[str] = []
+    for name in spec_api.operation_names(product):
+        op = spec_api.product_operation(product, name)
+        if op is None:  # pragma: no cover - the names come from the same folder
+            continue
+        if op.effect is None:
+            schema_only.append(name)
+        else:
+            modelled.append(
+                {
+                    "operation": name,
+                    "effect": op.effect.kind,
+                    "resource": op.effect.resource,
+                    "checks": [c.id for c in op.checks],
+                }
+            )
+    return {
+        "product": f"{product.name}/{product.version}",
+        "operations": len(modelled) + len(schema_only),
+        "modelled": modelled,
+        "schemaOnly": schema_only,
+    }
+
+
+def _print_coverage(data: Mapping[str, Any]) -> None:
+    import textwrap
+
+    out = Out()
+    modelled, schema_only = data["modelled"], data["schemaOnly"]
+    out.line(
+        f"{out.style(data['product'], BOLD)}: {data['operations']} operations, "
+        f"{len(modelled)} modelled (their effect runs on the emulator's world), "
+        f"{len(schema_only)} schema-only (answered from the response schema and examples)."
+    )
+    out.line()
+    out.table(
+        "Modelled",
+        ("operation", "effect", "resource", "checks"),
+        [(i["operation"], i["effect"], i["resource"], ", ".join(i["checks"])) for i in modelled],
+    )
+    out.line()
+    out.line(out.style("Schema-only", BOLD))
+    for line in textwrap.wrap(", ".join(schema_only), out.width - 2):
+        out.line("  " + line)
+
+
 @spec.command("show")
 @click.argument("operation", default=spec_api.DEFAULT_OPERATION)
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "text"]), default="text", show_default=True
 )
-def show(operation: str, fmt: str) -> int:
+@click.option(
+    "--coverage",
+    "coverage_",
+    is_flag=True,
+    help="List the product's operations the emulator models and those it answers schema-only "
+    "(OPERATION then names the product, e.g. live/2016-11-01).",
+)
+def show(operation: str, fmt: str, coverage_: bool) -> int:
     """Show an operation's spec (OPERATION is product/version/Name or a plain Name)."""
+    if coverage_:
+        parts = operation.strip("/").split("/")
+        the_product = (
+            spec_api.product("/".join(parts[:2]))
+            if len(parts) >= 2
+            else spec_api.operation(operation).product
+        )
+        data = coverage(the_product)
+        if fmt == "json":
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            _print_coverage(data)
+        return 0
     op = spec_api.load_operation(spec_api.resolve_operation(operation))
     if fmt == "json":
         click.echo(json.dumps(normalized(op), indent=2, ensure_ascii=False))

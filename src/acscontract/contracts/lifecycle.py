@@ -117,7 +117,7 @@ class LifecycleModel:
         every = frozenset(self.lifecycle.states)
         self.possible: frozenset[str] = every if state is None else frozenset({state})
         self.offline = False
-        check = next((c for c in op.checks if c.check == "streamOnline"), None)
+        check = next((c for c in op.checks if c.id == "streamOnline"), None)
         self._offline_code = check.code if check is not None else None
         self._offline_lenient = check is not None and check.undocumented is not None
 

@@ -127,10 +127,7 @@ def _emulator_resources(target: ContractTarget) -> None:
     streams = getattr(admin, "streams", None)
     if streams is None:
         return  # the in-process emulator: the resources come from its own seed
-    known = {
-        (str(s.get("domain")), str(s.get("app")), str(s.get("stream"))): bool(s.get("online"))
-        for s in streams()
-    }
+    known = {tuple(s["key"]): bool(s.get("online")) for s in streams()}
     key = (resources.domain, resources.app)
     online = known.get((*key, resources.stream))
     if online is None:

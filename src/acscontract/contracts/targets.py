@@ -176,11 +176,8 @@ class EmulatorAdmin:
         return self.emulator.gateway_now()
 
     def recordings(self, domain: str, app: str, stream: str) -> int:
-        return sum(
-            1
-            for r in self.emulator.recordings()
-            if (r.domain, r.app, r.stream) == (domain, app, stream)
-        )
+        key = (domain, app, stream)
+        return sum(1 for r in self.emulator.recordings() if r.key == key)
 
     def set_account_qps(self, account: str, qps: int | None) -> None:
         self.emulator.set_account_qps(account, qps)
@@ -218,6 +215,7 @@ class HttpAdmin:
         )
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._layout: dict[str, Any] | None = None
         # Advancing by zero tells whether the emulator's clock can move at all.
         self._can_advance = self._request("POST", "/clock/advance", {"seconds": 0}).status == 200
 
@@ -266,26 +264,50 @@ class HttpAdmin:
             cached = self._cache.get(key)
         if cached is not None and cached.get("recordings") is not None:
             return cached
-        data = self._call("GET", "/state", params={"domain": domain, "app": app, "stream": stream})
+        shape = self._shape()
+        fields = dict(zip(shape["key"], key, strict=True))
+        data = self._call("GET", "/state", params=fields)
         data = data if isinstance(data, Mapping) else {}
+        found = data.get("world")
+        world: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
 
-        def mine(items: Any) -> list[Mapping[str, Any]]:
+        def mine(resource: str) -> list[Mapping[str, Any]]:
             # An emulator that ignores the filter sends everything: keep this stream's items.
             return [
                 i
-                for i in items or ()
-                if isinstance(i, Mapping)
-                and (i.get("domain"), i.get("app"), i.get("stream")) == key
+                for i in world.get(resource, ()) or ()
+                if isinstance(i, Mapping) and all(i.get(k) == v for k, v in fields.items())
             ]
 
-        fresh = {
-            "streams": mine(data.get("streams")),
-            "tasks": mine(data.get("tasks")),
-            "recordings": mine(data.get("recordings")),
-        }
+        tasks = mine(shape["tasks"])
+        state = str(tasks[0].get("state")) if tasks else self._initial
+        streams = [
+            {"online": i.get(shape["online"]), "task": state} for i in mine(shape["streams"])
+        ]
+        fresh = {"streams": streams, "tasks": tasks, "recordings": mine(shape["recordings"])}
         with self._lock:
             self._cache[key] = fresh
         return fresh
+
+    def _shape(self) -> dict[str, Any]:
+        """Where the stream, its task and its recordings are in the emulator's world (read once
+        from `GET /state`: the lifecycle's resource and key, the seed's streams, the produced
+        resource)."""
+        if self._layout is not None:
+            return self._layout
+        data = self.state()
+        lifecycles = data.get("lifecycles") or {}
+        tasks = next(iter(lifecycles), "")
+        seed = data.get("seed") or {}
+        shape = {
+            "tasks": tasks,
+            "key": list((data.get("identifiers") or {}).get(tasks, ())),
+            "streams": seed.get("streams", ""),
+            "online": seed.get("online", ""),
+            "recordings": (data.get("produces") or {}).get(tasks, ""),
+        }
+        self._layout = shape
+        return shape
 
     def snapshot(self) -> Mapping[str, Any] | None:
         """The emulator's snapshot (its world as a seed, with keys), or None if refused."""
@@ -299,9 +321,19 @@ class HttpAdmin:
         return data if isinstance(data, Mapping) else None
 
     def streams(self) -> list[Mapping[str, Any]]:
-        """The streams the emulator knows: domain, app, stream, online, task."""
-        items = self.state().get("streams", [])
-        return [item for item in items if isinstance(item, Mapping)]
+        """The streams the emulator knows: each one's key (the lifecycle's identifiers, in order)
+        and whether it is online."""
+        shape = self._shape()
+        world = self.state().get("world")
+        items = world.get(shape["streams"], []) if isinstance(world, Mapping) else []
+        return [
+            {
+                "key": tuple(str(item.get(name)) for name in shape["key"]),
+                "online": bool(item.get(shape["online"])),
+            }
+            for item in items
+            if isinstance(item, Mapping)
+        ]
 
     def task_state(self, domain: str, app: str, stream: str) -> str:
         key = (domain, app, stream)
@@ -1024,7 +1056,7 @@ def _probe_admin(
         data = response.json()
     except ValueError:
         return None
-    return data if isinstance(data, Mapping) and "streams" in data else None
+    return data if isinstance(data, Mapping) and "world" in data else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1065,10 +1097,7 @@ def _served_extras(
     account = world.account
     domain = next((d for d in account.domains if d.name == options.domain), None)
     app = None if domain is None else next((a for a in domain.apps if a.name == options.app), None)
-    online = {
-        (str(s.get("domain")), str(s.get("app")), str(s.get("stream"))): bool(s.get("online"))
-        for s in streams
-    }
+    online = {tuple(s["key"]): bool(s.get("online")) for s in streams}
     spare: tuple[str, ...] = ()
     offline = options.stream_offline
     if app is not None:

@@ -1,26 +1,33 @@
-"""The emulator of an Alibaba Cloud RPC operation (RealTimeRecordCommand first).
+"""The emulator of an Alibaba Cloud RPC product (ApsaraVideo Live first): every operation.
 
-`Emulator` is the transport-independent core: `handle(EmulatorRequest) -> EmulatorResponse` over
-explicit state you can create, seed, snapshot, restore and throw away, and keep in a live store
-(`StateDatabase`, SQLite) that every change is written to before it is answered. The front doors
-are thin layers over it: `mock_live` (in process, on requests, aiohttp and httpx), `asgi_app`
-(starlette, with the `/_emulator/` admin API), `serve_in_thread` (a real uvicorn server for
-tests) and `acscontract emulator serve` on the command line. The `live_mock` pytest fixture
-comes from acscontract's pytest plugin, not from here: the emulator does not import pytest.
+`Emulator` is the transport-independent core: `handle(EmulatorRequest) -> EmulatorResponse` for
+every Action of the product, over explicit state you can create, seed, snapshot, restore and
+throw away, and keep in a live store (`StateDatabase`, SQLite) that every change is written to
+before it is answered. The front doors are thin layers over it: `mock_live` (in process, on
+requests, aiohttp and httpx), `asgi_app` (starlette, with the `/_emulator/` admin API),
+`serve_in_thread` (a real uvicorn server for tests) and `acscontract emulator serve` on the
+command line. The `live_mock` pytest fixture comes from acscontract's pytest plugin, not from
+here: the emulator does not import pytest.
 """
 
 from __future__ import annotations
 
 from acscontract.emulator._asgi import ADMIN_PREFIX, asgi_app
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
-from acscontract.emulator._core import Emulator, LiveStore, SeedLike, StateStoreError
+from acscontract.emulator._core import (
+    UNMODELLED_MODES,
+    Emulator,
+    LiveStore,
+    SeedLike,
+    StateStoreError,
+)
+from acscontract.emulator._envelope import EMULATION_HEADER
 from acscontract.emulator._faults import FAULT_KINDS, FaultRule
-from acscontract.emulator._lifecycle import RecordingTask
 from acscontract.emulator._mock import LiveCall, LiveMock, LiveMockError, mock_live
 from acscontract.emulator._persist import StateDatabase, StateFile, StateStore
 from acscontract.emulator._seed import Seed, load_seed, seed_schema
 from acscontract.emulator._server import serve_in_thread
-from acscontract.emulator._state import Identity, StateView, TaskView
+from acscontract.emulator._state import Identity, StateView
 from acscontract.emulator._testing import signed_request
 from acscontract.emulator._throttle import (
     THROTTLE_ALGORITHMS,
@@ -42,8 +49,10 @@ from acscontract.emulator._types import (
 
 __all__ = [
     "ADMIN_PREFIX",
+    "EMULATION_HEADER",
     "FAULT_KINDS",
     "THROTTLE_ALGORITHMS",
+    "UNMODELLED_MODES",
     "Authorizer",
     "BucketFactory",
     "Clock",
@@ -62,7 +71,6 @@ __all__ = [
     "OffsetClock",
     "PolicyAuthorizer",
     "Recording",
-    "RecordingTask",
     "Seed",
     "SeedLike",
     "SlidingLogBucket",
@@ -72,7 +80,6 @@ __all__ = [
     "StateStoreError",
     "StateView",
     "SystemClock",
-    "TaskView",
     "ThrottleBucket",
     "TokenBucket",
     "asgi_app",

@@ -14,7 +14,7 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -345,51 +345,37 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise _BadBody(f"The request body is not JSON ({exc}).") from None
 
+    def picked(record: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
+        return all(str(record.get(k)) == v for k, v in wanted.items() if k in record)
+
     async def state(request: Request) -> Response:
         view = emulator.state
-        # ?domain=&app=&stream= narrows streams, tasks and recordings to one stream.
-        wanted = tuple(request.query_params.get(k) for k in ("domain", "app", "stream"))
-
-        def picked(key: tuple[str, str, str]) -> bool:
-            return all(w is None or w == k for w, k in zip(wanted, key, strict=True))
-
-        streams = [
-            {
-                "domain": d,
-                "app": a,
-                "stream": s,
-                "online": online,
-                "task": view.task_state(d, a, s),
-            }
-            for (d, a, s), online in view.streams.items()
-            if picked((d, a, s))
-        ]
-        tasks = [
-            {
-                "domain": t.domain,
-                "app": t.app,
-                "stream": t.stream,
-                "state": t.state,
-                "segment_started_at": t.segment_started_at,
-                "timer": t.timer,
-                "timer_due": t.timer_due,
-            }
-            for t in view.tasks.values()
-            if picked((t.domain, t.app, t.stream))
-        ]
+        # ?Field=value (DomainName, AppName, StreamName, ...) narrows every list to the records
+        # that have that field with that value.
+        wanted = dict(request.query_params)
+        world = {
+            resource: [
+                {"account": account, **record}
+                for account, record in records
+                if picked(record, wanted)
+            ]
+            for resource, records in view.records.items()
+        }
         return JSONResponse(
             {
+                "product": f"{emulator.product.name}/{emulator.product.version}",
                 "operation": emulator.operation.qualified_name,
+                "unmodelled": emulator.unmodelled,
                 "throttle": emulator.throttle_algorithm,
                 "now": emulator.clock.now(),
                 "gateway_now": emulator.gateway_now(),
                 "gateway_offset": emulator.gateway_offset,
                 "accounts": list(view.accounts),
-                "streams": streams,
-                "tasks": tasks,
-                "recordings": [
-                    r.to_json() for r in view.recordings if picked((r.domain, r.app, r.stream))
-                ],
+                "identifiers": {k: list(v) for k, v in view.identifiers.items()},
+                "lifecycles": dict(view.lifecycles),
+                "produces": emulator.produced_resources(),
+                "seed": emulator.seed_binding(),
+                "world": world,
                 "faults": [r.to_json() for r in emulator.faults()],
             }
         )
@@ -411,17 +397,25 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
         if not isinstance(online, bool):
             return _error(400, 'The body must be {"online": true} or {"online": false}.')
         p = request.path_params
-        emulator.set_stream_online(p["domain"], p["app"], p["stream"], online)
-        view = emulator.state
+        key = (p["domain"], p["app"], p["stream"])
+        emulator.set_stream_online(*key, online)
         return JSONResponse(
-            {
-                "domain": p["domain"],
-                "app": p["app"],
-                "stream": p["stream"],
-                "online": online,
-                "task": view.task_state(p["domain"], p["app"], p["stream"]),
-            }
+            {"key": list(key), "online": online, "task": emulator.state.task_state(*key)}
         )
+
+    async def record(request: Request) -> Response:
+        data = await body_json(request)
+        key = data.get("key") if isinstance(data, dict) else None
+        fields = data.get("fields") if isinstance(data, dict) else None
+        if (
+            not isinstance(key, list)
+            or not all(isinstance(k, str) for k in key)
+            or not isinstance(fields, dict)
+        ):
+            return _error(400, 'The body must be {"key": [identifier values...], "fields": {...}}.')
+        resource = request.path_params["resource"]
+        emulator.set_record(resource, tuple(key), fields)
+        return JSONResponse({"resource": resource, "key": key, "fields": fields})
 
     async def faults(request: Request) -> Response:
         if request.method == "GET":
@@ -499,6 +493,7 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
         route("/reset", reset, ["POST"]),
         route("/seed", seed, ["POST"]),
         route("/streams/{domain}/{app}/{stream}", stream, ["POST"]),
+        route("/records/{resource}", record, ["POST"]),
         route("/faults", faults, ["GET", "POST", "DELETE"]),
         route("/faults/{rule_id}", fault, ["DELETE"]),
         route("/clock/advance", advance, ["POST"]),

@@ -1,11 +1,13 @@
-"""The emulator core: `Emulator.handle(request) -> response` over explicit, thread-safe state.
+"""The emulator core: `Emulator.handle(request) -> response` for every operation of a product.
 
-A call goes through the gateway, in this order, and stops at the first refusal:
+One gateway, generic and shared by every Action, answers each call in this order and stops at
+the first refusal:
 
-1. the HTTP method (the spec's `methods`)
+1. the HTTP method
 2. the request limits (`requestLimits` in rpc.yaml: query and body size, parameter count and
    length), before any work that grows with the request
-3. Action and Version (the operation's name and the product's version)
+3. Action and Version: the Action names an operation of the product (its spec is loaded on first
+   use), the Version is the product's
 4. the signature envelope (acscontract.signing.parse: IncompleteSignature, a parameter sent in
    both the query and the body, missing or malformed Timestamp and nonce)
 5. the AccessKey: unknown, then inactive
@@ -14,19 +16,23 @@ A call goes through the gateway, in this order, and stops at the first refusal:
 8. the timestamp, within the spec's skew of the gateway clock
 9. the nonce, not seen within the spec's replay window, with room left in the AccessKey's
    nonce memory
-10. the account's flow control
-11. RAM, for a RAM user's key or an STS token (root keys are not subject to RAM)
+10. the operation's flow control, per account, where its spec documents a limit
+11. RAM, for a RAM user's key or an STS token (root keys are not subject to RAM): the action
+    `<prefix>:<Action>` on the resource the spec documents, or `*` where it is undocumented
 12. fault injection
-13. the operation: the spec's `x-checks` in order, then the spec's lifecycle transition.
+13. the operation: its checks (`x-checks`, else the product's `x-defaultChecks`) in the spec's
+    order, then its effect (`x-effect`), run by the interpreter of its kind over the world. An
+    operation without an effect is answered from its response schema and the metadata's
+    examples (`schema-only`), or refused when the emulator was told to (`unmodelled="refuse"`).
 
 Parsing and signature verification run outside the state lock; everything from the nonce check
 on runs under it, and so does writing the call's changes to a live store (`attach`): a change is
 committed before its response leaves `handle`.
 
 Two clocks: the gateway (timestamp freshness, the nonce window, STS expiry, `acs:CurrentTime`)
-reads the wall clock plus an offset the admin API can set; recording timers, throttle windows and
-recordings run on the emulator's virtual clock, which tests move forward. Advancing the virtual
-clock by any amount never makes a freshly signed request stale.
+reads the wall clock plus an offset the admin API can set; lifecycle timers, throttle windows and
+the times of records run on the emulator's virtual clock, which tests move forward. Advancing the
+virtual clock by any amount never makes a freshly signed request stale.
 """
 
 from __future__ import annotations
@@ -43,16 +49,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
+from acscontract.emulator._checks import Call, run_checks
+from acscontract.emulator._effects import run_effect
 from acscontract.emulator._envelope import Envelope, GatewayCodes
+from acscontract.emulator._examples import example_body
 from acscontract.emulator._faults import FaultInjector, FaultRule
-from acscontract.emulator._lifecycle import NoTransition, RecordingTask, StreamKey, apply
+from acscontract.emulator._lifecycle import REASON, Machine, machines_of
 from acscontract.emulator._nonce import NonceCache, Verdict
 from acscontract.emulator._seed import Seed, load_seed
 from acscontract.emulator._state import (
     ACCOUNT,
-    RECORDING,
-    STREAM,
-    TASK,
     ChangeBatch,
     EmulatorState,
     Identity,
@@ -70,6 +76,7 @@ from acscontract.emulator._types import (
     Recording,
     SystemClock,
 )
+from acscontract.emulator._world import RecordKey
 from acscontract.errors import AcsContractError, InputError, UsageError
 from acscontract.signing import (
     Header,
@@ -81,15 +88,25 @@ from acscontract.signing import (
     parse,
     verify,
 )
-from acscontract.spec import Operation, RequestLimit
+from acscontract.spec import (
+    Operation,
+    Product,
+    RequestLimit,
+    operation_names,
+    product_operation,
+)
 from acscontract.spec import operation as bundled_operation
 
-__all__ = ["Emulator", "LiveStore", "SeedLike", "StateStoreError"]
+__all__ = ["UNMODELLED_MODES", "Emulator", "LiveStore", "SeedLike", "StateStoreError"]
 
 _log = logging.getLogger("acscontract.emulator")
 
 SeedLike = Seed | Mapping[str, Any] | str | Path | None
 """What `Emulator` and `load_seed` accept: a Seed, a dict, a YAML/JSON path, or None (default)."""
+
+UNMODELLED_MODES = ("answer", "refuse")
+"""What the emulator does with an operation whose spec declares no effect: answer it from its
+response schema (schema-only), or refuse it with the protocol's `unmodelledOperation` error."""
 
 # Global condition keys the emulator puts in every RAM request context; each must be one the
 # spec's protocol lists (checked at start-up).
@@ -100,18 +117,18 @@ _ACCESS_ID = "acs:AccessId"
 _MFA_PRESENT = "acs:MFAPresent"
 _CONTEXT_KEYS = (_SOURCE_IP, _SECURE_TRANSPORT, _CURRENT_TIME, _ACCESS_ID, _MFA_PRESENT)
 
-# Lifecycle events the admin API fires on a stream (names from the spec's `x-lifecycle.events`).
-_INTERRUPT = "interrupt"
-_RESUME = "resume"
+# The roles of a stream's online flag (see the product's x-resources events).
+_ONLINE_ROLES = {True: "streamOnline", False: "streamOffline"}
 
 # A gateway offset of more than ten years is a mistake, not a test.
 _MAX_GATEWAY_OFFSET = 10 * 365 * 86_400.0
 
 _PRINCIPAL_TYPES = {"user": "SubUser", "sts": "AssumedRoleUser"}
 _POLICY_TYPE = "AccountLevelIdentityBasedPolicy"
+_ANY_RESOURCE = "*"
 
-# Record kind of a fault rule (the world's other kinds live in _state), and the meta entries a
-# live store keeps next to the records.
+# Record kind of a fault rule (the world's kinds are its resources), and the meta entries a live
+# store keeps next to the records.
 _FAULT = "fault"
 _META_SEED = "seed"
 _META_SEED_SOURCE = "seed_source"
@@ -152,18 +169,21 @@ def _success_status(operation: Operation) -> int:
 
 
 class Emulator:
-    """An emulated endpoint of one operation, over explicit state you can create and throw away.
+    """An emulated endpoint of a whole product, over explicit state you can create and throw away.
 
-    `seed` is a Seed, a dict, a YAML/JSON file or None for the embedded default seed. Two clocks:
-    `clock` is the virtual clock that drives recording timers, throttle windows and recording
-    times (an `OffsetClock` by default: the system time, which `advance_clock` moves forward; a
-    `ManualClock` makes tests deterministic); `wall_clock` is what the gateway checks
-    timestamps, nonces, STS expiry and `acs:CurrentTime` against (the system clock by default),
-    plus `set_gateway_offset`. `throttle` picks the flow-control algorithm by name
-    (`fixed-window`, `sliding-log`, `token-bucket`; the spec's default when None) or is a
-    factory `(limit, window_seconds) -> ThrottleBucket`. `rng_seed` seeds fault probabilities.
+    `seed` is a Seed, a dict, a YAML/JSON file or None for the embedded default seed. `product`
+    is the product's spec (by default the product of `operation`, the bundled reference
+    operation); every operation of it is answered. Two clocks: `clock` is the virtual clock
+    that drives lifecycle timers, throttle windows and the times of records (an `OffsetClock`
+    by default: the system time, which `advance_clock` moves forward; a `ManualClock` makes
+    tests deterministic); `wall_clock` is what the gateway checks timestamps, nonces, STS expiry
+    and `acs:CurrentTime` against (the system clock by default), plus `set_gateway_offset`.
+    `throttle` picks the flow-control algorithm by name (`fixed-window`, `sliding-log`,
+    `token-bucket`; the reference operation's spec default when None) or is a factory
+    `(limit, window_seconds) -> ThrottleBucket`. `rng_seed` seeds fault probabilities.
     `nonce_cap` overrides the spec's nonce memory per AccessKey (for tests). `authorizer`
-    replaces RAM policy evaluation (for tests of the gateway itself).
+    replaces RAM policy evaluation (for tests of the gateway itself). `unmodelled` says what to
+    do with an operation whose spec declares no effect (UNMODELLED_MODES).
 
     `handle` is thread-safe. Every admin method is too. `attach` gives the emulator a live
     store: from then on every change is written to it before the call that made it returns.
@@ -178,48 +198,46 @@ class Emulator:
         throttle: str | BucketFactory | None = None,
         rng_seed: int = 0,
         operation: Operation | None = None,
+        product: Product | None = None,
         nonce_cap: int | None = None,
         authorizer: Authorizer | None = None,
+        unmodelled: str = "answer",
     ) -> None:
         op = operation if operation is not None else bundled_operation()
-        if op.lifecycle is None:
+        self._product: Product = product if product is not None else op.product
+        if op.product.path != self._product.path:
             raise UsageError(
-                f"The spec of {op.name} has no x-lifecycle; the emulator needs one to know what "
-                "each command does."
+                f"The operation {op.qualified_name} is not an operation of the product "
+                f"{self._product.name}/{self._product.version}."
             )
+        if unmodelled not in UNMODELLED_MODES:
+            raise UsageError(
+                f"unmodelled must be one of {', '.join(UNMODELLED_MODES)}, not {unmodelled!r}."
+            )
+        self._unmodelled = unmodelled
         self._op = op
-        self._lifecycle = op.lifecycle
+        self._operations: dict[str, Operation] = {op.name: op}
+        self._action_names = frozenset(operation_names(self._product)) | {op.name}
+        self._machines: dict[str, Machine] = machines_of(self._product, self.operation_spec)
         self._clock: Clock = clock if clock is not None else OffsetClock()
         self._wall_clock: Clock = wall_clock if wall_clock is not None else SystemClock()
         self._gateway_offset = 0.0
-        self._codes = GatewayCodes.from_operation(op)
-        self._envelope = Envelope(op, _success_status(op))
+        protocol = self._product.protocol
+        self._codes = GatewayCodes.from_protocol(protocol)
+        self._envelope = Envelope(self._product, _success_status(op))
         self._check_spec_coverage()
-        limits = op.protocol.request_limits
+        limits = protocol.request_limits
         self._limits = limits
         self._limit_codes = {
-            limit.name: op.protocol.gateway_error_for(limit.condition) for limit in limits.all()
+            limit.name: protocol.gateway_error_for(limit.condition) for limit in limits.all()
         }
 
         self._methods = frozenset(m.upper() for m in op.methods)
-        self._action = op.name
-        self._version = op.product.version
-        command = op.command_parameter
-        if command is None:
-            raise UsageError(
-                f"The spec of {op.name} has no parameter whose values are the lifecycle's "
-                "commands; the emulator cannot tell which command a call is."
-            )
-        self._command_name = command.name
-        self._key_names: tuple[str, ...] = tuple(self._lifecycle.key)
-        self._parameter_names = frozenset(p.name for p in op.parameters)
-        self._skew = float(op.protocol.timestamp_skew_seconds)
-        self._timestamp_format = op.protocol.timestamp_format
-        self._ram_action = op.ram.action
-        self._resource_type = op.ram.resource_types[0] if op.ram.resource_types else None
+        self._version = self._product.version
+        self._skew = float(protocol.timestamp_skew_seconds)
+        self._timestamp_format = protocol.timestamp_format
 
-        flow = op.flow_control
-        algorithm = throttle if throttle is not None else flow.default_algorithm
+        algorithm = throttle if throttle is not None else op.flow_control.default_algorithm
         if algorithm is None:
             raise UsageError(
                 f"{op.path}: the spec names no default flow-control algorithm "
@@ -227,10 +245,6 @@ class Emulator:
             )
         self._throttle_kind: str | BucketFactory = algorithm
         self._bucket_factory = bucket_factory(algorithm)
-        self._throttle_code = flow.throttle_code
-        self._throttle_status = flow.throttle_status
-        self._flow_limit = flow.limit
-        self._flow_window = flow.per_seconds
         capacity = limits.nonces_per_access_key.value if nonce_cap is None else nonce_cap
         if capacity < 1:
             raise UsageError(f"nonce_cap must be 1 or more; {nonce_cap} is not.")
@@ -239,12 +253,13 @@ class Emulator:
         self._lock = threading.RLock()
         self._custom_authorizer = authorizer
         self._unplanned = 0
+        command = op.command_parameter
         self._faults = FaultInjector(
             rng_seed=rng_seed,
             default_code=self._codes["internal_error"].code,
-            allowed_codes=tuple(e.code for e in op.protocol.gateway_errors_in("server")),
-            command_name=self._command_name,
-            key_names=self._key_names,
+            allowed_codes=tuple(e.code for e in protocol.gateway_errors_in("server")),
+            command_name=None if command is None else command.name,
+            key_names=() if op.lifecycle is None else tuple(op.lifecycle.key),
         )
         # The live store, and what changed since the last write to it (under the lock).
         self._store: LiveStore | None = None
@@ -254,45 +269,62 @@ class Emulator:
         self._journal_replace = False
         self._writes = 0
         self._epoch = 0
+        self._next_due: float | None = None
         self._seed: Seed
         self._state: EmulatorState
-        self._throttle: AccountThrottle
+        self._throttles: dict[str, AccountThrottle | None]
         self._nonces: NonceCache
         self._authorizer: Authorizer
-        self._install(EmulatorState(load_seed(seed), self._lifecycle.initial))
+        self._install(self._fresh_state(load_seed(seed)))
         self._journal_replace = False  # nothing to write until a store is attached
 
     # ------------------------------------------------------------------------------------
     # set-up
 
+    def operation_spec(self, name: str) -> Operation:
+        """The spec of the product's operation `name` (loaded on first use); UsageError if the
+        product has none."""
+        found = self._operations.get(name)
+        if found is None:
+            loaded = product_operation(self._product, name) if name in self._action_names else None
+            if loaded is None:
+                raise UsageError(
+                    f"{self._product.name}/{self._product.version} has no operation {name!r}."
+                )
+            found = self._operations.setdefault(name, loaded)
+        return found
+
+    def _lookup(self, action: str | None) -> Operation | None:
+        if not action or action not in self._action_names:
+            return None
+        return self.operation_spec(action)
+
     def _check_spec_coverage(self) -> None:
-        lifecycle = self._lifecycle
-        command = self._op.command_parameter
-        missing = [
-            f"{state}/{value}"
-            for state in lifecycle.states
-            for value in (command.enum or () if command is not None else ())
-            if lifecycle.transition(state, value) is None
-        ]
-        if missing:
-            raise UsageError(
-                f"{self._op.path}: the lifecycle has no transition for {', '.join(missing)}; the "
-                "emulator needs one for every state and command."
-            )
-        known = {k.key for k in self._op.protocol.global_condition_keys}
+        for machine in self._machines.values():
+            lifecycle, op = machine.lifecycle, machine.operation
+            command = op.command_parameter
+            missing = [
+                f"{state}/{value}"
+                for state in lifecycle.states
+                for value in (command.enum or () if command is not None else ())
+                if lifecycle.transition(state, value) is None
+            ]
+            if missing:
+                raise UsageError(
+                    f"{op.path}: the lifecycle has no transition for {', '.join(missing)}; the "
+                    "emulator needs one for every state and command."
+                )
+        protocol = self._product.protocol
+        known = {k.key for k in protocol.global_condition_keys}
         absent = [k for k in _CONTEXT_KEYS if k not in known]
         if absent:
             raise UsageError(
-                f"{self._op.protocol.path}: the global condition keys {', '.join(absent)} are "
-                "missing, but the emulator fills them in every RAM request context."
+                f"{protocol.path}: the global condition keys {', '.join(absent)} are missing, "
+                "but the emulator fills them in every RAM request context."
             )
-        events = set(lifecycle.events)
-        for event in (_INTERRUPT, _RESUME):
-            if event not in events:
-                raise UsageError(
-                    f"{self._op.path}: the lifecycle has no event {event!r}, which the emulator "
-                    "fires when a stream goes offline or comes back."
-                )
+
+    def _fresh_state(self, seed: Seed) -> EmulatorState:
+        return EmulatorState(seed, self._product, self._clock.now())
 
     def _install(self, state: EmulatorState, *, clear_faults: bool = False) -> None:
         """Make `state` (and its seed) current, with fresh throttle buckets, nonces and RAM.
@@ -301,29 +333,72 @@ class Emulator:
         whole state is then due to be written to the live store.
         """
         authorizer = self._custom_authorizer or PolicyAuthorizer(state.identities.values())
-        throttle = AccountThrottle(self._bucket_factory, self._flow_limit, self._flow_window)
-        for account, qps in state.qps.items():
-            if qps is not None:
-                throttle.set_limit(account, qps)
         with self._lock:
             self._seed = state.seed
             self._state = state
             if clear_faults:
                 self._faults.clear()
             self._authorizer = authorizer
-            self._throttle = throttle
+            self._throttles = {}
             self._nonces = NonceCache(
-                float(self._op.protocol.nonce_window_seconds), self._nonce_capacity
+                float(self._product.protocol.nonce_window_seconds), self._nonce_capacity
             )
             self._journal_replace = True
+            self._recompute_next_due()
+
+    def _throttle_for(self, op: Operation) -> AccountThrottle | None:
+        """The operation's per-account buckets (None: the spec documents no limit)."""
+        try:
+            return self._throttles[op.name]
+        except KeyError:
+            pass
+        flow = op.flow_control
+        throttle = None
+        if flow.limit is not None or any(q is not None for q in self._state.qps.values()):
+            throttle = AccountThrottle(self._bucket_factory, flow.limit, flow.per_seconds)
+            for account, qps in self._state.qps.items():
+                if qps is not None:
+                    throttle.set_limit(account, qps)
+        self._throttles[op.name] = throttle
+        return throttle
 
     # ------------------------------------------------------------------------------------
     # properties
 
     @property
     def operation(self) -> Operation:
-        """The spec of the emulated operation."""
+        """The spec of the reference operation (the one the emulator was made for)."""
         return self._op
+
+    @property
+    def product(self) -> Product:
+        """The spec of the product whose every operation the emulator answers."""
+        return self._product
+
+    def produced_resources(self) -> dict[str, str]:
+        """Lifecycle resource -> the resource its `producesFile` transitions add."""
+        return {
+            name: machine.lifecycle.produces.resource
+            for name, machine in self._machines.items()
+            if machine.lifecycle.produces is not None
+        }
+
+    def seed_binding(self) -> dict[str, str | None]:
+        """Which resources a seed's domains, streams (and online flag) and configurations are."""
+        binding = self._product.seed
+        if binding is None:
+            return {}
+        return {
+            "domains": binding.domains,
+            "streams": binding.streams,
+            "online": binding.online,
+            "recordConfigs": binding.record_configs,
+        }
+
+    @property
+    def unmodelled(self) -> str:
+        """What the emulator does with operations the spec does not model (UNMODELLED_MODES)."""
+        return self._unmodelled
 
     @property
     def clock(self) -> Clock:
@@ -391,12 +466,15 @@ class Emulator:
         with self._lock:
             self._tick(self._clock.now())
             self._write()
-            return self._state.view()
+            return self._state.view(
+                {name: m.lifecycle.initial for name, m in self._machines.items()},
+                self.produced_resources(),
+            )
 
     def __repr__(self) -> str:
         return (
-            f"Emulator(operation={self._op.qualified_name!r}, seed={self._seed.source!r}, "
-            f"throttle={self.throttle_algorithm!r})"
+            f"Emulator(product={self._product.name}/{self._product.version!s}, "
+            f"seed={self._seed.source!r}, throttle={self.throttle_algorithm!r})"
         )
 
     # ------------------------------------------------------------------------------------
@@ -437,7 +515,7 @@ class Emulator:
         seed = load_seed(seed_data, allow_files=False, source=f"{source}:seed")
         seed = Seed(seed.accounts, str(meta.get(_META_SEED_SOURCE) or source), seed.description)
         records = [r for r in stored.records if r.kind != _FAULT]
-        state = EmulatorState.from_records(seed, self._lifecycle.initial, records, source)
+        state = EmulatorState.from_records(seed, self._product, records, source)
         rules = [
             r.value.get("rule") if isinstance(r.value, Mapping) else None
             for r in sorted(stored.records, key=_fault_order)
@@ -565,6 +643,7 @@ class Emulator:
         state = self._state
         now = self.gateway_now()
         if self._journal_replace:
+            state.world.take_changes()
             return ChangeBatch(
                 records=(*state.records(), *self._fault_records()),
                 meta={
@@ -576,15 +655,15 @@ class Emulator:
                 nonces=tuple(self._nonces.entries(now)),
                 replace=True,
             )
-        records = []
+        records = [state.change_record(change) for change in state.world.take_changes()]
         faults: dict[str, Record] | None = None
         for kind, key in self._journal:
             if kind == _FAULT:
                 if faults is None:
                     faults = {record.key: record for record in self._fault_records()}
                 records.append(faults.get(key) or Record(_FAULT, key, None))
-            else:
-                records.append(Record(kind, state.encode_key(kind, key), state.record(kind, key)))
+            elif kind == ACCOUNT:
+                records.append(state.account_record(key))
         meta: dict[str, Any] = {}
         if _META_CLOCK in self._journal_meta:
             meta[_META_CLOCK] = self._clock_position()
@@ -617,14 +696,14 @@ class Emulator:
     # admin
 
     def reset(self) -> None:
-        """Back to the seed: no tasks, recordings, nonces, throttle history or fault rules.
+        """Back to the seed: no records but the seed's, no nonces, throttle history or faults.
 
         The clocks go back too: the virtual clock to its start (when it can: `OffsetClock` and
         `ManualClock` can) and the gateway offset to 0.
         """
         with self._lock:
-            self._install(EmulatorState(self._seed, self._lifecycle.initial), clear_faults=True)
             self._rewind_clocks()
+            self._install(self._fresh_state(self._seed), clear_faults=True)
             self._write()
 
     def _rewind_clocks(self) -> None:
@@ -640,40 +719,90 @@ class Emulator:
         """
         new_seed = load_seed(seed, allow_files=allow_files)
         with self._lock:
-            self._install(EmulatorState(new_seed, self._lifecycle.initial), clear_faults=True)
             self._rewind_clocks()
+            self._install(self._fresh_state(new_seed), clear_faults=True)
             self._write()
 
     def set_stream_online(self, domain: str, app: str, stream: str, online: bool) -> None:
-        """Bring a stream online or take it offline, firing the spec's interrupt/resume event.
+        """Bring a stream online or take it offline, firing the lifecycle events bound to the
+        change by role (a stream going offline interrupts its recording).
 
-        An unknown stream of a known domain and app is created. UsageError for an unknown domain
-        or app.
+        An unknown stream of a known domain is created. UsageError for an unknown domain.
         """
+        binding = self._product.seed
+        if binding is None:
+            raise UsageError(f"The product {self._product.name} declares no x-seed streams.")
+        key = (domain, app, stream)
+        self.set_record(binding.streams, key, {binding.online: online})
+
+    def set_record(self, resource: str, key: RecordKey, fields: Mapping[str, Any]) -> None:
+        """Create or change a record of a seeded resource (a stream, ...), as the admin API does.
+
+        The record's owner is the account that owns its domain. Properties whose change the
+        resource declares as an event fire it, by role, on every lifecycle of the same key.
+        UsageError for a resource that is not seeded, a bad key or an unknown domain.
+        """
+        model = self._product.resources.get(resource)
+        if model is None or model.origin != "seed":
+            raise UsageError(f"{resource!r} is not a resource the emulator's seed holds.")
+        if len(key) != len(model.identifiers):
+            raise UsageError(
+                f"A {resource} is named by {', '.join(model.identifiers)}; {len(key)} values "
+                "were given."
+            )
+        unknown = sorted(set(fields) - set(model.properties))
+        if unknown:
+            raise UsageError(
+                f"{resource} has no propert{'y' if len(unknown) == 1 else 'ies'} "
+                f"{', '.join(unknown)}."
+            )
+        binding = self._product.seed
         with self._lock:
             now = self._clock.now()
             self._tick(now)
-            app_state = self._state.app(domain, app)
-            if app_state is None:
+            world = self._state.world
+            owner = world.owner_of(resource, tuple(key))
+            if owner is None and binding is not None:
+                owner = world.owner_of(binding.domains, (key[0],))
+            if owner is None:
                 self._write()
                 raise UsageError(
-                    f"The emulator has no app {app!r} on the domain {domain!r}; add it to the "
-                    "seed first."
+                    f"The emulator has no domain {key[0]!r}; add it to the seed first."
                 )
-            was = app_state.streams.get(stream)
-            app_state.streams[stream] = online
-            self._touch(STREAM, (domain, app, stream))
-            if was is not None and was != online:
-                self._fire((domain, app, stream), _RESUME if online else _INTERRUPT, now)
+            current = world.get(resource, owner, tuple(key))
+            record: dict[str, Any] = (
+                dict(zip(model.identifiers, key, strict=True)) if current is None else current
+            )
+            changed = {name: value for name, value in fields.items() if record.get(name) != value}
+            record.update(fields)
+            for name, prop in model.properties.items():
+                if prop.set == "updated" or (prop.set == "created" and current is None):
+                    record[name] = now
+            world.put(resource, owner, record)
+            if current is not None:
+                for event in model.events:
+                    if event.property in changed and changed[event.property] == event.value:
+                        self._fire_role(owner, model.identifiers, tuple(key), event.role, now)
+            self._recompute_next_due()
             self._write()
 
+    def _fire_role(
+        self, account: str, names: tuple[str, ...], key: RecordKey, role: str, now: float
+    ) -> None:
+        """Fire `role` on every lifecycle whose resource shares these identifiers."""
+        values = dict(zip(names, key, strict=True))
+        for machine in self._machines.values():
+            if set(machine.key_names) <= set(values):
+                task_key = tuple(values[n] for n in machine.key_names)
+                machine.fire_role(self._state.world, account, task_key, role, now)
+
     def set_account_qps(self, account_id: str, qps: int | None) -> None:
-        """Override an account's flow-control limit (None: the spec's limit)."""
+        """Override an account's flow-control limit for every operation (None: the spec's)."""
         with self._lock:
             if account_id not in self._state.qps:
                 raise UsageError(f"The emulator has no account {account_id!r}.")
             self._state.qps[account_id] = qps
-            self._throttle.set_limit(account_id, qps)
+            self._throttles.clear()
             self._touch(ACCOUNT, account_id)
             self._write()
 
@@ -747,16 +876,37 @@ class Emulator:
         return fired
 
     def recordings(self) -> tuple[Recording, ...]:
-        """Every recording file produced so far, oldest first (due timers fire first)."""
+        """Every record the lifecycles produced so far (for Live, record index files), oldest
+        first (due timers fire first)."""
         with self._lock:
             self._tick(self._clock.now())
             self._write()
-            return tuple(self._state.recordings)
+            found: list[Recording] = []
+            for machine in self._machines.values():
+                produces = machine.lifecycle.produces
+                if produces is None:
+                    continue
+                span = produces.span
+                for account, record in self._state.world.records(produces.resource):
+                    started = float(record.get(span[0], 0.0)) if span else 0.0
+                    ended = float(record.get(span[1], 0.0)) if span else 0.0
+                    fields = {k: v for k, v in record.items() if k != REASON}
+                    found.append(
+                        Recording(
+                            account_id=account,
+                            fields=fields,
+                            reason=str(record.get(REASON, "")),
+                            started_at=started,
+                            ended_at=ended,
+                            key=tuple(str(record.get(n, "")) for n in machine.key_names),
+                        )
+                    )
+            return tuple(found)
 
     def snapshot(self) -> dict[str, Any]:
         """The durable state as JSON-able data (secrets included: it restores the keys).
 
-        Besides the world, tasks, recordings and fault rules it holds the virtual clock's
+        Besides the seed, the world's records and the fault rules it holds the virtual clock's
         position and the gateway offset, so a restore keeps timers where they were. Remembered
         nonces and throttle history are not part of it.
         """
@@ -773,7 +923,7 @@ class Emulator:
 
         A snapshot is data only: it may not name files, and restoring it reads nothing from disk.
         """
-        state, faults = EmulatorState.restore(snapshot, self._lifecycle.initial, source)
+        state, faults = EmulatorState.restore(snapshot, self._product, source)
         rules = self._trial_faults(faults, source)
         position = snapshot.get("clock")
         self._check_clock_position(position, source)
@@ -787,51 +937,32 @@ class Emulator:
             self._write()
 
     # ------------------------------------------------------------------------------------
-    # timers and lifecycle
+    # timers and lifecycles
+
+    def _recompute_next_due(self) -> None:
+        """Refresh the earliest timer deadline of every lifecycle. Caller holds the lock."""
+        dues = [due[0][0] for m in self._machines.values() if (due := m.due(self._state.world))]
+        self._next_due = min(dues) if dues else None
 
     def _tick(self, now: float) -> int:
         """Fire the timers due by `now`, in deadline order. Caller holds the lock."""
-        state = self._state
         fired = 0
-        while state.next_due is not None and state.next_due <= now:
+        while self._next_due is not None and self._next_due <= now:
+            world = self._state.world
             due = [
-                t for t in state.tasks.values() if t.timer_due is not None and t.timer_due <= now
+                (when, name, account, key)
+                for name, machine in self._machines.items()
+                for when, account, key, _ in machine.due(world)
+                if when <= now
             ]
-            if not due:  # pragma: no cover - next_due is always refreshed
-                state.recompute_next_due()
+            if not due:
+                self._recompute_next_due()
                 break
-            task = min(due, key=lambda t: (t.timer_due or 0.0, t.key))
-            timer, when = task.timer, task.timer_due
-            task.timer, task.timer_due = None, None
-            self._touch(TASK, task.key)
-            event = self._lifecycle.event_for_timer(timer or "")
-            if event is not None and when is not None:
-                self._fire(task.key, event, when)
-                fired += 1
-            state.recompute_next_due()
+            when, name, account, key = min(due)
+            self._machines[name].fire_timer(world, account, key, when)
+            fired += 1
+            self._recompute_next_due()
         return fired
-
-    def _fire(self, key: StreamKey, event: str, now: float) -> None:
-        """Apply a lifecycle event to a stream's task, if it has one. Caller holds the lock."""
-        state = self._state
-        task = state.tasks.get(key)
-        if task is None:
-            return
-        try:
-            outcome = apply(self._lifecycle, task, event, now)
-        except NoTransition:
-            return
-        self._touch(TASK, key)
-        if outcome.recording is not None:
-            self._record(outcome.recording)
-        if task.state == self._lifecycle.initial and task.timer is None:
-            del state.tasks[key]
-        state.recompute_next_due()
-
-    def _record(self, recording: Recording) -> None:
-        recordings = self._state.recordings
-        recordings.append(recording)
-        self._touch(RECORDING, len(recordings) - 1)
 
     # ------------------------------------------------------------------------------------
     # the request path
@@ -1006,18 +1137,19 @@ class Emulator:
             action, version = parsed.action, parsed.version
         else:
             action, version = self._peek_action(wire)
-        if action != self._action:
+        op = self._lookup(action)
+        if op is None:
             shown = "no Action" if not action else f"the Action {action[:64]!r}"
             return self._gateway(
                 "unknown_action",
-                f"Specified api is not found, please check your url and method: the emulator "
-                f"serves {self._action}, and the request names {shown}.",
+                "Specified api is not found, please check your url and method: "
+                f"{self._product.name} {self._version} has no operation named by {shown}.",
             )
         if version != self._version:
             shown = "no Version" if not version else f"the Version {version[:64]!r}"
             return self._gateway(
                 "unknown_version",
-                f"Specified parameter Version is not valid: {self._action} is served in API "
+                f"Specified parameter Version is not valid: {op.name} is served in API "
                 f"version {self._version}, and the request names {shown}.",
             )
         if isinstance(parsed, Rejection):
@@ -1066,13 +1198,14 @@ class Emulator:
                 if current is None or current.secret != identity.secret or not current.active:
                     return self._gateway("unknown_access_key", "Specified access key is not found.")
                 identity = current
-            response = self._admitted(identity, parsed, request, wall, sent)
+            response = self._admitted(op, identity, parsed, request, wall, sent)
             if not defer:
                 self._write()
             return response
 
     def _admitted(
         self,
+        op: Operation,
         identity: Identity,
         parsed: ParsedRequest,
         request: EmulatorRequest,
@@ -1096,29 +1229,31 @@ class Emulator:
             return self._gateway(
                 "nonce_memory_full",
                 f"The AccessKey {identity.access_key_id} has {self._nonce_capacity:,} nonces in "
-                f"use within the {self._op.protocol.nonce_window_seconds} s replay window, as "
-                "many as the emulator remembers for one key; retry when the oldest expire.",
+                f"use within the {self._product.protocol.nonce_window_seconds} s replay window, "
+                "as many as the emulator remembers for one key; retry when the oldest expire.",
             )
         if self._store is not None:
             self._journal_nonces.append((identity.access_key_id, parsed.nonce, until))
         now = self._clock.now()
-        if not self._throttle.try_acquire(identity.account_id, now):
+        throttle = self._throttle_for(op)
+        if throttle is not None and not throttle.try_acquire(identity.account_id, now):
+            flow = op.flow_control
+            fallback = self._codes["account_throttled"]
             return self._envelope.error(
-                self._throttle_code or "",
-                self._throttle_status or 0,
+                flow.throttle_code or fallback.code,
+                flow.throttle_status or fallback.http_status,
                 "Request was denied due to user flow control.",
             )
 
         params = parsed.business
         if identity.subject_to_ram:
-            denied = self._authorize(identity, params, request, wall)
+            denied = self._authorize(op, identity, params, request, wall)
             if denied is not None:
                 return denied
 
-        repeated = parsed.repeated_params & self._parameter_names
         delay = 0.0
         if self._faults:
-            decision = self._faults.decide(params)
+            decision = self._faults.decide(op.name, params)
             if decision is not None:
                 delay = decision.delay_s
                 if decision.drop:
@@ -1132,7 +1267,7 @@ class Emulator:
                     )
                     return replace(dropped, delay_s=delay, drop_connection=True)
                 if decision.code is not None:
-                    error = self._op.protocol.gateway_error(decision.code)
+                    error = self._product.protocol.gateway_error(decision.code)
                     return self._envelope.error(
                         error.code,
                         error.http_status,
@@ -1140,19 +1275,26 @@ class Emulator:
                         delay_s=delay,
                     )
         self._tick(now)
-        return self._operate(identity, params, repeated, now, delay)
+        return self._operate(op, identity, parsed, now, delay)
 
     def _authorize(
-        self, identity: Identity, params: Mapping[str, str], request: EmulatorRequest, now: float
+        self,
+        op: Operation,
+        identity: Identity,
+        params: Mapping[str, str],
+        request: EmulatorRequest,
+        now: float,
     ) -> EmulatorResponse | None:
-        resource = ""
-        if self._resource_type is not None:
+        """RAM: the operation's action on the resource its spec documents (`*` when unknown)."""
+        resource = _ANY_RESOURCE
+        if op.ram.resource_types:
+            resource_type = op.ram.resource_types[0]
             values = {
                 name: params.get(name, "")
-                for name in self._resource_type.placeholders
-                if name in self._parameter_names
+                for name in resource_type.placeholders
+                if name != "accountId"
             }
-            resource = self._resource_type.arn(accountId=identity.account_id, **values)
+            resource = resource_type.arn(accountId=identity.account_id, **values)
         context = {
             _SOURCE_IP: request.client_ip,
             _SECURE_TRANSPORT: "true" if request.secure else "false",
@@ -1160,7 +1302,7 @@ class Emulator:
             _ACCESS_ID: identity.access_key_id,
             _MFA_PRESENT: "false",
         }
-        denial = self._authorizer.authorize(identity, self._ram_action, resource, context)
+        denial = self._authorizer.authorize(identity, op.ram.action, resource, context)
         if denial is None:
             return None
         return self._denied(identity, denial)
@@ -1185,78 +1327,53 @@ class Emulator:
             extra={"AccessDeniedDetail": detail},
         )
 
-    def _op_error(self, check_or_code: str, detail: str, *, delay: float) -> EmulatorResponse:
-        error = self._op.error(check_or_code)
-        message = error.message.replace("%s", detail) if "%s" in error.message else error.message
-        return self._envelope.error(error.code, error.http_status, message, delay_s=delay)
-
     def _operate(
         self,
+        op: Operation,
         identity: Identity,
-        params: Mapping[str, str],
-        repeated: frozenset[str],
+        parsed: ParsedRequest,
         now: float,
         delay: float,
     ) -> EmulatorResponse:
-        """The operation itself: x-checks in the spec's order, then the lifecycle. Under lock."""
-        op = self._op
-        problem = op.check_parameters(params)
-        if problem is not None:
-            return self._op_error(problem.code, problem.message, delay=delay)
-        if repeated:
-            name = sorted(repeated)[0]
-            return self._op_error(
-                op.check_code("malformedParameter"),
-                f"The specified parameter {name} is not valid: it is given more than once.",
-                delay=delay,
+        """The operation itself: its checks in the spec's order, then its effect. Under lock."""
+        call = Call(
+            op,
+            identity.account_id,
+            parsed.business,
+            now,
+            self._state.world,
+            repeated=parsed.repeated_params,
+        )
+        refusal = run_checks(call)
+        if refusal is not None:
+            return self._op_error(op, refusal.code, refusal.message, delay=delay)
+        effect = op.effect
+        if effect is None:
+            if self._unmodelled == "refuse":
+                error = self._codes["unmodelled_operation"]
+                return self._envelope.error(
+                    error.code,
+                    error.http_status,
+                    f"The emulator does not model {op.name} (its spec declares no x-effect) and "
+                    "was told to refuse such operations (--unmodelled refuse).",
+                    delay_s=delay,
+                )
+            rid = self._envelope.request_id()
+            return self._envelope.success(
+                body=example_body(op, rid), request_id=rid, delay_s=delay, emulation="schema-only"
             )
-        domain, app, stream = (params[name] for name in self._key_names)
-        state = self._state
-        owner = state.domains.get(domain)
-        app_state = None if owner is None else owner.apps.get(app)
-        if (
-            owner is None
-            or owner.account_id != identity.account_id
-            or app_state is None
-            or (not app_state.record_config)
-        ):
-            return self._op_error(
-                op.check_code("recordConfig"),
-                f"No config found: the domain {domain!r} and app {app!r} have no record "
-                "configuration in this account.",
-                delay=delay,
-            )
-        if not app_state.streams.get(stream, False):
-            return self._op_error(
-                op.check_code("streamOnline"),
-                f"The stream {stream!r} of {domain}/{app} was not found or is not online.",
-                delay=delay,
-            )
-        command = params[self._command_name]
-        key: StreamKey = (domain, app, stream)
-        task = state.tasks.get(key)
-        fresh = task is None
-        if task is None:
-            task = RecordingTask(
-                domain, app, stream, self._lifecycle.initial, account_id=identity.account_id
-            )
-        outcome = apply(self._lifecycle, task, command, now)
-        if outcome.error is not None:
-            return self._op_error(
-                outcome.error,
-                f"The command {command} cannot run on the stream {domain}/{app}/{stream} "
-                f"while its recording task is {outcome.transition.source}.",
-                delay=delay,
-            )
-        self._touch(TASK, key)
-        if outcome.recording is not None:
-            self._record(outcome.recording)
-        if task.state == self._lifecycle.initial and task.timer is None:
-            state.tasks.pop(key, None)
-        elif fresh:
-            state.tasks[key] = task
-        state.recompute_next_due()
-        return self._envelope.success(delay)
+        outcome = run_effect(call, effect)
+        if outcome.refusal is not None:
+            self._state.world.take_changes()  # a refused effect changed nothing
+            return self._op_error(op, outcome.refusal.code, outcome.refusal.message, delay=delay)
+        if outcome.changed and self._machines:
+            self._recompute_next_due()
+        return self._envelope.success(outcome.body, delay_s=delay)
+
+    def _op_error(
+        self, op: Operation, code: str, message: str, *, delay: float
+    ) -> EmulatorResponse:
+        return self._envelope.error(code, op.status_of(code), message, delay_s=delay)
 
 
 def _fault_order(record: Record) -> tuple[int, str]:

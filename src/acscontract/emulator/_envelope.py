@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from acscontract.emulator._types import EmulatorResponse
-from acscontract.spec import GatewayError, Operation
+from acscontract.spec import GatewayError, Product, Protocol
 
-__all__ = ["Envelope", "GatewayCodes"]
+__all__ = ["EMULATION_HEADER", "Envelope", "GatewayCodes"]
+
+EMULATION_HEADER = "x-acscontract-emulation"
+"""The response header that says how the emulator answered a success: `modelled` (the
+operation's declared effect ran on the world) or `schema-only` (built from its response schema)."""
 
 _ids = random.Random()  # noqa: S311 - request ids are unique, not secret
 # The version (4) and variant (RFC 4122) bits of a random UUID.
@@ -38,6 +42,8 @@ _CONDITIONS: Mapping[str, str] = {
     "expired_timestamp": "expiredTimestamp",
     "nonce_reused": "nonceReused",
     "nonce_memory_full": "nonceMemoryFull",
+    "account_throttled": "accountThrottled",
+    "unmodelled_operation": "unmodelledOperation",
     "permission_denied": "permissionDenied",
     "internal_error": "internalError",
     "service_unavailable": "serviceUnavailable",
@@ -51,15 +57,15 @@ class GatewayCodes:
     by_condition: Mapping[str, GatewayError]
 
     @classmethod
-    def from_operation(cls, operation: Operation) -> GatewayCodes:
-        """Resolve every condition against the operation's protocol; LookupError if missing."""
+    def from_protocol(cls, protocol: Protocol) -> GatewayCodes:
+        """Resolve every condition against the protocol; LookupError if one is missing."""
         resolved: dict[str, GatewayError] = {}
         for condition, spec_id in _CONDITIONS.items():
             try:
-                resolved[condition] = operation.protocol.gateway_error_for(spec_id)
+                resolved[condition] = protocol.gateway_error_for(spec_id)
             except KeyError:
                 raise LookupError(
-                    f"{operation.protocol.path}: the emulator needs a gateway error with "
+                    f"{protocol.path}: the emulator needs a gateway error with "
                     f"condition {spec_id!r}, and the spec has none."
                 ) from None
         return cls(resolved)
@@ -73,11 +79,11 @@ class Envelope:
 
     __slots__ = ("_headers_base", "content_type", "host_id", "product", "success_status")
 
-    def __init__(self, operation: Operation, success_status: int) -> None:
+    def __init__(self, product: Product, success_status: int) -> None:
         self.success_status = success_status
-        self.content_type = operation.protocol.error_content_type
-        self.host_id = operation.product.default_endpoint
-        self.product = operation.product.name
+        self.content_type = product.protocol.error_content_type
+        self.host_id = product.default_endpoint
+        self.product = product.name
         self._headers_base = (("content-type", self.content_type),)
 
     @staticmethod
@@ -90,13 +96,31 @@ class Envelope:
         digits = f"{_ids.getrandbits(128) & _V4_CLEAR | _V4_SET:032X}"
         return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
-    def success(self, delay_s: float = 0.0) -> EmulatorResponse:
-        """The spec's success status with `{"RequestId": ...}`."""
-        rid = self.request_id()
-        body = b'{"RequestId":"' + rid.encode() + b'"}'
+    def success(
+        self,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        delay_s: float = 0.0,
+        emulation: str = "modelled",
+        body: bytes | None = None,
+        request_id: str | None = None,
+    ) -> EmulatorResponse:
+        """The spec's success status with `{"RequestId": ..., **fields}`, or a ready `body`
+        with its `request_id`; marked with how it was answered (EMULATION_HEADER)."""
+        rid = request_id or self.request_id()
+        if body is None:
+            if fields:
+                document = {"RequestId": rid, **fields}
+                body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+            else:
+                body = b'{"RequestId":"' + rid.encode() + b'"}'
         return EmulatorResponse(
             self.success_status,
-            (*self._headers_base, ("x-acs-request-id", rid)),
+            (
+                *self._headers_base,
+                ("x-acs-request-id", rid),
+                (EMULATION_HEADER, emulation),
+            ),
             body,
             delay_s=delay_s,
         )

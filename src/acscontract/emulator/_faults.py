@@ -1,10 +1,10 @@
 """Fault injection: rules that make chosen calls fail, slow down or lose their connection.
 
-A rule matches calls by command, domain, app and stream (each optional), then fires on every Nth
-matching call, or with a probability drawn from the emulator's seeded RNG (deterministic for a
-given seed and call sequence), or on every matching call. Faults apply after the gateway has
-accepted a call and before the operation runs, so an `error` or `drop` leaves state unchanged.
-"""
+A rule matches calls by Action, command, domain, app and stream (each optional), then fires on
+every Nth matching call, or with a probability drawn from the emulator's seeded RNG
+(deterministic for a given seed and call sequence), or on every matching call. Faults apply after
+the gateway has accepted a call and before the operation runs, so an `error` or `drop` leaves
+state unchanged."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ _FIELDS = (
     "kind",
     "code",
     "latency_s",
+    "action",
     "command",
     "domain",
     "app",
@@ -45,6 +46,7 @@ class FaultRule:
     kind: str
     code: str | None = None
     latency_s: float = 0.0
+    action: str | None = None
     command: str | None = None
     domain: str | None = None
     app: str | None = None
@@ -72,13 +74,19 @@ class FaultRule:
             raise InputError(where, f"times {self.times} is not a positive integer.")
 
     def matches(
-        self, params: Mapping[str, str], command_name: str | None, key_names: tuple[str, ...]
+        self,
+        action: str,
+        params: Mapping[str, str],
+        command_name: str | None,
+        key_names: tuple[str, ...],
     ) -> bool:
-        """Whether a call with these business parameters is one this rule is about.
+        """Whether a call of `action` with these business parameters is one this rule is about.
 
         `command_name` is the command parameter's name, and `key_names` the lifecycle key's
         parameter names (domain, app, stream), both from the spec.
         """
+        if self.action is not None and action != self.action:
+            return False
         if self.command is not None and (
             command_name is None or params.get(command_name) != self.command
         ):
@@ -117,6 +125,7 @@ class FaultRule:
             "kind": (str,),
             "code": (str,),
             "latency_s": (int, float),
+            "action": (str,),
             "command": (str,),
             "domain": (str,),
             "app": (str,),
@@ -218,7 +227,7 @@ class FaultInjector:
     def __bool__(self) -> bool:
         return bool(self._rules)
 
-    def decide(self, params: Mapping[str, str]) -> FaultDecision | None:
+    def decide(self, action: str, params: Mapping[str, str]) -> FaultDecision | None:
         """Apply every rule to one call, in order; None when none fires.
 
         Latency adds up over the rules that fire; the first `error` or `drop` that fires wins.
@@ -229,7 +238,7 @@ class FaultInjector:
         fired: list[str] = []
         for state in self._rules:
             rule = state.rule
-            if not rule.matches(params, self.command_name, self.key_names):
+            if not rule.matches(action, params, self.command_name, self.key_names):
                 continue
             state.matched += 1
             if rule.times is not None and state.fired >= rule.times:

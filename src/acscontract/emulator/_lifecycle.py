@@ -1,11 +1,16 @@
-"""The recording lifecycle of one stream, driven entirely by the spec's `x-lifecycle` table.
+"""Lifecycles: the state machines the spec declares (`x-lifecycle`), run over the world.
 
-A `RecordingTask` holds a stream's state, the start of the segment being recorded and the running
-timer. `apply` looks up the spec's transition for (state, trigger) and executes it exactly as the
-spec says, documented or not: an `error` leaves the task unchanged; otherwise the task moves to
-`to`, a file is produced when `producesFile` is set (from the segment start to now), and
-`startTimer` (re)starts a timer. A timer survives only a transition that stays in the same state
-without starting a timer; any state change cancels it.
+A lifecycle belongs to a resource (for Live, `recordingTask`); its records carry the resource's
+identifiers plus four fields of the machine: `state`, `segmentStartedAt`, `timer` and
+`timerDue`. A command (`x-effect: {kind: lifecycle}`) looks up the spec's transition for (state,
+command) and executes it exactly as the spec says, documented or not: an `error` leaves the
+record unchanged; otherwise it moves to `to`, a transition with `producesFile` adds the resource
+the lifecycle `produces` (from the segment's start to now), and `startTimer` (re)starts a timer,
+whose length a resource property can replace (`timers.<name>.from`). A timer survives only a
+transition that stays in the same state without starting a timer; any state change cancels it.
+Events arrive by role (a stream going offline) or when a timer runs out.
+
+A record back in the initial state with no timer is deleted: the initial state is "no record".
 """
 
 from __future__ import annotations
@@ -14,113 +19,241 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acscontract.emulator._types import Recording
-from acscontract.spec import Lifecycle, Transition
+from acscontract.emulator._checks import Call, Refusal
+from acscontract.emulator._effects import EFFECTS, Outcome, derive, stamp, verify_registry
+from acscontract.emulator._world import RecordKey, World, resolve_match
+from acscontract.spec import Effect, Lifecycle, Operation, Product, Transition
 
-__all__ = ["NoTransition", "Outcome", "RecordingTask", "StreamKey", "apply"]
+__all__ = ["Machine", "NoTransition", "Step", "machines_of"]
 
-StreamKey = tuple[str, str, str]
-"""(domain, app, stream): the lifecycle key of the spec, in the spec's order."""
+STATE, SEGMENT, TIMER, DUE = "state", "segmentStartedAt", "timer", "timerDue"
+REASON = "reason"
+"""The produced record's field naming the trigger that produced it (not a spec property)."""
 
 
 class NoTransition(LookupError):
     """The spec has no transition for a state and trigger."""
 
 
-@dataclass(slots=True)
-class RecordingTask:
-    """The manual recording task of one stream."""
-
-    domain: str
-    app: str
-    stream: str
-    state: str
-    account_id: str = ""
-    segment_started_at: float | None = None
-    timer: str | None = None
-    timer_due: float | None = None
-
-    @property
-    def key(self) -> StreamKey:
-        """(domain, app, stream)."""
-        return (self.domain, self.app, self.stream)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict of the task."""
-        return {
-            "domain": self.domain,
-            "app": self.app,
-            "stream": self.stream,
-            "state": self.state,
-            "account_id": self.account_id,
-            "segment_started_at": self.segment_started_at,
-            "timer": self.timer,
-            "timer_due": self.timer_due,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RecordingTask:
-        """The task `to_json` wrote."""
-
-        def number(name: str) -> float | None:
-            value = data.get(name)
-            return None if value is None else float(value)
-
-        return cls(
-            domain=str(data["domain"]),
-            app=str(data["app"]),
-            stream=str(data["stream"]),
-            state=str(data["state"]),
-            account_id=str(data.get("account_id", "")),
-            segment_started_at=number("segment_started_at"),
-            timer=None if data.get("timer") is None else str(data["timer"]),
-            timer_due=number("timer_due"),
-        )
-
-
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a trigger did: the spec's transition, its error (if any) and the file it produced."""
+class Step:
+    """What one trigger did: the spec's transition, its error (if any), the record produced."""
 
     transition: Transition
     error: str | None
-    recording: Recording | None = None
+    produced: Mapping[str, Any] | None = None
 
 
-def apply(lifecycle: Lifecycle, task: RecordingTask, trigger: str, now: float) -> Outcome:
-    """Execute the spec's transition for `trigger` on `task` at time `now` (mutates `task`).
+class Machine:
+    """One resource's lifecycle, over the world's records of that resource."""
 
-    Raises NoTransition when the spec has no row for the task's state and the trigger.
-    """
-    transition = lifecycle.transition(task.state, trigger)
-    if transition is None:
-        raise NoTransition(
-            f"The spec's lifecycle has no transition from {task.state!r} on {trigger!r}."
+    __slots__ = ("layout", "lifecycle", "operation", "product", "resource")
+
+    def __init__(self, operation: Operation) -> None:
+        if operation.lifecycle is None:
+            raise ValueError(f"{operation.name} declares no x-lifecycle.")
+        self.operation = operation
+        self.lifecycle: Lifecycle = operation.lifecycle
+        self.product: Product = operation.product
+        self.resource = self.lifecycle.resource
+        self.layout = operation.protocol.timestamp_format
+
+    def __repr__(self) -> str:
+        return f"Machine({self.resource!r}, from {self.operation.name})"
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """The identifiers of the lifecycle's resource."""
+        return self.lifecycle.key
+
+    def state_of(self, world: World, account: str, key: RecordKey) -> str:
+        """The record's state (the initial state when there is no record)."""
+        record = world.get(self.resource, account, key)
+        return self.lifecycle.initial if record is None else str(record[STATE])
+
+    def fire(self, world: World, account: str, key: RecordKey, trigger: str, now: float) -> Step:
+        """Apply `trigger` (a command or an event) to the record with `key`.
+
+        Raises NoTransition when the spec has no row for the record's state and the trigger.
+        """
+        life = self.lifecycle
+        record = world.get(self.resource, account, key)
+        if record is None:
+            record = dict(zip(self.key_names, key, strict=True))
+            record.update({STATE: life.initial, SEGMENT: None, TIMER: None, DUE: None})
+        transition = life.transition(str(record[STATE]), trigger)
+        if transition is None:
+            raise NoTransition(
+                f"The spec's lifecycle has no transition from {record[STATE]!r} on {trigger!r}."
+            )
+        if transition.error is not None:
+            return Step(transition, transition.error)
+        produced = None
+        if transition.produces_file:
+            started = record[SEGMENT]
+            produced = self._produce(
+                world, account, record, now if started is None else float(started), now, trigger
+            )
+        target = transition.next_state
+        leaving_initial = record[STATE] == life.initial and target != life.initial
+        if target == life.initial:
+            record[SEGMENT] = None
+        elif leaving_initial or transition.produces_file:
+            record[SEGMENT] = now
+        if transition.start_timer is not None:
+            record[TIMER] = transition.start_timer
+            record[DUE] = now + self._timer_seconds(world, account, record, transition.start_timer)
+        elif target != record[STATE]:
+            record[TIMER] = record[DUE] = None
+        record[STATE] = target
+        if target == life.initial and record[TIMER] is None:
+            world.delete(self.resource, account, key)
+        else:
+            world.put(self.resource, account, record)
+        return Step(transition, None, produced)
+
+    def _copy_source(
+        self, world: World, account: str, record: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        produced = self.lifecycle.produces
+        if produced is None or produced.copy_resource is None:
+            return None
+        found = world.find(
+            produced.copy_resource, account, resolve_match(produced.copy_match, record)
         )
-    if transition.error is not None:
-        return Outcome(transition, transition.error)
-    recording = None
-    if transition.produces_file:
-        recording = Recording(
-            domain=task.domain,
-            app=task.app,
-            stream=task.stream,
-            started_at=now if task.segment_started_at is None else task.segment_started_at,
-            ended_at=now,
-            reason=trigger,
-            account_id=task.account_id,
-        )
-    target = transition.next_state
-    leaving_initial = task.state == lifecycle.initial and target != lifecycle.initial
-    if target == lifecycle.initial:
-        task.segment_started_at = None
-    elif leaving_initial or transition.produces_file:
-        task.segment_started_at = now
-    if transition.start_timer is not None:
-        task.timer = transition.start_timer
-        task.timer_due = now + lifecycle.timers[transition.start_timer]
-    elif target != task.state:
-        task.timer = None
-        task.timer_due = None
-    task.state = target
-    return Outcome(transition, None, recording)
+        # The most specific match first: a stream's own configuration beats its app's.
+        found.sort(key=lambda r: sum(1 for v in r.values() if v == ""))
+        return found[0] if found else None
+
+    def _timer_seconds(
+        self, world: World, account: str, record: Mapping[str, Any], timer: str
+    ) -> float:
+        seconds = self.lifecycle.timers[timer]
+        source = self.lifecycle.timer_sources.get(timer)
+        if source is None:
+            return seconds
+        produced = self.lifecycle.produces
+        if produced is not None and produced.copy_resource == source.resource:
+            found = self._copy_source(world, account, record)
+        else:
+            names = set(world.resource(source.resource).identifiers) & set(self.key_names)
+            matches = world.find(source.resource, account, {n: (record[n],) for n in sorted(names)})
+            found = matches[0] if matches else None
+        value = None if found is None else found.get(source.property)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+        return seconds
+
+    def _produce(
+        self,
+        world: World,
+        account: str,
+        record: Mapping[str, Any],
+        started: float,
+        ended: float,
+        trigger: str,
+    ) -> dict[str, Any] | None:
+        produced = self.lifecycle.produces
+        if produced is None:
+            return None
+        resource = world.resource(produced.resource)
+        item: dict[str, Any] = {
+            name: record[name] for name in self.key_names if name in resource.properties
+        }
+        source = self._copy_source(world, account, record)
+        if source is not None:
+            item.update({p: source[p] for p in produced.copy_properties if p in source})
+        if produced.span is not None:
+            start_name, end_name, duration_name = produced.span
+            item[start_name], item[end_name] = started, ended
+            if duration_name is not None:
+                item[duration_name] = round(ended - started, 3)
+        item[REASON] = trigger
+        stamp(item, resource, ended, created=True)
+        derive(item, resource, self.layout)
+        world.put(produced.resource, account, item)
+        return item
+
+    # -- timers and events -----------------------------------------------------------------
+
+    def due(self, world: World) -> list[tuple[float, str, RecordKey, str]]:
+        """(due time, account, key, timer) of every running timer, soonest first."""
+        found = []
+        for account, record in world.records(self.resource):
+            if record.get(DUE) is not None and record.get(TIMER) is not None:
+                key = world.key_of(self.resource, record)
+                found.append((float(record[DUE]), account, key, str(record[TIMER])))
+        return sorted(found)
+
+    def fire_timer(self, world: World, account: str, key: RecordKey, when: float) -> Step | None:
+        """Run out the record's timer at `when`: fire the event bound to it."""
+        record = world.get(self.resource, account, key)
+        if record is None or record.get(TIMER) is None:
+            return None
+        timer = str(record[TIMER])
+        record[TIMER] = record[DUE] = None
+        world.put(self.resource, account, record)
+        event = self.lifecycle.event_for_timer(timer)
+        if event is None:
+            return None
+        try:
+            return self.fire(world, account, key, event, when)
+        except NoTransition:
+            return None
+
+    def fire_role(
+        self, world: World, account: str, key: RecordKey, role: str, now: float
+    ) -> Step | None:
+        """Fire the event the spec binds to `role` on an existing record (None if nothing ran)."""
+        event = self.lifecycle.event_for_role(role)
+        if event is None or world.get(self.resource, account, key) is None:
+            return None
+        try:
+            return self.fire(world, account, key, event, now)
+        except NoTransition:
+            return None
+
+    # -- the lifecycle effect --------------------------------------------------------------
+
+    def command(self, call: Call, effect: Effect) -> Outcome:
+        """Run the call's command on its record (the `lifecycle` effect kind)."""
+        command_parameter = self.operation.command_parameter
+        if command_parameter is None:
+            raise ValueError(f"{self.operation.name} has no parameter naming the command.")
+        values = {**effect.defaults, **call.values}
+        key = tuple(str(values.get(name, "")) for name in self.key_names)
+        trigger = str(values[command_parameter.name])
+        try:
+            step = self.fire(call.world, call.account, key, trigger, call.now)
+        except NoTransition:
+            state = self.state_of(call.world, call.account, key)
+            raise NoTransition(
+                f"The spec's lifecycle has no transition from {state!r} on {trigger!r}."
+            ) from None
+        if step.error is not None:
+            detail = (
+                f"The command {trigger} cannot run on {'/'.join(key)} while its "
+                f"{self.resource} is {step.transition.source}."
+            )
+            template = self.operation.error(step.error).message
+            message = template.replace("%s", detail) if "%s" in template else template
+            return Outcome(refusal=Refusal(step.error, message or detail))
+        return Outcome(body={}, changed=True)
+
+
+def machines_of(product: Product, load: Any) -> dict[str, Machine]:
+    """The product's lifecycles, by resource: each resource that names a lifecycle operation,
+    loaded with `load(name) -> Operation`."""
+    machines = {}
+    for name, resource in product.resources.items():
+        if resource.lifecycle is not None:
+            machines[name] = Machine(load(resource.lifecycle))
+    return machines
+
+
+def _lifecycle_effect(call: Call, effect: Effect) -> Outcome:
+    return Machine(call.op).command(call, effect)
+
+
+EFFECTS["lifecycle"] = _lifecycle_effect
+verify_registry()

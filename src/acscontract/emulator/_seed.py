@@ -36,6 +36,7 @@ __all__ = [
     "StsTokenSeed",
     "UserSeed",
     "load_seed",
+    "record_config_defaults",
     "seed_schema",
 ]
 
@@ -53,6 +54,12 @@ def seed_schema() -> Mapping[str, Any]:
     text = resources.files(__package__).joinpath("seed.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def record_config_defaults() -> dict[str, Any]:
+    """The properties a seed's `record_config: true` stands for (the schema's defaults)."""
+    properties = seed_schema()["$defs"]["record_config"]["properties"]
+    return {name: spec["default"] for name, spec in properties.items() if "default" in spec}
 
 
 @functools.cache
@@ -140,6 +147,8 @@ class AppSeed:
     name: str
     record_config: bool = False
     streams: tuple[StreamSeed, ...] = ()
+    record_config_properties: Mapping[str, Any] = field(default_factory=dict)
+    """The configuration's properties the seed gives (the schema's defaults fill the rest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +231,9 @@ class Seed:
                     "apps": [
                         {
                             "name": a.name,
-                            "record_config": a.record_config,
+                            "record_config": dict(a.record_config_properties)
+                            if a.record_config and a.record_config_properties
+                            else a.record_config,
                             "streams": [{"name": s.name, "online": s.online} for s in a.streams],
                         }
                         for a in d.apps
@@ -589,7 +600,15 @@ def _build(data: Any, source: str, base: Path | None) -> Seed:
                         )
                     stream_names.add(stream["name"])
                     streams.append(StreamSeed(stream["name"], stream.get("online", True)))
-                apps.append(AppSeed(app["name"], app.get("record_config", False), tuple(streams)))
+                config = app.get("record_config", False)
+                apps.append(
+                    AppSeed(
+                        app["name"],
+                        bool(config is not False),
+                        tuple(streams),
+                        dict(config) if isinstance(config, dict) else {},
+                    )
+                )
             domains.append(DomainSeed(name, tuple(apps)))
         accounts.append(
             AccountSeed(

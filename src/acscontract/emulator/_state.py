@@ -1,18 +1,19 @@
-"""The emulator's explicit state: identities, domains and streams, recording tasks and files.
+"""The emulator's explicit state: identities from the seed, and the world of resources.
 
-`EmulatorState` is plain data built from a `Seed`. It is not thread-safe on its own; the
-`Emulator` guards it with one lock. It is seen two ways:
+`EmulatorState` is plain data built from a `Seed`: who each AccessKey authenticates as, each
+account's flow-control override, and the `World` (every record of every resource the product's
+spec declares). It is not thread-safe on its own; the `Emulator` guards it with one lock. It is
+seen two ways:
 
-- as a JSON snapshot (`snapshot()`, `EmulatorState.restore`): the world as a seed, tasks,
-  recordings and fault rules; the export and import format;
-- as records (`records()`, `record()`, `EmulatorState.from_records`): one JSON value per
-  (kind, key), which is what a live store (`_persist.StateDatabase`) keeps and what one request's
-  changes are written as. Every kind of thing the world holds is one record kind.
+- as a JSON snapshot (`snapshot()`, `EmulatorState.restore`): the seed, the world's records and
+  the fault rules; the export and import format;
+- as store records (`records()`, `EmulatorState.from_records`): one JSON value per (kind, key),
+  which is what a live store (`_persist.StateDatabase`) keeps and what one request's changes are
+  written as. Every resource of the world is one record kind, keyed by its owner and identifiers.
 """
 
 from __future__ import annotations
 
-import functools
 import hmac
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,50 +21,30 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from acscontract.emulator._lifecycle import RecordingTask, StreamKey
-from acscontract.emulator._seed import PolicySource, Seed, load_seed
-from acscontract.emulator._types import Recording
+from acscontract.emulator._seed import PolicySource, Seed, load_seed, record_config_defaults
+from acscontract.emulator._world import Change, RecordKey, World
 from acscontract.errors import InputError
+from acscontract.spec import Product
 
 __all__ = [
     "ACCOUNT",
-    "RECORDING",
     "SNAPSHOT_FORMAT",
-    "STREAM",
-    "TASK",
-    "AppState",
     "ChangeBatch",
-    "DomainState",
     "EmulatorState",
     "Identity",
     "Record",
     "StateView",
     "StoredState",
-    "TaskView",
-    "stream_key",
+    "seed_world",
 ]
 
-SNAPSHOT_FORMAT = "acscontract-emulator-state/1"
+SNAPSHOT_FORMAT = "acscontract-emulator-state/2"
 _MASK = "***"
 
-# Record kinds: one per kind of thing the world holds.
-STREAM = "stream"  # key: ["domain", "app", "stream"]; value: {"online": bool}
-ACCOUNT = "account"  # key: the account id; value: {"qps": int | null}
-TASK = "task"  # key: ["domain", "app", "stream"]; value: RecordingTask.to_json()
-RECORDING = "recording"  # key: the recording's position, zero-padded; value: Recording.to_json()
-
+ACCOUNT = "account"
+"""The record kind of an account's flow-control override: key the account id, value {"qps"}."""
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-@functools.lru_cache(maxsize=65536)
-def stream_key(key: StreamKey) -> str:
-    """The record key of a stream or its task: a JSON array, unambiguous whatever the names."""
-    return _encode(list(key))
-
-
-def _recording_key(index: int) -> str:
-    return f"{index:012d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,49 +131,73 @@ class Identity:
         return hmac.compare_digest(self.token.encode(), token.encode("utf-8", "surrogatepass"))
 
 
-@dataclass(slots=True)
-class AppState:
-    """An app: whether it has a record configuration, and its streams' online flags."""
-
-    record_config: bool
-    streams: dict[str, bool] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class DomainState:
-    """A domain, the account that owns it, and its apps."""
-
-    account_id: str
-    apps: dict[str, AppState] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskView:
-    """A read-only copy of a recording task."""
-
-    domain: str
-    app: str
-    stream: str
-    state: str
-    segment_started_at: float | None
-    timer: str | None
-    timer_due: float | None
-
-
 @dataclass(frozen=True, slots=True)
 class StateView:
-    """A read-only, consistent copy of the emulator's state at one moment."""
+    """A read-only, consistent copy of the emulator's state at one moment.
 
-    initial_state: str
+    `records` holds, per resource, (owning account, record) pairs, oldest first. `lifecycles`
+    maps each lifecycle resource to its initial state, the state of a record it has none of.
+    """
+
     accounts: tuple[str, ...]
-    streams: Mapping[StreamKey, bool]
-    tasks: Mapping[StreamKey, TaskView]
-    recordings: tuple[Recording, ...]
+    records: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]]
+    identifiers: Mapping[str, tuple[str, ...]]
+    lifecycles: Mapping[str, str]
+    streams_resource: str | None = None
+    online_field: str | None = None
+    produced: Mapping[str, str] = field(default_factory=dict)
 
-    def task_state(self, domain: str, app: str, stream: str) -> str:
-        """The lifecycle state of a stream's recording task (the initial state if none)."""
-        task = self.tasks.get((domain, app, stream))
-        return self.initial_state if task is None else task.state
+    def _keyed(self, resource: str) -> dict[tuple[str, ...], Mapping[str, Any]]:
+        names = self.identifiers.get(resource, ())
+        return {
+            tuple(str(record.get(n, "")) for n in names): record
+            for _, record in self.records.get(resource, ())
+        }
+
+    @property
+    def tasks(self) -> Mapping[tuple[str, ...], Mapping[str, Any]]:
+        """The records of the product's (first) lifecycle resource, by key."""
+        return MappingProxyType(self._keyed(next(iter(self.lifecycles))) if self.lifecycles else {})
+
+    @property
+    def streams(self) -> Mapping[tuple[str, ...], bool]:
+        """Whether each of the seed's streams is online, by key."""
+        if self.streams_resource is None or self.online_field is None:
+            return MappingProxyType({})
+        return MappingProxyType(
+            {
+                k: bool(r.get(self.online_field))
+                for k, r in self._keyed(self.streams_resource).items()
+            }
+        )
+
+    @property
+    def recordings(self) -> tuple[Mapping[str, Any], ...]:
+        """The records the lifecycles produced (for Live, record index files), oldest first."""
+        return tuple(
+            record
+            for resource in self.produced.values()
+            for _, record in self.records.get(resource, ())
+        )
+
+    def find(self, resource: str, **fields: Any) -> list[Mapping[str, Any]]:
+        """The records of `resource` whose fields equal `fields`."""
+        return [
+            record
+            for _, record in self.records.get(resource, ())
+            if all(record.get(k) == v for k, v in fields.items())
+        ]
+
+    def state_of(self, resource: str, key: Iterable[str]) -> str:
+        """The lifecycle state of a record of a lifecycle resource (its initial state if none)."""
+        wanted = dict(zip(self.identifiers[resource], key, strict=True))
+        found = self.find(resource, **wanted)
+        return str(found[0]["state"]) if found else self.lifecycles[resource]
+
+    def task_state(self, *key: str) -> str:
+        """The state of the product's (first) lifecycle for the record with this key."""
+        resource = next(iter(self.lifecycles))
+        return self.state_of(resource, key)
 
 
 def _identities(seed: Seed) -> dict[str, Identity]:
@@ -233,190 +238,153 @@ def _identities(seed: Seed) -> dict[str, Identity]:
     return out
 
 
+def seed_world(world: World, seed: Seed, now: float) -> None:
+    """Put the seed's domains, streams and record configurations into the world, as the
+    product's `x-seed` binding says."""
+    product = world.product
+    binding = product.seed
+    if binding is None:
+        raise LookupError(
+            f"{product.path}: the product has no x-seed binding; the emulator cannot place a "
+            "seed's domains and streams in its world."
+        )
+    streams = world.resource(binding.streams)
+    domain_field, app_field, stream_field = streams.identifiers
+    set_now = [n for n, p in streams.properties.items() if p.set in ("created", "updated")]
+    defaults = record_config_defaults()
+    for account in seed.accounts:
+        for domain in account.domains:
+            world.put(binding.domains, account.id, {domain_field: domain.name})
+            for app in domain.apps:
+                for stream in app.streams:
+                    record: dict[str, Any] = {
+                        domain_field: domain.name,
+                        app_field: app.name,
+                        stream_field: stream.name,
+                        binding.online: stream.online,
+                    }
+                    record.update(dict.fromkeys(set_now, now))
+                    world.put(binding.streams, account.id, record)
+                if app.record_config and binding.record_configs is not None:
+                    resource = world.resource(binding.record_configs)
+                    config: dict[str, Any] = {
+                        domain_field: domain.name,
+                        app_field: app.name,
+                        stream_field: "",
+                        **defaults,
+                        **app.record_config_properties,
+                    }
+                    config.update(
+                        {n: now for n, p in resource.properties.items() if p.set == "created"}
+                    )
+                    world.put(binding.record_configs, account.id, config)
+    world.take_changes()
+
+
 class EmulatorState:
     """Everything the emulator remembers, as plain data. Guarded by the Emulator's lock."""
 
-    __slots__ = (
-        "domains",
-        "identities",
-        "initial_state",
-        "next_due",
-        "qps",
-        "recordings",
-        "seed",
-        "tasks",
-    )
+    __slots__ = ("identities", "qps", "seed", "world")
 
-    def __init__(self, seed: Seed, initial_state: str) -> None:
+    def __init__(self, seed: Seed, product: Product, now: float, *, seeded: bool = True) -> None:
         self.seed = seed
-        self.initial_state = initial_state
         self.identities: Mapping[str, Identity] = MappingProxyType(_identities(seed))
         self.qps: dict[str, int | None] = {a.id: a.qps for a in seed.accounts}
-        self.domains: dict[str, DomainState] = {}
-        for account in seed.accounts:
-            for domain in account.domains:
-                self.domains[domain.name] = DomainState(
-                    account.id,
-                    {
-                        app.name: AppState(
-                            app.record_config, {s.name: s.online for s in app.streams}
-                        )
-                        for app in domain.apps
-                    },
-                )
-        self.tasks: dict[StreamKey, RecordingTask] = {}
-        self.recordings: list[Recording] = []
-        self.next_due: float | None = None
-
-    # -- streams -------------------------------------------------------------------------
-
-    def app(self, domain: str, app: str) -> AppState | None:
-        """The app, or None when the domain or app is unknown."""
-        owner = self.domains.get(domain)
-        return None if owner is None else owner.apps.get(app)
-
-    def stream_online(self, key: StreamKey) -> bool | None:
-        """Whether the stream is online; None when it is unknown."""
-        app = self.app(key[0], key[1])
-        return None if app is None else app.streams.get(key[2])
-
-    def recompute_next_due(self) -> None:
-        """Refresh the earliest timer deadline (after timers start or stop)."""
-        dues = [t.timer_due for t in self.tasks.values() if t.timer_due is not None]
-        self.next_due = min(dues) if dues else None
+        self.world = World(product)
+        if seeded:
+            seed_world(self.world, seed, now)
 
     # -- records ---------------------------------------------------------------------------
 
-    def record(self, kind: str, key: Any) -> Any:
-        """The current value of one record (None when it no longer exists).
-
-        `key` is the native key: a StreamKey for streams and tasks, an account id, or a
-        recording's position.
-        """
-        if kind == TASK:
-            task = self.tasks.get(key)
-            return None if task is None else task.to_json()
-        if kind == STREAM:
-            online = self.stream_online(key)
-            return None if online is None else {"online": online}
-        if kind == RECORDING:
-            return self.recordings[key].to_json() if 0 <= key < len(self.recordings) else None
-        if kind == ACCOUNT:
-            return {"qps": self.qps[key]} if key in self.qps else None
-        raise KeyError(f"unknown record kind {kind!r}")
-
     @staticmethod
-    def encode_key(kind: str, key: Any) -> str:
-        """The store key of a native key."""
-        if kind in (TASK, STREAM):
-            return stream_key(key)
-        if kind == RECORDING:
-            return _recording_key(key)
-        return str(key)
+    def encode_key(account: str, key: RecordKey) -> str:
+        """The store key of a world record: a JSON array, unambiguous whatever the names."""
+        return _encode([account, *key])
+
+    def change_record(self, change: Change) -> Record:
+        """The store record of one world change."""
+        return Record(
+            change.resource,
+            self.encode_key(change.account, change.key),
+            None if change.record is None else dict(change.record),
+        )
+
+    def account_record(self, account: str) -> Record:
+        """The store record of an account's flow-control override."""
+        value = {"qps": self.qps[account]} if account in self.qps else None
+        return Record(ACCOUNT, account, value)
 
     def records(self) -> Iterator[Record]:
-        """Every record of the world, for a full write."""
-        for domain, owner in self.domains.items():
-            for app_name, app in owner.apps.items():
-                for stream, online in app.streams.items():
-                    yield Record(STREAM, stream_key((domain, app_name, stream)), {"online": online})
-        for account, qps in self.qps.items():
-            yield Record(ACCOUNT, account, {"qps": qps})
-        for key, task in self.tasks.items():
-            yield Record(TASK, stream_key(key), task.to_json())
-        for index, recording in enumerate(self.recordings):
-            yield Record(RECORDING, _recording_key(index), recording.to_json())
+        """Every record of the state, for a full write."""
+        for account in self.qps:
+            yield self.account_record(account)
+        for resource, entries in self.world.to_json().items():
+            for entry in entries:
+                key = self.world.key_of(resource, entry["record"])
+                yield Record(resource, self.encode_key(entry["account"], key), entry["record"])
 
     @classmethod
     def from_records(
-        cls, seed: Seed, initial_state: str, records: Iterable[Record], source: str
+        cls, seed: Seed, product: Product, records: Iterable[Record], source: str
     ) -> EmulatorState:
         """The state a seed and a store's records describe (InputError if a record is damaged)."""
-        state = cls(seed, initial_state)
-        recordings: list[tuple[str, Recording]] = []
+        state = cls(seed, product, 0.0, seeded=False)
         try:
             for item in records:
-                value = item.value
-                if item.kind == STREAM:
-                    domain, app, stream = json.loads(item.key)
-                    app_state = state.app(domain, app)
-                    if app_state is not None:
-                        app_state.streams[stream] = bool(value["online"])
-                elif item.kind == ACCOUNT:
-                    if item.key in state.qps:
-                        qps = value.get("qps")
+                if item.kind == ACCOUNT:
+                    if item.key in state.qps and isinstance(item.value, Mapping):
+                        qps = item.value.get("qps")
                         state.qps[item.key] = None if qps is None else int(qps)
-                elif item.kind == TASK:
-                    task = RecordingTask.from_json(value)
-                    state.tasks[task.key] = task
-                elif item.kind == RECORDING:
-                    recordings.append((item.key, Recording.from_json(value)))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    continue
+                owner = json.loads(item.key)[0]
+                if not isinstance(owner, str) or not isinstance(item.value, Mapping):
+                    raise ValueError(item.kind)
+                state.world.put(item.kind, owner, item.value)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise InputError(
                 source, f"the stored state is damaged ({type(exc).__name__}); restore a snapshot."
             ) from None
-        state.recordings = [r for _, r in sorted(recordings, key=lambda pair: pair[0])]
-        state.recompute_next_due()
+        state.world.take_changes()
         return state
 
     # -- views and snapshots ---------------------------------------------------------------
 
-    def view(self) -> StateView:
-        """A read-only copy of the state."""
-        streams = {
-            (domain, app_name, stream): online
-            for domain, owner in self.domains.items()
-            for app_name, app in owner.apps.items()
-            for stream, online in app.streams.items()
-        }
-        tasks = {
-            key: TaskView(
-                t.domain, t.app, t.stream, t.state, t.segment_started_at, t.timer, t.timer_due
-            )
-            for key, t in self.tasks.items()
-        }
+    def view(
+        self, lifecycles: Mapping[str, str], produced: Mapping[str, str] | None = None
+    ) -> StateView:
+        """A read-only copy of the state (`lifecycles`: resource -> initial state; `produced`:
+        lifecycle resource -> the resource it produces)."""
+        records: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        identifiers = {}
+        for name, resource in self.world.product.resources.items():
+            identifiers[name] = resource.identifiers
+            records[name] = [
+                (account, MappingProxyType(record)) for account, record in self.world.records(name)
+            ]
+        binding = self.world.product.seed
         return StateView(
-            self.initial_state,
             tuple(a.id for a in self.seed.accounts),
-            MappingProxyType(streams),
-            MappingProxyType(tasks),
-            tuple(self.recordings),
+            MappingProxyType({k: tuple(v) for k, v in records.items()}),
+            MappingProxyType(identifiers),
+            MappingProxyType(dict(lifecycles)),
+            None if binding is None else binding.streams,
+            None if binding is None else binding.online,
+            MappingProxyType(dict(produced or {})),
         )
 
-    def world(self) -> dict[str, Any]:
-        """The current world as a seed document: the seed with today's streams and qps."""
-        document = self.seed.to_json()
-        for account in document["accounts"]:
-            qps = self.qps.get(account["id"])
-            if qps is None:
-                account.pop("qps", None)
-            else:
-                account["qps"] = qps
-            for domain in account["domains"]:
-                owner = self.domains[domain["name"]]
-                domain["apps"] = [
-                    {
-                        "name": name,
-                        "record_config": app.record_config,
-                        "streams": [{"name": s, "online": o} for s, o in app.streams.items()],
-                    }
-                    for name, app in owner.apps.items()
-                ]
-        return document
-
     def snapshot(self, faults: list[dict[str, Any]]) -> dict[str, Any]:
-        """The durable state as JSON-able data."""
+        """The durable state as JSON-able data: the seed, the world, the overrides, faults."""
         return {
             "format": SNAPSHOT_FORMAT,
-            "seed": self.world(),
-            "tasks": [t.to_json() for t in self.tasks.values()],
-            "recordings": [r.to_json() for r in self.recordings],
+            "seed": self.seed.to_json(),
+            "qps": dict(self.qps),
+            "world": self.world.to_json(),
             "faults": faults,
         }
 
     @classmethod
     def restore(
-        cls, data: Any, initial_state: str, source: str = "<snapshot>"
+        cls, data: Any, product: Product, source: str = "<snapshot>"
     ) -> tuple[EmulatorState, list[Any]]:
         """The state a snapshot describes, and its fault rules (as JSON) for the injector.
 
@@ -433,17 +401,20 @@ class EmulatorState:
         if not isinstance(seed_data, Mapping):
             raise InputError(source, "the snapshot's seed must be a JSON object.")
         seed = load_seed(seed_data, allow_files=False, source=f"{source}:seed")
-        state = cls(Seed(seed.accounts, source, seed.description), initial_state)
+        state = cls(Seed(seed.accounts, source, seed.description), product, 0.0, seeded=False)
+        world = data.get("world", {})
+        qps = data.get("qps", {})
+        if not isinstance(world, Mapping) or not isinstance(qps, Mapping):
+            raise InputError(source, "the snapshot's world and qps must be JSON objects.")
         try:
-            for item in data.get("tasks", ()):
-                task = RecordingTask.from_json(item)
-                state.tasks[task.key] = task
-            state.recordings = [Recording.from_json(r) for r in data.get("recordings", ())]
+            state.world.load_json(world, source)
+            for account, limit in qps.items():
+                if account in state.qps:
+                    state.qps[account] = None if limit is None else int(limit)
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
-                source, f"the snapshot's tasks or recordings are damaged ({type(exc).__name__})."
+                source, f"the snapshot's world is damaged ({type(exc).__name__})."
             ) from None
-        state.recompute_next_due()
         faults = data.get("faults", [])
         if not isinstance(faults, list):
             raise InputError(source, "the snapshot's faults must be a list of rules.")

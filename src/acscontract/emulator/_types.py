@@ -83,44 +83,30 @@ class EmulatorResponse:
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """A recording file the emulator produced: which stream, when, and which transition made it.
+    """A record a lifecycle produced (for Live, a record index file), as the world holds it.
 
-    `reason` is the lifecycle trigger that produced the file (`cancel_delay`, `restart`,
-    `delayElapsed`, ...). Times are seconds on the emulator's clock (Unix time by default).
+    `fields` are the produced resource's fields (times in seconds on the emulator's virtual
+    clock); `key` is the lifecycle's key (for Live: domain, app and stream names); `reason` the
+    trigger that produced it (`cancel_delay`, `restart`, `delayElapsed`, ...).
     """
 
-    domain: str
-    app: str
-    stream: str
+    account_id: str
+    fields: Mapping[str, object]
+    reason: str
     started_at: float
     ended_at: float
-    reason: str
-    account_id: str = ""
+    key: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """A JSON-able dict of this recording."""
         return {
-            "domain": self.domain,
-            "app": self.app,
-            "stream": self.stream,
+            "account_id": self.account_id,
+            "key": list(self.key),
+            "reason": self.reason,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
-            "reason": self.reason,
-            "account_id": self.account_id,
+            "fields": dict(self.fields),
         }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> Recording:
-        """The recording `to_json` wrote."""
-        return cls(
-            domain=str(data["domain"]),
-            app=str(data["app"]),
-            stream=str(data["stream"]),
-            started_at=float(str(data["started_at"])),
-            ended_at=float(str(data["ended_at"])),
-            reason=str(data["reason"]),
-            account_id=str(data.get("account_id", "")),
-        )
 
 
 @runtime_checkable

@@ -1,13 +1,15 @@
-"""The machine-readable spec of an operation, and what derives from it.
+"""The machine-readable spec of a product and its operations, and what derives from it.
 
-Load a spec with `operation("RealTimeRecordCommand")` (the bundled one) or `load_operation(path)`;
-validate files with `validate_paths`. Everything else in acscontract reads its facts from here.
+Load a spec with `operation("RealTimeRecordCommand")` (the bundled one), `product()` and
+`product_operation(product, name)`, or `load_operation(path)`; validate files with
+`validate_paths`. Everything else in acscontract reads its facts from here.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     )
     from acscontract.spec._derive import (
         error_response_schema,
+        example_parameters,
+        example_value,
         openapi_document,
         request_schema,
         response_schema,
@@ -35,23 +39,37 @@ if TYPE_CHECKING:
         validate_paths,
     )
     from acscontract.spec._model import (
+        CHECK_KINDS,
+        EFFECT_KINDS,
         Check,
+        CheckKind,
         ConditionKey,
+        Effect,
         EndpointRules,
         ErrorCode,
+        Filter,
         FlowControl,
         GatewayError,
         Lifecycle,
+        Match,
         Operation,
+        Paging,
         Parameter,
         ParameterProblem,
+        Produces,
         Product,
         Protocol,
         RamAction,
         RequestLimit,
         RequestLimits,
+        Requirement,
+        Resource,
+        ResourceEvent,
+        ResourceProperty,
         ResourceType,
+        SeedBinding,
         SignatureMethod,
+        TimerSource,
         Transition,
         Undocumented,
     )
@@ -63,6 +81,8 @@ _LAZY = {
     "acscontract.spec._catalog": ("ActionCatalog", "CatalogEntry", "action_catalog", "catalog_for"),
     "acscontract.spec._derive": (
         "error_response_schema",
+        "example_parameters",
+        "example_value",
         "openapi_document",
         "request_schema",
         "response_schema",
@@ -79,7 +99,21 @@ _LAZY = {
         "validate_paths",
     ),
     "acscontract.spec._model": (
+        "CHECK_KINDS",
+        "EFFECT_KINDS",
         "Check",
+        "CheckKind",
+        "Effect",
+        "Filter",
+        "Match",
+        "Paging",
+        "Produces",
+        "Requirement",
+        "Resource",
+        "ResourceEvent",
+        "ResourceProperty",
+        "SeedBinding",
+        "TimerSource",
         "EndpointRules",
         "ErrorCode",
         "FlowControl",
@@ -112,39 +146,59 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CHECK_KINDS",
     "DEFAULT_OPERATION",
+    "DEFAULT_PRODUCT",
+    "EFFECT_KINDS",
     "ActionCatalog",
     "CatalogEntry",
     "Check",
+    "CheckKind",
     "ConditionKey",
+    "Effect",
     "EndpointRules",
     "ErrorCode",
+    "Filter",
     "FlowControl",
     "GatewayError",
     "Lifecycle",
+    "Match",
     "Operation",
+    "Paging",
     "Parameter",
     "ParameterProblem",
+    "Produces",
     "Product",
     "Protocol",
     "RamAction",
     "RequestLimit",
     "RequestLimits",
+    "Requirement",
+    "Resource",
+    "ResourceEvent",
+    "ResourceProperty",
     "ResourceType",
+    "SeedBinding",
     "SignatureMethod",
     "SpecError",
     "SpecProblem",
+    "TimerSource",
     "Transition",
     "Undocumented",
     "action_catalog",
     "bundled_spec_dir",
     "catalog_for",
     "error_response_schema",
+    "example_parameters",
+    "example_value",
     "find_spec_files",
     "load_document",
     "load_operation",
     "openapi_document",
     "operation",
+    "operation_names",
+    "product",
+    "product_operation",
     "protocol",
     "request_schema",
     "resolve_operation",
@@ -153,10 +207,22 @@ __all__ = [
     "validate_paths",
 ]
 
-assert set(__all__) == {*_HOME, "DEFAULT_OPERATION", "operation", "protocol"}, "stale __all__"
+_OWN = {
+    "DEFAULT_OPERATION",
+    "DEFAULT_PRODUCT",
+    "operation",
+    "operation_names",
+    "product",
+    "product_operation",
+    "protocol",
+}
+assert set(__all__) == {*_HOME, *_OWN}, "stale __all__"
 
 #: The reference operation acscontract is built around.
 DEFAULT_OPERATION = "live/2016-11-01/RealTimeRecordCommand"
+
+#: The product (and API version) the reference operation belongs to.
+DEFAULT_PRODUCT = "live/2016-11-01"
 
 
 @functools.cache
@@ -185,3 +251,42 @@ def operation(name: str = DEFAULT_OPERATION) -> Operation:
         return load_operation(resolve_operation(name))
 
     return cached(f"operation-{name}", bundled_path("spec"), build)
+
+
+@functools.cache
+def product(name: str = DEFAULT_PRODUCT) -> Product:
+    """The bundled spec of a product, by `product/version` (`live/2016-11-01`)."""
+    from acscontract.spec._loader import _load_product, bundled_spec_dir
+
+    path = bundled_spec_dir() / name.strip("/") / "product.yaml"
+    if not path.is_file():
+        from acscontract.errors import UsageError
+
+        raise UsageError(f"there is no product {name!r} in {bundled_spec_dir()}.")
+    return _load_product(path)
+
+
+def operation_names(the_product: Product) -> tuple[str, ...]:
+    """The names of the operations whose spec files sit beside the product's file, sorted."""
+    return _names_in(the_product.path.parent)
+
+
+@functools.cache
+def _names_in(folder: Path) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "product"))
+
+
+def product_operation(the_product: Product, name: str) -> Operation | None:
+    """The spec of the product's operation called `name` (exactly), or None when it has none.
+
+    A bundled operation comes from the precompiled cache, as `operation()` does.
+    """
+    if name not in operation_names(the_product):
+        return None
+    from acscontract.spec._loader import bundled_spec_dir, load_operation
+
+    folder = the_product.path.parent
+    root = bundled_spec_dir()
+    if folder.resolve().is_relative_to(root.resolve()):
+        return operation(str(folder.relative_to(root) / name))
+    return load_operation(folder / f"{name}.yaml")

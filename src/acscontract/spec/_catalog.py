@@ -66,6 +66,10 @@ def catalog_for(operations: Sequence[Operation]) -> ActionCatalog:
     for op in operations:
         products[op.product.path] = op.product
         ram = op.ram
+        if not ram.known:
+            # An imported operation whose RAM facts nobody has documented: its name is a known
+            # action (from the metadata), but there is nothing to say about its resources.
+            continue
         entries[ram.action.lower()] = CatalogEntry(
             action=ram.action,
             access_level=ram.access_level,

@@ -6,12 +6,18 @@ All of them describe the operation as it looks on the wire, where every paramete
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from acscontract.spec._model import Operation, Parameter
+from acscontract.spec._values import coerce, encode, json_schema
 
 __all__ = [
     "error_response_schema",
+    "example_parameters",
+    "example_value",
     "openapi_document",
     "request_schema",
     "response_schema",
@@ -222,3 +228,54 @@ def openapi_document(op: Operation) -> dict[str, Any]:
             },
         },
     }
+
+
+def example_value(schema: Mapping[str, Any]) -> Any:
+    """A valid value of a metadata schema, from its example where the example fits: the first
+    enum value, else the example converted to the type, else a neutral value within bounds.
+    Arrays get one item, objects every property."""
+    kind = schema.get("type")
+    if kind == "object" or (kind is None and "properties" in schema):
+        return {
+            str(name): example_value(sub)
+            for name, sub in dict(schema.get("properties", {})).items()
+            if isinstance(sub, Mapping)
+        }
+    if kind == "array":
+        items = schema.get("items")
+        return [example_value(items)] if isinstance(items, Mapping) else []
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return coerce(str(enum[0]), schema)
+    example = schema.get("example")
+    if example is not None:
+        value = coerce(str(example).lower() if isinstance(example, bool) else str(example), schema)
+        if Draft202012Validator(json_schema(schema)).is_valid(value):
+            return value
+    return _neutral(schema)
+
+
+def _neutral(schema: Mapping[str, Any]) -> Any:
+    bounds = json_schema(schema)
+    kind = schema.get("type")
+    if kind in ("integer", "number"):
+        low = bounds.get("minimum", 1 if kind == "integer" else 1.0)
+        high = bounds.get("maximum")
+        value = max(low, 1) if high is None or high >= 1 else low
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return False
+    return "x" * max(1, int(bounds.get("minLength", 1)))
+
+
+def example_parameters(op: Operation) -> list[tuple[str, str]]:
+    """Wire pairs of a valid request of `op` with its required parameters only: examples where
+    the metadata gives valid ones (see `example_value`), repeatList and json values encoded as
+    the SDKs send them."""
+    pairs: list[tuple[str, str]] = []
+    for parameter in op.required_parameters:
+        value = example_value(parameter.schema)
+        if parameter.type == "string" and value == "":
+            value = "x"
+        pairs.extend(encode(parameter.name, parameter.style, value))
+    return pairs

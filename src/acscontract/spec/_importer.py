@@ -1,14 +1,17 @@
 """Import Alibaba's official `api-docs.json` metadata into spec files.
 
 The metadata carries identity, parameters, the success response and error codes. It carries no RAM
-facts and no flow control: imported specs mark those as unknown (`undocumented`) instead of
-inventing them. The result of an import validates like a hand-written spec.
+facts: imported specs mark them as unknown (`undocumented`) instead of inventing them. Flow control
+is read from the operation's description, where Alibaba's pages state it in one fixed sentence
+("本接口的单用户QPS限制为50次/秒", "...无单用户QPS限制"); where the description says nothing, the
+limit is unknown. The result of an import validates like a hand-written spec.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,7 +68,19 @@ _UNKNOWN_RAM = (
     "The official metadata carries no RAM facts (access level, resource types, condition keys); "
     "they are unknown until someone documents them in this spec."
 )
-_UNKNOWN_FLOW = "The official metadata carries no flow-control limit; it is unknown."
+_UNKNOWN_FLOW = (
+    "The operation's documentation states no flow-control limit; it is unknown, and the emulator "
+    "does not throttle the operation."
+)
+_NO_LIMIT = (
+    "The documentation says the operation has no per-user QPS limit; the emulator does not "
+    "throttle it."
+)
+# How Alibaba's operation pages state the per-user limit: "单用户QPS限制为50次/秒" (per second) or
+# "...为1000次/分钟" (per minute); "无单用户QPS限制" says there is none.
+_QPS_LIMIT = re.compile(r"单用户QPS限制为\s*([0-9]+)\s*次/(秒|分钟)")
+_QPS_NONE = "无单用户QPS限制"
+_QPS_UNITS = {"秒": "second", "分钟": "minute"}
 _PROTOCOL_FILE = Path("protocols") / "rpc.yaml"
 
 
@@ -145,17 +160,31 @@ def operation_from_metadata(
     if "errorCodes" in api:
         document["errorCodes"] = api["errorCodes"]
     document["x-ram"] = {"action": f"{prefix}:{name}", "undocumented": _UNKNOWN_RAM}
-    document["x-flowControl"] = {
-        "limit": None,
-        "per": "second",
-        "scope": "account",
-        "undocumented": _UNKNOWN_FLOW,
-    }
-    document["x-imported"] = {
-        "from": "Alibaba api-docs.json",
-        "unknown": ["x-ram", "x-flowControl"],
-    }
+    document["x-flowControl"] = flow_control_from_description(str(api.get("description", "")))
+    unknown = ["x-ram"]
+    if document["x-flowControl"]["limit"] is None and _QPS_NONE not in api.get("description", ""):
+        unknown.append("x-flowControl")
+    document["x-imported"] = {"from": "Alibaba api-docs.json", "unknown": unknown}
     return document
+
+
+def flow_control_from_description(description: str) -> dict[str, Any]:
+    """The `x-flowControl` block an operation's documentation supports.
+
+    A stated limit becomes a documented per-account limit, refused with the protocol's user flow
+    control error; an explicit "no limit", or silence, becomes `limit: null` with the reason.
+    """
+    found = _QPS_LIMIT.search(description)
+    if found is None:
+        reason = _NO_LIMIT if _QPS_NONE in description else _UNKNOWN_FLOW
+        return {"limit": None, "per": "second", "scope": "account", "undocumented": reason}
+    return {
+        "limit": int(found.group(1)),
+        "per": _QPS_UNITS[found.group(2)],
+        "scope": "account",
+        "x-source": "doc",
+        "sharedBy": "every AccessKey of the account",
+    }
 
 
 def _product_document(data: Mapping[str, Any], metadata_name: str) -> dict[str, Any]:
@@ -213,7 +242,8 @@ def import_metadata(
     product_dir = out_dir / info["product"] / info["version"]
     header = (
         f"# Imported from Alibaba's official metadata ({metadata.name}) by `acscontract spec "
-        "import`.\n# RAM facts and flow control are not in the metadata: they are marked unknown.\n"
+        "import`.\n# RAM facts are not in the metadata: they are marked unknown. Flow control "
+        "comes from the\n# operation's description where it states a limit.\n"
     )
     protocol_target = out_dir / _PROTOCOL_FILE
     protocol_source = bundled_spec_dir() / _PROTOCOL_FILE

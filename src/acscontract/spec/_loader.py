@@ -10,34 +10,48 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
+from referencing import Registry
+from referencing import Resource as SchemaResource
 from referencing.jsonschema import DRAFT202012
 
 from acscontract._resources import bundled_path
 from acscontract.errors import InputError, UsageError
 from acscontract.spec._model import (
+    CHECK_KINDS,
+    EFFECT_KINDS,
     Check,
     ConditionKey,
+    Effect,
     EndpointRules,
     ErrorCode,
+    Filter,
     FlowControl,
     GatewayError,
     Lifecycle,
+    Match,
     Operation,
+    Paging,
     Parameter,
+    Produces,
     Product,
     Protocol,
     RamAction,
     RequestLimit,
     RequestLimits,
+    Requirement,
+    Resource,
+    ResourceEvent,
+    ResourceProperty,
     ResourceType,
+    SeedBinding,
     SignatureMethod,
+    TimerSource,
     Transition,
     Undocumented,
     _value_problem,
@@ -120,7 +134,11 @@ def bundled_spec_dir() -> Path:
 def _meta_validator() -> Draft202012Validator:
     schema_path = bundled_spec_dir() / SCHEMA_FILE
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
-    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    # The kinds of check and effect are registries in code; the meta-schema takes them from there.
+    defs = schema["$defs"]
+    defs["check"]["properties"]["check"] = {"enum": list(CHECK_KINDS)}
+    defs["effect"]["properties"]["kind"] = {"enum": list(EFFECT_KINDS)}
+    resource = SchemaResource.from_contents(schema, default_specification=DRAFT202012)
     registry: Registry[Any] = Registry().with_resource(schema["$id"], resource)
     return Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
 
@@ -301,6 +319,114 @@ def parameter_from_raw(raw: Mapping[str, Any]) -> Parameter:
         pattern=schema.get("pattern"),
         minimum=_number(schema.get("minimum")),
         maximum=_number(schema.get("maximum")),
+        default=None if schema.get("default") is None else str(schema.get("default")),
+        schema=schema,
+    )
+
+
+def _match(raw: Mapping[str, Any] | None) -> Match:
+    """`{Field: value or [values]}` as field -> tuple of values."""
+    if not raw:
+        return {}
+    return {
+        str(name): tuple(value) if isinstance(value, list) else (value,)
+        for name, value in raw.items()
+    }
+
+
+_CHECK_FIELDS = ("check", "name", "errorCode", "description", "undocumented")
+
+
+def _check(raw: Mapping[str, Any]) -> Check:
+    options = {
+        key: (_match(value) if key in ("match", "where") else value)
+        for key, value in raw.items()
+        if key not in _CHECK_FIELDS and not key.startswith("x-")
+    }
+    return Check(
+        raw["check"],
+        raw.get("errorCode", ""),
+        " ".join(str(raw.get("description", "")).split()),
+        raw.get("undocumented"),
+        name=raw.get("name", ""),
+        options=options,
+    )
+
+
+def _resources(raw: Mapping[str, Any]) -> dict[str, Resource]:
+    resources = {}
+    for name, item in raw.get("x-resources", {}).items():
+        resources[name] = Resource(
+            name=name,
+            identifiers=tuple(item["identifiers"]),
+            origin=item.get("origin", "operations"),
+            properties={
+                prop: ResourceProperty(
+                    prop,
+                    spec["type"],
+                    spec.get("set"),
+                    spec.get("template"),
+                    spec.get("undocumented"),
+                )
+                for prop, spec in item.get("properties", {}).items()
+            },
+            lifecycle=item.get("lifecycle"),
+            events=tuple(
+                ResourceEvent(e["property"], e["value"], e["role"]) for e in item.get("events", ())
+            ),
+            description=" ".join(str(item.get("description", "")).split()),
+        )
+    return resources
+
+
+def _effect(raw: Mapping[str, Any] | None) -> Effect | None:
+    if raw is None:
+        return None
+    filters = []
+    for entry in raw.get("filter", ()):
+        if isinstance(entry, str):
+            filters.append(Filter(entry, entry))
+        else:
+            filters.append(
+                Filter(
+                    entry["property"],
+                    entry.get("parameter", entry["property"]),
+                    entry.get("modeParameter"),
+                    dict(entry.get("modes", {})),
+                    entry.get("defaultMode"),
+                )
+            )
+    paging = raw.get("paging")
+    window = raw.get("window")
+    response = raw.get("response", {})
+    return Effect(
+        kind=raw["kind"],
+        resource=raw["resource"],
+        defaults=dict(raw.get("defaults", {})),
+        requires=tuple(
+            Requirement(r["resource"], _match(r["match"]), r["errorCode"], r.get("undocumented"))
+            for r in raw.get("requires", ())
+        ),
+        conflict=raw.get("conflict"),
+        not_found=raw.get("notFound"),
+        match=_match(raw.get("match")),
+        filters=tuple(filters),
+        where=_match(raw.get("where")),
+        window=None if window is None else (window["start"], window["end"]),
+        paging=None
+        if paging is None
+        else Paging(
+            paging["pageNum"],
+            paging["pageSize"],
+            paging.get("totalNum"),
+            paging.get("totalPage"),
+            paging.get("order"),
+            paging.get("orderBy"),
+        ),
+        items=response.get("items"),
+        item=response.get("item"),
+        fields=dict(response.get("fields", {})),
+        undocumented=raw.get("undocumented"),
     )
 
 
@@ -423,7 +549,19 @@ def _build_product(path: Path, raw: dict[str, Any]) -> Product:
     if "metadata" in raw:
         metadata = _reference(path, "/metadata", raw["metadata"])
     info = raw["info"]
-    return Product(
+    binding = raw.get("x-seed")
+    product = Product(
+        seed=None
+        if binding is None
+        else SeedBinding(
+            binding["domains"],
+            binding["streams"],
+            binding["online"],
+            binding.get("recordConfigs"),
+        ),
+        resources=_resources(raw),
+        errors=_errors({"errorCodes": raw.get("x-errorCodes", {})}),
+        default_checks=tuple(_check(c) for c in raw.get("x-defaultChecks", ())),
         name=info["product"],
         version=info["version"],
         style=info["style"],
@@ -436,6 +574,45 @@ def _build_product(path: Path, raw: dict[str, Any]) -> Product:
         protocol=protocol,
         raw=raw,
     )
+    problems = _product_problems(path, product)
+    if problems:
+        raise SpecError(problems)
+    return product
+
+
+def _product_problems(path: Path, product: Product) -> list[SpecProblem]:
+    """The product's resource model and seed binding name resources and properties it has."""
+    file = str(path)
+    problems: list[SpecProblem] = []
+    binding = product.seed
+    if binding is not None:
+        for key, name in (
+            ("domains", binding.domains),
+            ("streams", binding.streams),
+            ("recordConfigs", binding.record_configs),
+        ):
+            if name is not None and name not in product.resources:
+                problems.append(SpecProblem(file, f"/x-seed/{key}", f"{name!r} is not a resource"))
+        streams = product.resources.get(binding.streams)
+        if streams is not None and binding.online not in streams.properties:
+            problems.append(
+                SpecProblem(
+                    file,
+                    "/x-seed/online",
+                    f"{binding.online!r} is not a property of {streams.name}",
+                )
+            )
+    for name, resource in product.resources.items():
+        for index, event in enumerate(resource.events):
+            if event.property not in resource.properties:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        f"/x-resources/{name}/events/{index}/property",
+                        f"{event.property!r} is not a property of {name}",
+                    )
+                )
+    return problems
 
 
 def _load_product(path: Path) -> Product:
@@ -490,10 +667,13 @@ def _flow(raw: Mapping[str, Any]) -> FlowControl:
     )
 
 
-def _lifecycle(raw: Mapping[str, Any]) -> Lifecycle | None:
+def _lifecycle(raw: Mapping[str, Any], product: Product) -> Lifecycle | None:
     life = raw.get("x-lifecycle")
     if life is None:
         return None
+    resource = product.resources.get(life["resource"])
+    produces = life.get("produces")
+    copy = produces.get("copy") if produces else None
     transitions = []
     for documented in (True, False):
         for t in life["transitions"]["documented" if documented else "undocumented"]:
@@ -513,8 +693,29 @@ def _lifecycle(raw: Mapping[str, Any]) -> Lifecycle | None:
             )
     events = life.get("events", {})
     return Lifecycle(
-        entity=life["entity"],
-        key=tuple(life["key"]),
+        resource=life["resource"],
+        key=resource.identifiers if resource is not None else (),
+        roles={e["role"]: name for name, e in events.items() if "role" in e},
+        timer_sources={
+            name: TimerSource(t["from"]["resource"], t["from"]["property"])
+            for name, t in life.get("timers", {}).items()
+            if "from" in t
+        },
+        produces=None
+        if produces is None
+        else Produces(
+            produces["resource"],
+            None if copy is None else copy["resource"],
+            _match(None if copy is None else copy["match"]),
+            tuple(() if copy is None else copy["properties"]),
+            None
+            if "span" not in produces
+            else (
+                produces["span"]["start"],
+                produces["span"]["end"],
+                produces["span"].get("duration"),
+            ),
+        ),
         initial=life["initial"],
         states=tuple(life["states"]),
         timers={name: float(t["seconds"]) for name, t in life.get("timers", {}).items()},
@@ -540,19 +741,27 @@ def _build_operation(path: Path, raw: dict[str, Any]) -> Operation:
         parameters=parameters,
         success_schema=raw["responses"]["200"]["schema"],
         errors=_errors(raw),
-        checks=tuple(
-            Check(c["check"], c["errorCode"], c.get("description", ""), c.get("undocumented"))
-            for c in raw.get("x-checks", ())
-        ),
+        checks=tuple(_check(c) for c in raw["x-checks"])
+        if "x-checks" in raw
+        else product.default_checks,
         ram=_ram(raw),
         flow_control=_flow(raw),
-        lifecycle=_lifecycle(raw),
+        lifecycle=_lifecycle(raw, product),
+        effect=_effect(raw.get("x-effect")),
         undocumented=tuple(_undocumented(raw))
         + tuple(
             Undocumented(f"{product.protocol.path.name}#{u.pointer}", u.text)
             for u in _undocumented(product.protocol.raw)
         ),
         raw=raw,
+    )
+    used = {c for check in operation.checks for c in check.codes}
+    if operation.effect is not None:
+        used.update(operation.effect.codes)
+    own = {e.code for e in operation.errors}
+    operation = replace(
+        operation,
+        product_errors=tuple(e for e in product.errors if e.code in used and e.code not in own),
     )
     problems = _semantic_problems(path, operation)
     if problems:
@@ -569,7 +778,7 @@ def _semantic_problems(path: Path, op: Operation) -> list[SpecProblem]:
 
     names = [p.name for p in op.parameters]
     # Control characters are refused only where the spec says so (x-checks malformedParameter).
-    forbid_control = any(c.check == "malformedParameter" for c in op.checks)
+    forbid_control = op.refuses_control_characters
     for index, parameter in enumerate(op.parameters):
         pointer = f"/parameters/{index}/schema"
         if names.count(parameter.name) > 1:
@@ -611,15 +820,14 @@ def _semantic_problems(path: Path, op: Operation) -> list[SpecProblem]:
             )
         seen_codes[error.code] = error.http_status
 
-    for index, check in enumerate(op.checks):
-        if check.code not in own_codes:
-            problems.append(
-                SpecProblem(
-                    file,
-                    f"/x-checks/{index}/errorCode",
-                    f"{check.code} is not one of the operation's declared error codes",
-                )
-            )
+    known_codes = own_codes | {e.code for e in op.product_errors}
+    known_codes |= {e.code for e in op.protocol.gateway_errors}
+    checks_from = (
+        "/x-checks" if "x-checks" in op.raw else f"{op.product.path.name}#/x-defaultChecks"
+    )
+    problems.extend(_check_problems(file, op, checks_from, known_codes))
+    if op.effect is not None:
+        problems.extend(_effect_problems(file, op, known_codes))
 
     flow = op.flow_control
     if flow.throttle_code is not None:
@@ -673,6 +881,240 @@ def _semantic_problems(path: Path, op: Operation) -> list[SpecProblem]:
     return problems
 
 
+def _match_problems(
+    file: str, pointer: str, op: Operation, resource: str, match: Match, refs: set[str]
+) -> list[SpecProblem]:
+    """A match's fields must be the resource's, and its `$Name` values name known fields."""
+    problems: list[SpecProblem] = []
+    target = op.product.resources.get(resource)
+    if target is None:
+        return [SpecProblem(file, pointer, f"{resource!r} is not a resource of the product")]
+    fields = set(target.fields)
+    for name, values in match.items():
+        if name not in fields:
+            problems.append(
+                SpecProblem(file, f"{pointer}/{name}", f"{name!r} is not a field of {resource}")
+            )
+        for value in values:
+            if isinstance(value, str) and value.startswith("$") and value[1:] not in refs:
+                problems.append(
+                    SpecProblem(
+                        file, f"{pointer}/{name}", f"{value!r} names no parameter of {op.name}"
+                    )
+                )
+    return problems
+
+
+def _check_problems(
+    file: str, op: Operation, base: str, known_codes: set[str]
+) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    names = {p.name for p in op.parameters}
+    seen: set[str] = set()
+    for index, check in enumerate(op.checks):
+        pointer = f"{base}/{index}"
+        kind = CHECK_KINDS.get(check.check)
+        if kind is None:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"{pointer}/check",
+                    f"{check.check!r} is not a kind of check; the kinds are "
+                    f"{', '.join(sorted(CHECK_KINDS))}",
+                )
+            )
+            continue
+        if check.id in seen:
+            problems.append(
+                SpecProblem(file, pointer, f"a second check named {check.id!r}; give it a name")
+            )
+        seen.add(check.id)
+        for option in kind.options:
+            if option not in check.options:
+                problems.append(
+                    SpecProblem(file, pointer, f"a {check.check} check needs {option!r}")
+                )
+        allowed = set(kind.options) | set(kind.optional) | ({"errors"} if kind.errors else set())
+        for option in check.options:
+            if option not in allowed:
+                problems.append(
+                    SpecProblem(
+                        file, f"{pointer}/{option}", f"a {check.check} check takes no {option!r}"
+                    )
+                )
+        if kind.errors:
+            errors = dict(check.options.get("errors", {}))
+            if not errors and not check.code:
+                problems.append(
+                    SpecProblem(file, pointer, f"a {check.check} check needs errorCode or errors")
+                )
+            for key in errors:
+                if key not in kind.errors:
+                    problems.append(
+                        SpecProblem(
+                            file,
+                            f"{pointer}/errors/{key}",
+                            f"{key!r} is not one of {', '.join(kind.errors)}",
+                        )
+                    )
+        elif not check.code:
+            problems.append(SpecProblem(file, pointer, f"a {check.check} check needs errorCode"))
+        for code in check.codes:
+            if code not in known_codes:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        pointer,
+                        f"{code} is neither an error code of the operation, of the product nor of "
+                        "the gateway",
+                    )
+                )
+        for option in ("parameter", "start", "end"):
+            value = check.options.get(option)
+            if value is not None and value not in names:
+                problems.append(
+                    SpecProblem(file, f"{pointer}/{option}", f"{value!r} is not a parameter")
+                )
+        resource = check.options.get("resource")
+        if isinstance(resource, str):
+            for option in ("match", "where"):
+                match = check.options.get(option)
+                if match:
+                    problems.extend(
+                        _match_problems(file, f"{pointer}/{option}", op, resource, match, names)
+                    )
+    return problems
+
+
+def _response_node(schema: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
+    """The schema at a dotted path of object properties (`A.B`), or None."""
+    node: Any = schema
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get("properties", {}).get(part)
+    return node if isinstance(node, Mapping) else None
+
+
+def _effect_problems(file: str, op: Operation, known_codes: set[str]) -> list[SpecProblem]:
+    effect = op.effect
+    assert effect is not None
+    base = "/x-effect"
+    problems: list[SpecProblem] = []
+    names = {p.name for p in op.parameters}
+    resource = op.product.resources.get(effect.resource)
+    if resource is None:
+        return [SpecProblem(file, f"{base}/resource", f"{effect.resource!r} is not a resource")]
+    fields = set(resource.fields)
+    for code in effect.codes:
+        if code not in known_codes:
+            problems.append(
+                SpecProblem(
+                    file,
+                    base,
+                    f"{code} is neither an error code of the operation, of "
+                    "the product nor of the gateway",
+                )
+            )
+    for index, requirement in enumerate(effect.requires):
+        problems.extend(
+            _match_problems(
+                file,
+                f"{base}/requires/{index}/match",
+                op,
+                requirement.resource,
+                requirement.match,
+                names,
+            )
+        )
+    if effect.match:
+        problems.extend(
+            _match_problems(file, f"{base}/match", op, effect.resource, effect.match, names)
+        )
+    if effect.where:
+        problems.extend(
+            _match_problems(file, f"{base}/where", op, effect.resource, effect.where, names)
+        )
+    for name in effect.defaults:
+        if name not in fields:
+            problems.append(
+                SpecProblem(
+                    file, f"{base}/defaults/{name}", f"{name!r} is not a field of {effect.resource}"
+                )
+            )
+    if effect.kind in ("create", "update", "delete", "lifecycle"):
+        for identifier in resource.identifiers:
+            if identifier not in names and identifier not in effect.defaults:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        f"{base}/resource",
+                        f"the identifier {identifier} of {effect.resource} is neither a "
+                        "parameter nor in defaults",
+                    )
+                )
+    if effect.kind == "read" and not effect.match:
+        problems.append(SpecProblem(file, base, "a read effect needs a match"))
+    if effect.kind == "lifecycle" and (
+        op.lifecycle is None or op.lifecycle.resource != effect.resource
+    ):
+        problems.append(
+            SpecProblem(file, base, "a lifecycle effect needs an x-lifecycle of the same resource")
+        )
+    if effect.kind == "list" and effect.items is None:
+        problems.append(SpecProblem(file, f"{base}/response", "a list effect needs items"))
+    for index, item in enumerate(effect.filters):
+        if item.property not in fields:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"{base}/filter/{index}",
+                    f"{item.property!r} is not a field of {effect.resource}",
+                )
+            )
+        for parameter in (item.parameter, item.mode_parameter):
+            if parameter is not None and parameter not in names:
+                problems.append(
+                    SpecProblem(file, f"{base}/filter/{index}", f"{parameter!r} is not a parameter")
+                )
+    if effect.window is not None:
+        for parameter in effect.window:
+            if parameter not in names:
+                problems.append(
+                    SpecProblem(file, f"{base}/window", f"{parameter!r} is not a parameter")
+                )
+    if effect.paging is not None:
+        paging = effect.paging
+        for parameter in (paging.page_num, paging.page_size, paging.order):
+            if parameter is not None and parameter not in names:
+                problems.append(
+                    SpecProblem(file, f"{base}/paging", f"{parameter!r} is not a parameter")
+                )
+        if paging.order_by is not None and paging.order_by not in fields:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"{base}/paging/orderBy",
+                    f"{paging.order_by!r} is not a field of {effect.resource}",
+                )
+            )
+    for key in ("items", "item"):
+        path = getattr(effect, key)
+        if path is None:
+            continue
+        node = _response_node(op.success_schema, path)
+        expected = "array" if key == "items" else "object"
+        if node is None or node.get("type") != expected:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"{base}/response/{key}",
+                    f"{path} is not an {expected} of the success response",
+                )
+            )
+    return problems
+
+
 def _lifecycle_problems(file: str, op: Operation, all_codes: set[str]) -> list[SpecProblem]:
     life = op.lifecycle
     assert life is not None
@@ -683,10 +1125,75 @@ def _lifecycle_problems(file: str, op: Operation, all_codes: set[str]) -> list[S
         problems.append(
             SpecProblem(file, "/x-lifecycle/initial", f"{life.initial!r} is not a state")
         )
-    for position, key in enumerate(life.key):
+    resource = op.product.resources.get(life.resource)
+    if resource is None:
+        problems.append(
+            SpecProblem(file, "/x-lifecycle/resource", f"{life.resource!r} is not a resource")
+        )
+    elif resource.lifecycle != op.name:
+        problems.append(
+            SpecProblem(
+                file,
+                "/x-lifecycle/resource",
+                f"the resource {life.resource} names {resource.lifecycle!r} as its lifecycle, "
+                f"not {op.name}",
+            )
+        )
+    for key in life.key:
         if key not in names:
             problems.append(
-                SpecProblem(file, f"/x-lifecycle/key/{position}", f"{key!r} is not a parameter")
+                SpecProblem(
+                    file, "/x-lifecycle/resource", f"the identifier {key!r} is not a parameter"
+                )
+            )
+    roles = {e.role for r in op.product.resources.values() for e in r.events}
+    for role, event in life.roles.items():
+        if role not in roles:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"/x-lifecycle/events/{event}/role",
+                    f"no resource of the product declares the role {role!r}",
+                )
+            )
+    if life.produces is not None:
+        produced = life.produces
+        if produced.resource not in op.product.resources:
+            problems.append(
+                SpecProblem(
+                    file, "/x-lifecycle/produces", f"{produced.resource!r} is not a resource"
+                )
+            )
+        target = op.product.resources.get(produced.resource)
+        for name in produced.span or ():
+            if name is not None and target is not None and name not in target.properties:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        "/x-lifecycle/produces/span",
+                        f"{name!r} is not a property of {produced.resource}",
+                    )
+                )
+        if produced.copy_resource is not None:
+            problems.extend(
+                _match_problems(
+                    file,
+                    "/x-lifecycle/produces/copy/match",
+                    op,
+                    produced.copy_resource,
+                    produced.copy_match,
+                    set(life.key),
+                )
+            )
+    for timer, source in life.timer_sources.items():
+        target = op.product.resources.get(source.resource)
+        if target is None or source.property not in target.properties:
+            problems.append(
+                SpecProblem(
+                    file,
+                    f"/x-lifecycle/timers/{timer}/from",
+                    f"{source.resource}.{source.property} is not a resource property",
+                )
             )
     for event, timer in life.timer_events.items():
         if timer not in life.timers:

@@ -11,28 +11,47 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from acscontract.spec._terms import ConditionKey, ResourceType
+from acscontract.spec._values import ShapeError, decode, json_schema
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = [
+    "CHECK_KINDS",
+    "EFFECT_KINDS",
     "Check",
+    "CheckKind",
     "ConditionKey",
+    "Effect",
     "EndpointRules",
     "ErrorCode",
+    "FieldSource",
+    "Filter",
     "FlowControl",
     "GatewayError",
     "Lifecycle",
+    "Match",
     "Operation",
+    "Paging",
     "Parameter",
     "ParameterProblem",
+    "Produces",
     "Product",
     "Protocol",
     "RamAction",
     "RequestLimit",
     "RequestLimits",
+    "Requirement",
+    "Resource",
+    "ResourceEvent",
+    "ResourceProperty",
     "ResourceType",
+    "SeedBinding",
     "SignatureMethod",
+    "TimerSource",
     "Transition",
     "Undocumented",
 ]
@@ -53,7 +72,12 @@ class Undocumented:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """One request parameter, as Alibaba's metadata describes it."""
+    """One request parameter, as Alibaba's metadata describes it.
+
+    `style` says how an array or object travels: `repeatList` as `Name.1`, `Name.1.Field`, ...;
+    `json` as one JSON text; `simple` as comma-separated values. `items` is the schema of an
+    array's items (for repeatList, an object's `properties` or a scalar), `max_items` its bound.
+    """
 
     name: str
     location: str
@@ -69,6 +93,33 @@ class Parameter:
     pattern: str | None = None
     minimum: float | None = None
     maximum: float | None = None
+    default: str | None = None
+    schema: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The parameter's schema as the metadata writes it (see `json_schema` for JSON Schema)."""
+    _validator: list[Draft202012Validator] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    @property
+    def structured(self) -> bool:
+        """Whether the value is an array or object (repeatList, json or simple style)."""
+        return self.type in ("array", "object")
+
+    @property
+    def items(self) -> Mapping[str, Any] | None:
+        """The schema of an array's items, or None."""
+        items = self.schema.get("items")
+        return items if isinstance(items, Mapping) else None
+
+    @property
+    def max_items(self) -> int | None:
+        """An array's most items, or None."""
+        bound = self.schema.get("maxItems")
+        return int(bound) if bound is not None and str(bound).isdigit() else None
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the parameter's decoded value (see `Operation.decode`)."""
+        return json_schema(self.schema)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +131,80 @@ class ParameterProblem:
     message: str
 
 
+Match = Mapping[str, tuple[str | bool, ...]]
+"""Resource property -> the values it may have: `$Name` a request parameter, else a literal."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckKind:
+    """What a kind of precondition check needs from the spec: its options, and whether it answers
+    with one `errorCode` or with an `errors` mapping (the keys it may use)."""
+
+    options: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    description: str = ""
+
+
+#: The kinds of effect an operation may declare in `x-effect`, after Smithy's lifecycle
+#: operations. The emulator has one interpreter per kind and verifies that at import.
+EFFECT_KINDS: tuple[str, ...] = ("create", "read", "update", "delete", "list", "lifecycle")
+
+
+#: The kinds of precondition check a spec may name in `x-checks`. The emulator implements each
+#: one in its check registry and verifies at import that the two agree.
+CHECK_KINDS: Mapping[str, CheckKind] = {
+    "missingParameter": CheckKind(description="a required parameter is missing or empty"),
+    "malformedParameter": CheckKind(
+        optional=("refuseControlCharacters",),
+        description="a value breaks its parameter's type, enum, bounds or repeatList shape (or, "
+        "with refuseControlCharacters, holds a control character)",
+    ),
+    "exists": CheckKind(
+        options=("resource", "match"),
+        optional=("where",),
+        description="a resource of the caller's account matches (and has the `where` values)",
+    ),
+    "range": CheckKind(
+        options=("parameter",),
+        optional=("minimum", "maximum"),
+        description="a numeric parameter, when given, lies within bounds the operation documents",
+    ),
+    "timeWindow": CheckKind(
+        options=("start", "end"),
+        optional=("maxSeconds",),
+        errors=("startMalformed", "endMalformed", "endBeforeStart", "tooLong"),
+        description="two time parameters, when given, are UTC times in order and close enough",
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A check the service makes before the command runs, and the error code it answers with."""
+    """A check the service makes before the operation runs, and the error code it answers with.
+
+    `check` is the kind, a function of the emulator's check registry; `name` tells two checks of
+    one kind apart (it is the kind unless the spec says otherwise). `options` holds what the kind
+    needs: a resource and a match, a parameter and bounds, a time window and its error codes.
+    """
 
     check: str
     code: str
     description: str = ""
     undocumented: str | None = None
+    name: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def id(self) -> str:
+        """The check's name within its operation (its kind when the spec names it no further)."""
+        return self.name or self.check
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every error code the check can answer with."""
+        extra = tuple(str(c) for c in dict(self.options.get("errors", {})).values())
+        return tuple(dict.fromkeys(c for c in (self.code, *extra) if c))
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +342,35 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
-class Lifecycle:
-    """The recording lifecycle of one stream as a declarative state machine."""
+class TimerSource:
+    """Where a timer's length comes from when set: a property of a resource found by `match`."""
 
-    entity: str
+    resource: str
+    property: str
+
+
+@dataclass(frozen=True, slots=True)
+class Produces:
+    """What a transition with `producesFile` adds: a resource, with properties copied from
+    another resource (found by `copy_match`, whose `$Name` values are the task's identifiers)."""
+
+    resource: str
+    copy_resource: str | None = None
+    copy_match: Match = field(default_factory=dict)
+    copy_properties: tuple[str, ...] = ()
+    span: tuple[str, str, str | None] | None = None
+    """The properties that take the segment's start, end and length (seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """The state machine of a resource (for RealTimeRecordCommand, a stream's recording task).
+
+    `key` is the resource's identifiers. Events are bound by role (`roles`: role -> event), timers
+    by name (`timer_events`: event -> timer).
+    """
+
+    resource: str
     key: tuple[str, ...]
     initial: str
     states: tuple[str, ...]
@@ -236,6 +378,18 @@ class Lifecycle:
     events: tuple[str, ...]
     timer_events: Mapping[str, str]
     transitions: tuple[Transition, ...]
+    roles: Mapping[str, str] = field(default_factory=dict)
+    timer_sources: Mapping[str, TimerSource] = field(default_factory=dict)
+    produces: Produces | None = None
+
+    @property
+    def entity(self) -> str:
+        """The name of the resource the state machine belongs to."""
+        return self.resource
+
+    def event_for_role(self, role: str) -> str | None:
+        """The event the spec binds to a role (`streamOffline`, ...), or None."""
+        return self.roles.get(role)
 
     def transition(self, state: str, trigger: str) -> Transition | None:
         """The transition for `trigger` in `state`, or None when the spec has none."""
@@ -340,8 +494,137 @@ class Protocol:
 
 
 @dataclass(frozen=True, slots=True)
+class ResourceProperty:
+    """A property of a resource: its type, and whether the emulator sets or derives it."""
+
+    name: str
+    type: str
+    set: str | None = None
+    template: str | None = None
+    undocumented: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceEvent:
+    """A change of a resource's property that lifecycles react to, by role."""
+
+    property: str
+    value: Any
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A resource of the product (after Smithy's resources): identifiers and properties."""
+
+    name: str
+    identifiers: tuple[str, ...]
+    origin: str = "operations"
+    properties: Mapping[str, ResourceProperty] = field(default_factory=dict)
+    lifecycle: str | None = None
+    events: tuple[ResourceEvent, ...] = ()
+    description: str = ""
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The identifiers, then the properties."""
+        return (*self.identifiers, *(p for p in self.properties if p not in self.identifiers))
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A resource that must exist before an effect runs, and the code when it does not."""
+
+    resource: str
+    match: Match
+    code: str
+    undocumented: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A list filter: a property compared with a parameter, exactly or by substring.
+
+    `mode_parameter` names a parameter whose value picks the mode (`modes`: value -> `equals`
+    or `contains`); `default_mode` is the mode's value when that parameter is absent.
+    """
+
+    property: str
+    parameter: str
+    mode_parameter: str | None = None
+    modes: Mapping[str, str] = field(default_factory=dict)
+    default_mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """The paging parameters of a list, which are also the names of the response's fields."""
+
+    page_num: str
+    page_size: str
+    total_num: str | None = None
+    total_page: str | None = None
+    order: str | None = None
+    order_by: str | None = None
+
+
+FieldSource = str | Mapping[str, str]
+"""Where a response field comes from: a property name, or `{"template": "..."}`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What an operation does to a resource: create, read, update, delete, list or a lifecycle
+    command. One interpreter per kind in the emulator runs it; see docs/spec.md for each key."""
+
+    kind: str
+    resource: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    requires: tuple[Requirement, ...] = ()
+    conflict: str | None = None
+    not_found: str | None = None
+    match: Match = field(default_factory=dict)
+    filters: tuple[Filter, ...] = ()
+    where: Match = field(default_factory=dict)
+    window: tuple[str, str] | None = None
+    paging: Paging | None = None
+    items: str | None = None
+    item: str | None = None
+    fields: Mapping[str, FieldSource] = field(default_factory=dict)
+    undocumented: str | None = None
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every error code the effect itself can answer with."""
+        own = [r.code for r in self.requires]
+        for code in (self.conflict, self.not_found):
+            if code is not None and code not in _EFFECT_OUTCOMES:
+                own.append(code)
+        return tuple(dict.fromkeys(own))
+
+
+@dataclass(frozen=True, slots=True)
+class SeedBinding:
+    """Which resources an emulator seed's domains, streams (and their online flag) and app
+    record configurations become (`x-seed` in the product file)."""
+
+    domains: str
+    streams: str
+    online: str
+    record_configs: str | None = None
+
+
+#: `notFound` values that are outcomes, not error codes.
+_EFFECT_OUTCOMES = frozenset({"ignore", "create", "empty"})
+
+
+@dataclass(frozen=True, slots=True)
 class Product:
-    """A product and API version: its identity, endpoints and the protocol it speaks."""
+    """A product and API version: its identity, endpoints and the protocol it speaks.
+
+    `resources` is the product's resource model, `errors` the errors it declares for several
+    operations, and `default_checks` the checks of an operation that declares none.
+    """
 
     name: str
     version: str
@@ -354,6 +637,14 @@ class Product:
     metadata_path: Path | None
     protocol: Protocol
     raw: Mapping[str, Any] = field(repr=False)
+    resources: Mapping[str, Resource] = field(default_factory=dict, repr=False)
+    errors: tuple[ErrorCode, ...] = ()
+    default_checks: tuple[Check, ...] = ()
+    seed: SeedBinding | None = None
+
+    def resource(self, name: str) -> Resource:
+        """The resource called `name`; KeyError if the product declares none."""
+        return self.resources[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +669,15 @@ class Operation:
     lifecycle: Lifecycle | None
     undocumented: tuple[Undocumented, ...]
     raw: Mapping[str, Any] = field(repr=False)
+    effect: Effect | None = None
+    product_errors: tuple[ErrorCode, ...] = ()
+    """The product's errors this operation's checks or effect answer with."""
+
+    @property
+    def modelled(self) -> bool:
+        """Whether the spec declares what the operation does (an `x-effect`), so the emulator
+        runs it against its world instead of answering from the response schema."""
+        return self.effect is not None
 
     @property
     def qualified_name(self) -> str:
@@ -397,22 +697,24 @@ class Operation:
         raise KeyError(name)
 
     def error(self, code: str) -> ErrorCode:
-        """The operation's own error with this code; KeyError if there is none."""
-        for error in self.errors:
+        """The operation's own error with this code (or a product error it answers with);
+        KeyError if there is none."""
+        for error in (*self.errors, *self.product_errors):
             if error.code == code:
                 return error
         raise KeyError(code)
 
     def status_of(self, code: str) -> int:
-        """The HTTP status the spec gives `code`, from the operation's or the gateway's errors."""
-        for error in self.errors:
+        """The HTTP status the spec gives `code`, from the operation's, the product's or the
+        gateway's errors."""
+        for error in (*self.errors, *self.product_errors):
             if error.code == code:
                 return error.http_status
         return self.protocol.gateway_error(code).http_status
 
     def documented_statuses(self, code: str) -> tuple[int, ...]:
         """Every HTTP status a real endpoint may use for `code`; empty for an unknown code."""
-        statuses = [e.http_status for e in self.errors if e.code == code]
+        statuses = [e.http_status for e in (*self.errors, *self.product_errors) if e.code == code]
         for gateway in self.protocol.gateway_errors:
             if gateway.code == code:
                 statuses.extend(gateway.statuses)
@@ -420,8 +722,10 @@ class Operation:
 
     @property
     def all_error_codes(self) -> tuple[str, ...]:
-        """Every code the endpoint may return: the operation's own and the gateway's."""
-        codes = [e.code for e in self.errors] + [e.code for e in self.protocol.gateway_errors]
+        """Every code the endpoint may return: the operation's own, the product's it answers
+        with, and the gateway's."""
+        codes = [e.code for e in (*self.errors, *self.product_errors)]
+        codes += [e.code for e in self.protocol.gateway_errors]
         return tuple(dict.fromkeys(codes))
 
     @property
@@ -441,7 +745,11 @@ class Operation:
         return None
 
     def check_code(self, check: str) -> str:
-        """The error code the spec gives a precondition check (`missingParameter`, ...)."""
+        """The error code the spec gives a precondition check, by its name (`recordConfig`) or
+        kind (`missingParameter`)."""
+        for item in self.checks:
+            if item.id == check:
+                return item.code
         for item in self.checks:
             if item.check == check:
                 return item.code
@@ -456,26 +764,118 @@ class Operation:
         Missing parameters are found before malformed ones, and an empty value for a required
         parameter counts as missing (see `x-checksUndocumented`).
         """
+        missing = self.missing_parameter(params)
+        if missing is not None:
+            return ParameterProblem(
+                self.check_code("missingParameter"),
+                missing,
+                f"The input parameter {missing} that is mandatory for processing this request "
+                "is not supplied.",
+            )
+        malformed = self.malformed_parameter(params)
+        if malformed is not None:
+            name, reason = malformed
+            return ParameterProblem(
+                self.check_code("malformedParameter"),
+                name,
+                f"The specified parameter {name} is not valid: {reason}.",
+            )
+        return None
+
+    def missing_parameter(self, params: Mapping[str, str]) -> str | None:
+        """The first required parameter the request lacks (or sends empty), or None."""
         for parameter in self.parameters:
-            if parameter.required and not params.get(parameter.name):
-                return ParameterProblem(
-                    self.check_code("missingParameter"),
-                    parameter.name,
-                    f"The input parameter {parameter.name} that is mandatory for processing "
-                    "this request is not supplied.",
-                )
+            if not parameter.required:
+                continue
+            if parameter.structured:
+                try:
+                    present, value = decode(
+                        parameter.name, parameter.style, parameter.schema, params
+                    )
+                except ShapeError:
+                    continue  # present, and malformed: the malformed check says so
+                if not present or value in ("", [], {}):
+                    return parameter.name
+            elif not params.get(parameter.name):
+                return parameter.name
+        return None
+
+    @property
+    def refuses_control_characters(self) -> bool:
+        """Whether the malformed-parameter check refuses values with control characters."""
+        return any(
+            c.check == "malformedParameter" and c.options.get("refuseControlCharacters") is True
+            for c in self.checks
+        )
+
+    def malformed_parameter(self, params: Mapping[str, str]) -> tuple[str, str] | None:
+        """(name, reason) of the first value that breaks its parameter's rules, or None."""
+        forbid_control = self.refuses_control_characters
         for parameter in self.parameters:
+            if parameter.structured:
+                reason = _structured_problem(parameter, params, forbid_control=forbid_control)
+                if reason is not None:
+                    return parameter.name, reason
+                continue
             value = params.get(parameter.name)
             if value is None or (value == "" and not parameter.required):
                 continue
-            reason = _value_problem(parameter, value)
-            if reason is not None:
-                return ParameterProblem(
-                    self.check_code("malformedParameter"),
-                    parameter.name,
-                    f"The specified parameter {parameter.name} is not valid: {reason}.",
-                )
+            problem = _value_problem(parameter, value, forbid_control=forbid_control)
+            if problem is not None:
+                return parameter.name, problem
         return None
+
+    def decode(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """The request's business parameters as typed values: integers, booleans, numbers, and
+        the arrays and objects of repeatList, json and simple parameters. Absent or empty
+        optional parameters are left out; call it on parameters `check_parameters` accepted."""
+        values: dict[str, Any] = {}
+        for parameter in self.parameters:
+            try:
+                present, value = decode(parameter.name, parameter.style, parameter.schema, params)
+            except ShapeError:
+                continue
+            if present and value != "":
+                values[parameter.name] = value
+        return values
+
+
+def _structured_problem(
+    parameter: Parameter, params: Mapping[str, str], *, forbid_control: bool
+) -> str | None:
+    """Why an array or object parameter's value breaks its schema, or None."""
+    try:
+        present, value = decode(parameter.name, parameter.style, parameter.schema, params)
+    except ShapeError as exc:
+        return str(exc)
+    if not present:
+        return None
+    for raw in _leaves(value) if forbid_control else ():
+        if isinstance(raw, str) and _CONTROL_CHARACTERS.search(raw):
+            return "it contains control characters"
+    error = next(iter(_validator(parameter).iter_errors(value)), None)
+    if error is None:
+        return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"{parameter.name}{where}: {error.message[:200]}"
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    return [value]
+
+
+def _validator(parameter: Parameter) -> Draft202012Validator:
+    """The parameter's JSON Schema validator, built once and kept on the parameter."""
+    cache = parameter._validator
+    if not cache:
+        from jsonschema import Draft202012Validator  # only when a structured value is checked
+
+        cache.append(Draft202012Validator(parameter.json_schema()))
+    return cache[0]
 
 
 def _value_problem(parameter: Parameter, value: str, *, forbid_control: bool = True) -> str | None:

@@ -44,6 +44,7 @@ class LiveMock:
         operation: Operation | None = None,
         clock: Clock | None = None,
         wall_clock: Clock | None = None,
+        unmodelled: str = "answer",
     ) -> None:
         if state is not None and seed is not None:
             raise ValueError(
@@ -61,6 +62,7 @@ class LiveMock:
         self._operation = operation
         self._clock = clock
         self._wall_clock = wall_clock
+        self._unmodelled = unmodelled
         self.endpoints = tuple(dict.fromkeys((*live_endpoints(operation), *endpoints)))
         self._routing = Routing.build(operation, endpoints, passthrough, alibaba_passthrough)
         self.assert_all_requests_are_fired = assert_all_requests_are_fired
@@ -84,7 +86,11 @@ class LiveMock:
         Returns the emulator that answers.
         """
         emulator = self._state or Emulator(
-            self._seed, operation=self._operation, clock=self._clock, wall_clock=self._wall_clock
+            self._seed,
+            operation=self._operation,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+            unmodelled=self._unmodelled,
         )
         activation = Activation(self, emulator, self._routing)
         INTERCEPTOR.activate(activation)
@@ -195,6 +201,7 @@ def mock_live(
     operation: Operation | None = None,
     clock: Clock | None = None,
     wall_clock: Clock | None = None,
+    unmodelled: str = "answer",
 ) -> LiveMock: ...
 
 
@@ -209,6 +216,7 @@ def mock_live(
     operation: Operation | None = None,
     clock: Clock | None = None,
     wall_clock: Clock | None = None,
+    unmodelled: str = "answer",
 ) -> Any:
     """Answer Live calls from an in-process emulator, whatever HTTP library makes them.
 
@@ -228,10 +236,13 @@ def mock_live(
     - `alibaba_passthrough`: host names under the Alibaba Cloud API domain (`aliyuncs.com`) that
       may reach the real service while the mock is active; every other one is refused.
     - `assert_all_requests_are_fired`: fail on exit when no request reached the emulator.
-    - `operation`: the spec the emulator serves; the bundled RealTimeRecordCommand by default.
+    - `operation`: the reference operation, whose product's every operation the emulator answers
+      (the bundled RealTimeRecordCommand, of Live, by default).
     - `clock`, `wall_clock`: the emulator's virtual clock (timers, throttle windows; an
       `OffsetClock` that `emulator.advance_clock` moves, by default) and the clock its gateway
       checks timestamps against (the system clock by default).
+    - `unmodelled`: `answer` (the default) answers operations the spec does not model from their
+      response schema; `refuse` answers them with the documented NotImplemented error.
     """
     if callable(seed) and not isinstance(seed, Mapping | str | Path):
         return LiveMock()(seed)
@@ -245,4 +256,5 @@ def mock_live(
         operation=operation,
         clock=clock,
         wall_clock=wall_clock,
+        unmodelled=unmodelled,
     )

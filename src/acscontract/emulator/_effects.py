@@ -1,0 +1,418 @@
+"""The effect interpreters: one function per kind of `x-effect`, over the world.
+
+Each takes a call that passed its checks and the operation's declared effect, and returns the
+fields of the success body (the envelope adds RequestId) or a refusal. Nothing here names an
+operation, a parameter or an error code: all of it comes from the effect, the resource model and
+the response schema. The registry verifies at import that it covers every kind the spec allows.
+
+Records hold typed values (times as Unix seconds). Rendering a record into a response walks the
+response schema: each field takes the record's field of the same name, unless the effect's
+`response.fields` maps it to another field or a `{template}`; a field the record lacks is left
+out, and values are converted to the schema's type (times to the protocol's UTC layout).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from acscontract.emulator._checks import Call, Refusal, parse_time
+from acscontract.emulator._world import RecordKey, resolve_match
+from acscontract.spec import EFFECT_KINDS, Effect, Resource
+
+__all__ = ["EFFECTS", "Outcome", "new_record", "render_record", "run_effect", "template_value"]
+
+_TEMPLATE_FIELD = re.compile(r"\{([A-Za-z][A-Za-z0-9]*)(?::([a-z]+))?\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an effect did: the success body's fields, or a refusal; and whether state changed."""
+
+    body: dict[str, Any] | None = None
+    refusal: Refusal | None = None
+    changed: bool = False
+
+
+Interpreter = Callable[[Call, Effect], Outcome]
+EFFECTS: dict[str, Interpreter] = {}
+"""Effect kind -> its interpreter (the lifecycle kind is registered by the lifecycle engine)."""
+
+
+def _kind(name: str) -> Callable[[Interpreter], Interpreter]:
+    def register(function: Interpreter) -> Interpreter:
+        if name in EFFECTS:
+            raise RuntimeError(f"The effect kind {name!r} is registered twice.")
+        EFFECTS[name] = function
+        return function
+
+    return register
+
+
+def run_effect(call: Call, effect: Effect) -> Outcome:
+    """Run the operation's effect (its requirements first)."""
+    for requirement in effect.requires:
+        if not call.world.find(
+            requirement.resource, call.account, call.resolved(requirement.match)
+        ):
+            detail = f"The {requirement.resource} named by this request is not found."
+            return Outcome(
+                refusal=Refusal(requirement.code, _message(call, requirement.code, detail))
+            )
+    return EFFECTS[effect.kind](call, effect)
+
+
+def _message(call: Call, code: str, detail: str) -> str:
+    try:
+        template = call.op.error(code).message
+    except KeyError:
+        return detail
+    return template.replace("%s", detail) if "%s" in template else (template or detail)
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+def _typed(prop_type: str, value: Any, layout: str) -> Any:
+    """A parameter's value as a record stores a property of `prop_type`."""
+    if prop_type == "time" and isinstance(value, str):
+        parsed = parse_time(value, layout)
+        return value if parsed is None else parsed
+    return value
+
+
+def new_record(call: Call, effect: Effect, resource: Resource) -> dict[str, Any]:
+    """A record of `resource` from the call: identifiers, then the properties the call gives."""
+    layout = call.op.protocol.timestamp_format
+    values = {**effect.defaults, **call.values}
+    record: dict[str, Any] = {name: str(values.get(name, "")) for name in resource.identifiers}
+    for name, prop in resource.properties.items():
+        if name in values and name not in resource.identifiers:
+            record[name] = _typed(prop.type, values[name], layout)
+    return record
+
+
+def stamp(record: dict[str, Any], resource: Resource, now: float, *, created: bool) -> None:
+    """Fill the properties the emulator sets: creation time, update time, generated ids."""
+    for name, prop in resource.properties.items():
+        if prop.set == "generated" and created and not record.get(name):
+            record[name] = str(uuid.uuid4())
+        elif (prop.set == "created" and created) or prop.set == "updated":
+            record[name] = now
+
+
+def derive(record: dict[str, Any], resource: Resource, layout: str) -> None:
+    """Fill the properties the resource derives from others with a template."""
+    for name, prop in resource.properties.items():
+        if prop.template is not None:
+            record[name] = template_value(prop.template, record, resource, layout)
+
+
+def _key(call: Call, effect: Effect, resource: Resource) -> RecordKey:
+    values = {**effect.defaults, **call.values}
+    return tuple(str(values.get(name, "")) for name in resource.identifiers)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _format_time(value: float, layout: str) -> str:
+    return datetime.fromtimestamp(value, UTC).strftime(layout)
+
+
+def _display(value: Any, prop_type: str | None, layout: str, style: str | None = None) -> str:
+    if prop_type == "time" and isinstance(value, int | float):
+        if style == "compact":
+            return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d-%H-%M-%S")
+        return _format_time(value, layout)
+    return str(value)
+
+
+def template_value(
+    template: str, record: Mapping[str, Any], resource: Resource | None, layout: str
+) -> str:
+    """A template with `{Field}` (and `{Field:compact}` for times) filled from the record."""
+
+    def fill(found: re.Match[str]) -> str:
+        name, style = found.group(1), found.group(2)
+        prop = resource.properties.get(name) if resource is not None else None
+        return _display(record.get(name, ""), prop.type if prop else None, layout, style)
+
+    return _TEMPLATE_FIELD.sub(fill, template)
+
+
+def _convert(value: Any, schema: Mapping[str, Any], prop_type: str | None, layout: str) -> Any:
+    kind = schema.get("type")
+    if kind == "string":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return _display(value, prop_type, layout)
+    if kind == "integer":
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, int | float) and math.isfinite(value):
+            return int(value)
+        return value if isinstance(value, int) else None
+    if kind == "number":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return round(float(value), 3)
+        return None
+    if kind == "boolean":
+        return value if isinstance(value, bool) else None
+    return value
+
+
+def _render_value(value: Any, schema: Mapping[str, Any], prop_type: str | None, layout: str) -> Any:
+    if schema.get("type") == "array":
+        items = schema.get("items", {})
+        if not isinstance(value, list):
+            return None
+        return [
+            _render_node(item, items, {}, None, layout, "")
+            if isinstance(item, Mapping)
+            else _convert(item, items, None, layout)
+            for item in value
+        ]
+    if schema.get("type") == "object" and isinstance(value, Mapping):
+        return _render_node(value, schema, {}, None, layout, "")
+    return _convert(value, schema, prop_type, layout)
+
+
+def _render_node(
+    record: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    resource: Resource | None,
+    layout: str,
+    prefix: str,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, sub in dict(schema.get("properties", {})).items():
+        if not isinstance(sub, Mapping):
+            continue
+        path = f"{prefix}{name}"
+        source = fields.get(path)
+        if isinstance(source, Mapping):
+            value: Any = template_value(str(source["template"]), record, resource, layout)
+            rendered = _convert(value, sub, None, layout)
+        elif isinstance(source, str) or name in record:
+            field_name = source if isinstance(source, str) else name
+            if field_name not in record:
+                continue
+            prop = resource.properties.get(field_name) if resource is not None else None
+            rendered = _render_value(record[field_name], sub, prop.type if prop else None, layout)
+        elif sub.get("type") == "object" and any(k.startswith(path + ".") for k in fields):
+            rendered = _render_node(record, sub, fields, resource, layout, path + ".") or None
+        else:
+            continue
+        if rendered is not None:
+            out[name] = rendered
+    return out
+
+
+def render_record(
+    record: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    resource: Resource | None,
+    layout: str,
+) -> dict[str, Any]:
+    """A record as the object `schema` describes (see the module docstring)."""
+    return _render_node(record, schema, fields, resource, layout, "")
+
+
+def _schema_at(schema: Mapping[str, Any], path: str) -> Mapping[str, Any]:
+    node: Any = schema
+    for part in path.split("."):
+        node = node.get("properties", {}).get(part, {})
+    return node if isinstance(node, Mapping) else {}
+
+
+def _place(body: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = body
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _top_level(call: Call, record: Mapping[str, Any], resource: Resource) -> dict[str, Any]:
+    """The success body's own fields that the record has (an id a create answers with, ...)."""
+    schema = call.op.success_schema
+    top = {
+        name: sub
+        for name, sub in dict(schema.get("properties", {})).items()
+        if isinstance(sub, Mapping) and sub.get("type") != "object" and sub.get("type") != "array"
+    }
+    layout = call.op.protocol.timestamp_format
+    return render_record(record, {"properties": top}, {}, resource, layout)
+
+
+# --- the interpreters ------------------------------------------------------------------------
+
+
+@_kind("create")
+def _create(call: Call, effect: Effect) -> Outcome:
+    world = call.world
+    resource = world.resource(effect.resource)
+    key = _key(call, effect, resource)
+    if world.get(effect.resource, call.account, key) is not None:
+        code = effect.conflict or ""
+        detail = f"The {effect.resource} {'/'.join(key)} already exists."
+        return Outcome(refusal=Refusal(code, _message(call, code, detail)))
+    record = new_record(call, effect, resource)
+    stamp(record, resource, call.now, created=True)
+    derive(record, resource, call.op.protocol.timestamp_format)
+    world.put(effect.resource, call.account, record)
+    return Outcome(body=_top_level(call, record, resource), changed=True)
+
+
+@_kind("update")
+def _update(call: Call, effect: Effect) -> Outcome:
+    world = call.world
+    resource = world.resource(effect.resource)
+    key = _key(call, effect, resource)
+    current = world.get(effect.resource, call.account, key)
+    if current is None:
+        if effect.not_found != "create":
+            code = effect.not_found or ""
+            detail = f"The {effect.resource} {'/'.join(key)} is not found."
+            return Outcome(refusal=Refusal(code, _message(call, code, detail)))
+        return _create(call, effect)
+    current.update(new_record(call, effect, resource))
+    stamp(current, resource, call.now, created=False)
+    derive(current, resource, call.op.protocol.timestamp_format)
+    world.put(effect.resource, call.account, current)
+    return Outcome(body=_top_level(call, current, resource), changed=True)
+
+
+@_kind("delete")
+def _delete(call: Call, effect: Effect) -> Outcome:
+    world = call.world
+    resource = world.resource(effect.resource)
+    key = _key(call, effect, resource)
+    if world.delete(effect.resource, call.account, key):
+        return Outcome(body={}, changed=True)
+    if effect.not_found == "ignore":
+        return Outcome(body={})
+    code = effect.not_found or ""
+    detail = f"The {effect.resource} {'/'.join(key)} is not found."
+    return Outcome(refusal=Refusal(code, _message(call, code, detail)))
+
+
+@_kind("read")
+def _read(call: Call, effect: Effect) -> Outcome:
+    world = call.world
+    resource = world.resource(effect.resource)
+    found = world.find(effect.resource, call.account, call.resolved(effect.match))
+    if not found:
+        if effect.not_found == "empty":
+            return Outcome(body={})
+        code = effect.not_found or ""
+        detail = f"No {effect.resource} matches this request."
+        return Outcome(refusal=Refusal(code, _message(call, code, detail)))
+    body: dict[str, Any] = {}
+    if effect.item is not None:
+        schema = _schema_at(call.op.success_schema, effect.item)
+        layout = call.op.protocol.timestamp_format
+        _place(body, effect.item, render_record(found[0], schema, effect.fields, resource, layout))
+    return Outcome(body=body)
+
+
+def _filtered(call: Call, effect: Effect, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    values = call.values
+    for item in effect.filters:
+        wanted = values.get(item.parameter)
+        if wanted in (None, ""):
+            continue
+        mode = "equals"
+        if item.mode_parameter is not None:
+            chosen = values.get(item.mode_parameter, item.default_mode)
+            mode = item.modes.get(str(chosen), "equals")
+        if mode == "contains":
+            records = [r for r in records if str(wanted) in str(r.get(item.property, ""))]
+        else:
+            records = [r for r in records if str(r.get(item.property, "")) == str(wanted)]
+    if effect.window is not None:
+        layout = call.op.protocol.timestamp_format
+        start_name, end_name = effect.window
+        start = parse_time(str(values.get(start_name, "")), layout)
+        end = parse_time(str(values.get(end_name, "")), layout)
+        # A record is in the window when its own span (same-named properties) overlaps it.
+        if start is not None:
+            records = [r for r in records if _time(r.get(end_name, r.get(start_name))) >= start]
+        if end is not None:
+            records = [r for r in records if _time(r.get(start_name)) <= end]
+    return records
+
+
+def _time(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _page_value(call: Call, name: str) -> int:
+    value = call.values.get(name)
+    if value in (None, ""):
+        value = call.op.parameter(name).default
+    try:
+        return max(1, int(str(value)))
+    except (TypeError, ValueError):
+        return 1
+
+
+@_kind("list")
+def _list(call: Call, effect: Effect) -> Outcome:
+    world = call.world
+    resource = world.resource(effect.resource)
+    where = resolve_match(effect.where, call.values) if effect.where else None
+    records = _filtered(call, effect, world.find(effect.resource, call.account, where))
+    body: dict[str, Any] = {}
+    paging = effect.paging
+    if paging is not None and paging.order_by is not None:
+        descending = False
+        if paging.order is not None:
+            order = call.values.get(paging.order) or call.op.parameter(paging.order).default
+            descending = str(order).lower() == "desc"
+            body[paging.order] = "desc" if descending else "asc"
+        records.sort(key=lambda r: _sort_key(r.get(paging.order_by or "")), reverse=descending)
+    total = len(records)
+    if paging is not None:
+        number, size = _page_value(call, paging.page_num), _page_value(call, paging.page_size)
+        records = records[(number - 1) * size : number * size]
+        body[paging.page_num] = number
+        body[paging.page_size] = size
+        if paging.total_num is not None:
+            body[paging.total_num] = total
+        if paging.total_page is not None:
+            body[paging.total_page] = (total + size - 1) // size
+    if effect.items is not None:
+        items_schema = _schema_at(call.op.success_schema, effect.items).get("items", {})
+        layout = call.op.protocol.timestamp_format
+        rendered = [
+            render_record(r, items_schema, effect.fields, resource, layout) for r in records
+        ]
+        _place(body, effect.items, rendered)
+    return Outcome(body=body)
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def verify_registry() -> None:
+    """The registry holds exactly the effect kinds the spec allows (called once the lifecycle
+    engine has registered its kind)."""
+    missing = sorted(set(EFFECT_KINDS) - set(EFFECTS))
+    extra = sorted(set(EFFECTS) - set(EFFECT_KINDS))
+    if missing or extra:
+        raise RuntimeError(
+            "The emulator's effect interpreters and the spec's effect kinds disagree: "
+            f"not implemented {missing}, not allowed by the spec {extra}."
+        )

@@ -1,0 +1,339 @@
+"""The Live product emulator: every action answered, the recording workflow modelled.
+
+The workflow runs with the official new SDK, unchanged, against the served emulator and through
+`mock_live`: a start on an app without a record configuration fails, a configuration is added
+(twice: a conflict), described, recorded into (start, stop, cancel_delay), its file found by
+time window and by RecordId, then deleted, and a start fails again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonschema
+import pytest
+from alibabacloud_live20161101 import models
+from alibabacloud_live20161101.client import Client as LiveClient
+from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.models import Config
+
+from acscontract.client import Client
+from acscontract.emulator import (
+    EMULATION_HEADER,
+    Emulator,
+    ManualClock,
+    StateDatabase,
+    mock_live,
+    serve_in_thread,
+    signed_request,
+)
+from acscontract.signing import Credentials
+from acscontract.spec import (
+    example_parameters,
+    operation,
+    operation_names,
+    product_operation,
+)
+from acscontract.spec._values import json_schema
+
+OP = operation()
+PRODUCT = OP.product
+LIFECYCLE = OP.lifecycle
+assert LIFECYCLE is not None
+ROOT = Credentials("LTAIemulatorRootKey0001", "emulator-root-secret-not-real-0001")
+ACCOUNT = "1234567890123456"
+DOMAIN, APP, STREAM = "push.example.com", "norecord", "stream1"
+DELAY = LIFECYCLE.timers["interruptionDelay"]
+
+
+def _layout(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime(OP.protocol.timestamp_format)
+
+
+# --- every action is answered --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Emulator, str]]:
+    emulator = Emulator()
+    with serve_in_thread(emulator) as url:
+        yield emulator, url
+
+
+def test_the_served_emulator_answers_every_live_action(served: tuple[Emulator, str]) -> None:
+    """Each of the product's operations, called with valid parameters, gets an answer its spec
+    documents: a 200 whose body validates against its response schema, marked modelled or
+    schema-only, or (for a modelled operation) one of its documented errors."""
+    emulator, url = served
+    client = Client(url, ROOT)
+    names = operation_names(PRODUCT)
+    assert len(names) == 403
+    answered = {"modelled": 0, "schema-only": 0}
+    for name in names:
+        op = product_operation(PRODUCT, name)
+        assert op is not None
+        pairs = dict(example_parameters(op))
+        if "DomainName" in pairs:
+            pairs["DomainName"] = DOMAIN
+        response = client.call(op.name, PRODUCT.version, pairs)
+        if response.status == 200:
+            jsonschema.validate(response.json, json_schema(op.success_schema))
+            assert response.headers[EMULATION_HEADER] == (
+                "modelled" if op.modelled else "schema-only"
+            )
+            answered[response.headers[EMULATION_HEADER]] += 1
+        else:
+            assert op.modelled, f"{name}: {response.status} {response.text[:200]}"
+            assert response.code in op.all_error_codes, (name, response.code)
+            assert response.status in op.documented_statuses(str(response.code))
+    assert answered["schema-only"] == sum(
+        1
+        for n in names
+        if not product_operation(PRODUCT, n).modelled  # type: ignore[union-attr]
+    )
+    assert emulator.unplanned_errors == 0
+
+
+def test_unmodelled_operations_are_refused_on_request() -> None:
+    strict = Emulator(unmodelled="refuse")
+    op = product_operation(PRODUCT, "DescribeLiveDomainDetail")
+    assert op is not None
+    assert not op.modelled
+    response = strict.handle(
+        signed_request(example_parameters(op), ROOT, action=op.name, operation=op)
+    )
+    refusal = OP.protocol.gateway_error_for("unmodelledOperation")
+    assert (response.status, json.loads(response.body)["Code"]) == (
+        refusal.http_status,
+        refusal.code,
+    )
+    # modelled operations still run
+    assert strict.handle(signed_request(_rtrc("start", "live"), ROOT)).status == 200
+
+
+def _rtrc(command: str, app: str = APP, stream: str = STREAM) -> dict[str, str]:
+    return {"Command": command, "DomainName": DOMAIN, "AppName": app, "StreamName": stream}
+
+
+def test_flow_control_is_per_operation_from_its_spec() -> None:
+    """Each operation has its own per-account budget, from its documented limit."""
+    clock = ManualClock()
+    emulator = Emulator(clock=clock)
+    files = product_operation(PRODUCT, "DescribeLiveStreamRecordIndexFiles")
+    assert files is not None
+    assert files.flow_control.limit is not None
+    now = clock.now()
+    params = {
+        "DomainName": DOMAIN,
+        "AppName": "live",
+        "StreamName": "stream1",
+        "StartTime": _layout(now - 3600),
+        "EndTime": _layout(now),
+    }
+    codes = [
+        emulator.handle(signed_request(params, ROOT, action=files.name, operation=files))
+        for _ in range(files.flow_control.limit + 1)
+    ]
+    assert [r.status for r in codes[:-1]] == [200] * files.flow_control.limit
+    assert json.loads(codes[-1].body)["Code"] == files.flow_control.throttle_code or (
+        OP.protocol.gateway_error_for("accountThrottled").code
+    )
+    # Another operation's budget is untouched.
+    assert emulator.handle(signed_request(_rtrc("start", "live"), ROOT)).status == 200
+    clock.advance(files.flow_control.per_seconds)
+    again = emulator.handle(signed_request(params, ROOT, action=files.name, operation=files))
+    assert again.status == 200
+
+
+def test_ram_authorises_each_action_on_its_documented_resource() -> None:
+    """A RAM user may call what its policy allows: `live:<Action>` on `*` where the spec does not
+    document the action's resource, on the documented ARN where it does."""
+    seed = Emulator().seed.to_json()
+    account = seed["accounts"][0]
+    account["access_keys"].append(
+        {"id": "LTAItestReader0000001", "secret": "reader-secret-not-real", "user": "reader"}
+    )
+    account["users"].append(
+        {
+            "name": "reader",
+            "policies": [
+                {
+                    "Version": "1",
+                    "Statement": [{"Effect": "Allow", "Action": "live:Describe*", "Resource": "*"}],
+                }
+            ],
+        }
+    )
+    emulator = Emulator(seed)
+    reader = Credentials("LTAItestReader0000001", "reader-secret-not-real")
+    describe = product_operation(PRODUCT, "DescribeLiveRecordConfig")
+    add = product_operation(PRODUCT, "AddLiveAppRecordConfig")
+    assert describe is not None
+    assert add is not None
+    allowed = emulator.handle(
+        signed_request({"DomainName": DOMAIN}, reader, action=describe.name, operation=describe)
+    )
+    assert allowed.status == 200
+    denied = emulator.handle(
+        signed_request(
+            {"DomainName": DOMAIN, "AppName": APP, "OssEndpoint": "e", "OssBucket": "b"},
+            reader,
+            action=add.name,
+            operation=add,
+        )
+    )
+    document = json.loads(denied.body)
+    assert document["Code"] == OP.protocol.gateway_error_for("permissionDenied").code
+    assert document["AccessDeniedDetail"]["AuthAction"] == add.ram.action
+    assert emulator.state.find("recordConfig", AppName=APP) == []
+
+
+# --- the recording workflow with the official SDK ------------------------------------------
+
+
+def _client(endpoint: str, protocol: str) -> LiveClient:
+    return LiveClient(
+        Config(
+            access_key_id=ROOT.access_key_id,
+            access_key_secret=ROOT.access_key_secret,
+            endpoint=endpoint,
+            protocol=protocol,
+        )
+    )
+
+
+def _code(call: Callable[[], Any]) -> str | None:
+    try:
+        call()
+    except ClientException as error:
+        return str(error.code)
+    return None
+
+
+def workflow(client: LiveClient, emulator: Emulator, *, use_async: bool = False) -> None:
+    """The Done-when workflow of the Live product emulator issue, step by step."""
+
+    def run(method: str, request: Any) -> Any:
+        if use_async:
+            return asyncio.run(getattr(client, f"{method}_async")(request))
+        return getattr(client, method)(request)
+
+    command = lambda c: models.RealTimeRecordCommandRequest(  # noqa: E731
+        command=c, domain_name=DOMAIN, app_name=APP, stream_name=STREAM
+    )
+    config_missing = OP.check_code("recordConfig")
+    # 1. start on an app without a configuration fails
+    assert _code(lambda: run("real_time_record_command", command("start"))) == config_missing
+    # 2. add a configuration, then add it again (conflict)
+    add = models.AddLiveAppRecordConfigRequest(
+        domain_name=DOMAIN,
+        app_name=APP,
+        oss_endpoint="oss-cn-shanghai.aliyuncs.com",
+        oss_bucket="workflow-bucket",
+        on_demand=7,
+        record_format=[
+            models.AddLiveAppRecordConfigRequestRecordFormat(format="m3u8", slice_duration=30)
+        ],
+    )
+    assert run("add_live_app_record_config", add).status_code == 200
+    conflict = product_operation(PRODUCT, "AddLiveAppRecordConfig").effect.conflict  # type: ignore[union-attr]
+    assert _code(lambda: run("add_live_app_record_config", add)) == conflict
+    # 3. describe it
+    described = run(
+        "describe_live_record_config",
+        models.DescribeLiveRecordConfigRequest(domain_name=DOMAIN, app_name=APP),
+    ).body
+    assert described.total_num == 1
+    (config,) = described.live_app_record_list.live_app_record
+    assert (config.oss_bucket, config.on_demond, config.app_name) == ("workflow-bucket", 7, APP)
+    assert config.record_format_list.record_format[0].format == "m3u8"
+    # 4. start, stop, cancel_delay
+    started = emulator.clock.now()
+    assert run("real_time_record_command", command("start")).status_code == 200
+    emulator.advance_clock(42)
+    assert run("real_time_record_command", command("stop")).status_code == 200
+    assert run("real_time_record_command", command("cancel_delay")).status_code == 200
+    # 5. find the file by time window, then by RecordId
+    files = run(
+        "describe_live_stream_record_index_files",
+        models.DescribeLiveStreamRecordIndexFilesRequest(
+            domain_name=DOMAIN,
+            app_name=APP,
+            stream_name=STREAM,
+            start_time=_layout(started - 60),
+            end_time=_layout(started + 3600),
+        ),
+    ).body
+    assert files.total_num == 1
+    (found,) = files.record_index_info_list.record_index_info
+    assert found.oss_bucket == "workflow-bucket"
+    assert found.duration == pytest.approx(42, abs=2)
+    outside = run(
+        "describe_live_stream_record_index_files",
+        models.DescribeLiveStreamRecordIndexFilesRequest(
+            domain_name=DOMAIN,
+            app_name=APP,
+            stream_name=STREAM,
+            start_time=_layout(started - 7200),
+            end_time=_layout(started - 3600),
+        ),
+    ).body
+    assert outside.total_num == 0
+    one = run(
+        "describe_live_stream_record_index_file",
+        models.DescribeLiveStreamRecordIndexFileRequest(
+            domain_name=DOMAIN, app_name=APP, stream_name=STREAM, record_id=found.record_id
+        ),
+    ).body
+    assert one.record_index_info.record_id == found.record_id
+    assert one.record_index_info.record_url == found.record_url
+    # 6. delete the configuration, and start fails again
+    deleted = run(
+        "delete_live_app_record_config",
+        models.DeleteLiveAppRecordConfigRequest(domain_name=DOMAIN, app_name=APP),
+    )
+    assert deleted.status_code == 200
+    assert _code(lambda: run("real_time_record_command", command("start"))) == config_missing
+    # The emulator's own view agrees with what the SDK saw.
+    (recording,) = emulator.recordings()
+    assert recording.fields["RecordId"] == found.record_id
+    assert recording.reason == "cancel_delay"
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_the_recording_workflow_against_the_served_emulator(use_async: bool) -> None:
+    emulator = Emulator(clock=ManualClock())
+    with serve_in_thread(emulator) as url:
+        workflow(_client(url.split("://", 1)[1], "http"), emulator, use_async=use_async)
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_the_recording_workflow_through_mock_live(use_async: bool) -> None:
+    with mock_live(passthrough=False) as emulator:
+        workflow(_client(PRODUCT.default_endpoint, "https"), emulator, use_async=use_async)
+
+
+def test_the_workflow_survives_a_restart_of_the_served_state(tmp_path: Any) -> None:
+    """Record configurations and recordings are world records: the live store keeps them."""
+    path = tmp_path / "emulator.db"
+    emulator = Emulator(clock=ManualClock())
+    add = product_operation(PRODUCT, "AddLiveAppRecordConfig")
+    assert add is not None
+    with StateDatabase(path) as database:
+        emulator.attach(database)
+        params = {"DomainName": DOMAIN, "AppName": APP, "OssEndpoint": "e", "OssBucket": "b"}
+        assert (
+            emulator.handle(signed_request(params, ROOT, action=add.name, operation=add)).status
+            == 200
+        )
+        emulator.detach()
+    again = Emulator(clock=ManualClock())
+    with StateDatabase(path) as database:
+        assert again.attach(database) is True
+        assert [c["OssBucket"] for c in again.state.find("recordConfig", AppName=APP)] == ["b"]
+        assert again.handle(signed_request(_rtrc("start"), ROOT)).status == 200
+        again.detach()
