@@ -57,7 +57,7 @@ def _kind(name: str) -> Callable[[Interpreter], Interpreter]:
 def run_effect(call: Call, effect: Effect) -> Outcome:
     """Run the operation's effect (its requirements first)."""
     for requirement in effect.requires:
-        if not call.world.find(
+        if not call.world.exists(
             requirement.resource, call.account, call.resolved(requirement.match)
         ):
             detail = f"The {requirement.resource} named by this request is not found."

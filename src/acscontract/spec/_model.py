@@ -381,6 +381,9 @@ class Lifecycle:
     roles: Mapping[str, str] = field(default_factory=dict)
     timer_sources: Mapping[str, TimerSource] = field(default_factory=dict)
     produces: Produces | None = None
+    _index: dict[tuple[str, str], Transition] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def entity(self) -> str:
@@ -393,10 +396,10 @@ class Lifecycle:
 
     def transition(self, state: str, trigger: str) -> Transition | None:
         """The transition for `trigger` in `state`, or None when the spec has none."""
-        for transition in self.transitions:
-            if transition.source == state and transition.trigger == trigger:
-                return transition
-        return None
+        index = self._index
+        if not index:
+            index.update({(t.source, t.trigger): t for t in reversed(self.transitions)})
+        return index.get((state, trigger))
 
     def event_for_timer(self, timer: str) -> str | None:
         """The event a timer fires when it runs out."""
@@ -672,6 +675,7 @@ class Operation:
     effect: Effect | None = None
     product_errors: tuple[ErrorCode, ...] = ()
     """The product's errors this operation's checks or effect answer with."""
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def modelled(self) -> bool:
@@ -736,13 +740,16 @@ class Operation:
     @property
     def command_parameter(self) -> Parameter | None:
         """The parameter whose enum values are the lifecycle's commands, if there is one."""
-        if self.lifecycle is None:
-            return None
-        commands = {t.trigger for t in self.lifecycle.transitions}
-        for parameter in self.parameters:
-            if parameter.enum and set(parameter.enum) <= commands:
-                return parameter
-        return None
+        if "command" not in self._memo:
+            found = None
+            if self.lifecycle is not None:
+                commands = {t.trigger for t in self.lifecycle.transitions}
+                found = next(
+                    (p for p in self.parameters if p.enum and set(p.enum) <= commands), None
+                )
+            self._memo["command"] = found
+        result: Parameter | None = self._memo["command"]
+        return result
 
     def check_code(self, check: str) -> str:
         """The error code the spec gives a precondition check, by its name (`recordConfig`) or
@@ -803,10 +810,12 @@ class Operation:
     @property
     def refuses_control_characters(self) -> bool:
         """Whether the malformed-parameter check refuses values with control characters."""
-        return any(
-            c.check == "malformedParameter" and c.options.get("refuseControlCharacters") is True
-            for c in self.checks
-        )
+        if "control" not in self._memo:
+            self._memo["control"] = any(
+                c.check == "malformedParameter" and c.options.get("refuseControlCharacters") is True
+                for c in self.checks
+            )
+        return bool(self._memo["control"])
 
     def malformed_parameter(self, params: Mapping[str, str]) -> tuple[str, str] | None:
         """(name, reason) of the first value that breaks its parameter's rules, or None."""
