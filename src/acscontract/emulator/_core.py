@@ -1370,7 +1370,6 @@ class Emulator:
             )
         outcome = run_effect(call, effect)
         if outcome.refusal is not None:
-            self._state.world.take_changes()  # a refused effect changed nothing
             return self._op_error(op, outcome.refusal.code, outcome.refusal.message, delay=delay)
         if outcome.changed and self._machines:
             self._recompute_next_due()

@@ -120,17 +120,9 @@ class Machine:
         produced = self.lifecycle.produces
         if produced is None or produced.copy_resource is None:
             return None
-        resolved = resolve_match(produced.copy_match, record)
-        # Try each combination of the alternatives, first values first: exact lookups.
-        names = list(resolved)
-        combos: list[dict[str, tuple[Any, ...]]] = [{}]
-        for name in names:
-            combos = [{**c, name: (v,)} for c in combos for v in resolved[name]]
-        for combo in combos:
-            found = world.first(produced.copy_resource, account, combo)
-            if found is not None:
-                return found
-        return None
+        return world.first(
+            produced.copy_resource, account, resolve_match(produced.copy_match, record)
+        )
 
     def _timer_seconds(
         self, world: World, account: str, record: Mapping[str, Any], timer: str

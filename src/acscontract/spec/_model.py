@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from acscontract.spec._terms import ConditionKey, ResourceType
-from acscontract.spec._values import ShapeError, decode, json_schema
+from acscontract.spec._values import ShapeError, coerce, decode, json_schema
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -839,6 +839,17 @@ class Operation:
         the arrays and objects of repeatList, json and simple parameters. Absent or empty
         optional parameters are left out; call it on parameters `check_parameters` accepted."""
         values: dict[str, Any] = {}
+        scalars = self._memo.get("scalars")
+        if scalars is None:
+            scalars = self._memo["scalars"] = not any(p.structured for p in self.parameters)
+        if scalars:  # the common case, and the hot one: no repeatList, json or simple values
+            for parameter in self.parameters:
+                raw = params.get(parameter.name)
+                if raw:
+                    values[parameter.name] = (
+                        raw if parameter.type == "string" else coerce(raw, parameter.schema)
+                    )
+            return values
         for parameter in self.parameters:
             try:
                 present, value = decode(parameter.name, parameter.style, parameter.schema, params)
