@@ -949,7 +949,8 @@ class Emulator:
 
     def _recompute_next_due(self) -> None:
         """Refresh the earliest timer deadline of every lifecycle. Caller holds the lock."""
-        dues = [due[0][0] for m in self._machines.values() if (due := m.due(self._state.world))]
+        world = self._state.world
+        dues = [d for m in self._machines.values() if (d := m.next_due(world)) is not None]
         self._next_due = min(dues) if dues else None
 
     def _tick(self, now: float) -> int:

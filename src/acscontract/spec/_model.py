@@ -62,6 +62,19 @@ _INT64_MAX = 2**63 - 1
 _DECIMAL = re.compile(r"^-?[0-9]+$")
 
 
+class Memo(dict[str, Any]):
+    """Values computed once from a frozen spec object and kept on it.
+
+    A memo is never pickled (it pickles as an empty memo): it may hold objects that cannot be
+    pickled, such as JSON Schema validators, and the spec cache pickles operations.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[Memo], tuple[()]]:
+        return (Memo, ())
+
+
 @dataclass(frozen=True, slots=True)
 class Undocumented:
     """A point the documentation does not settle, with what the emulator does there."""
@@ -96,9 +109,7 @@ class Parameter:
     default: str | None = None
     schema: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The parameter's schema as the metadata writes it (see `json_schema` for JSON Schema)."""
-    _validator: list[Draft202012Validator] = field(
-        default_factory=list, init=False, repr=False, compare=False
-    )
+    _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
 
     @property
     def structured(self) -> bool:
@@ -675,7 +686,7 @@ class Operation:
     effect: Effect | None = None
     product_errors: tuple[ErrorCode, ...] = ()
     """The product's errors this operation's checks or effect answer with."""
-    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
 
     @property
     def modelled(self) -> bool:
@@ -890,12 +901,13 @@ def _leaves(value: Any) -> list[Any]:
 
 def _validator(parameter: Parameter) -> Draft202012Validator:
     """The parameter's JSON Schema validator, built once and kept on the parameter."""
-    cache = parameter._validator
-    if not cache:
+    cache = parameter._memo
+    if "validator" not in cache:
         from jsonschema import Draft202012Validator  # only when a structured value is checked
 
-        cache.append(Draft202012Validator(parameter.json_schema()))
-    return cache[0]
+        cache["validator"] = Draft202012Validator(parameter.json_schema())
+    validator: Draft202012Validator = cache["validator"]
+    return validator
 
 
 def _value_problem(parameter: Parameter, value: str, *, forbid_control: bool = True) -> str | None:
