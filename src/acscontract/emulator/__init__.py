@@ -6,11 +6,14 @@ throw away, and keep in a live store (`StateDatabase`, SQLite) that every change
 before it is answered. The front doors are thin layers over it: `mock_live` (in process, on
 requests, aiohttp and httpx), `asgi_app` (starlette, with the `/_emulator/` admin API),
 `serve_in_thread` (a real uvicorn server for tests) and `acscontract emulator serve` on the
-command line. The `live_mock` pytest fixture comes from acscontract's pytest plugin, not from
-here: the emulator does not import pytest.
+command line. `EmulatorTransport` is the `acscontract.client` transport that calls an emulator
+in process; it loads the client (and `requests`) on first use. The `live_mock` pytest fixture
+comes from acscontract's pytest plugin, not from here: the emulator does not import pytest.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from acscontract.emulator._asgi import ADMIN_PREFIX, asgi_app
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
@@ -47,6 +50,9 @@ from acscontract.emulator._types import (
     SystemClock,
 )
 
+if TYPE_CHECKING:
+    from acscontract.emulator._transport import EmulatorTransport, RequestHandler
+
 __all__ = [
     "ADMIN_PREFIX",
     "EMULATION_HEADER",
@@ -60,6 +66,7 @@ __all__ = [
     "Emulator",
     "EmulatorRequest",
     "EmulatorResponse",
+    "EmulatorTransport",
     "FaultRule",
     "FixedWindowBucket",
     "Identity",
@@ -71,6 +78,7 @@ __all__ = [
     "OffsetClock",
     "PolicyAuthorizer",
     "Recording",
+    "RequestHandler",
     "Seed",
     "SeedLike",
     "SlidingLogBucket",
@@ -89,3 +97,15 @@ __all__ = [
     "serve_in_thread",
     "signed_request",
 ]
+
+_LAZY = frozenset({"EmulatorTransport", "RequestHandler"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'acscontract.emulator' has no attribute {name!r}")
+    from acscontract.emulator import _transport
+
+    value = getattr(_transport, name)
+    globals()[name] = value
+    return value
