@@ -29,7 +29,7 @@ from acscontract.emulator._faults import FAULT_KINDS, FaultRule
 from acscontract.emulator._mock import LiveCall, LiveMock, LiveMockError, mock_live
 from acscontract.emulator._persist import StateDatabase, StateFile, StateStore
 from acscontract.emulator._seed import Seed, load_seed, seed_schema
-from acscontract.emulator._server import serve_in_thread
+from acscontract.emulator._server import bind_socket, run_server, serve_in_thread, url_for
 from acscontract.emulator._state import Identity, StateView
 from acscontract.emulator._testing import signed_request
 from acscontract.emulator._throttle import (
@@ -91,11 +91,14 @@ __all__ = [
     "ThrottleBucket",
     "TokenBucket",
     "asgi_app",
+    "bind_socket",
     "load_seed",
     "mock_live",
+    "run_server",
     "seed_schema",
     "serve_in_thread",
     "signed_request",
+    "url_for",
 ]
 
 _LAZY = frozenset({"EmulatorTransport", "RequestHandler"})
