@@ -33,6 +33,7 @@ __all__ = [
     "profile_name",
     "profile_settings",
     "redact",
+    "settings_of",
     "target_options",
 ]
 

@@ -486,7 +486,7 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
         )
 
     def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
-        return Route(path, _with_body_errors(guarded(endpoint)), methods=methods)
+        return Route(path, guarded(endpoint), methods=methods)
 
     return [
         route("/state", state, ["GET"]),
@@ -513,14 +513,9 @@ class _BadBody(AcsContractError):
     """The admin request's body is not what the endpoint needs."""
 
 
-def _with_body_errors(endpoint: Endpoint) -> Endpoint:
-    async def wrapper(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except _BadBody as exc:
-            return _error(400, str(exc))
-
-    return wrapper
+async def _bad_body(request: Request, exc: Exception) -> Response:
+    """Starlette's handler for `_BadBody`, raised by any admin endpoint: a 400 naming it."""
+    return _error(400, str(exc))
 
 
 class _EmulatorApp(Starlette):
@@ -531,7 +526,7 @@ class _EmulatorApp(Starlette):
     """
 
     def __init__(self, endpoint: _EndpointApp, routes: list[Mount]) -> None:
-        super().__init__(routes=routes)
+        super().__init__(routes=routes, exception_handlers={_BadBody: _bad_body})
         self._endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

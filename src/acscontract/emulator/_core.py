@@ -51,7 +51,7 @@ from typing import Any, Protocol
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
 from acscontract.emulator._checks import Call, run_checks
 from acscontract.emulator._effects import run_effect
-from acscontract.emulator._envelope import Envelope, GatewayCodes
+from acscontract.emulator._envelope import Envelope, GatewayCodes, GatewayCondition
 from acscontract.emulator._examples import example_body
 from acscontract.emulator._faults import FaultInjector, FaultRule
 from acscontract.emulator._lifecycle import REASON, Machine, machines_of
@@ -256,7 +256,7 @@ class Emulator:
         command = op.command_parameter
         self._faults = FaultInjector(
             rng_seed=rng_seed,
-            default_code=self._codes["internal_error"].code,
+            default_code=self._codes["internalError"].code,
             allowed_codes=tuple(e.code for e in protocol.gateway_errors_in("server")),
             command_name=None if command is None else command.name,
             key_names=() if op.lifecycle is None else tuple(op.lifecycle.key),
@@ -607,6 +607,16 @@ class Emulator:
         self._journal_meta.clear()
         self._journal_nonces.clear()
         self._journal_replace = False
+        self._state.world.take_changes()
+
+    def _has_pending(self) -> bool:
+        return bool(
+            self._journal
+            or self._journal_meta
+            or self._journal_nonces
+            or self._journal_replace
+            or self._state.world.has_changes
+        )
 
     def _touch(self, kind: str, key: Any) -> None:
         self._journal[(kind, key)] = None
@@ -617,9 +627,7 @@ class Emulator:
         Without a store this only forgets the journal. Raises StateStoreError, after putting
         the state back to what the store holds, when the store cannot write.
         """
-        if not (
-            self._journal or self._journal_meta or self._journal_nonces or self._journal_replace
-        ):
+        if not self._has_pending():
             return
         store = self._store
         if store is None:
@@ -941,7 +949,8 @@ class Emulator:
 
     def _recompute_next_due(self) -> None:
         """Refresh the earliest timer deadline of every lifecycle. Caller holds the lock."""
-        dues = [due[0][0] for m in self._machines.values() if (due := m.due(self._state.world))]
+        world = self._state.world
+        dues = [d for m in self._machines.values() if (d := m.next_due(world)) is not None]
         self._next_due = min(dues) if dues else None
 
     def _tick(self, now: float) -> int:
@@ -996,9 +1005,7 @@ class Emulator:
     @property
     def pending_writes(self) -> bool:
         """Whether changes are waiting for `write_pending()` (always False without a store)."""
-        return self._store is not None and bool(
-            self._journal or self._journal_meta or self._journal_nonces or self._journal_replace
-        )
+        return self._store is not None and self._has_pending()
 
     def write_pending(self) -> None:
         """Write every pending change to the live store now; StateStoreError if it cannot."""
@@ -1033,14 +1040,14 @@ class Emulator:
             return self._internal_error()
 
     def _internal_error(self) -> EmulatorResponse:
-        error = self._codes["internal_error"]
+        error = self._codes["internalError"]
         return self._envelope.error(
             error.code,
             error.http_status,
             "The request processing has failed due to some unknown error, exception or failure.",
         )
 
-    def _gateway(self, condition: str, message: str) -> EmulatorResponse:
+    def _gateway(self, condition: GatewayCondition, message: str) -> EmulatorResponse:
         error = self._codes[condition]
         return self._envelope.error(error.code, error.http_status, message)
 
@@ -1063,7 +1070,7 @@ class Emulator:
     def stopping(self) -> EmulatorResponse:
         """The answer to a call cut short because the server is stopping (ServiceUnavailable)."""
         return self._gateway(
-            "service_unavailable", "The emulator is stopping; the request was not processed."
+            "serviceUnavailable", "The emulator is stopping; the request was not processed."
         )
 
     def body_too_large(self, size: int) -> EmulatorResponse:
@@ -1121,7 +1128,7 @@ class Emulator:
         method = request.method.upper()
         if method not in self._methods:
             return self._gateway(
-                "unsupported_method",
+                "unsupportedMethod",
                 f"The HTTP method {request.method[:20]!r} is not supported; use "
                 f"{' or '.join(sorted(self._methods))}.",
             )
@@ -1141,14 +1148,14 @@ class Emulator:
         if op is None:
             shown = "no Action" if not action else f"the Action {action[:64]!r}"
             return self._gateway(
-                "unknown_action",
+                "unknownAction",
                 "Specified api is not found, please check your url and method: "
                 f"{self._product.name} {self._version} has no operation named by {shown}.",
             )
         if version != self._version:
             shown = "no Version" if not version else f"the Version {version[:64]!r}"
             return self._gateway(
-                "unknown_version",
+                "unknownVersion",
                 f"Specified parameter Version is not valid: {op.name} is served in API "
                 f"version {self._version}, and the request names {shown}.",
             )
@@ -1159,22 +1166,22 @@ class Emulator:
         state = self._state
         identity = state.identities.get(parsed.access_key_id)
         if identity is None:
-            return self._gateway("unknown_access_key", "Specified access key is not found.")
+            return self._gateway("unknownAccessKey", "Specified access key is not found.")
         if not identity.active:
-            return self._gateway("inactive_access_key", "Specified access key is disabled.")
+            return self._gateway("inactiveAccessKey", "Specified access key is disabled.")
         verified = verify(parsed, identity.secret)
         if isinstance(verified, Rejection):
             return self._rejection(verified)
         if identity.kind == "sts":
             if not identity.token_matches(parsed.security_token):
                 return self._gateway(
-                    "bad_security_token",
+                    "badSecurityToken",
                     "The security token you provided is invalid: it is missing or is not the "
                     "token of this temporary AccessKey.",
                 )
             if identity.expires_at is not None and identity.expires_at <= wall:
                 return self._gateway(
-                    "bad_security_token", "The security token you provided has expired."
+                    "badSecurityToken", "The security token you provided has expired."
                 )
         sent = parsed.timestamp.timestamp()
         if abs(sent - wall) > self._skew:
@@ -1186,7 +1193,7 @@ class Emulator:
                 else ""
             )
             return self._gateway(
-                "expired_timestamp",
+                "expiredTimestamp",
                 f"Specified time stamp or date value is expired: {parsed.timestamp_raw} is more "
                 f"than {int(self._skew)} seconds away from the server time {server_time}.{cause}",
             )
@@ -1196,7 +1203,7 @@ class Emulator:
                 state = self._state
                 current = state.identities.get(identity.access_key_id)
                 if current is None or current.secret != identity.secret or not current.active:
-                    return self._gateway("unknown_access_key", "Specified access key is not found.")
+                    return self._gateway("unknownAccessKey", "Specified access key is not found.")
                 identity = current
             response = self._admitted(op, identity, parsed, request, wall, sent)
             if not defer:
@@ -1221,13 +1228,13 @@ class Emulator:
         )
         if verdict is Verdict.REPLAYED:
             return self._gateway(
-                "nonce_reused",
+                "nonceReused",
                 "Specified signature nonce was used already; send a new SignatureNonce with "
                 "every request.",
             )
         if verdict is Verdict.FULL:
             return self._gateway(
-                "nonce_memory_full",
+                "nonceMemoryFull",
                 f"The AccessKey {identity.access_key_id} has {self._nonce_capacity:,} nonces in "
                 f"use within the {self._product.protocol.nonce_window_seconds} s replay window, "
                 "as many as the emulator remembers for one key; retry when the oldest expire.",
@@ -1238,7 +1245,7 @@ class Emulator:
         throttle = self._throttle_for(op)
         if throttle is not None and not throttle.try_acquire(identity.account_id, now):
             flow = op.flow_control
-            fallback = self._codes["account_throttled"]
+            fallback = self._codes["accountThrottled"]
             return self._envelope.error(
                 flow.throttle_code or fallback.code,
                 flow.throttle_status or fallback.http_status,
@@ -1259,7 +1266,7 @@ class Emulator:
                 if decision.drop:
                     # A front door closes the connection instead of sending this; one that
                     # cannot still answers with the spec's internal error.
-                    error = self._codes["internal_error"]
+                    error = self._codes["internalError"]
                     dropped = self._envelope.error(
                         error.code,
                         error.http_status,
@@ -1308,7 +1315,7 @@ class Emulator:
         return self._denied(identity, denial)
 
     def _denied(self, identity: Identity, denial: Denial) -> EmulatorResponse:
-        error = self._codes["permission_denied"]
+        error = self._codes["permissionDenied"]
         display = identity.display_name or identity.principal or identity.access_key_id
         detail = {
             "PolicyType": _POLICY_TYPE,
@@ -1350,7 +1357,7 @@ class Emulator:
         effect = op.effect
         if effect is None:
             if self._unmodelled == "refuse":
-                error = self._codes["unmodelled_operation"]
+                error = self._codes["unmodelledOperation"]
                 return self._envelope.error(
                     error.code,
                     error.http_status,
@@ -1364,7 +1371,6 @@ class Emulator:
             )
         outcome = run_effect(call, effect)
         if outcome.refusal is not None:
-            self._state.world.take_changes()  # a refused effect changed nothing
             return self._op_error(op, outcome.refusal.code, outcome.refusal.message, delay=delay)
         if outcome.changed and self._machines:
             self._recompute_next_due()

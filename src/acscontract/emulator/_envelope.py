@@ -11,12 +11,12 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from acscontract.emulator._types import EmulatorResponse
 from acscontract.spec import GatewayError, Product, Protocol
 
-__all__ = ["EMULATION_HEADER", "Envelope", "GatewayCodes"]
+__all__ = ["EMULATION_HEADER", "GATEWAY_CONDITIONS", "Envelope", "GatewayCodes", "GatewayCondition"]
 
 EMULATION_HEADER = "x-acscontract-emulation"
 """The response header that says how the emulator answered a success: `modelled` (the
@@ -27,50 +27,53 @@ _ids = random.Random()  # noqa: S311 - request ids are unique, not secret
 _V4_CLEAR = ~((0xF << 76) | (0x3 << 62))
 _V4_SET = (0x4 << 76) | (0x2 << 62)
 
-# The emulator's gateway conditions -> the spec's gateway-error condition ids (rpc.yaml).
-_CONDITIONS: Mapping[str, str] = {
-    "unsupported_method": "unsupportedMethod",
-    "unknown_action": "unknownAction",
-    "unknown_version": "unknownVersion",
-    "missing_common_parameter": "missingCommonParameter",
-    "incomplete_signature": "incompleteSignature",
-    "signature_mismatch": "signatureMismatch",
-    "unknown_access_key": "unknownAccessKey",
-    "inactive_access_key": "inactiveAccessKey",
-    "bad_security_token": "badSecurityToken",
-    "bad_timestamp": "badTimestamp",
-    "expired_timestamp": "expiredTimestamp",
-    "nonce_reused": "nonceReused",
-    "nonce_memory_full": "nonceMemoryFull",
-    "account_throttled": "accountThrottled",
-    "unmodelled_operation": "unmodelledOperation",
-    "permission_denied": "permissionDenied",
-    "internal_error": "internalError",
-    "service_unavailable": "serviceUnavailable",
-}
+# The spec's gateway-error conditions (rpc.yaml) that the emulator's gateway detects; each must be
+# in the spec, which `GatewayCodes.from_protocol` checks when an emulator is built (mypy checks the
+# literals the gateway passes).
+GatewayCondition = Literal[
+    "unsupportedMethod",
+    "unknownAction",
+    "unknownVersion",
+    "missingCommonParameter",
+    "incompleteSignature",
+    "signatureMismatch",
+    "unknownAccessKey",
+    "inactiveAccessKey",
+    "badSecurityToken",
+    "badTimestamp",
+    "expiredTimestamp",
+    "nonceReused",
+    "nonceMemoryFull",
+    "accountThrottled",
+    "unmodelledOperation",
+    "permissionDenied",
+    "internalError",
+    "serviceUnavailable",
+]
+GATEWAY_CONDITIONS: tuple[GatewayCondition, ...] = get_args(GatewayCondition)
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayCodes:
     """The spec's gateway error for each condition the emulator's gateway detects."""
 
-    by_condition: Mapping[str, GatewayError]
+    by_condition: Mapping[GatewayCondition, GatewayError]
 
     @classmethod
     def from_protocol(cls, protocol: Protocol) -> GatewayCodes:
         """Resolve every condition against the protocol; LookupError if one is missing."""
-        resolved: dict[str, GatewayError] = {}
-        for condition, spec_id in _CONDITIONS.items():
+        resolved: dict[GatewayCondition, GatewayError] = {}
+        for condition in GATEWAY_CONDITIONS:
             try:
-                resolved[condition] = protocol.gateway_error_for(spec_id)
+                resolved[condition] = protocol.gateway_error_for(condition)
             except KeyError:
                 raise LookupError(
                     f"{protocol.path}: the emulator needs a gateway error with "
-                    f"condition {spec_id!r}, and the spec has none."
+                    f"condition {condition!r}, and the spec has none."
                 ) from None
         return cls(resolved)
 
-    def __getitem__(self, condition: str) -> GatewayError:
+    def __getitem__(self, condition: GatewayCondition) -> GatewayError:
         return self.by_condition[condition]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from acscontract.errors import InputError
@@ -19,20 +19,6 @@ __all__ = ["FAULT_KINDS", "FaultDecision", "FaultInjector", "FaultRule"]
 
 #: `error` answers with a server error, `latency` delays the answer, `drop` closes the connection.
 FAULT_KINDS = ("error", "latency", "drop")
-_FIELDS = (
-    "id",
-    "kind",
-    "code",
-    "latency_s",
-    "action",
-    "command",
-    "domain",
-    "app",
-    "stream",
-    "probability",
-    "every_nth",
-    "times",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +134,10 @@ class FaultRule:
         if "probability" in values:
             values["probability"] = float(values["probability"])
         return cls(**values)
+
+
+# The rule's fields as the admin API reads and writes them (its own id first).
+_FIELDS = ("id", *(f.name for f in fields(FaultRule) if f.name != "id"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
 """Per-account flow control: three interchangeable bucket algorithms behind one Protocol.
 
-The limit and window come from the spec's `x-flowControl` (50 calls per second per account for
-RealTimeRecordCommand); a seed may override the limit per account (`qps`). The real limiter's
-algorithm is not published, so the emulator offers three and defaults to the one the spec names
-(`x-flowControl.algorithm.emulatorDefault`). Only accepted calls count against the limit.
+Each operation whose spec documents a limit has its own `AccountThrottle`; the limit and window
+come from that operation's `x-flowControl` (for RealTimeRecordCommand, 50 calls per second per
+account); a seed (`qps`) or the admin API overrides an account's limit for every operation. The
+real limiter's algorithm is not published, so the emulator offers three and defaults to the one
+the spec names (`x-flowControl.algorithm.emulatorDefault`). Only accepted calls count against
+the limit.
 """
 
 from __future__ import annotations

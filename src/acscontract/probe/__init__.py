@@ -19,6 +19,7 @@ from acscontract.probe._analysis import (
     tolerance,
     window_series,
 )
+from acscontract.probe._caller import Caller
 from acscontract.probe._classify import ResponseClassifier
 from acscontract.probe._clock import ProbeClock, RealClock, SettableClock, SimulatedClock
 from acscontract.probe._model import (
@@ -41,7 +42,6 @@ from acscontract.probe._probe import (
     emulator_target,
     harmless_command,
     http_target,
-    is_loopback,
     plan_for,
     probe_call,
     run_probe,
@@ -55,12 +55,6 @@ from acscontract.probe._report import (
     write_plot,
 )
 from acscontract.probe._runner import ProbeObserver, Runner, deadlines
-from acscontract.probe._transport import (
-    EmulatorTransport,
-    HttpTransport,
-    RequestHandler,
-    Transport,
-)
 
 __all__ = [
     "PLOT_FORMATS",
@@ -68,11 +62,10 @@ __all__ = [
     "PROBE_STREAM",
     "REPORT_FORMAT",
     "Attempt",
+    "Caller",
     "Ceilings",
-    "EmulatorTransport",
     "Estimate",
     "Finding",
-    "HttpTransport",
     "LimiterKind",
     "Mode",
     "Outcome",
@@ -85,7 +78,6 @@ __all__ = [
     "ProbeSettings",
     "RealClock",
     "Reply",
-    "RequestHandler",
     "Resources",
     "ResponseClassifier",
     "Runner",
@@ -93,7 +85,6 @@ __all__ = [
     "SimulatedClock",
     "Stop",
     "Target",
-    "Transport",
     "WindowCount",
     "agrees",
     "capacity_finding",
@@ -103,7 +94,6 @@ __all__ = [
     "estimate_limiter",
     "harmless_command",
     "http_target",
-    "is_loopback",
     "plan_for",
     "plan_probe",
     "plot_format",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from acscontract._loopback import is_loopback_url
 from acscontract.client import Pacer, PacingStore, pacer_for, pacing_store
 from acscontract.errors import UsageError
 from acscontract.probe._analysis import (
@@ -20,6 +20,7 @@ from acscontract.probe._analysis import (
     estimate_limiter,
     sliding_max,
 )
+from acscontract.probe._caller import Caller
 from acscontract.probe._classify import ResponseClassifier
 from acscontract.probe._clock import ProbeClock, RealClock, SimulatedClock
 from acscontract.probe._model import (
@@ -32,7 +33,6 @@ from acscontract.probe._model import (
 )
 from acscontract.probe._plan import Mode, ProbePlan, ProbeSettings, plan_probe
 from acscontract.probe._runner import ProbeObserver, Runner
-from acscontract.probe._transport import EmulatorTransport, HttpTransport, Transport
 
 if TYPE_CHECKING:
     from acscontract.emulator import BucketFactory, Emulator
@@ -47,7 +47,6 @@ __all__ = [
     "emulator_target",
     "harmless_command",
     "http_target",
-    "is_loopback",
     "plan_for",
     "probe_call",
     "run_probe",
@@ -60,6 +59,8 @@ POLITE_PHASES = frozenset({"preflight", "capacity"})
 #: configuration and no live stream, so the operation refuses the call cheaply, touching nothing.
 PROBE_APP = "acscontract-rate-probe"
 PROBE_STREAM = "acscontract-rate-probe"
+#: The endpoint an in-process target's requests name (V3 signs its host; the emulator checks it).
+_EMULATOR_HOST = "http://127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class Resources:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a probe sends its calls: a transport, the clock it paces on, and what it is.
+    """Where a probe sends its calls: the call, the clock it paces on, and what it is.
 
     `label` names the target without secrets; `loopback` says whether it runs on this machine
     (the safety rules are stricter for anything else); `domain` is a domain the target knows;
@@ -82,7 +83,7 @@ class Target:
     reconfigure it).
     """
 
-    transport: Transport
+    caller: Caller
     clock: ProbeClock
     label: str
     loopback: bool
@@ -96,17 +97,6 @@ class Target:
     def simulated(self) -> bool:
         """Whether the run costs no real time."""
         return self.clock.simulated
-
-
-def is_loopback(url: str) -> bool:
-    """Whether `url` points at this machine (`localhost`, 127.0.0.0/8 or ::1)."""
-    host = urlsplit(url if "://" in url else f"https://{url}").hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def http_target(
@@ -123,19 +113,20 @@ def http_target(
     of `store`; without one, a target off this machine uses the file lock store, and one on this
     machine is not paced.
     """
+    from acscontract.client import Client, HttpTransport
     from acscontract.signing import Credentials
     from acscontract.spec import operation
 
     creds = credentials or Credentials.from_env(environ)
     op = operation()
-    transport = HttpTransport(url, creds, op, timeout=timeout)
+    client = Client(url, creds, transport=HttpTransport(timeout=timeout))
     parts = urlsplit(url if "://" in url else f"https://{url}")
     label = f"{parts.scheme}://{parts.netloc}{parts.path if parts.path != '/' else ''}"
-    loopback = is_loopback(url)
+    loopback = is_loopback_url(url)
     pacer = None
     if store is not None or not loopback:
         pacer = pacer_for(url, op.flow_control, store=store or pacing_store())
-    return Target(transport, RealClock(), label, loopback, pacer=pacer)
+    return Target(Caller(client, op, concurrent=True), RealClock(), label, loopback, pacer=pacer)
 
 
 def emulator_target(
@@ -152,7 +143,8 @@ def emulator_target(
     `simulated` the emulator's clock is a `ManualClock` the probe drives: a run takes no real
     time and its timing is exact.
     """
-    from acscontract.emulator import Emulator, ManualClock, load_seed
+    from acscontract.client import Client
+    from acscontract.emulator import Emulator, EmulatorTransport, ManualClock, load_seed
     from acscontract.signing import Credentials
 
     loaded = load_seed(seed)
@@ -175,12 +167,12 @@ def emulator_target(
     clock: ProbeClock = SimulatedClock(manual) if manual is not None else RealClock()
     from acscontract.spec import operation as spec_operation
 
-    transport = EmulatorTransport(
-        emulator, Credentials(key_id, secret), operation or spec_operation()
-    )
+    credentials = Credentials(key_id, secret)
+    client = Client(_EMULATOR_HOST, credentials, transport=EmulatorTransport(emulator))
+    caller = Caller(client, operation or spec_operation(), concurrent=False)
     kind = "simulated time" if simulated else "real time"
     return Target(
-        transport,
+        caller,
         clock,
         f"the in-process emulator ({kind})",
         True,
@@ -294,7 +286,7 @@ def run_probe(
     params = probe_call(op, chosen)
     classifier = ResponseClassifier.for_operation(op)
     runner = Runner(
-        target.transport,
+        target.caller,
         target.clock,
         classifier,
         params,
@@ -318,7 +310,7 @@ def run_probe(
                 runner.align(window, phase_plan.align)
             phases.append(runner.run(phase_plan))
     finally:
-        target.transport.close()
+        target.caller.close()
     duration = time.perf_counter() - started
     probe_time = target.clock.now() - clock_start
     attempts = runner.attempts

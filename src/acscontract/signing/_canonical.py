@@ -11,15 +11,12 @@ from acscontract.signing._names import ALGORITHM_V3
 from acscontract.signing._wire import canonical_query
 
 __all__ = [
-    "EMPTY_SHA256",
     "v1_signature",
     "v1_string_to_sign",
     "v3_canonical_request",
     "v3_signature",
     "v3_string_to_sign",
 ]
-
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def _utf8(text: str) -> bytes:

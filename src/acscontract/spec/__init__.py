@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         response_schema,
         success_response_schema,
     )
+    from acscontract.spec._importer import ImportResult, import_metadata, operation_from_metadata
     from acscontract.spec._loader import (
         SpecError,
         SpecProblem,
@@ -88,6 +89,7 @@ _LAZY = {
         "response_schema",
         "success_response_schema",
     ),
+    "acscontract.spec._importer": ("ImportResult", "import_metadata", "operation_from_metadata"),
     "acscontract.spec._loader": (
         "SpecError",
         "SpecProblem",
@@ -161,6 +163,7 @@ __all__ = [
     "Filter",
     "FlowControl",
     "GatewayError",
+    "ImportResult",
     "Lifecycle",
     "Match",
     "Operation",
@@ -192,10 +195,12 @@ __all__ = [
     "example_parameters",
     "example_value",
     "find_spec_files",
+    "import_metadata",
     "load_document",
     "load_operation",
     "openapi_document",
     "operation",
+    "operation_from_metadata",
     "operation_names",
     "product",
     "product_operation",
