@@ -1392,7 +1392,7 @@ class Emulator:
                     error.code,
                     error.http_status,
                     f"The emulator does not model {op.name} (its spec declares no x-effect) and "
-                    "was told to refuse such operations (--unmodelled refuse).",
+                    "was told to refuse such operations (unmodelled: refuse).",
                     delay_s=delay,
                 )
             rid = self._envelope.request_id()
