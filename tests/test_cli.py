@@ -167,7 +167,8 @@ def test_a_missing_extra_is_named_in_one_line(
     assert code == 2
     assert out == ""
     line = one_line(err)
-    assert f"pip install 'acscontract[{extra}]'" in line
+    assert f"pip install 'acscontract[{extra}] @ git+https://github.com/" in line
+    assert f"pip install '.[{extra}]'" in line
     assert blocked in line
 
 
@@ -223,5 +224,6 @@ def test_mock_live_without_its_extra_names_it(monkeypatch: pytest.MonkeyPatch) -
     for name in [m for m in sys.modules if m.startswith(("acscontract.emulator", "starlette"))]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "starlette", None)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install 'acscontract\[emulator\]'"):
+    hint = r"pip install 'acscontract\[emulator\] @ git\+https:"
+    with pytest.raises(ModuleNotFoundError, match=hint):
         acscontract.mock_live  # noqa: B018 - the attribute access is what is tested

@@ -274,3 +274,36 @@ def test_a_record_configurations_delay_time_replaces_the_default_delay():
     assert task[DUE] == pytest.approx(clock.now() + 30)
     em.advance_clock(30)
     assert [r.reason for r in em.recordings()] == [LIFECYCLE.event_for_timer("interruptionDelay")]
+
+
+def test_a_replaced_deadline_never_fires_and_many_cycles_keep_every_timer():
+    driver = Driver()
+    driver.code("start")
+    driver.code("stop")  # a delay runs out at t0 + DELAY
+    driver.clock.advance(DELAY / 2)
+    assert driver.code("restart") is None  # recording again: that delay is cancelled
+    driver.clock.advance(1)
+    driver.code("stop")  # a new delay, DELAY / 2 + 1 later than the first one
+    second_due = driver.clock.now() + DELAY
+    driver.em.advance_clock(DELAY / 2)  # past the first deadline only
+    assert [r.reason for r in driver.em.recordings()] == ["restart"]
+    assert driver.state() == "stopped"
+    driver.em.advance_clock(second_due - driver.clock.now())
+    last = driver.em.recordings()[-1]
+    assert last.reason == "delayElapsed"
+    assert last.ended_at == second_due
+    # Thousands of stop/start cycles leave thousands of replaced deadlines behind (more than the
+    # emulator keeps before it rebuilds its timers); the one delay still running fires once.
+    driver.code("start", "stream2")
+    for _ in range(1500):
+        driver.clock.advance(0.05)  # 40 calls per second: under the flow-control limit
+        assert driver.code("stop", "stream2") is None
+        assert driver.code("restart", "stream2") is None
+    driver.code("stop", "stream2")
+    driver.code("start", "stream3")
+    driver.code("stop", "stream3")
+    driver.em.advance_clock(DELAY)
+    reasons = [(r.key[2], r.reason) for r in driver.em.recordings()]
+    assert reasons.count(("stream3", "delayElapsed")) == 1
+    assert reasons.count(("stream2", "delayElapsed")) == 1
+    assert driver.state("stream2") == driver.state("stream3") == LIFECYCLE.initial

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 from alibabacloud_live20161101 import models
 from alibabacloud_live20161101.client import Client as LiveClient
-from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 from alibabacloud_tea_openapi.models import Config
 
 from acscontract.client import Client
@@ -354,3 +354,31 @@ def test_an_admin_change_alone_is_written_to_the_live_store(tmp_path: Any) -> No
         assert again.attach(database) is True
         assert again.state.streams[(DOMAIN, "live", "stream3")] is False
         again.detach()
+
+
+def test_mock_live_answers_or_refuses_unmodelled_actions_through_the_official_sdk() -> None:
+    request = models.DescribeLiveDomainDetailRequest(domain_name=DOMAIN)
+    mock = mock_live()
+    with mock:
+        client = _client("live.aliyuncs.com", "https")
+        body = client.describe_live_domain_detail(request).body
+        assert body.request_id  # a body built from the response schema, parsed by the SDK
+        assert dict(mock.calls[-1].response.headers)[EMULATION_HEADER] == "schema-only"
+    with mock_live(unmodelled="refuse"):
+        client = _client("live.aliyuncs.com", "https")
+        refusal = OP.protocol.gateway_error_for("unmodelledOperation")
+        with pytest.raises(ServerException) as raised:  # a 5xx, as the SDK classifies it
+            client.describe_live_domain_detail(request)
+        assert (raised.value.code, raised.value.status_code) == (
+            refusal.code,
+            refusal.http_status,
+        )
+        # the recording workflow is modelled, so it still runs
+        start = models.RealTimeRecordCommandRequest(
+            command="start", domain_name=DOMAIN, app_name="live", stream_name=STREAM
+        )
+        assert _code(lambda: client.real_time_record_command(start)) is None
+    with pytest.raises(ValueError, match="unmodelled='strict'; it is one of answer, refuse"):
+        mock_live(unmodelled="strict")
+    with pytest.raises(ValueError, match="both a state and unmodelled"):
+        mock_live(state=Emulator(), unmodelled="refuse")

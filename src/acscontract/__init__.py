@@ -13,6 +13,8 @@ __all__ = ["mock_live"]
 def __getattr__(name: str) -> Any:
     # `import acscontract` stays light: the emulator (and requests, responses) load on first use.
     if name == "mock_live":
+        from acscontract._resources import install_hint
+
         try:
             from acscontract.emulator import mock_live
         except ModuleNotFoundError as exc:
@@ -20,7 +22,7 @@ def __getattr__(name: str) -> Any:
                 raise
             raise ModuleNotFoundError(
                 f"mock_live needs {exc.name}, which comes with the 'emulator' extra: "
-                "pip install 'acscontract[emulator]'.",
+                f"{install_hint('emulator')}.",
                 name=exc.name,
             ) from exc
         return mock_live

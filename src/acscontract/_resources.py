@@ -9,11 +9,21 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-__all__ = ["DOCS_URL", "PROJECT_URL", "bundled_path", "doc_reference"]
+__all__ = ["DOCS_URL", "PROJECT_URL", "bundled_path", "doc_reference", "install_hint"]
 
 PROJECT_URL = "https://github.com/acscontract/acscontract"
 DOCS_URL = f"{PROJECT_URL}/blob/main/docs/"
 """Where the guides are online; the wheel also carries them (`bundled_path("docs")`)."""
+
+
+def install_hint(extra: str) -> str:
+    """How to add an extra. acscontract is not published on PyPI, so never the bare name: anyone
+    could publish that name."""
+    return (
+        f"pip install '.[{extra}]' in a checkout, or "
+        f"pip install 'acscontract[{extra}] @ git+{PROJECT_URL}@<commit>'"
+    )
+
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

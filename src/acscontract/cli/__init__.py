@@ -8,7 +8,7 @@ One convention for every command, kept here in `main` so that no command has to 
   encoding cannot show (or a lone surrogate from a policy) is written as backslash escapes;
 - a closed pipe (`acscontract ... | head -1`) ends the command quietly, with exit 0;
 - a command whose optional dependencies are not installed names, in one line, the extra to
-  install (`pip install 'acscontract[emulator]'`);
+  install (the `emulator` extra);
 - an unexpected error (a bug) is one line too, with exit 70 (EX_SOFTWARE); `ACSCONTRACT_DEBUG=1`
   shows the traceback.
 
@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 
+from acscontract._resources import install_hint
 from acscontract.errors import AcsContractError
 
 __all__ = ["COMMANDS", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
@@ -67,8 +68,8 @@ class MissingExtraError(AcsContractError):
     def __init__(self, command: str | None, module: str, extra: str) -> None:
         what = f"`acscontract {command}`" if command else "This command"
         super().__init__(
-            f"{what} needs {module}, which comes with the {extra!r} extra; install it with "
-            f"pip install 'acscontract[{extra}]' (or 'acscontract[all]' for everything)."
+            f"{what} needs {module}, which comes with the {extra!r} extra ('all' has every "
+            f"extra); install it: {install_hint(extra)}."
         )
         self.extra = extra
 
@@ -113,7 +114,7 @@ class _LazyGroup(click.Group):
             try:
                 command = self.get_command(ctx, name)
             except MissingExtraError as exc:
-                rows.append((name, f"(needs pip install 'acscontract[{exc.extra}]')"))
+                rows.append((name, f"(needs the {exc.extra!r} extra)"))
                 continue
             if command is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(limit=formatter.width - 6 - 10)))

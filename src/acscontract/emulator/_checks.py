@@ -106,8 +106,7 @@ def _malformed(call: Call, check: Check) -> Refusal | None:
         name, reason = found
         detail = f"The specified parameter {name} is not valid: {reason}."
         return Refusal(check.code, _message(call, check.code, detail))
-    declared = {p.name for p in call.op.parameters}
-    repeated = sorted(call.repeated & declared)
+    repeated = sorted(call.repeated & call.op.parameter_names) if call.repeated else ()
     if repeated:
         detail = f"The specified parameter {repeated[0]} is not valid: it is given more than once."
         return Refusal(check.code, _message(call, check.code, detail))
@@ -117,14 +116,23 @@ def _malformed(call: Call, check: Check) -> Refusal | None:
 
 @_kind("exists")
 def _exists(call: Call, check: Check) -> Refusal | None:
-    resource = str(check.options["resource"])
-    match = dict(call.resolved(check.options["match"]))
-    match.update(call.resolved(check.options.get("where", {})))
-    if call.world.exists(resource, call.account, match):
+    resource, match = _exists_of(check)
+    resolved = call.resolved(match)
+    if call.world.exists(resource, call.account, resolved):
         return None
-    shown = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in match.items())
+    shown = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in resolved.items())
     detail = f"No {resource} of this account matches {shown}."
     return Refusal(check.code, _message(call, check.code, detail))
+
+
+def _exists_of(check: Check) -> tuple[str, Mapping[str, tuple[Any, ...]]]:
+    """An `exists` check's resource, and its `match` and `where` as one match (kept on the
+    check: the spec is immutable)."""
+    found: tuple[str, Mapping[str, tuple[Any, ...]]] | None = check.memo.get("exists")
+    if found is None:
+        merged = {**check.options["match"], **check.options.get("where", {})}
+        found = check.memo["exists"] = (str(check.options["resource"]), merged)
+    return found
 
 
 @_kind("range")

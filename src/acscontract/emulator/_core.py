@@ -38,6 +38,7 @@ virtual clock by any amount never makes a freshly signed request stale.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import math
 import threading
@@ -54,7 +55,7 @@ from acscontract.emulator._effects import run_effect
 from acscontract.emulator._envelope import Envelope, GatewayCodes, GatewayCondition
 from acscontract.emulator._examples import example_body
 from acscontract.emulator._faults import FaultInjector, FaultRule
-from acscontract.emulator._lifecycle import REASON, Machine, machines_of
+from acscontract.emulator._lifecycle import DUE, REASON, TIMER, Machine, machines_of
 from acscontract.emulator._nonce import NonceCache, Verdict
 from acscontract.emulator._seed import Seed, load_seed
 from acscontract.emulator._state import (
@@ -168,6 +169,10 @@ def _success_status(operation: Operation) -> int:
     raise LookupError(f"{operation.path}: the spec of {operation.name} has no 2xx response.")
 
 
+_MIN_TIMER_CAP = 1024
+"""The timer heap is rebuilt past this many entries (or twice the live timers, if more)."""
+
+
 class Emulator:
     """An emulated endpoint of a whole product, over explicit state you can create and throw away.
 
@@ -269,7 +274,11 @@ class Emulator:
         self._journal_replace = False
         self._writes = 0
         self._epoch = 0
-        self._next_due: float | None = None
+        # Running timers as a heap of (due, lifecycle resource, account, key). An entry whose
+        # record no longer has that deadline is stale and skipped when it comes up; the heap is
+        # rebuilt from the world when stale entries pile up (`_timer_cap`).
+        self._timers: list[tuple[float, str, str, RecordKey]] = []
+        self._timer_cap = _MIN_TIMER_CAP
         self._seed: Seed
         self._state: EmulatorState
         self._throttles: dict[str, AccountThrottle | None]
@@ -344,7 +353,7 @@ class Emulator:
                 float(self._product.protocol.nonce_window_seconds), self._nonce_capacity
             )
             self._journal_replace = True
-            self._recompute_next_due()
+            self._rebuild_timers()
 
     def _throttle_for(self, op: Operation) -> AccountThrottle | None:
         """The operation's per-account buckets (None: the spec documents no limit)."""
@@ -791,7 +800,7 @@ class Emulator:
                 for event in model.events:
                     if event.property in changed and changed[event.property] == event.value:
                         self._fire_role(owner, model.identifiers, tuple(key), event.role, now)
-            self._recompute_next_due()
+            self._rebuild_timers()
             self._write()
 
     def _fire_role(
@@ -947,30 +956,49 @@ class Emulator:
     # ------------------------------------------------------------------------------------
     # timers and lifecycles
 
-    def _recompute_next_due(self) -> None:
-        """Refresh the earliest timer deadline of every lifecycle. Caller holds the lock."""
+    def _rebuild_timers(self) -> None:
+        """The timer heap from every lifecycle record of the world. Caller holds the lock."""
         world = self._state.world
-        dues = [d for m in self._machines.values() if (d := m.next_due(world)) is not None]
-        self._next_due = min(dues) if dues else None
+        self._timers = [
+            (when, name, account, key)
+            for name, machine in self._machines.items()
+            for when, account, key, _ in machine.due(world)
+        ]
+        heapq.heapify(self._timers)
+        self._timer_cap = max(_MIN_TIMER_CAP, 2 * len(self._timers))
+
+    def _note_timers(self, mark: int) -> None:
+        """Add the deadlines the world's changes since `mark` set. Caller holds the lock."""
+        latest: dict[tuple[str, str, RecordKey], Mapping[str, Any] | None] = {}
+        for change in self._state.world.changes_since(mark):
+            if change.resource in self._machines:
+                latest[(change.resource, change.account, change.key)] = change.record
+        for (name, account, key), record in latest.items():
+            if record is not None and record.get(TIMER) is not None:
+                due = record.get(DUE)
+                if due is not None:
+                    heapq.heappush(self._timers, (float(due), name, account, key))
+        if len(self._timers) > self._timer_cap:
+            self._rebuild_timers()
 
     def _tick(self, now: float) -> int:
         """Fire the timers due by `now`, in deadline order. Caller holds the lock."""
+        timers = self._timers
+        if not timers or timers[0][0] > now:
+            return 0
         fired = 0
-        while self._next_due is not None and self._next_due <= now:
-            world = self._state.world
-            due = [
-                (when, name, account, key)
-                for name, machine in self._machines.items()
-                for when, account, key, _ in machine.due(world)
-                if when <= now
-            ]
-            if not due:
-                self._recompute_next_due()
-                break
-            when, name, account, key = min(due)
+        world = self._state.world
+        while self._timers and self._timers[0][0] <= now:
+            when, name, account, key = heapq.heappop(self._timers)
+            record = world.peek(name, account, key)
+            if record is None or record.get(TIMER) is None or record.get(DUE) is None:
+                continue  # stale: the record moved on since this deadline was set
+            if float(record[DUE]) != when:
+                continue
+            mark = world.mark()
             self._machines[name].fire_timer(world, account, key, when)
             fired += 1
-            self._recompute_next_due()
+            self._note_timers(mark)
         return fired
 
     # ------------------------------------------------------------------------------------
@@ -1282,7 +1310,7 @@ class Emulator:
                         delay_s=delay,
                     )
         self._tick(now)
-        return self._operate(op, identity, parsed, now, delay)
+        return self._operate(op, identity, parsed, params, now, delay)
 
     def _authorize(
         self,
@@ -1339,6 +1367,7 @@ class Emulator:
         op: Operation,
         identity: Identity,
         parsed: ParsedRequest,
+        params: Mapping[str, str],
         now: float,
         delay: float,
     ) -> EmulatorResponse:
@@ -1346,12 +1375,13 @@ class Emulator:
         call = Call(
             op,
             identity.account_id,
-            parsed.business,
+            params,
             now,
             self._state.world,
             repeated=parsed.repeated_params,
         )
         refusal = run_checks(call)
+        world = self._state.world
         if refusal is not None:
             return self._op_error(op, refusal.code, refusal.message, delay=delay)
         effect = op.effect
@@ -1362,18 +1392,19 @@ class Emulator:
                     error.code,
                     error.http_status,
                     f"The emulator does not model {op.name} (its spec declares no x-effect) and "
-                    "was told to refuse such operations (--unmodelled refuse).",
+                    "was told to refuse such operations (unmodelled: refuse).",
                     delay_s=delay,
                 )
             rid = self._envelope.request_id()
             return self._envelope.success(
                 body=example_body(op, rid), request_id=rid, delay_s=delay, emulation="schema-only"
             )
+        mark = world.mark()
         outcome = run_effect(call, effect)
         if outcome.refusal is not None:
             return self._op_error(op, outcome.refusal.code, outcome.refusal.message, delay=delay)
         if outcome.changed and self._machines:
-            self._recompute_next_due()
+            self._note_timers(mark)
         return self._envelope.success(outcome.body, delay_s=delay)
 
     def _op_error(

@@ -13,6 +13,7 @@ out, and values are converted to the schema's type (times to the protocol's UTC 
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -108,18 +109,20 @@ def new_id() -> str:
 
 def stamp(record: dict[str, Any], resource: Resource, now: float, *, created: bool) -> None:
     """Fill the properties the emulator sets: creation time, update time, generated ids."""
-    for name, prop in resource.properties.items():
-        if prop.set == "generated" and created and not record.get(name):
-            record[name] = new_id()
-        elif (prop.set == "created" and created) or prop.set == "updated":
+    if created:
+        for name in resource.properties_set("generated"):
+            if not record.get(name):
+                record[name] = new_id()
+        for name in resource.properties_set("created"):
             record[name] = now
+    for name in resource.properties_set("updated"):
+        record[name] = now
 
 
 def derive(record: dict[str, Any], resource: Resource, layout: str) -> None:
     """Fill the properties the resource derives from others with a template."""
-    for name, prop in resource.properties.items():
-        if prop.template is not None:
-            record[name] = template_value(prop.template, record, resource, layout)
+    for name, template in resource.templated:
+        record[name] = template_value(template, record, resource, layout)
 
 
 def _key(call: Call, effect: Effect, resource: Resource) -> RecordKey:
@@ -148,13 +151,26 @@ def template_value(
     template: str, record: Mapping[str, Any], resource: Resource | None, layout: str
 ) -> str:
     """A template with `{Field}` (and `{Field:compact}` for times) filled from the record."""
+    out = []
+    properties = resource.properties if resource is not None else {}
+    for literal, name, style in _template_parts(template):
+        out.append(literal)
+        if name is not None:
+            prop = properties.get(name)
+            out.append(_display(record.get(name, ""), prop.type if prop else None, layout, style))
+    return "".join(out)
 
-    def fill(found: re.Match[str]) -> str:
-        name, style = found.group(1), found.group(2)
-        prop = resource.properties.get(name) if resource is not None else None
-        return _display(record.get(name, ""), prop.type if prop else None, layout, style)
 
-    return _TEMPLATE_FIELD.sub(fill, template)
+@functools.lru_cache(maxsize=512)
+def _template_parts(template: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """A template as (literal text, field or None, style or None) parts, parsed once."""
+    parts: list[tuple[str, str | None, str | None]] = []
+    position = 0
+    for found in _TEMPLATE_FIELD.finditer(template):
+        parts.append((template[position : found.start()], found.group(1), found.group(2)))
+        position = found.end()
+    parts.append((template[position:], None, None))
+    return tuple(parts)
 
 
 def _convert(value: Any, schema: Mapping[str, Any], prop_type: str | None, layout: str) -> Any:

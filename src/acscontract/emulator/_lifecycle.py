@@ -169,19 +169,10 @@ class Machine:
         item[REASON] = trigger
         stamp(item, resource, ended, created=True)
         derive(item, resource, self.layout)
-        world.put(produced.resource, account, item)
+        world.put(produced.resource, account, item, owned=True)
         return item
 
     # -- timers and events -----------------------------------------------------------------
-
-    def next_due(self, world: World) -> float | None:
-        """When the soonest running timer runs out (None: no timer runs)."""
-        soonest = None
-        for _, record in world.scan(self.resource):
-            due = record.get(DUE)
-            if due is not None and (soonest is None or due < soonest):
-                soonest = due
-        return None if soonest is None else float(soonest)
 
     def due(self, world: World) -> list[tuple[float, str, RecordKey, str]]:
         """(due time, account, key, timer) of every running timer, soonest first."""

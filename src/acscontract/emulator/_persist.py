@@ -34,7 +34,7 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from acscontract.emulator._core import StateStoreError
 from acscontract.emulator._state import ChangeBatch, Record, StoredState
@@ -202,8 +202,8 @@ class StateDatabase:
 
     def _recover_log(self) -> None:
         """Fold what the change log holds (writes since the last fold, e.g. before a crash)."""
-        for (row,) in self._db.execute("SELECT batch FROM change ORDER BY seq").fetchall():
-            self._unfolded.add_row(json.loads(row))
+        for (text,) in self._db.execute("SELECT batch FROM change ORDER BY seq").fetchall():
+            self._unfolded.add_row(_Unfolded.parse_row(text))
         if self._unfolded:
             self._fold()
 
@@ -244,11 +244,11 @@ class StateDatabase:
             if batch.replace:
                 self._replace(batch)
                 return
-            row = _Unfolded.row(batch)
+            text, row = _Unfolded.row(batch)
             db = self._db
             try:
                 db.execute("BEGIN")  # the exclusive lock is held since the file was opened
-                db.execute("INSERT INTO change (batch) VALUES (?)", (_dumps(row),))
+                db.execute("INSERT INTO change (batch) VALUES (?)", (text,))
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -290,7 +290,7 @@ class StateDatabase:
     def _fold(self) -> None:
         """Move the change log into the tables, in one transaction. Caller holds the lock."""
         unfolded = self._unfolded
-        upserts = [(k, key, _dumps(v)) for (k, key), v in unfolded.records.items() if v is not None]
+        upserts = [(k, key, v) for (k, key), v in unfolded.records.items() if v is not None]
         deletes = [(k, key) for (k, key), v in unfolded.records.items() if v is None]
         meta = [(name, _dumps(value)) for name, value in unfolded.meta.items()]
         db = self._db
@@ -327,12 +327,13 @@ class StateDatabase:
 
 
 class _Unfolded:
-    """The change log's rows since the last fold, merged: the latest value of each record."""
+    """The change log's rows since the last fold, merged: the latest value of each record, kept
+    as the JSON text the row carried (each value is encoded once, when its change is logged)."""
 
     __slots__ = ("expired_at", "meta", "nonces", "records", "rows")
 
     def __init__(self) -> None:
-        self.records: dict[tuple[str, str], Any] = {}
+        self.records: dict[tuple[str, str], str | None] = {}
         self.meta: dict[str, Any] = {}
         self.nonces: list[tuple[float, str, str]] = []
         self.expired_at: float | None = None
@@ -342,27 +343,66 @@ class _Unfolded:
         return self.rows > 0
 
     @staticmethod
-    def row(batch: ChangeBatch) -> dict[str, Any]:
-        """A batch as one change-log row (JSON)."""
-        row: dict[str, Any] = {"r": [[r.kind, r.key, r.value] for r in batch.records]}
-        if batch.meta:
-            row["m"] = dict(batch.meta)
-        if batch.nonces:
-            row["n"] = [[until, key, nonce] for key, nonce, until in batch.nonces]
-        if batch.nonces_expired_at is not None:
-            row["x"] = batch.nonces_expired_at
-        return row
+    def row(batch: ChangeBatch) -> tuple[str, _Row]:
+        """A batch as one change-log row: its JSON text, and the row with encoded values.
 
-    def add_row(self, row: Mapping[str, Any]) -> None:
+        The text is `{"r": [[kind, key, value], ...], "m": ..., "n": ..., "x": ...}`, built
+        from each value's own encoding so that folding reuses it.
+        """
+        records = [
+            (r.kind, r.key, None if r.value is None else _dumps(r.value)) for r in batch.records
+        ]
+        parts = [
+            '{"r":['
+            + ",".join(
+                f"[{_dumps(kind)},{_dumps(key)},{'null' if value is None else value}]"
+                for kind, key, value in records
+            )
+            + "]"
+        ]
+        if batch.meta:
+            parts.append(f'"m":{_dumps(dict(batch.meta))}')
+        nonces = [(until, key, nonce) for key, nonce, until in batch.nonces]
+        if nonces:
+            parts.append(f'"n":{_dumps(nonces)}')
+        if batch.nonces_expired_at is not None:
+            parts.append(f'"x":{_dumps(batch.nonces_expired_at)}')
+        row = _Row(records, dict(batch.meta), nonces, batch.nonces_expired_at)
+        return ",".join(parts) + "}", row
+
+    @staticmethod
+    def parse_row(text: str) -> _Row:
+        """A change-log row read back (after a crash): the row with its values encoded again."""
+        data = json.loads(text)
+        return _Row(
+            [
+                (str(kind), str(key), None if value is None else _dumps(value))
+                for kind, key, value in data["r"]
+            ],
+            dict(data.get("m", {})),
+            [(float(u), str(k), str(n)) for u, k, n in data.get("n", ())],
+            None if data.get("x") is None else float(data["x"]),
+        )
+
+    def add_row(self, row: _Row) -> None:
         records = self.records
-        for kind, key, value in row["r"]:
-            records[(str(kind), str(key))] = value
-        self.meta.update(row.get("m", {}))
-        self.nonces.extend((float(u), str(k), str(n)) for u, k, n in row.get("n", ()))
-        expired = row.get("x")
-        if expired is not None:
-            self.expired_at = max(float(expired), self.expired_at or float("-inf"))
+        for kind, key, value in row.records:
+            records[(kind, key)] = value
+        self.meta.update(row.meta)
+        self.nonces.extend(row.nonces)
+        if row.expired_at is not None:
+            self.expired_at = max(row.expired_at, self.expired_at or float("-inf"))
         self.rows += 1
+
+
+class _Row(NamedTuple):
+    """One change-log row: records as (kind, key, JSON text or None), meta, nonces as (until,
+    access key, nonce), and the time before which nonces expired (or None)."""
+
+    records: list[tuple[str, str, str | None]]
+    meta: dict[str, Any]
+    nonces: list[tuple[float, str, str]]
+    expired_at: float | None
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ seen two ways:
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -45,6 +46,11 @@ ACCOUNT = "account"
 """The record kind of an account's flow-control override: key the account id, value {"qps"}."""
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded_key(account: str, key: RecordKey) -> str:
+    return _encode([account, *key])
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,15 +305,16 @@ class EmulatorState:
     @staticmethod
     def encode_key(account: str, key: RecordKey) -> str:
         """The store key of a world record: a JSON array, unambiguous whatever the names."""
-        return _encode([account, *key])
+        return _encoded_key(account, key)
 
     def change_record(self, change: Change) -> Record:
-        """The store record of one world change."""
-        return Record(
-            change.resource,
-            self.encode_key(change.account, change.key),
-            None if change.record is None else dict(change.record),
-        )
+        """The store record of one world change.
+
+        The value is the world's own dict, not a copy: the world replaces a record on every
+        change and never edits a stored one in place, and the batch is written (encoded) before
+        the lock that guards the world is released.
+        """
+        return Record(change.resource, self.encode_key(change.account, change.key), change.record)
 
     def account_record(self, account: str) -> Record:
         """The store record of an account's flow-control override."""

@@ -156,7 +156,21 @@ class World:
         self, resource: str, account: str, match: Mapping[str, tuple[Any, ...]] | None = None
     ) -> bool:
         """Whether the account has a record of `resource` that matches."""
-        return next(self._matching(resource, account, match), None) is not None
+        collection = self._collection(resource)
+        records = collection.accounts.get(account)
+        if not records:
+            return False
+        if not match:
+            return True
+        key = collection.key_if_exact(match)
+        if key is not None:
+            found = records.get(key)
+            return found is not None and _matches(found, match)
+        return any(_matches(record, match) for record in records.values())
+
+    def peek(self, resource: str, account: str, key: RecordKey) -> Mapping[str, Any] | None:
+        """One record read in place (do not change it), or None."""
+        return self._collection(resource).accounts.get(account, {}).get(key)
 
     def scan(self, resource: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         """(account, record) for every record of `resource`, read in place: do not change them."""
@@ -212,6 +226,14 @@ class World:
                 del collection.owners[key]
         self._journal.append(Change(resource, account, key, None))
         return True
+
+    def mark(self) -> int:
+        """A position in the journal, for `changes_since`."""
+        return len(self._journal)
+
+    def changes_since(self, mark: int) -> list[Change]:
+        """The changes journaled after `mark` (a `mark()` taken since the last `take_changes`)."""
+        return self._journal[mark:]
 
     @property
     def has_changes(self) -> bool:

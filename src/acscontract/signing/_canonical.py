@@ -33,7 +33,7 @@ def v1_string_to_sign(method: str, pairs: Iterable[tuple[bytes, bytes]]) -> str:
 
 def v1_signature(string_to_sign: str, secret: str) -> str:
     """Base64 HMAC-SHA1 keyed with `secret + "&"`."""
-    digest = hmac.new(_utf8(secret + "&"), _utf8(string_to_sign), hashlib.sha1).digest()
+    digest = hmac.digest(_utf8(secret + "&"), _utf8(string_to_sign), "sha1")  # OpenSSL, one shot
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -65,4 +65,4 @@ def v3_string_to_sign(canonical_request: str) -> str:
 
 def v3_signature(string_to_sign: str, secret: str) -> str:
     """Hex HMAC-SHA256 keyed with the raw secret."""
-    return hmac.new(_utf8(secret), _utf8(string_to_sign), hashlib.sha256).hexdigest()
+    return hmac.digest(_utf8(secret), _utf8(string_to_sign), "sha256").hex()

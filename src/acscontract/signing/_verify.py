@@ -7,6 +7,7 @@ replay policies (how old a timestamp may be, how long a nonce is remembered) are
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -160,6 +161,16 @@ class ParsedRequest:
 
 def parse_timestamp(raw: str) -> datetime | None:
     """The UTC instant of a `%Y-%m-%dT%H:%M:%SZ` timestamp, or None when `raw` is not one."""
+    if len(raw) != _TIMESTAMP_LENGTH:
+        return None
+    return _parse_timestamp(raw)
+
+
+_TIMESTAMP_LENGTH = len("2006-01-02T15:04:05Z")
+
+
+@functools.lru_cache(maxsize=256)  # the calls of one second share their timestamp
+def _parse_timestamp(raw: str) -> datetime | None:
     match = _TIMESTAMP.fullmatch(raw)
     if match is None:
         return None

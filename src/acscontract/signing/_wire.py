@@ -54,11 +54,16 @@ _HEX_OCTETS = {
 }
 
 
+# Octet values: `int in bytes` is a memchr, while `bytes in bytes` first tries the operand as an
+# integer, and the TypeError it raises and clears costs more than the search.
+_PERCENT, _PLUS = ord("%"), ord("+")
+
+
 def _unquote_plus(raw: bytes) -> bytes:
     """`+` as space, `%XX` as its octet; a `%` not followed by two hex digits stays as it is."""
-    if b"+" in raw:
+    if _PLUS in raw:
         raw = raw.replace(b"+", b" ")
-    if b"%" not in raw:
+    if _PERCENT not in raw:
         return raw
     first, *rest = raw.split(b"%")
     out = [first]
@@ -79,7 +84,7 @@ def _decode_raw_pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
     for piece in raw.split(b"&"):
         if piece:
             key, _, value = piece.partition(b"=")
-            if b"%" in piece or b"+" in piece:
+            if _PERCENT in piece or _PLUS in piece:
                 key, value = unquote(key), unquote(value)
             pairs.append((key, value))
     return pairs

@@ -205,6 +205,12 @@ class Check:
     undocumented: str | None = None
     name: str = ""
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
+
+    @property
+    def memo(self) -> Memo:
+        """Values a consumer derives from the check once and keeps on it (never pickled)."""
+        return self._memo
 
     @property
     def id(self) -> str:
@@ -538,11 +544,33 @@ class Resource:
     lifecycle: str | None = None
     events: tuple[ResourceEvent, ...] = ()
     description: str = ""
+    _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
 
     @property
     def fields(self) -> tuple[str, ...]:
         """The identifiers, then the properties."""
         return (*self.identifiers, *(p for p in self.properties if p not in self.identifiers))
+
+    def properties_set(self, how: str) -> tuple[str, ...]:
+        """The properties whose `set` is `how` (`generated`, `created`, `updated`), in order."""
+        found: tuple[str, ...] | None = self._memo.get(how)
+        if found is None:
+            found = self._memo[how] = tuple(
+                name for name, prop in self.properties.items() if prop.set == how
+            )
+        return found
+
+    @property
+    def templated(self) -> tuple[tuple[str, str], ...]:
+        """(property, template) of the properties derived from others, in order."""
+        found: tuple[tuple[str, str], ...] | None = self._memo.get("templated")
+        if found is None:
+            found = self._memo["templated"] = tuple(
+                (name, prop.template)
+                for name, prop in self.properties.items()
+                if prop.template is not None
+            )
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -817,6 +845,14 @@ class Operation:
             elif not params.get(parameter.name):
                 return parameter.name
         return None
+
+    @property
+    def parameter_names(self) -> frozenset[str]:
+        """The names of the operation's parameters."""
+        names: frozenset[str] | None = self._memo.get("names")
+        if names is None:
+            names = self._memo["names"] = frozenset(p.name for p in self.parameters)
+        return names
 
     @property
     def refuses_control_characters(self) -> bool:

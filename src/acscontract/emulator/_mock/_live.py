@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
-from acscontract.emulator._core import Emulator, SeedLike
+from acscontract.emulator._core import UNMODELLED_MODES, Emulator, SeedLike
 from acscontract.emulator._mock._core import INTERCEPTOR, Activation, LiveCall
 from acscontract.emulator._mock._routing import Passthrough, Routing, live_endpoints
 from acscontract.emulator._types import Clock
@@ -55,6 +55,16 @@ class LiveMock:
             raise ValueError(
                 "mock_live was given both a state and a clock. The state emulator already has its "
                 "clocks: create it with Emulator(clock=..., wall_clock=...) instead."
+            )
+        if unmodelled not in UNMODELLED_MODES:
+            raise ValueError(
+                f"mock_live was given unmodelled={unmodelled!r}; it is one of "
+                f"{', '.join(UNMODELLED_MODES)}."
+            )
+        if state is not None and unmodelled != UNMODELLED_MODES[0]:
+            raise ValueError(
+                "mock_live was given both a state and unmodelled. The state emulator already "
+                "decides: create it with Emulator(unmodelled=...) instead."
             )
         endpoints = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
         self._seed = seed
