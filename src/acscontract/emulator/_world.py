@@ -172,6 +172,24 @@ class World:
         """One record read in place (do not change it), or None."""
         return self._collection(resource).accounts.get(account, {}).get(key)
 
+    def exists_at(
+        self,
+        resource: str,
+        account: str,
+        keys: Iterable[RecordKey],
+        where: Mapping[str, tuple[Any, ...]],
+    ) -> bool:
+        """Whether the account has a record of `resource` under one of `keys` whose fields
+        match `where` (a resolved match on fields other than the identifiers)."""
+        records = self._collection(resource).accounts.get(account)
+        if not records:
+            return False
+        for key in keys:
+            found = records.get(key)
+            if found is not None and (not where or _matches(found, where)):
+                return True
+        return False
+
     def scan(self, resource: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         """(account, record) for every record of `resource`, read in place: do not change them."""
         for account, records in self._collection(resource).accounts.items():
