@@ -8,7 +8,6 @@ spec allows can never be missing here, and a function here can never be unreacha
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -117,65 +116,23 @@ def _malformed(call: Call, check: Check) -> Refusal | None:
 
 @_kind("exists")
 def _exists(call: Call, check: Check) -> Refusal | None:
-    plan = _exists_plan(call, check)
-    values = call.values or call.params
-    if plan.identifiers is not None:
-        # Every identifier is named: look the few keys up instead of matching every record.
-        defaults = call.op.effect.defaults if call.op.effect is not None else {}
-        keys = itertools.product(*(_key_options(o, values, defaults) for o in plan.identifiers))
-        where = resolve_match(plan.where, values, defaults)
-        if call.world.exists_at(plan.resource, call.account, keys, where):
-            return None
-    elif call.world.exists(plan.resource, call.account, call.resolved(plan.match)):
+    resource, match = _exists_of(check)
+    resolved = call.resolved(match)
+    if call.world.exists(resource, call.account, resolved):
         return None
-    resolved = call.resolved(plan.match)
     shown = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in resolved.items())
-    detail = f"No {plan.resource} of this account matches {shown}."
+    detail = f"No {resource} of this account matches {shown}."
     return Refusal(check.code, _message(call, check.code, detail))
 
 
-@dataclass(frozen=True, slots=True)
-class _ExistsPlan:
-    """An `exists` check prepared once: its resource, its `match` and `where` as one match,
-    and, when the match names every identifier, the identifiers' options apart from the rest."""
-
-    resource: str
-    match: Mapping[str, tuple[Any, ...]]
-    identifiers: tuple[tuple[Any, ...], ...] | None
-    where: Mapping[str, tuple[Any, ...]]
-
-
-def _key_options(
-    options: tuple[Any, ...], values: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> list[str]:
-    """An identifier's options with `$Name` references filled (as `resolve_match` does), as the
-    strings a record key holds."""
-    out = []
-    for option in options:
-        if option.__class__ is str and option[:1] == "$":
-            found = values.get(option[1:])
-            if found is None:
-                found = defaults.get(option[1:], "")
-            out.append(str(found))
-        else:
-            out.append(str(option))
-    return out
-
-
-def _exists_plan(call: Call, check: Check) -> _ExistsPlan:
-    plan: _ExistsPlan | None = check.memo.get("exists")
-    if plan is None:
-        resource = str(check.options["resource"])
-        match = {**check.options["match"], **check.options.get("where", {})}
-        names = call.world.resource(resource).identifiers
-        named = all(name in match for name in names)
-        plan = check.memo["exists"] = _ExistsPlan(
-            resource=resource,
-            match=match,
-            identifiers=tuple(match[name] for name in names) if named else None,
-            where={k: v for k, v in match.items() if k not in names} if named else match,
-        )
-    return plan
+def _exists_of(check: Check) -> tuple[str, Mapping[str, tuple[Any, ...]]]:
+    """An `exists` check's resource, and its `match` and `where` as one match (kept on the
+    check: the spec is immutable)."""
+    found: tuple[str, Mapping[str, tuple[Any, ...]]] | None = check.memo.get("exists")
+    if found is None:
+        merged = {**check.options["match"], **check.options.get("where", {})}
+        found = check.memo["exists"] = (str(check.options["resource"]), merged)
+    return found
 
 
 @_kind("range")
