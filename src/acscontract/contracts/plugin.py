@@ -22,6 +22,7 @@ import pytest
 if TYPE_CHECKING:
     from hypothesis import settings as Settings
 
+    from acscontract.contracts.selection import Selection
     from acscontract.contracts.targets import ContractTarget, TargetOptions
     from acscontract.emulator import Emulator
 
@@ -33,6 +34,7 @@ __all__ = [
     "profile_name",
     "profile_settings",
     "redact",
+    "selection",
     "target_options",
 ]
 
@@ -52,6 +54,18 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("admin-token", "", "the emulator admin API's bearer token, when it was served with one"),
     ("pacing-store", "", "redis://HOST:PORT/DB shared by every machine (else the file lock store)"),
     ("max-recordings", "3", "successful recording-starting calls allowed on a real account"),
+    (
+        "operation",
+        "",
+        "the operations under contract: a name, names separated by commas, or all (default: "
+        "the reference operation)",
+    ),
+    (
+        "max-writes",
+        "0",
+        "requests that could change state, of operations the spec says write, allowed on a "
+        "real account",
+    ),
     ("run-id", "", "names the run whose workers share one recording budget (generated)"),
     ("profile", "quick", "hypothesis profile: quick, ci or thorough"),
     ("report", "", "write a JSON summary of the contract areas to this file"),
@@ -161,6 +175,17 @@ def target_options(config: pytest.Config | None = None) -> TargetOptions:
 _RUN_ID = pytest.StashKey[str]()
 
 
+def selection(config: pytest.Config | None = None) -> Selection:
+    """The operations of this run (`--acscontract-operation`, else ACSCONTRACT_OPERATION, else
+    the reference operation). Without `config`, the running session's (contract modules call it
+    at import time to parametrize their contracts)."""
+    from acscontract.contracts.selection import select_operations
+
+    config = config if config is not None else _STATE.config
+    value = option(config, "operation") if config is not None else None
+    return select_operations(value or os.environ.get(_env_name("operation")))
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: every worker of the run shares the controller's run id (one budget)."""
@@ -268,9 +293,8 @@ def contract_settings(pytestconfig: pytest.Config, target: ContractTarget) -> Se
 def target(pytestconfig: pytest.Config) -> Iterator[ContractTarget]:
     """The endpoint under contract, from the `acscontract` options (the emulator by default)."""
     from acscontract.contracts.targets import open_target
-    from acscontract.spec import operation
 
-    with open_target(operation(), target_options(pytestconfig)) as opened:
+    with open_target(None, target_options(pytestconfig)) as opened:
         summary = pytestconfig.stash.get(_SUMMARY, None)
         if summary is not None:
             summary.target = opened.description
@@ -409,6 +433,7 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
         )
     requests_before = contract_target.requests_sent
     recordings_before = contract_target.recordings_started
+    writes_before = contract_target.writes_made
     yield
     request.node.user_properties.append(
         ("acscontract_requests", contract_target.requests_sent - requests_before)
@@ -416,20 +441,37 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
     request.node.user_properties.append(
         ("acscontract_recordings", contract_target.recordings_started - recordings_before)
     )
+    request.node.user_properties.append(
+        ("acscontract_writes", contract_target.writes_made - writes_before)
+    )
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    """A contract that the run's recording budget cannot cover is skipped, with the reason."""
-    from acscontract.contracts.budget import RecordingBudgetSpent
+    """A contract that the run's recording or write budget cannot cover is skipped, with the
+    reason."""
+    from acscontract.contracts.budget import BudgetSpent
 
     try:
         return (yield)
-    except RecordingBudgetSpent as exc:
+    except BudgetSpent as exc:
         pytest.skip(str(exc))
 
 
+def _not_applicable(item: pytest.Item) -> bool:
+    """Whether a contract was parametrized over no operation of the run (for example the
+    lifecycle contracts of a run whose operations have none): it is left out, not skipped."""
+    return any(
+        str(mark.kwargs.get("reason", "")).startswith("got empty parameter set")
+        for mark in item.iter_markers("skip")
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Not deselected by the user: these contracts do not exist for this run's operations.
+    gone = {id(i) for i in items if i.get_closest_marker(AREA_MARKER) and _not_applicable(i)}
+    if gone:
+        items[:] = [i for i in items if id(i) not in gone]
     for item in items:
         marker = item.get_closest_marker(AREA_MARKER)
         if marker is not None and marker.args:
@@ -468,6 +510,8 @@ class AreaResult:
     """Requests the area's contracts sent to the target."""
     recordings: int = 0
     """Successful recording-starting calls they made (billable on a real account)."""
+    writes: int = 0
+    """Successful requests of operations the spec says write, outside a lifecycle."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -479,6 +523,7 @@ class AreaResult:
             "notes": list(self.notes),
             "requests": self.requests,
             "recordings": self.recordings,
+            "writes": self.writes,
         }
 
 
@@ -526,6 +571,8 @@ class AreaSummary:
                 result.requests += int(str(value))
             if report.when == "teardown" and key == "acscontract_recordings":
                 result.recordings += int(str(value))
+            if report.when == "teardown" and key == "acscontract_writes":
+                result.writes += int(str(value))
         if report.when == "call" and report.passed:
             result.passed += 1
         elif report.skipped:
@@ -547,6 +594,7 @@ class AreaSummary:
             "collected": self.collected,
             "requests": sum(r.requests for r in self.areas.values()),
             "recordings": sum(r.recordings for r in self.areas.values()),
+            "writes": sum(r.writes for r in self.areas.values()),
             "areas": {name: result.to_json() for name, result in sorted(self.areas.items())},
         }
 
@@ -568,7 +616,8 @@ class AreaSummary:
             write(f"target: {self.target}")
         write(
             f"requests sent: {sum(r.requests for r in self.areas.values())}; recordings "
-            f"started: {sum(r.recordings for r in self.areas.values())}"
+            f"started: {sum(r.recordings for r in self.areas.values())}; writes: "
+            f"{sum(r.writes for r in self.areas.values())}"
         )
         for name, result in sorted(self.areas.items()):
             write(
