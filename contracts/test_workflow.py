@@ -37,7 +37,9 @@ from acscontract.contracts.workflow import (
 from acscontract.spec import example_parameters
 
 SELECTION = selection()
-FAMILIES = [f for f in recording_families(SELECTION.operations) if f.covered_by(SELECTION.operations)]
+FAMILIES = [
+    f for f in recording_families(SELECTION.operations) if f.covered_by(SELECTION.operations)
+]
 
 pytestmark = [
     pytest.mark.acscontract_area("workflow"),
@@ -162,7 +164,10 @@ def test_recording_workflow(target, exchanges, family):
             assert not [i for i in items_of(find, answer.json) if _matches(i, flow.key)], (
                 f"{find.name} finds a file in a window before the recording"
             )
-        if family.fetch is not None and record is not None:
+        if family.fetch is not None:
+            assert record is not None, (
+                f"no list answer carries {', '.join(produced)} to fetch the file by"
+            )
             params = flow.params(family.fetch, **record)
             answer = flow.call(family.fetch, OK, params, "fetch by identifier")
             assert [i for i in items_of(family.fetch, answer.json) if _matches(i, record)], (

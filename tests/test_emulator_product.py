@@ -337,3 +337,20 @@ def test_the_workflow_survives_a_restart_of_the_served_state(tmp_path: Any) -> N
         assert [c["OssBucket"] for c in again.state.find("recordConfig", AppName=APP)] == ["b"]
         assert again.handle(signed_request(_rtrc("start"), ROOT)).status == 200
         again.detach()
+
+
+def test_an_admin_change_alone_is_written_to_the_live_store(tmp_path: Any) -> None:
+    """A change no request made (a stream going offline through the admin API) is durable too."""
+    path = tmp_path / "emulator.db"
+    binding = PRODUCT.seed
+    assert binding is not None
+    with StateDatabase(path) as database:
+        emulator = Emulator(clock=ManualClock())
+        emulator.attach(database)
+        emulator.set_stream_online(DOMAIN, "live", "stream3", False)
+        emulator.detach()
+    with StateDatabase(path) as database:
+        again = Emulator(clock=ManualClock())
+        assert again.attach(database) is True
+        assert again.state.streams[(DOMAIN, "live", "stream3")] is False
+        again.detach()

@@ -20,7 +20,6 @@ a malformed timestamp...) are sent with acscontract's own client.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import re
 import socket
@@ -57,6 +56,7 @@ from aliyunsdklive.request.v20161101.RealTimeRecordCommandRequest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from acscontract._loopback import is_loopback_host
 from acscontract.client import Client, Placement, Tamper
 from acscontract.emulator import (
     Emulator,
@@ -325,13 +325,9 @@ class NonLoopbackConnection(OSError):
 
 
 def _is_loopback(host: object) -> bool:
-    if host is None or host == "localhost":
+    if host is None:  # a passive lookup: this machine's own addresses
         return True
-    name = host.decode() if isinstance(host, bytes) else str(host)
-    try:
-        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host.decode() if isinstance(host, bytes) else str(host))
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -491,3 +491,23 @@ def test_reading_the_catalog_imports_neither_yaml_nor_jsonschema() -> None:
 def test_spec_public_names_resolve() -> None:
     for name in spec.__all__:
         assert getattr(spec, name) is not None
+
+
+def test_an_operation_pickles_after_its_values_were_checked(cache_root: Path) -> None:
+    # CI on main found this: a parameter keeps its JSON Schema validator once a structured value
+    # was checked, and the cache then failed to pickle the operation that held it.
+    from acscontract.spec import operation
+
+    op = operation("AddCasterLayout")
+    structured = next(p for p in op.parameters if p.structured)
+    # Checking a structured value builds the validator and keeps it on the parameter.
+    op.malformed_parameter({f"{structured.name}.1": "x", structured.name: "[]"})
+    assert "validator" in structured._memo
+    copy = pickle.loads(pickle.dumps(op))  # noqa: S301 - our own bytes
+    assert copy == op
+    assert not next(p for p in copy.parameters if p.name == structured.name)._memo
+    # A value the cache cannot keep is still returned, only not written.
+    calls: list[int] = []
+    unpicklable = lambda: None  # noqa: E731
+    assert cached("lambda", cache_root, _counting_build(calls, unpicklable)) is unpicklable
+    assert not list((cache_root / "__pycache__").glob("acscontract-lambda-*.pickle"))

@@ -1,13 +1,26 @@
 """Which hosts are this machine: the one loopback predicate every part of acscontract shares.
 
-It imports nothing from acscontract, so the emulator, the contracts and the probe can all use it.
+It decides where safety rules may relax: the served emulator's admin API without a token, an
+endpoint that is not paced, a session that ignores the environment's proxies. So it errs on the
+side of "not this machine". Loopback is:
+
+- the name `localhost`, in any case, and nothing else by name. Not `*.localhost` and not
+  `localhost.` (trailing dot): resolvers are not bound to send those to loopback, and a name can
+  be rebound;
+- an IP literal in 127.0.0.0/8, `::1`, or IPv4-mapped 127.0.0.0/8 (`::ffff:127.0.0.1`), with or
+  without IPv6 brackets and zone (`[::1]`, `::1%lo`). Only the four-part dotted form counts for
+  IPv4: `127.1` or `2130706433` are not read as addresses (the C library would), so they are not
+  loopback.
+
+It imports nothing from acscontract, so every layer may use it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
-__all__ = ["host_of", "is_ip_literal", "is_loopback_host"]
+__all__ = ["host_of", "is_ip_literal", "is_loopback_host", "is_loopback_url"]
 
 
 def host_of(netloc: str) -> str:
@@ -35,11 +48,7 @@ def is_ip_literal(host: str) -> bool:
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """Whether `host` (without port; brackets allowed) is `localhost` or a loopback address.
-
-    Loopback addresses are 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8 (`::ffff:127.0.0.1`).
-    Other names are not loopback, even if they resolve to it today: a name can be rebound.
-    """
+    """Whether `host` (without port; brackets allowed) is this machine, as the module defines it."""
     if not host:
         return False
     name = host.strip().lower()
@@ -54,3 +63,13 @@ def is_loopback_host(host: str | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether the host of `url` is this machine. A URL without a scheme (`host:port`, or a bare
+    host as an endpoint is written) is read as a host."""
+    try:
+        host = urlsplit(url if "://" in url else f"//{url}").hostname
+    except ValueError:  # an unbalanced bracket
+        return False
+    return is_loopback_host(host)

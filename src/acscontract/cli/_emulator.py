@@ -81,8 +81,14 @@ def serve(
     Prints the URL and the credentials of the seed: they are fake keys that work only here.
     """
     from acscontract._loopback import is_loopback_host
-    from acscontract.emulator import Emulator, OffsetClock, StateDatabase
-    from acscontract.emulator._server import bind_socket, run_server, url_for
+    from acscontract.emulator import (
+        Emulator,
+        OffsetClock,
+        StateDatabase,
+        bind_socket,
+        run_server,
+        url_for,
+    )
 
     if admin_token is not None and not admin_token.strip():
         raise UsageError(

@@ -374,7 +374,11 @@ def rate_limit(
     call = probe_api.probe_request(op, resources)
     err.print(plan.describe(the_target.label), soft_wrap=True)
     err.print(
-        f"Each call: {op.name} {call.what}: " + ", ".join(f"{k}={v}" for k, v in call.params) + ".",
+        f"Each call: {op.name}"
+        + (f" ({call.note})" if call.note else "")
+        + ": "
+        + ", ".join(f"{k}={v}" for k, v in call.params)
+        + ".",
         soft_wrap=True,
     )
     if mode == "check" and not allow_throttling:

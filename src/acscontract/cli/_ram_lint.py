@@ -7,12 +7,22 @@ from pathlib import Path
 
 import click
 
+from acscontract.cli._text import Out
 from acscontract.errors import InputError
-from acscontract.ram._baseline import Baseline
-from acscontract.ram._config import FAIL_ON_CHOICES, LintConfig, find_config, load_config
-from acscontract.ram._document import PolicyKind
-from acscontract.ram._lint import Linter, LintResult, default_registry
-from acscontract.ram._report import render_json, render_sarif, render_text, wants_color
+from acscontract.ram import (
+    FAIL_ON_CHOICES,
+    Baseline,
+    LintConfig,
+    Linter,
+    LintResult,
+    PolicyKind,
+    default_registry,
+    find_config,
+    load_config,
+    render_json,
+    render_sarif,
+    render_text,
+)
 
 __all__ = ["lint"]
 
@@ -121,7 +131,7 @@ def lint(
     elif fmt == "sarif":
         text = render_sarif(result, registry=registry, docs_url=config.docs_url)
     else:
-        color = output is None and wants_color(stream)
+        color = output is None and Out(stream).color
         text = render_text(result, fail_on=threshold, color=color, baselined=baselined)
     if output is not None:
         try:

@@ -104,7 +104,12 @@ def _overview(console: Console, options: Any) -> None:
     table = Table(title=f"{chosen.describe()}: what the contract suite checks", expand=False)
     table.add_column("area", style="bold")
     table.add_column("checks")
+    from acscontract.contracts.workflow import recording_families
+
+    families = recording_families(chosen.operations)
     for name, text in AREAS.items():
+        if name == "workflow" and not any(f.covered_by(chosen.operations) for f in families):
+            continue  # the workflow runs only when its whole family is selected
         table.add_row(name, text)
     flow = op.flow_control
     limit = "no documented limit" if flow.limit is None else f"limit {flow.limit} per {flow.per}"
@@ -125,6 +130,8 @@ def _overview(console: Console, options: Any) -> None:
 
 
 def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
+    from acscontract.contracts.plugin import skip_line
+
     areas: Mapping[str, Mapping[str, Any]] = summary.get("areas", {})
     target = summary.get("target") or "?"
     table = Table(title=f"Contract areas against {target}")
@@ -155,8 +162,10 @@ def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
     details.add_column("what")
     for name, result in areas.items():
         reasons: Mapping[str, int] = result.get("skip_reasons", {})
+        skipped_operations = result.get("skipped_operations", {})
         for reason, count in reasons.items():
-            details.add_row(name, Text(f"skipped {count}: {reason}", style="yellow"))
+            line = skip_line(reason, skipped_operations)
+            details.add_row(name, Text(f"skipped {count}: {line}", style="yellow"))
         for note in result.get("notes", []):
             details.add_row(name, Text(str(note)))
     if details.row_count:
@@ -409,6 +418,7 @@ def _preflight_and_plan(console: Console, options: Any, profile: str) -> int:
 def _plan_table(console: Console, chosen: Any, target: Any, options: Any, profile: str) -> None:
     """The plan: against an emulator one line; against a real account, per profile, the most
     requests, recordings and writes a run can cost, and the least time its pacing needs."""
+    from acscontract.contracts.pacing import paced_flow, pacing_budget
     from acscontract.contracts.plan import run_plan
     from acscontract.contracts.plugin import PROFILES, settings_of
 
@@ -419,11 +429,15 @@ def _plan_table(console: Console, chosen: Any, target: Any, options: Any, profil
             soft_wrap=True,
         )
         return
+    if len(chosen.operations) == 1:
+        flow = paced_flow(chosen.primary)
+        paced = f"paced at most {pacing_budget(flow)} calls per {flow.per}"
+    else:
+        paced = "each operation paced under 80% of its own limit"
     console.print(
         f"Plan against {target.description} (no admin API: a real account); {chosen.describe()}, "
-        f"each paced under 80% of its own limit ({target.store.description}); at most "
-        f"{options.recording_limit} billable recordings (--max-recordings) and "
-        f"{options.write_limit} writes (--max-writes).",
+        f"{paced} ({target.store.description}); at most {options.recording_limit} billable "
+        f"recordings (--max-recordings) and {options.write_limit} writes (--max-writes).",
         soft_wrap=True,
     )
     table = Table()
@@ -444,24 +458,26 @@ def _plan_table(console: Console, chosen: Any, target: Any, options: Any, profil
         table.add_row(
             f"{name}{mark}",
             f"{plan.requests:,}",
-            f"{plan.recordings} (contracts want {plan.recordings_wanted})",
-            f"{plan.writes} (operations want {plan.writes_wanted})",
+            f"{plan.recordings} (want {plan.recordings_wanted})",
+            f"{plan.writes} (want {plan.writes_wanted})",
             f"{plan.seconds:,.0f} s",
         )
     console.print(table)
 
 
 def _cost_line(summary: Mapping[str, Any], preflight: int, options: Any) -> str:
+    from acscontract.contracts.selection import select_operations
+
     requests = int(summary.get("requests", 0)) + preflight
     recordings = int(summary.get("recordings", 0))
     writes = int(summary.get("writes", 0))
+    # Against an emulator, writes are shown where the run has operations that write.
+    count_writes = bool(select_operations(options.operation).writing)
     if options.target in ("emulator", "emulator-http") or "emulator at" in str(
         summary.get("target") or ""
     ):
-        return (
-            f"Sent {requests} requests; {recordings} recordings started and {writes} writes on "
-            "the emulator."
-        )
+        also = f" and {writes} writes" if count_writes else ""
+        return f"Sent {requests} requests; {recordings} recordings started{also} on the emulator."
     return (
         f"Sent {requests} requests; {recordings} billable recording-starting calls "
         f"(--max-recordings {options.recording_limit}); {writes} writes (--max-writes "

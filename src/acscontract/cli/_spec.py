@@ -249,9 +249,7 @@ def openapi(operation: str, output: Path | None) -> int:
 )
 def import_(metadata: Path, apis: tuple[str, ...], out_dir: Path) -> int:
     """Convert Alibaba's api-docs.json METADATA into spec files under a folder."""
-    from acscontract.spec._importer import import_metadata
-
-    result = import_metadata(metadata, out_dir, list(apis) or None)
+    result = spec_api.import_metadata(metadata, out_dir, list(apis) or None)
     for note in result.skipped_examples:
         click.echo(f"note: {note}; kept as x-exampleAsPublished.", err=True)
     click.echo(

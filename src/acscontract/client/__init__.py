@@ -1,7 +1,9 @@
-"""A small signed client for Alibaba Cloud RPC endpoints, built on `requests`.
+"""A small signed client for Alibaba Cloud RPC endpoints, and the transports it sends through.
 
-`Client.call` signs (V1 or V3, see `acscontract.signing`) and sends; `Tamper` makes a request
-wrong on purpose for contract tests; `AcsAuth` and `sign_prepared` sign requests that another
+`Client.call` signs (V1 or V3, see `acscontract.signing`) and sends through a `Transport`: over
+`requests` (`HttpTransport`, the default), a urllib3 pool (`PooledTransport`), or in process to
+an emulator (`acscontract.emulator.EmulatorTransport`). `Tamper` makes a request wrong on purpose
+for contract tests; `AcsAuth` and `sign_prepared` sign requests that another
 tool (schemathesis) prepared. `GatewayRefusals` reads which answers end a run, and the pacing
 stores (`pacing_store`, `pacer_for`) keep traffic to an endpoint under a share of its limit,
 across processes and, with Redis, across machines.
@@ -12,15 +14,11 @@ from __future__ import annotations
 from acscontract.client._auth import AcsAuth, sign_prepared
 from acscontract.client._client import (
     NO_TAMPER,
-    ApiResponse,
     Client,
     Params,
     ParamValue,
     Placement,
-    SentRequest,
     Tamper,
-    TransportError,
-    transport_reason,
 )
 from acscontract.client._pacing import (
     PACING_DIR_ENV,
@@ -40,6 +38,8 @@ from acscontract.client._pacing import (
     schedule_key,
 )
 from acscontract.client._refusal import GatewayRefusals, Refusal
+from acscontract.client._response import ApiResponse, SentRequest, TransportError, transport_reason
+from acscontract.client._transport import HttpTransport, PooledTransport, Transport
 
 __all__ = [
     "NO_TAMPER",
@@ -51,17 +51,20 @@ __all__ = [
     "Client",
     "FileStore",
     "GatewayRefusals",
+    "HttpTransport",
     "NoPacing",
     "Pacer",
     "PacingStore",
     "ParamValue",
     "Params",
     "Placement",
+    "PooledTransport",
     "RedisStore",
     "Refusal",
     "SentRequest",
     "SharedPacer",
     "Tamper",
+    "Transport",
     "TransportError",
     "pacer_for",
     "pacing_budget",

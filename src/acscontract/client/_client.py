@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from types import MappingProxyType
-from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
 import requests
 
-from acscontract.errors import AcsContractError, UsageError
+from acscontract.client._response import ApiResponse, TransportError, redact_text
+from acscontract.client._transport import HttpTransport, Transport
+from acscontract.errors import UsageError
 from acscontract.signing import (
     FORM_CONTENT_TYPE,
     Credentials,
@@ -27,31 +25,23 @@ from acscontract.signing import (
     encode_pairs,
     format_timestamp,
     percent_encode,
-    redact_headers,
-    redact_query,
     sign,
 )
 
 __all__ = [
     "NO_TAMPER",
-    "ApiResponse",
     "Client",
     "ParamValue",
     "Params",
     "Placement",
-    "SentRequest",
     "Tamper",
-    "TransportError",
-    "transport_reason",
 ]
 
 ParamValue = str | int | float | bool
 Params = Mapping[str, ParamValue | None] | Iterable[tuple[str, ParamValue | None]]
 """Business parameters: a mapping, or pairs (which may repeat a key). None values are left out."""
 
-_MASK = "***"
 _V3_SIGNATURE = re.compile(r"(Signature=)([^,\s]*)")
-_SECRET_IN_TEXT = re.compile(r"\b(Signature|SecurityToken)=[^&\s'\",)]*")
 
 
 class Placement(StrEnum):
@@ -61,33 +51,6 @@ class Placement(StrEnum):
     """In the query string, as every official SDK sends them."""
     BODY = "body"
     """In an `application/x-www-form-urlencoded` body (POST only)."""
-
-
-class TransportError(AcsContractError):
-    """The request could not be sent or no response came back (connection, TLS, timeout).
-
-    `reason` says what happened in a few words (`connection refused`, `timed out`), for a
-    one-line message.
-    """
-
-    def __init__(self, message: str, reason: str = "no answer") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
-
-
-def transport_reason(exc: BaseException) -> str:
-    """A few words on why no answer came: the OS error's text when there is one."""
-    found = _ERRNO.findall(str(exc))
-    if found:
-        return str(found[-1]).strip().lower()
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS failed"
-    return type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,68 +119,6 @@ class Tamper:
 NO_TAMPER = Tamper()
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class SentRequest:
-    """The request as it went on the wire. Its repr masks the signature and the STS token."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
-
-    def __repr__(self) -> str:
-        base, question, query = self.url.partition("?")
-        url = f"{base}{question}{redact_query(query)}"
-        return (
-            f"SentRequest(method={self.method!r}, url={url!r}, "
-            f"headers={redact_headers(self.headers)!r}, body=<{len(self.body)} bytes>)"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ApiResponse:
-    """What came back: status, headers, the JSON body (None if not JSON), and timings.
-
-    The repr leaves out the body and headers: an error body can quote the string to sign, which
-    under V1 holds the STS token.
-    """
-
-    status: int
-    headers: Mapping[str, str] = field(repr=False)
-    json: Any = field(repr=False)
-    text: str = field(repr=False)
-    request: SentRequest
-    elapsed: float
-    """Seconds from sending the request to receiving the whole response."""
-    started_at: datetime = field(repr=False)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the status is 2xx."""
-        return 200 <= self.status < 300
-
-    def _field(self, name: str) -> str | None:
-        if isinstance(self.json, dict):
-            value = self.json.get(name)
-            return value if isinstance(value, str) else None
-        return None
-
-    @property
-    def code(self) -> str | None:
-        """The error `Code` of the body, if any."""
-        return self._field("Code")
-
-    @property
-    def message(self) -> str | None:
-        """The error `Message` of the body, if any."""
-        return self._field("Message")
-
-    @property
-    def request_id(self) -> str | None:
-        """The body's `RequestId`, if any."""
-        return self._field("RequestId")
-
-
 def _endpoint_parts(endpoint: str) -> tuple[str, str, str]:
     url = endpoint if "://" in endpoint else f"https://{endpoint}"
     parts = urlsplit(url)
@@ -276,14 +177,17 @@ def _apply_after_signing(request: WireRequest, tamper: Tamper) -> WireRequest:
 
 
 class Client:
-    """Signed calls to one RPC endpoint.
+    """Signed calls to one RPC endpoint, sent through a `Transport`.
 
     `endpoint` is a host (`live.aliyuncs.com`, meaning https) or a URL (`http://127.0.0.1:8080`).
-    Credentials default to the `ALIBABA_CLOUD_*` environment variables. Pass a
-    `requests.Session` to share connections or to let `responses` intercept the calls.
+    Credentials default to the `ALIBABA_CLOUD_*` environment variables. The transport defaults to
+    an `HttpTransport` over `session` (a `requests.Session` to share connections; one per thread
+    when None) with `timeout`; pass another transport instead (`PooledTransport`, or
+    `acscontract.emulator.EmulatorTransport` to call an emulator in process). Several clients
+    (one per credential, say) may share one transport.
     """
 
-    __slots__ = ("_base", "_host", "_path", "credentials", "method", "scheme", "session", "timeout")
+    __slots__ = ("_base", "_host", "_path", "credentials", "method", "scheme", "transport")
 
     def __init__(
         self,
@@ -295,16 +199,23 @@ class Client:
         session: requests.Session | None = None,
         timeout: float = 10.0,
         environ: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
     ) -> None:
         url_scheme, netloc, path = _endpoint_parts(endpoint)
+        if transport is not None and session is not None:
+            raise UsageError(
+                "Pass a Client either a transport or a requests session, not both; a session "
+                "belongs in the transport: transport=HttpTransport(session)."
+            )
         self._base = f"{url_scheme}://{netloc}"
         self._host = netloc
         self._path = path
         self.credentials = credentials or Credentials.from_env(environ)
         self.scheme = scheme
         self.method = method
-        self.session = session or requests.Session()
-        self.timeout = timeout
+        self.transport: Transport = (
+            transport if transport is not None else HttpTransport(session, timeout=timeout)
+        )
 
     def __repr__(self) -> str:
         return (
@@ -390,66 +301,15 @@ class Client:
         return self.send(request)
 
     def send(self, request: WireRequest) -> ApiResponse:
-        """Send `request` to this endpoint: its path, query, headers and body exactly as given.
+        """Send `request` to this endpoint through the transport: its path, query, headers and
+        body exactly as given. Raises TransportError, with no secret in its message, when no
+        answer comes."""
+        try:
+            return self.transport.send(self._base, request)
+        except TransportError as exc:
+            secrets = (self.credentials.access_key_secret, self.credentials.security_token)
+            raise TransportError(redact_text(str(exc), request, secrets), exc.reason) from None
 
-        The session adds its default headers (User-Agent, Accept, ...), which the signature
-        does not cover.
-        """
-        url = f"{self._base}{request.path}"
-        if request.query:
-            url = f"{url}?{request.query}"
-        prepared = self.session.prepare_request(
-            requests.Request(request.method, url, headers=dict(request.headers), data=request.body)
-        )
-        # requests may re-quote a URL; send the exact query that was signed.
-        prepared.url = url
-        settings = self.session.merge_environment_settings(url, {}, None, None, None)
-        started_at = datetime.now(UTC)
-        start = time.perf_counter()
-        try:
-            response = self.session.send(
-                prepared, timeout=self.timeout, allow_redirects=False, **settings
-            )
-            content = response.content
-        except requests.RequestException as exc:
-            raise TransportError(
-                f"No response from {self._base}: {type(exc).__name__}: "
-                f"{self._redact(str(exc), request)}",
-                transport_reason(exc),
-            ) from None
-        elapsed = time.perf_counter() - start
-        try:
-            text = content.decode(response.encoding or "utf-8", "replace")
-        except LookupError:  # a charset Python does not know
-            text = content.decode("utf-8", "replace")
-        try:
-            body: Any = json.loads(text)
-        except ValueError:
-            body = None
-        sent = SentRequest(
-            prepared.method or request.method,
-            prepared.url or url,
-            MappingProxyType(dict(prepared.headers)),
-            request.body,
-        )
-        return ApiResponse(
-            status=response.status_code,
-            headers=MappingProxyType({k.lower(): v for k, v in response.headers.items()}),
-            json=body,
-            text=text,
-            request=sent,
-            elapsed=elapsed,
-            started_at=started_at,
-        )
-
-    def _redact(self, text: str, request: WireRequest) -> str:
-        secrets = [self.credentials.access_key_secret, self.credentials.security_token]
-        for name, value in request.query_pairs():
-            if name in (Param.SIGNATURE, Param.SECURITY_TOKEN):
-                secrets.append(value)
-        authorization = request.headers.get(Header.AUTHORIZATION, "")
-        secrets.extend(m.group(2) for m in _V3_SIGNATURE.finditer(authorization))
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, _MASK).replace(percent_encode(secret), _MASK)
-        return _SECRET_IN_TEXT.sub(rf"\1={_MASK}", text)
+    def close(self) -> None:
+        """Close the transport (for a transport shared by several clients, close it once)."""
+        self.transport.close()

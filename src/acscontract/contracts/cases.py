@@ -136,7 +136,7 @@ def lean_cases(
         valid = case("valid", base, accepted=own_outcomes(op))
     else:
         problem = op.check_parameters(dict(base))
-        why = f"the spec's examples make no valid request of {op.name} ({problem})"
+        why = f"the spec's examples make no valid request ({problem})"
     missing = []
     for parameter in op.required_parameters:
         pairs = _without(refused_base, parameter)

@@ -2,8 +2,8 @@
 default, Redis with `--pacing-store`), re-exported where the contracts look for them.
 
 Every operation is paced under 80% of its own documented limit. An operation whose limit is not
-documented is paced as if it allowed `UNDOCUMENTED_LIMIT` calls per second, the lowest limit
-any Live operation documents for a one-second window. The requests of all operations to one
+documented is paced under the strictest limit its product documents (`lowest_documented`: 1 call
+per second for Live). The requests of all operations to one
 endpoint and account share one schedule: each takes the next slot, its own operation's interval
 after the previous one, so no operation ever gets more than its share, whatever runs beside it.
 """
@@ -11,6 +11,7 @@ after the previous one, so no operation ever gets more than its share, whatever 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING
 
 from acscontract.client import (
@@ -31,19 +32,19 @@ from acscontract.client import (
 )
 
 if TYPE_CHECKING:
-    from acscontract.spec import FlowControl, Operation
+    from acscontract.spec import FlowControl, Operation, Product
 
 __all__ = [
     "PACING_DIR_ENV",
     "PACING_SHARE",
     "PACING_STORE_ENV",
-    "UNDOCUMENTED_LIMIT",
     "FileStore",
     "NoPacing",
     "Pacer",
     "PacingStore",
     "RedisStore",
     "SharedPacer",
+    "lowest_documented",
     "paced_flow",
     "pacer_for",
     "pacing_budget",
@@ -52,15 +53,37 @@ __all__ = [
     "pacing_store",
 ]
 
-UNDOCUMENTED_LIMIT = 1
-"""Calls per second an operation whose spec documents no limit is paced as allowing (at 80%, one
-call per second)."""
+
+def lowest_documented(product: Product) -> tuple[int, str]:
+    """The strictest limit any operation of `product` documents, as (calls, per): for Live, 1
+    call per second. An operation whose spec documents none is paced under it. A product that
+    documents no limit at all gives 1 call per second."""
+    return _lowest(product.name, product.version)
+
+
+@functools.cache
+def _lowest(name: str, version: str) -> tuple[int, str]:
+    from acscontract.spec import operation_names, product, product_operation
+
+    the_product = product(f"{name}/{version}")
+    documented = []
+    for op_name in operation_names(the_product):
+        op = product_operation(the_product, op_name)
+        limit = None if op is None else op.flow_control.limit
+        if op is not None and limit is not None:
+            flow = op.flow_control
+            documented.append((limit / flow.per_seconds, limit, flow.per))
+    if not documented:
+        return 1, "second"
+    _, lowest, per = min(documented)
+    return lowest, per
 
 
 def paced_flow(op: Operation) -> FlowControl:
     """The flow control the pacing follows for `op`: its spec's, or, where the spec documents
-    no limit, `UNDOCUMENTED_LIMIT` calls per second."""
+    no limit, the strictest one its product documents (`lowest_documented`)."""
     flow = op.flow_control
     if flow.limit is not None:
         return flow
-    return dataclasses.replace(flow, limit=UNDOCUMENTED_LIMIT, per="second")
+    limit, per = lowest_documented(op.product)
+    return dataclasses.replace(flow, limit=limit, per=per)

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,8 @@ __all__ = [
     "profile_settings",
     "redact",
     "selection",
+    "settings_of",
+    "skip_line",
     "target_options",
 ]
 
@@ -124,8 +126,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "emulator_traffic: generated traffic that could start recordings on the named stream; "
-        "runs only against emulators.",
+        "emulator_traffic(why): generated traffic that could start recordings or change the "
+        "account; runs only against emulators.",
     )
     config.addinivalue_line(
         "markers",
@@ -133,6 +135,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "account; such contracts run last, after every contract that only expects refusals.",
     )
     _STATE.config = config
+    if option(config, "operation"):
+        # An operation the product does not have ends the session with its one line, before
+        # the contract modules (which parametrize by operation) are collected.
+        from acscontract.errors import UsageError
+
+        try:
+            selection(config)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if not hasattr(config, "workerinput"):
         config.stash[_RUN_ID] = option(config, "run-id") or uuid.uuid4().hex
     else:
@@ -417,11 +428,17 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
             "needs the emulator's admin API (GET /_emulator/state did not answer): a real "
             "endpoint cannot be told to interrupt a stream or move its clock"
         )
-    if request.node.get_closest_marker("emulator_traffic") and not contract_target.is_emulator:
+    traffic = request.node.get_closest_marker("emulator_traffic")
+    if traffic is not None and not contract_target.is_emulator:
         pytest.skip(
-            "runs only against an emulator: its generated commands on the named stream would "
-            "start billable recordings on a real account (the documented transitions and the "
-            "unknown-stream properties cover the real account)"
+            "runs only against an emulator: "
+            + (
+                str(traffic.args[0])
+                if traffic.args
+                else "its generated commands on the named stream would start billable "
+                "recordings on a real account (the documented transitions and the "
+                "unknown-stream properties cover the real account)"
+            )
         )
     if (
         request.node.get_closest_marker("needs_throttling")
@@ -486,6 +503,13 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if item.get_closest_marker(AREA_MARKER) is not None and report.skipped:
+        # The operation a skipped contract was parametrized with: the summary lists them under
+        # one reason instead of repeating it per operation.
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        name = getattr(params.get("op"), "name", None)
+        if isinstance(name, str):
+            report.user_properties.append(("acscontract_operation", name))
     if item.get_closest_marker(AREA_MARKER) is not None and report.failed:
         log = item.stash.get(_EXCHANGES, None)
         if log is not None and log.last:
@@ -504,6 +528,9 @@ class AreaResult:
     failed: int = 0
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
+    skipped_operations: dict[str, list[str]] = field(default_factory=dict)
+    """Per skip reason, the operations of the contracts skipped for it (when parametrized by
+    operation)."""
     first_failure: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
     requests: int = 0
@@ -519,6 +546,7 @@ class AreaResult:
             "failed": self.failed,
             "skipped": self.skipped,
             "skip_reasons": dict(self.skip_reasons),
+            "skipped_operations": {k: list(v) for k, v in self.skipped_operations.items()},
             "first_failure": self.first_failure,
             "notes": list(self.notes),
             "requests": self.requests,
@@ -543,6 +571,17 @@ def _failure_message(report: pytest.TestReport) -> str:
     else:
         message = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else ""
     return redact(message[:2000])
+
+
+def skip_line(reason: str, operations: Mapping[str, Sequence[str]], shown: int = 6) -> str:
+    """`reason`, followed by the operations skipped for it (the first `shown` of them) when
+    the contracts were parametrized by operation."""
+    names = list(operations.get(reason, ()))
+    if not names:
+        return reason
+    listed = ", ".join(names[:shown])
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{reason}: {listed}{more}"
 
 
 class AreaSummary:
@@ -579,6 +618,11 @@ class AreaSummary:
             result.skipped += 1
             reason = _skip_reason(report)
             result.skip_reasons[reason] = result.skip_reasons.get(reason, 0) + 1
+            name = props.get("acscontract_operation")
+            if name is not None:
+                names = result.skipped_operations.setdefault(reason, [])
+                if str(name) not in names:
+                    names.append(str(name))
         elif report.failed:
             result.failed += 1
             if result.first_failure is None:
@@ -625,7 +669,7 @@ class AreaSummary:
                 f"skipped {result.skipped:>3}"
             )
             for reason, count in result.skip_reasons.items():
-                write(f"    skipped ({count}): {reason}")
+                write(f"    skipped ({count}): {skip_line(reason, result.skipped_operations)}")
             for note in result.notes:
                 write(f"    note: {note}")
             if result.first_failure is not None:

@@ -74,6 +74,12 @@ class Selection:
         return tuple(op for op in self.lean if op.modelled)
 
     @property
+    def writing(self) -> tuple[Operation, ...]:
+        """The lean operations the spec says write (`Operation.writes`): their valid requests
+        spend the write budget (`--max-writes`) on a real account."""
+        return tuple(op for op in self.lean if op.writes)
+
+    @property
     def primary(self) -> Operation:
         """The operation the operation-agnostic contracts (gateway, RAM, throttling) and the
         preflight use: the first with a lifecycle, else the first selected."""

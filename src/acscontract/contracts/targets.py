@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import ipaddress
 import json
 import os
 import threading
@@ -32,28 +31,28 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3
 
+from acscontract._loopback import is_loopback_url
 from acscontract.client import (
     NO_TAMPER,
     ApiResponse,
     Client,
+    HttpTransport,
     NoPacing,
     Pacer,
     PacingStore,
-    SentRequest,
+    PooledTransport,
     SharedPacer,
     Tamper,
-    TransportError,
+    Transport,
     pacer_for,
     pacing_interval,
     pacing_store,
-    transport_reason,
 )
 from acscontract.contracts.budget import (
     DEFAULT_MAX_RECORDINGS,
@@ -66,9 +65,9 @@ from acscontract.contracts.budget import (
 from acscontract.contracts.checks import outcome_of
 from acscontract.contracts.pacing import paced_flow
 from acscontract.contracts.selection import has_lifecycle, select_operations
-from acscontract.emulator import ADMIN_PREFIX
+from acscontract.emulator import ADMIN_PREFIX, EmulatorTransport
 from acscontract.errors import UsageError
-from acscontract.signing import Credentials, Scheme, WireRequest
+from acscontract.signing import Credentials, Scheme
 from acscontract.spec import Operation
 
 if TYPE_CHECKING:
@@ -489,115 +488,6 @@ def _truthy(raw: str, name: str) -> bool:
     )
 
 
-def is_loopback(url: str) -> bool:
-    """Whether `url` names this machine (127.0.0.0/8, ::1 or localhost)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _Transport(Protocol):
-    def send(self, client: Client, request: WireRequest) -> ApiResponse: ...
-
-
-class _HttpTransport:
-    def send(self, client: Client, request: WireRequest) -> ApiResponse:
-        return client.send(request)
-
-
-class _PooledTransport:
-    """Straight to urllib3's connection pool, for a served emulator.
-
-    requests' own work per call (preparing, merging settings, wrapping the answer) costs about as
-    much as an emulator on this machine takes to answer; a real account is paced far below that,
-    and keeps requests (with the environment's proxy settings).
-    """
-
-    def __init__(self, pool: urllib3.PoolManager) -> None:
-        self.pool = pool
-
-    def send(self, client: Client, request: WireRequest) -> ApiResponse:
-        url = f"{client.endpoint}{request.path}" + (f"?{request.query}" if request.query else "")
-        started_at = datetime.now(UTC)
-        start = time.perf_counter()
-        try:
-            answer = self.pool.request(
-                request.method,
-                url,
-                body=request.body or None,
-                headers=dict(request.headers),
-                retries=False,
-                redirect=False,
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            raise TransportError(
-                f"No response from {client.endpoint}: {type(exc).__name__}",
-                transport_reason(exc),
-            ) from None
-        elapsed = time.perf_counter() - start
-        text = answer.data.decode("utf-8", "replace")
-        try:
-            body: Any = json.loads(text)
-        except ValueError:
-            body = None
-        return ApiResponse(
-            status=answer.status,
-            headers=MappingProxyType({k.lower(): v for k, v in answer.headers.items()}),
-            json=body,
-            text=text,
-            request=SentRequest(
-                request.method, url, MappingProxyType(dict(request.headers)), request.body
-            ),
-            elapsed=elapsed,
-            started_at=started_at,
-        )
-
-
-class _EmulatorTransport:
-    """Hands each request to an in-process `Emulator.handle`, with no HTTP stack at all."""
-
-    def __init__(self, emulator: Emulator, endpoint: str) -> None:
-        from acscontract.emulator import EmulatorRequest
-
-        self._request_type = EmulatorRequest
-        self.emulator = emulator
-        self.endpoint = endpoint
-
-    def send(self, client: Client, request: WireRequest) -> ApiResponse:
-        started_at = datetime.now(UTC)
-        start = time.perf_counter()
-        host = request.headers.get("host", "")
-        answer = self.emulator.handle(
-            self._request_type(
-                method=request.method,
-                host=host,
-                path=request.path,
-                query=request.query,
-                headers=request.headers,
-                body=request.body,
-            )
-        )
-        text = answer.body.decode("utf-8", "replace")
-        try:
-            body: Any = json.loads(text)
-        except ValueError:
-            body = None
-        url = f"{self.endpoint}{request.path}" + (f"?{request.query}" if request.query else "")
-        return ApiResponse(
-            status=answer.status,
-            headers=MappingProxyType({k.lower(): v for k, v in answer.headers}),
-            json=body,
-            text=text,
-            request=SentRequest(request.method, url, request.headers, request.body),
-            elapsed=time.perf_counter() - start,
-            started_at=started_at,
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Sending:
     """One request on its way: whether it may start a recording or write, and its budget slots."""
@@ -629,8 +519,7 @@ class ContractTarget:
         endpoint: str,
         resources: Resources | None,
         credentials: Credentials | None,
-        transport: _Transport,
-        session: requests.Session,
+        transport: Transport,
         admin: Admin | None = None,
         deny_credentials: Sequence[Credentials] = (),
         inactive_credentials: Credentials | None = None,
@@ -660,16 +549,15 @@ class ContractTarget:
         self.deny_credentials = tuple(deny_credentials)
         self.inactive_credentials = inactive_credentials
         self.account_id = account_id
-        self.loopback = is_loopback(endpoint) or isinstance(transport, _EmulatorTransport)
+        self.in_process = isinstance(transport, EmulatorTransport)
+        """Whether requests reach the emulator without any HTTP stack."""
+        self.loopback = is_loopback_url(endpoint) or self.in_process
         self.allow_throttling = allow_throttling
         self.own_emulator = own_emulator
         self.emulator = emulator
         """The `Emulator` object when acscontract runs it in this process, else None."""
-        self.in_process = isinstance(transport, _EmulatorTransport)
-        """Whether requests reach the emulator without any HTTP stack."""
         self.missing = tuple(missing)
         """Why the target cannot be called at all (missing credentials or resources)."""
-        self.session = session
         self.controls_throttle = controls_throttle and admin is not None and account_id is not None
         """Whether the run sets the account's flow-control limit through the admin API."""
         self._transport = transport
@@ -722,14 +610,14 @@ class ContractTarget:
         return self.is_emulator or self.allow_throttling
 
     def client(self, credentials: Credentials | None = None) -> Client:
-        """A client for `credentials` (the target's own by default) on the shared session."""
+        """A client for `credentials` (the target's own by default) on the target's transport."""
         creds = credentials or self.credentials
         if creds is None:
             raise UsageError(self.missing[0] if self.missing else "The target has no credentials.")
         key = (creds.access_key_id, creds.security_token)
         client = self._clients.get(key)
         if client is None:
-            client = Client(self.endpoint, creds, session=self.session)
+            client = Client(self.endpoint, creds, transport=self._transport)
             self._clients[key] = client
         return client
 
@@ -909,7 +797,7 @@ class ContractTarget:
             try:
                 if not expect_throttling:
                     pacer.wait()
-                response = self._transport.send(client, request)
+                response = client.send(request)
                 status = response.status
             finally:
                 self.finish(sending, status)
@@ -1113,14 +1001,10 @@ def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
     emulator = Emulator(seed, clock=OffsetClock(), operation=op)
     account_id, creds, resources, inactive = _seed_resources(emulator.seed)
     deny = _denied_keys(emulator.seed, op, account_id, resources.domain)
-    session = requests.Session()
-    session.trust_env = False
-    stack.callback(session.close)
     admin = EmulatorAdmin(emulator)
     common: dict[str, Any] = {
         "resources": resources,
         "credentials": creds,
-        "session": session,
         "admin": admin,
         "deny_credentials": deny,
         "inactive_credentials": inactive,
@@ -1135,11 +1019,14 @@ def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         from acscontract.emulator import serve_in_thread
 
         url: str = stack.enter_context(serve_in_thread(emulator, "127.0.0.1", 0))
+        session = requests.Session()
+        session.trust_env = False
+        stack.callback(session.close)
         return ContractTarget(
             op,
             description=f"emulator over loopback HTTP ({url})",
             endpoint=url,
-            transport=_HttpTransport(),
+            transport=HttpTransport(session),
             **common,
         )
     endpoint = "http://emulator.invalid"
@@ -1147,7 +1034,7 @@ def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         op,
         description="emulator in process",
         endpoint=endpoint,
-        transport=_EmulatorTransport(emulator, endpoint),
+        transport=EmulatorTransport(emulator),
         **common,
     )
 
@@ -1247,7 +1134,7 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         )
     session = requests.Session()
     # Proxy settings from the environment make no sense for this machine's own ports.
-    session.trust_env = not is_loopback(url)
+    session.trust_env = not is_loopback_url(url)
     stack.callback(session.close)
     missing: list[str] = []
     credentials: Credentials | None = None
@@ -1318,8 +1205,7 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         endpoint=url.rstrip("/"),
         resources=resources,
         credentials=credentials,
-        transport=_HttpTransport() if pool is None else _PooledTransport(pool),
-        session=session,
+        transport=HttpTransport(session) if pool is None else PooledTransport(pool),
         admin=admin,
         deny_credentials=deny,
         inactive_credentials=extras.get("inactive"),
@@ -1343,7 +1229,7 @@ def target_is_emulator(options: TargetOptions) -> bool:
     key = (options.target, options.admin_token)
     if key not in _KIND_CACHE:
         with requests.Session() as session:
-            session.trust_env = not is_loopback(options.target)
+            session.trust_env = not is_loopback_url(options.target)
             state = _probe_admin(options.target, session, options.admin_token)
         _KIND_CACHE[key] = state is not None
     return _KIND_CACHE[key]

@@ -6,11 +6,14 @@ throw away, and keep in a live store (`StateDatabase`, SQLite) that every change
 before it is answered. The front doors are thin layers over it: `mock_live` (in process, on
 requests, aiohttp and httpx), `asgi_app` (starlette, with the `/_emulator/` admin API),
 `serve_in_thread` (a real uvicorn server for tests) and `acscontract emulator serve` on the
-command line. The `live_mock` pytest fixture comes from acscontract's pytest plugin, not from
-here: the emulator does not import pytest.
+command line. `EmulatorTransport` is the `acscontract.client` transport that calls an emulator
+in process; it loads the client (and `requests`) on first use. The `live_mock` pytest fixture
+comes from acscontract's pytest plugin, not from here: the emulator does not import pytest.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from acscontract.emulator._asgi import ADMIN_PREFIX, asgi_app
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
@@ -26,7 +29,7 @@ from acscontract.emulator._faults import FAULT_KINDS, FaultRule
 from acscontract.emulator._mock import LiveCall, LiveMock, LiveMockError, mock_live
 from acscontract.emulator._persist import StateDatabase, StateFile, StateStore
 from acscontract.emulator._seed import Seed, load_seed, seed_schema
-from acscontract.emulator._server import serve_in_thread
+from acscontract.emulator._server import bind_socket, run_server, serve_in_thread, url_for
 from acscontract.emulator._state import Identity, StateView
 from acscontract.emulator._testing import signed_request
 from acscontract.emulator._throttle import (
@@ -47,6 +50,9 @@ from acscontract.emulator._types import (
     SystemClock,
 )
 
+if TYPE_CHECKING:
+    from acscontract.emulator._transport import EmulatorTransport, RequestHandler
+
 __all__ = [
     "ADMIN_PREFIX",
     "EMULATION_HEADER",
@@ -60,6 +66,7 @@ __all__ = [
     "Emulator",
     "EmulatorRequest",
     "EmulatorResponse",
+    "EmulatorTransport",
     "FaultRule",
     "FixedWindowBucket",
     "Identity",
@@ -71,6 +78,7 @@ __all__ = [
     "OffsetClock",
     "PolicyAuthorizer",
     "Recording",
+    "RequestHandler",
     "Seed",
     "SeedLike",
     "SlidingLogBucket",
@@ -83,9 +91,24 @@ __all__ = [
     "ThrottleBucket",
     "TokenBucket",
     "asgi_app",
+    "bind_socket",
     "load_seed",
     "mock_live",
+    "run_server",
     "seed_schema",
     "serve_in_thread",
     "signed_request",
+    "url_for",
 ]
+
+_LAZY = frozenset({"EmulatorTransport", "RequestHandler"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'acscontract.emulator' has no attribute {name!r}")
+    from acscontract.emulator import _transport
+
+    value = getattr(_transport, name)
+    globals()[name] = value
+    return value

@@ -120,7 +120,7 @@ def _exists(call: Call, check: Check) -> Refusal | None:
     resource = str(check.options["resource"])
     match = dict(call.resolved(check.options["match"]))
     match.update(call.resolved(check.options.get("where", {})))
-    if call.world.find(resource, call.account, match):
+    if call.world.exists(resource, call.account, match):
         return None
     shown = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in match.items())
     detail = f"No {resource} of this account matches {shown}."

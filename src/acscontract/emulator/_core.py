@@ -607,6 +607,16 @@ class Emulator:
         self._journal_meta.clear()
         self._journal_nonces.clear()
         self._journal_replace = False
+        self._state.world.take_changes()
+
+    def _has_pending(self) -> bool:
+        return bool(
+            self._journal
+            or self._journal_meta
+            or self._journal_nonces
+            or self._journal_replace
+            or self._state.world.has_changes
+        )
 
     def _touch(self, kind: str, key: Any) -> None:
         self._journal[(kind, key)] = None
@@ -617,9 +627,7 @@ class Emulator:
         Without a store this only forgets the journal. Raises StateStoreError, after putting
         the state back to what the store holds, when the store cannot write.
         """
-        if not (
-            self._journal or self._journal_meta or self._journal_nonces or self._journal_replace
-        ):
+        if not self._has_pending():
             return
         store = self._store
         if store is None:
@@ -941,7 +949,8 @@ class Emulator:
 
     def _recompute_next_due(self) -> None:
         """Refresh the earliest timer deadline of every lifecycle. Caller holds the lock."""
-        dues = [due[0][0] for m in self._machines.values() if (due := m.due(self._state.world))]
+        world = self._state.world
+        dues = [d for m in self._machines.values() if (d := m.next_due(world)) is not None]
         self._next_due = min(dues) if dues else None
 
     def _tick(self, now: float) -> int:
@@ -996,9 +1005,7 @@ class Emulator:
     @property
     def pending_writes(self) -> bool:
         """Whether changes are waiting for `write_pending()` (always False without a store)."""
-        return self._store is not None and bool(
-            self._journal or self._journal_meta or self._journal_nonces or self._journal_replace
-        )
+        return self._store is not None and self._has_pending()
 
     def write_pending(self) -> None:
         """Write every pending change to the live store now; StateStoreError if it cannot."""
@@ -1364,7 +1371,6 @@ class Emulator:
             )
         outcome = run_effect(call, effect)
         if outcome.refusal is not None:
-            self._state.world.take_changes()  # a refused effect changed nothing
             return self._op_error(op, outcome.refusal.code, outcome.refusal.message, delay=delay)
         if outcome.changed and self._machines:
             self._recompute_next_due()

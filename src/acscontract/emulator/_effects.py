@@ -14,11 +14,12 @@ out, and values are converted to the schema's type (times to the protocol's UTC 
 from __future__ import annotations
 
 import math
+import random
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from acscontract.emulator._checks import Call, Refusal, parse_time
@@ -57,7 +58,7 @@ def _kind(name: str) -> Callable[[Interpreter], Interpreter]:
 def run_effect(call: Call, effect: Effect) -> Outcome:
     """Run the operation's effect (its requirements first)."""
     for requirement in effect.requires:
-        if not call.world.find(
+        if not call.world.exists(
             requirement.resource, call.account, call.resolved(requirement.match)
         ):
             detail = f"The {requirement.resource} named by this request is not found."
@@ -97,11 +98,19 @@ def new_record(call: Call, effect: Effect, resource: Resource) -> dict[str, Any]
     return record
 
 
+_ids = random.Random()  # noqa: S311 - record ids must be unique, not secret
+
+
+def new_id() -> str:
+    """A new random (version 4) UUID in its usual form, from a PRNG seeded once from the OS."""
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+
+
 def stamp(record: dict[str, Any], resource: Resource, now: float, *, created: bool) -> None:
     """Fill the properties the emulator sets: creation time, update time, generated ids."""
     for name, prop in resource.properties.items():
         if prop.set == "generated" and created and not record.get(name):
-            record[name] = str(uuid.uuid4())
+            record[name] = new_id()
         elif (prop.set == "created" and created) or prop.set == "updated":
             record[name] = now
 
@@ -121,15 +130,17 @@ def _key(call: Call, effect: Effect, resource: Resource) -> RecordKey:
 # --- rendering -------------------------------------------------------------------------------
 
 
+_COMPACT = "%Y-%m-%d-%H-%M-%S"
+
+
 def _format_time(value: float, layout: str) -> str:
-    return datetime.fromtimestamp(value, UTC).strftime(layout)
+    """A Unix time in the protocol's UTC layout (time.strftime: no timezone objects)."""
+    return time.strftime(layout, time.gmtime(value))
 
 
 def _display(value: Any, prop_type: str | None, layout: str, style: str | None = None) -> str:
     if prop_type == "time" and isinstance(value, int | float):
-        if style == "compact":
-            return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d-%H-%M-%S")
-        return _format_time(value, layout)
+        return _format_time(value, _COMPACT if style == "compact" else layout)
     return str(value)
 
 

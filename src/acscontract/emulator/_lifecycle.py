@@ -109,21 +109,20 @@ class Machine:
         if target == life.initial and record[TIMER] is None:
             world.delete(self.resource, account, key)
         else:
-            world.put(self.resource, account, record)
+            world.put(self.resource, account, record, owned=True)
         return Step(transition, None, produced)
 
     def _copy_source(
         self, world: World, account: str, record: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
+    ) -> Mapping[str, Any] | None:
+        """The record to copy from, read in place: a stream's own configuration before its app's
+        (the match's alternatives in the spec's order)."""
         produced = self.lifecycle.produces
         if produced is None or produced.copy_resource is None:
             return None
-        found = world.find(
+        return world.first(
             produced.copy_resource, account, resolve_match(produced.copy_match, record)
         )
-        # The most specific match first: a stream's own configuration beats its app's.
-        found.sort(key=lambda r: sum(1 for v in r.values() if v == ""))
-        return found[0] if found else None
 
     def _timer_seconds(
         self, world: World, account: str, record: Mapping[str, Any], timer: str
@@ -137,8 +136,7 @@ class Machine:
             found = self._copy_source(world, account, record)
         else:
             names = set(world.resource(source.resource).identifiers) & set(self.key_names)
-            matches = world.find(source.resource, account, {n: (record[n],) for n in sorted(names)})
-            found = matches[0] if matches else None
+            found = world.first(source.resource, account, {n: (record[n],) for n in sorted(names)})
         value = None if found is None else found.get(source.property)
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             return float(value)
@@ -176,10 +174,19 @@ class Machine:
 
     # -- timers and events -----------------------------------------------------------------
 
+    def next_due(self, world: World) -> float | None:
+        """When the soonest running timer runs out (None: no timer runs)."""
+        soonest = None
+        for _, record in world.scan(self.resource):
+            due = record.get(DUE)
+            if due is not None and (soonest is None or due < soonest):
+                soonest = due
+        return None if soonest is None else float(soonest)
+
     def due(self, world: World) -> list[tuple[float, str, RecordKey, str]]:
         """(due time, account, key, timer) of every running timer, soonest first."""
         found = []
-        for account, record in world.records(self.resource):
+        for account, record in world.scan(self.resource):
             if record.get(DUE) is not None and record.get(TIMER) is not None:
                 key = world.key_of(self.resource, record)
                 found.append((float(record[DUE]), account, key, str(record[TIMER])))
@@ -251,8 +258,20 @@ def machines_of(product: Product, load: Any) -> dict[str, Machine]:
     return machines
 
 
+_MACHINES: dict[tuple[str, str], Machine] = {}
+
+
+def machine_of(operation: Operation) -> Machine:
+    """The (cached) machine of an operation that declares a lifecycle."""
+    key = (str(operation.path), operation.qualified_name)
+    found = _MACHINES.get(key)
+    if found is None or found.operation is not operation:
+        found = _MACHINES[key] = Machine(operation)
+    return found
+
+
 def _lifecycle_effect(call: Call, effect: Effect) -> Outcome:
-    return Machine(call.op).command(call, effect)
+    return machine_of(call.op).command(call, effect)
 
 
 EFFECTS["lifecycle"] = _lifecycle_effect

@@ -22,7 +22,7 @@ from acscontract.emulator._asgi import asgi_app
 from acscontract.emulator._core import Emulator
 from acscontract.errors import UsageError
 
-__all__ = ["SHUTDOWN_GRACE_S", "bind_socket", "serve_in_thread", "url_for"]
+__all__ = ["SHUTDOWN_GRACE_S", "bind_socket", "run_server", "serve_in_thread", "url_for"]
 
 #: How long a stopping server waits for requests in flight before it cancels them.
 SHUTDOWN_GRACE_S = 2.0

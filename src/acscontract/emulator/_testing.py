@@ -36,11 +36,12 @@ def signed_request(
     client_ip: str = "127.0.0.1",
     secure: bool = False,
 ) -> EmulatorRequest:
-    """A request for the operation with these business `params`, signed with `credentials`.
+    """A request with these business `params`, signed with `credentials`, as a server receives it.
 
-    Action and Version default to the operation's (the bundled RealTimeRecordCommand); pass them
-    to send wrong ones. `timestamp` may be a datetime, Unix seconds or a raw string (sent as is).
-    With `form=True` the parameters travel in a form-encoded body instead of the query.
+    Action and Version are `operation`'s (the bundled RealTimeRecordCommand when None), or
+    `action` and `version` when given: any operation of the product, or wrong ones on purpose.
+    `timestamp` may be a datetime, Unix seconds or a raw string (sent as is). With `form=True`
+    the parameters travel in a form-encoded body instead of the query.
     """
     op = operation if operation is not None else bundled_operation()
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
@@ -70,13 +71,4 @@ def signed_request(
         timestamp=stamp,
         nonce=nonce,
     )
-    return EmulatorRequest(
-        method=signed.method,
-        host=the_host,
-        path=signed.path,
-        query=signed.query,
-        headers=dict(signed.headers),
-        body=signed.body,
-        client_ip=client_ip,
-        secure=secure,
-    )
+    return EmulatorRequest.from_wire(signed, client_ip=client_ip, secure=secure)

@@ -1,9 +1,11 @@
 """The emulator's transport-neutral values and its clock.
 
-Every front door (the `responses` mock, the ASGI app, the uvicorn server) turns what it received
-into an `EmulatorRequest`, hands it to `Emulator.handle`, and turns the `EmulatorResponse` back
-into its own kind of response. A front door applies `delay_s` (by sleeping) and
-`drop_connection` (by closing the socket, or raising `ConnectionError`) itself.
+Every front door (`mock_live`, the ASGI app under uvicorn, the in-process `EmulatorTransport`)
+turns what it received into an `EmulatorRequest`, hands it to `Emulator.handle`, and turns the
+`EmulatorResponse` back into its own kind of response. A wire request (`WireRequest`, what a
+client signs and sends) becomes one through `EmulatorRequest.from_wire` only; the ASGI app reads
+its scope directly. A front door applies `delay_s` (by
+sleeping) and `drop_connection` (by closing the socket, or raising its connection error) itself.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from acscontract.signing import WireRequest
 
 __all__ = [
     "Clock",
@@ -52,6 +57,24 @@ class EmulatorRequest:
         ):
             lowered = {str(k).lower(): str(v) for k, v in self.headers.items()}
             object.__setattr__(self, "headers", MappingProxyType(lowered))
+
+    @classmethod
+    def from_wire(
+        cls, request: WireRequest, *, client_ip: str = "127.0.0.1", secure: bool = False
+    ) -> EmulatorRequest:
+        """The request a server receives when `request` travels to it: the one adapter from a
+        wire request (what a client signs and sends) to the emulator's. `host` is the request's
+        `host` header, as V3 signs it."""
+        return cls(
+            method=request.method,
+            host=request.host,
+            path=request.path,
+            query=request.query,
+            headers=request.headers,
+            body=request.body,
+            client_ip=client_ip,
+            secure=secure,
+        )
 
     def __repr__(self) -> str:
         headers = {k: ("***" if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}

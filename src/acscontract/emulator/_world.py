@@ -39,14 +39,16 @@ def resolve_match(
     match: Match, values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
 ) -> dict[str, tuple[Any, ...]]:
     """A match with its `$Name` references replaced by `values` (then `defaults`, then "")."""
-    fallback = defaults or {}
     resolved: dict[str, tuple[Any, ...]] = {}
     for name, options in match.items():
         out = []
         for option in options:
-            if isinstance(option, str) and option.startswith("$"):
+            if option.__class__ is str and option[:1] == "$":
                 ref = option[1:]
-                out.append(values.get(ref, fallback.get(ref, "")))
+                found = values.get(ref)
+                if found is None:
+                    found = defaults.get(ref, "") if defaults else ""
+                out.append(found)
             else:
                 out.append(option)
         resolved[name] = tuple(out)
@@ -60,11 +62,36 @@ def _matches(record: Mapping[str, Any], resolved: Mapping[str, tuple[Any, ...]])
 @dataclass(slots=True)
 class _Collection:
     resource: Resource
-    records: dict[tuple[str, RecordKey], dict[str, Any]] = field(default_factory=dict)
+    # account -> key -> record: a caller only ever sees its own account's records.
+    accounts: dict[str, dict[RecordKey, dict[str, Any]]] = field(default_factory=dict)
+    # key -> the accounts holding a record with it (keys are unique per account, not globally).
+    owners: dict[RecordKey, set[str]] = field(default_factory=dict)
+
+    def key_if_exact(self, match: Mapping[str, tuple[Any, ...]]) -> RecordKey | None:
+        """The one key a match names, when it gives exactly one value for every identifier."""
+        key = []
+        for name in self.resource.identifiers:
+            options = match.get(name)
+            if options is None or len(options) != 1:
+                return None
+            key.append(str(options[0]))
+        return tuple(key)
+
+
+def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy a caller may change: the record's dict, and its lists and dicts one level down
+    (the effect interpreters replace values, they never edit nested ones in place)."""
+    return {
+        k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+        for k, v in record.items()
+    }
 
 
 class World:
-    """The resources of every account, keyed by resource kind, account and identifiers."""
+    """The resources of every account, keyed by resource kind, account and identifiers.
+
+    Reads return copies; `scan` and `exists` read in place, for the emulator's own hot paths.
+    """
 
     __slots__ = ("_collections", "_journal", "product")
 
@@ -76,7 +103,9 @@ class World:
         self._journal: list[Change] = []
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{n}={len(c.records)}" for n, c in self._collections.items())
+        sizes = ", ".join(
+            f"{n}={sum(len(r) for r in c.accounts.values())}" for n, c in self._collections.items()
+        )
         return f"World({sizes})"
 
     # -- reading ---------------------------------------------------------------------------
@@ -92,8 +121,26 @@ class World:
 
     def get(self, resource: str, account: str, key: RecordKey) -> dict[str, Any] | None:
         """A copy of one record, or None."""
-        found = self._collection(resource).records.get((account, key))
-        return None if found is None else copy.deepcopy(found)
+        found = self._collection(resource).accounts.get(account, {}).get(key)
+        return None if found is None else _copy(found)
+
+    def _matching(
+        self, resource: str, account: str, match: Mapping[str, tuple[Any, ...]] | None
+    ) -> Iterator[dict[str, Any]]:
+        collection = self._collection(resource)
+        records = collection.accounts.get(account)
+        if not records:
+            return
+        if match:
+            key = collection.key_if_exact(match)
+            if key is not None:
+                found = records.get(key)
+                if found is not None and _matches(found, match):
+                    yield found
+                return
+        for record in records.values():
+            if not match or _matches(record, match):
+                yield record
 
     def find(
         self,
@@ -101,42 +148,75 @@ class World:
         account: str,
         match: Mapping[str, tuple[Any, ...]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Copies of the account's records of `resource` that match (a resolved match)."""
-        return [
-            copy.deepcopy(record)
-            for (owner, _), record in self._collection(resource).records.items()
-            if owner == account and (not match or _matches(record, match))
-        ]
+        """Copies of the account's records of `resource` that match (a resolved match), oldest
+        first."""
+        return [_copy(record) for record in self._matching(resource, account, match)]
+
+    def exists(
+        self, resource: str, account: str, match: Mapping[str, tuple[Any, ...]] | None = None
+    ) -> bool:
+        """Whether the account has a record of `resource` that matches."""
+        return next(self._matching(resource, account, match), None) is not None
+
+    def scan(self, resource: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(account, record) for every record of `resource`, read in place: do not change them."""
+        for account, records in self._collection(resource).accounts.items():
+            for record in records.values():
+                yield account, record
 
     def records(self, resource: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(account, copy of the record) for every record of `resource`, oldest first."""
-        for (owner, _), record in list(self._collection(resource).records.items()):
-            yield owner, copy.deepcopy(record)
+        for account, record in list(self.scan(resource)):
+            yield account, _copy(record)
 
     def owner_of(self, resource: str, key: RecordKey) -> str | None:
-        """The account that owns a record with this key, or None."""
-        for owner, found in self._collection(resource).records:
-            if found == key:
-                return owner
-        return None
+        """The account that owns a record with this key (the first, if several), or None."""
+        owners = self._collection(resource).owners.get(key)
+        return min(owners) if owners else None
 
     # -- changing --------------------------------------------------------------------------
 
-    def put(self, resource: str, account: str, record: Mapping[str, Any]) -> RecordKey:
-        """Create or replace a record (its key from its identifiers); returns the key."""
-        stored = copy.deepcopy(dict(record))
+    def first(
+        self, resource: str, account: str, match: Mapping[str, tuple[Any, ...]] | None = None
+    ) -> Mapping[str, Any] | None:
+        """The account's first record of `resource` that matches, read in place (do not change
+        it), or None."""
+        return next(self._matching(resource, account, match), None)
+
+    def put(
+        self, resource: str, account: str, record: Mapping[str, Any], *, owned: bool = False
+    ) -> RecordKey:
+        """Create or replace a record (its key from its identifiers); returns the key.
+
+        The world keeps a copy, unless `owned` says the caller hands over a dict it will not
+        touch again (a copy `get` returned, changed).
+        """
+        stored = record if owned and isinstance(record, dict) else _copy(record)
         key = self.key_of(resource, stored)
-        self._collection(resource).records[(account, key)] = stored
+        collection = self._collection(resource)
+        collection.accounts.setdefault(account, {})[key] = stored
+        collection.owners.setdefault(key, set()).add(account)
         self._journal.append(Change(resource, account, key, stored))
         return key
 
     def delete(self, resource: str, account: str, key: RecordKey) -> bool:
         """Remove a record; False when there was none."""
-        removed = self._collection(resource).records.pop((account, key), None)
-        if removed is None:
+        collection = self._collection(resource)
+        records = collection.accounts.get(account)
+        if not records or records.pop(key, None) is None:
             return False
+        owners = collection.owners.get(key)
+        if owners is not None:
+            owners.discard(account)
+            if not owners:
+                del collection.owners[key]
         self._journal.append(Change(resource, account, key, None))
         return True
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether records changed since the last `take_changes`."""
+        return bool(self._journal)
 
     def take_changes(self) -> list[Change]:
         """The changes since the last call, oldest first (and forget them)."""
@@ -147,14 +227,15 @@ class World:
 
     def to_json(self) -> dict[str, list[dict[str, Any]]]:
         """Every record, as `{resource: [{"account": ..., "record": {...}}, ...]}`."""
-        return {
-            name: [
-                {"account": owner, "record": copy.deepcopy(record)}
-                for (owner, _), record in collection.records.items()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name in self._collections:
+            entries = [
+                {"account": account, "record": copy.deepcopy(dict(record))}
+                for account, record in self.scan(name)
             ]
-            for name, collection in self._collections.items()
-            if collection.records
-        }
+            if entries:
+                out[name] = entries
+        return out
 
     def load_json(self, data: Mapping[str, Iterable[Mapping[str, Any]]], source: str) -> None:
         """Add the records `to_json` wrote. ValueError names the first damaged entry."""
@@ -166,7 +247,7 @@ class World:
                 record = entry.get("record") if isinstance(entry, Mapping) else None
                 if not isinstance(account, str) or not isinstance(record, Mapping):
                     raise ValueError(f"{source}: {name}[{index}] is not an account and a record")
-                self.put(name, account, record)
+                self.put(name, account, copy.deepcopy(dict(record)))
         self._journal.clear()
 
     def _collection(self, name: str) -> _Collection:

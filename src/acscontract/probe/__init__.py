@@ -21,6 +21,7 @@ from acscontract.probe._analysis import (
     tolerance,
     window_series,
 )
+from acscontract.probe._caller import Caller
 from acscontract.probe._classify import ResponseClassifier
 from acscontract.probe._clock import ProbeClock, RealClock, SettableClock, SimulatedClock
 from acscontract.probe._model import (
@@ -44,7 +45,6 @@ from acscontract.probe._probe import (
     emulator_target,
     harmless_command,
     http_target,
-    is_loopback,
     plan_for,
     probe_call,
     probe_request,
@@ -59,12 +59,6 @@ from acscontract.probe._report import (
     write_plot,
 )
 from acscontract.probe._runner import ProbeObserver, Runner, deadlines
-from acscontract.probe._transport import (
-    EmulatorTransport,
-    HttpTransport,
-    RequestHandler,
-    Transport,
-)
 
 __all__ = [
     "PLOT_FORMATS",
@@ -72,11 +66,10 @@ __all__ = [
     "PROBE_STREAM",
     "REPORT_FORMAT",
     "Attempt",
+    "Caller",
     "Ceilings",
-    "EmulatorTransport",
     "Estimate",
     "Finding",
-    "HttpTransport",
     "LimiterKind",
     "Mode",
     "Outcome",
@@ -90,7 +83,6 @@ __all__ = [
     "ProbeSettings",
     "RealClock",
     "Reply",
-    "RequestHandler",
     "Resources",
     "ResponseClassifier",
     "Runner",
@@ -98,7 +90,6 @@ __all__ = [
     "SimulatedClock",
     "Stop",
     "Target",
-    "Transport",
     "WindowCount",
     "agrees",
     "capacity_finding",
@@ -108,7 +99,6 @@ __all__ = [
     "estimate_limiter",
     "harmless_command",
     "http_target",
-    "is_loopback",
     "plan_for",
     "plan_probe",
     "plot_format",

@@ -44,12 +44,11 @@ class LimiterKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What a transport got back for one call. Only the status and the body's `Code` are kept:
+    """What one call got back. Only the status and the body's `Code` are kept:
     an error `Message` can quote the string to sign, so the probe never stores it."""
 
     status: int | None
     code: str | None
-    json_body: bool = True
     transport_error: str | None = None
 
 

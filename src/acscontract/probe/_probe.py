@@ -6,7 +6,6 @@ The operation comes from the caller (`--operation` on the command line); the fac
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from acscontract._loopback import is_loopback_url
 from acscontract.client import Pacer, PacingStore, pacer_for, pacing_store
 from acscontract.errors import UsageError
 from acscontract.probe._analysis import (
@@ -24,6 +24,7 @@ from acscontract.probe._analysis import (
     estimate_limiter,
     sliding_max,
 )
+from acscontract.probe._caller import Caller
 from acscontract.probe._classify import ResponseClassifier
 from acscontract.probe._clock import ProbeClock, RealClock, SimulatedClock
 from acscontract.probe._model import (
@@ -36,7 +37,6 @@ from acscontract.probe._model import (
 )
 from acscontract.probe._plan import Mode, ProbePlan, ProbeSettings, plan_probe
 from acscontract.probe._runner import ProbeObserver, Runner
-from acscontract.probe._transport import EmulatorTransport, HttpTransport, Transport
 
 if TYPE_CHECKING:
     from acscontract.emulator import BucketFactory, Emulator
@@ -52,7 +52,6 @@ __all__ = [
     "emulator_target",
     "harmless_command",
     "http_target",
-    "is_loopback",
     "plan_for",
     "probe_call",
     "probe_request",
@@ -66,6 +65,8 @@ POLITE_PHASES = frozenset({"preflight", "capacity"})
 #: configuration and no live stream, so the operation refuses the call cheaply, touching nothing.
 PROBE_APP = "acscontract-rate-probe"
 PROBE_STREAM = "acscontract-rate-probe"
+#: The endpoint an in-process target's requests name (V3 signs its host; the emulator checks it).
+_EMULATOR_HOST = "http://127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ class Resources:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a probe sends its calls: a transport, the clock it paces on, and what it is.
+    """Where a probe sends its calls: the call, the clock it paces on, and what it is.
 
     `label` names the target without secrets; `loopback` says whether it runs on this machine
     (the safety rules are stricter for anything else); `domain` is a domain the target knows;
@@ -88,7 +89,7 @@ class Target:
     reconfigure it).
     """
 
-    transport: Transport
+    caller: Caller
     clock: ProbeClock
     label: str
     loopback: bool
@@ -104,17 +105,6 @@ class Target:
     def simulated(self) -> bool:
         """Whether the run costs no real time."""
         return self.clock.simulated
-
-
-def is_loopback(url: str) -> bool:
-    """Whether `url` points at this machine (`localhost`, 127.0.0.0/8 or ::1)."""
-    host = urlsplit(url if "://" in url else f"https://{url}").hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _the(operation: Operation | None) -> Operation:
@@ -142,18 +132,21 @@ def http_target(
     endpoint) of `store`; without one, a target off this machine uses the file lock store, and
     one on this machine is not paced.
     """
+    from acscontract.client import Client, HttpTransport
     from acscontract.signing import Credentials
 
     creds = credentials or Credentials.from_env(environ)
     op = _the(operation)
-    transport = HttpTransport(url, creds, op, timeout=timeout)
+    client = Client(url, creds, transport=HttpTransport(timeout=timeout))
     parts = urlsplit(url if "://" in url else f"https://{url}")
     label = f"{parts.scheme}://{parts.netloc}{parts.path if parts.path != '/' else ''}"
-    loopback = is_loopback(url)
+    loopback = is_loopback_url(url)
     pacer = None
     if op.flow_control.limit is not None and (store is not None or not loopback):
         pacer = pacer_for(url, op.flow_control, store=store or pacing_store())
-    return Target(transport, RealClock(), label, loopback, pacer=pacer, operation=op)
+    return Target(
+        Caller(client, op, concurrent=True), RealClock(), label, loopback, pacer=pacer, operation=op
+    )
 
 
 def emulator_target(
@@ -170,7 +163,8 @@ def emulator_target(
     `simulated` the emulator's clock is a `ManualClock` the probe drives: a run takes no real
     time and its timing is exact.
     """
-    from acscontract.emulator import Emulator, ManualClock, load_seed
+    from acscontract.client import Client
+    from acscontract.emulator import Emulator, EmulatorTransport, ManualClock, load_seed
     from acscontract.signing import Credentials
 
     loaded = load_seed(seed)
@@ -192,10 +186,12 @@ def emulator_target(
     op = _the(operation)
     emulator = Emulator(loaded, clock=manual, throttle=throttle, product=op.product)
     clock: ProbeClock = SimulatedClock(manual) if manual is not None else RealClock()
-    transport = EmulatorTransport(emulator, Credentials(key_id, secret), op)
+    credentials = Credentials(key_id, secret)
+    client = Client(_EMULATOR_HOST, credentials, transport=EmulatorTransport(emulator))
+    caller = Caller(client, op, concurrent=False)
     kind = "simulated time" if simulated else "real time"
     return Target(
-        transport,
+        caller,
         clock,
         f"the in-process emulator ({kind})",
         True,
@@ -252,6 +248,8 @@ class ProbeCall:
     expected: frozenset[str] = frozenset()
     success_stops: str | None = None
     what: str = "the probe's call"
+    note: str = ""
+    """Why this call changes nothing, when its parameters do not show it (printed with them)."""
 
 
 def probe_request(operation: Operation, resources: Resources) -> ProbeCall:
@@ -304,7 +302,7 @@ def probe_request(operation: Operation, resources: Resources) -> ProbeCall:
         (k, resources.domain if k == name else v) for k, v in example_parameters(operation)
     )
     if operation.writes is None:
-        return ProbeCall(pairs, what="its example request (it only reads)")
+        return ProbeCall(pairs, what="its example request", note="it only reads")
     required = operation.required_parameters
     if not required:
         raise UsageError(
@@ -324,7 +322,8 @@ def probe_request(operation: Operation, resources: Resources) -> ProbeCall:
             f"the endpoint accepted a request of {operation.name} without its required "
             f"{left_out.name}, which may have changed something. The probe stopped."
         ),
-        what=f"without {left_out.name} (refused: {operation.name} {operation.writes})",
+        what=f"without {left_out.name}",
+        note=f"without its required {left_out.name}: refused, so it changes nothing",
     )
 
 
@@ -392,7 +391,7 @@ def run_probe(
     params = call.params
     classifier = ResponseClassifier.for_operation(op, call.expected)
     runner = Runner(
-        target.transport,
+        target.caller,
         target.clock,
         classifier,
         params,
@@ -417,7 +416,7 @@ def run_probe(
                 runner.align(window, phase_plan.align)
             phases.append(runner.run(phase_plan))
     finally:
-        target.transport.close()
+        target.caller.close()
     duration = time.perf_counter() - started
     probe_time = target.clock.now() - clock_start
     attempts = runner.attempts

@@ -20,10 +20,10 @@ from acscontract.probe._model import Attempt, Outcome, Phase, Stop
 
 if TYPE_CHECKING:
     from acscontract.client import Pacer
+    from acscontract.probe._caller import Caller, Params
     from acscontract.probe._classify import ResponseClassifier
     from acscontract.probe._clock import ProbeClock
     from acscontract.probe._plan import PhasePlan
-    from acscontract.probe._transport import Params, Transport
 
 __all__ = ["ProbeObserver", "Runner", "deadlines"]
 
@@ -73,7 +73,7 @@ class Runner:
 
     def __init__(
         self,
-        transport: Transport,
+        caller: Caller,
         clock: ProbeClock,
         classifier: ResponseClassifier,
         params: Params,
@@ -85,7 +85,7 @@ class Runner:
         paced_phases: frozenset[str] = frozenset(),
         success_stops: str | None = None,
     ) -> None:
-        self._transport = transport
+        self._caller = caller
         self._clock = clock
         self._classifier = classifier
         self._params = params
@@ -122,7 +122,7 @@ class Runner:
             # The polite calls share the pacing budget with every process naming the same store.
             self._pacer.wait()
         sent = self._clock.now()
-        reply = self._transport.send(self._params)
+        reply = self._caller.send(self._params)
         received = self._clock.now()
         outcome = self._classifier.classify(reply)
         attempt = Attempt(
@@ -189,7 +189,7 @@ class Runner:
         interval = 1.0 / plan.rate
         sent = 0
         due = deadlines(plan, start)
-        if self._transport.concurrent and not self._clock.simulated:
+        if self._caller.concurrent and not self._clock.simulated:
             sent = self._run_pooled(plan, due, interval)
         else:
             for i in range(plan.calls):

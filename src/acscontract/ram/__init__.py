@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from acscontract.ram._arn import template_pattern
     from acscontract.ram._baseline import Baseline
-    from acscontract.ram._config import ConfigError, LintConfig, find_config, load_config
+    from acscontract.ram._config import (
+        FAIL_ON_CHOICES,
+        ConfigError,
+        LintConfig,
+        find_config,
+        load_config,
+    )
     from acscontract.ram._diff import Difference, PolicyDiff, diff
     from acscontract.ram._document import (
         ConditionClause,
@@ -79,7 +85,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, tuple[str, ...]] = {
     "_arn": ("template_pattern",),
     "_baseline": ("Baseline",),
-    "_config": ("ConfigError", "LintConfig", "find_config", "load_config"),
+    "_config": ("FAIL_ON_CHOICES", "ConfigError", "LintConfig", "find_config", "load_config"),
     "_diff": ("Difference", "PolicyDiff", "diff"),
     "_document": (
         "ConditionClause",
@@ -140,6 +146,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
+    "FAIL_ON_CHOICES",
     "GRAMMAR_CHECKS",
     "MAX_POLICY_CHARACTERS",
     "OPERATORS",

@@ -6,7 +6,6 @@ The JSON shape is documented in docs/ram-lint.md and is stable: fields are only 
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
@@ -345,13 +344,3 @@ def _by_file(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:
     for f in findings:
         groups.setdefault(f.file, []).append(f)
     return list(groups.items())
-
-
-def wants_color(stream: Any) -> bool:
-    """Colour for a terminal, unless NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())

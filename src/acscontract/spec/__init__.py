@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         response_schema,
         success_response_schema,
     )
+    from acscontract.spec._importer import ImportResult, import_metadata, operation_from_metadata
     from acscontract.spec._loader import (
         SpecError,
         SpecProblem,
@@ -89,6 +90,7 @@ _LAZY = {
         "response_schema",
         "success_response_schema",
     ),
+    "acscontract.spec._importer": ("ImportResult", "import_metadata", "operation_from_metadata"),
     "acscontract.spec._loader": (
         "SpecError",
         "SpecProblem",
@@ -163,6 +165,7 @@ __all__ = [
     "Filter",
     "FlowControl",
     "GatewayError",
+    "ImportResult",
     "Lifecycle",
     "Match",
     "Operation",
@@ -195,11 +198,13 @@ __all__ = [
     "example_parameters",
     "example_value",
     "find_spec_files",
+    "import_metadata",
     "json_schema",
     "load_document",
     "load_operation",
     "openapi_document",
     "operation",
+    "operation_from_metadata",
     "operation_names",
     "product",
     "product_operation",

@@ -88,7 +88,10 @@ def cached(name: str, root: Path, build: Callable[[], _T]) -> _T:
         if found is not None:
             return found[0]  # type: ignore[no-any-return]
     value = build()
-    data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return value  # a value that cannot be kept is still the right answer, only not cached
     for place in places:
         if _write(place, filename, f"acscontract-{label}-", data):
             break

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from acscontract.spec._terms import ConditionKey, ResourceType
-from acscontract.spec._values import ShapeError, decode, json_schema
+from acscontract.spec._values import ShapeError, coerce, decode, json_schema
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -65,6 +65,19 @@ _READING_EFFECTS = frozenset({"read", "list"})
 _READING_OPERATION_TYPES = frozenset({"get", "list"})
 
 
+class Memo(dict[str, Any]):
+    """Values computed once from a frozen spec object and kept on it.
+
+    A memo is never pickled (it pickles as an empty memo): it may hold objects that cannot be
+    pickled, such as JSON Schema validators, and the spec cache pickles operations.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[Memo], tuple[()]]:
+        return (Memo, ())
+
+
 @dataclass(frozen=True, slots=True)
 class Undocumented:
     """A point the documentation does not settle, with what the emulator does there."""
@@ -99,9 +112,7 @@ class Parameter:
     default: str | None = None
     schema: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The parameter's schema as the metadata writes it (see `json_schema` for JSON Schema)."""
-    _validator: list[Draft202012Validator] = field(
-        default_factory=list, init=False, repr=False, compare=False
-    )
+    _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
 
     @property
     def structured(self) -> bool:
@@ -384,6 +395,9 @@ class Lifecycle:
     roles: Mapping[str, str] = field(default_factory=dict)
     timer_sources: Mapping[str, TimerSource] = field(default_factory=dict)
     produces: Produces | None = None
+    _index: dict[tuple[str, str], Transition] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def entity(self) -> str:
@@ -396,10 +410,10 @@ class Lifecycle:
 
     def transition(self, state: str, trigger: str) -> Transition | None:
         """The transition for `trigger` in `state`, or None when the spec has none."""
-        for transition in self.transitions:
-            if transition.source == state and transition.trigger == trigger:
-                return transition
-        return None
+        index = self._index
+        if not index:
+            index.update({(t.source, t.trigger): t for t in reversed(self.transitions)})
+        return index.get((state, trigger))
 
     def event_for_timer(self, timer: str) -> str | None:
         """The event a timer fires when it runs out."""
@@ -684,6 +698,7 @@ class Operation:
     effect: Effect | None = None
     product_errors: tuple[ErrorCode, ...] = ()
     """The product's errors this operation's checks or effect answer with."""
+    _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
 
     @property
     def modelled(self) -> bool:
@@ -772,13 +787,16 @@ class Operation:
     @property
     def command_parameter(self) -> Parameter | None:
         """The parameter whose enum values are the lifecycle's commands, if there is one."""
-        if self.lifecycle is None:
-            return None
-        commands = {t.trigger for t in self.lifecycle.transitions}
-        for parameter in self.parameters:
-            if parameter.enum and set(parameter.enum) <= commands:
-                return parameter
-        return None
+        if "command" not in self._memo:
+            found = None
+            if self.lifecycle is not None:
+                commands = {t.trigger for t in self.lifecycle.transitions}
+                found = next(
+                    (p for p in self.parameters if p.enum and set(p.enum) <= commands), None
+                )
+            self._memo["command"] = found
+        result: Parameter | None = self._memo["command"]
+        return result
 
     def check_code(self, check: str) -> str:
         """The error code the spec gives a precondition check, by its name (`recordConfig`) or
@@ -839,10 +857,12 @@ class Operation:
     @property
     def refuses_control_characters(self) -> bool:
         """Whether the malformed-parameter check refuses values with control characters."""
-        return any(
-            c.check == "malformedParameter" and c.options.get("refuseControlCharacters") is True
-            for c in self.checks
-        )
+        if "control" not in self._memo:
+            self._memo["control"] = any(
+                c.check == "malformedParameter" and c.options.get("refuseControlCharacters") is True
+                for c in self.checks
+            )
+        return bool(self._memo["control"])
 
     def malformed_parameter(self, params: Mapping[str, str]) -> tuple[str, str] | None:
         """(name, reason) of the first value that breaks its parameter's rules, or None."""
@@ -866,6 +886,17 @@ class Operation:
         the arrays and objects of repeatList, json and simple parameters. Absent or empty
         optional parameters are left out; call it on parameters `check_parameters` accepted."""
         values: dict[str, Any] = {}
+        scalars = self._memo.get("scalars")
+        if scalars is None:
+            scalars = self._memo["scalars"] = not any(p.structured for p in self.parameters)
+        if scalars:  # the common case, and the hot one: no repeatList, json or simple values
+            for parameter in self.parameters:
+                raw = params.get(parameter.name)
+                if raw:
+                    values[parameter.name] = (
+                        raw if parameter.type == "string" else coerce(raw, parameter.schema)
+                    )
+            return values
         for parameter in self.parameters:
             try:
                 present, value = decode(parameter.name, parameter.style, parameter.schema, params)
@@ -906,12 +937,13 @@ def _leaves(value: Any) -> list[Any]:
 
 def _validator(parameter: Parameter) -> Draft202012Validator:
     """The parameter's JSON Schema validator, built once and kept on the parameter."""
-    cache = parameter._validator
-    if not cache:
+    cache = parameter._memo
+    if "validator" not in cache:
         from jsonschema import Draft202012Validator  # only when a structured value is checked
 
-        cache.append(Draft202012Validator(parameter.json_schema()))
-    return cache[0]
+        cache["validator"] = Draft202012Validator(parameter.json_schema())
+    validator: Draft202012Validator = cache["validator"]
+    return validator
 
 
 def _value_problem(parameter: Parameter, value: str, *, forbid_control: bool = True) -> str | None:

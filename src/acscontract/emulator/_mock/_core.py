@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from acscontract.emulator._types import EmulatorRequest, EmulatorResponse
+from acscontract.signing import WireRequest
 
 if TYPE_CHECKING:
     from acscontract.emulator._core import Emulator
@@ -79,19 +80,11 @@ def emulator_request(
     lowered: dict[str, str] = {}
     for name, value in headers:
         lowered.setdefault(str(name).lower(), str(value))
-    host = lowered.get("host") or host_header(scheme, parts.netloc)
-    lowered["host"] = host
+    lowered["host"] = lowered.get("host") or host_header(scheme, parts.netloc)
     if body and "content-length" not in lowered and "transfer-encoding" not in lowered:
         lowered["content-length"] = str(len(body))
-    return EmulatorRequest(
-        method=method.upper(),
-        host=host,
-        path=parts.path or "/",
-        query=parts.query,
-        headers=lowered,
-        body=body,
-        secure=scheme == "https",
-    )
+    wire = WireRequest(method.upper(), parts.path or "/", parts.query, lowered, body)
+    return EmulatorRequest.from_wire(wire, secure=scheme == "https")
 
 
 @dataclass(frozen=True, slots=True)
