@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from acscontract.contracts.checks import outcome_of
-from acscontract.contracts.pacing import PACING_SHARE
+from acscontract.contracts.plan import capacity_calls
 from acscontract.contracts.plugin import profile_name, selection
 from acscontract.contracts.suite import harmless_call, verify
 
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.acscontract_area("throttling")
 OP = selection().primary
 FLOW = OP.flow_control
 THROTTLE_CODES = frozenset(e.code for e in OP.protocol.gateway_errors_in("throttling"))
-CAPACITY_WINDOWS = {"quick": 2, "ci": 2, "selftest": 1, "thorough": 5}
 
 
 def sliding_max(times, width):
@@ -52,10 +51,9 @@ def harmless(target):
 
 
 def test_capacity_below_the_limit_is_served(target, harmless, exchanges, pytestconfig):
-    """At 80% of the limit for a few windows, nothing is throttled."""
-    windows = CAPACITY_WINDOWS.get(profile_name(pytestconfig), 2)
-    rate = FLOW.limit * PACING_SHARE / FLOW.per_seconds
-    count = math.ceil(rate * FLOW.per_seconds * windows)
+    """At 80% of the limit for a few windows (at most CAPACITY_MAX_CALLS calls), nothing is
+    throttled."""
+    count, rate = capacity_calls(FLOW, profile_name(pytestconfig))
     throttled = []
     with target.spec_flow_control(OP):
         clock = target.steady_clock()

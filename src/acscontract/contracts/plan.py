@@ -38,15 +38,17 @@ from acscontract.contracts.suite import opening_command
 
 if TYPE_CHECKING:
     from acscontract.contracts.targets import Resources
-    from acscontract.spec import Operation
+    from acscontract.spec import FlowControl, Operation
 
 __all__ = [
     "ACCOUNT_EXAMPLES",
+    "CAPACITY_MAX_CALLS",
     "CAPACITY_WINDOWS",
     "OVERSIZED_SEQUENCE",
     "SCHEMA_EXAMPLES",
     "AreaCost",
     "RunPlan",
+    "capacity_calls",
     "run_plan",
     "settings_for",
 ]
@@ -56,6 +58,21 @@ ACCOUNT_EXAMPLES: Mapping[str, int] = {"quick": 20, "ci": 20, "thorough": 100, "
 
 CAPACITY_WINDOWS: Mapping[str, int] = {"quick": 2, "ci": 2, "selftest": 1, "thorough": 5}
 """How many windows of the limit the throttling capacity contract paces at 80% of the limit."""
+
+CAPACITY_MAX_CALLS = 400
+"""The most calls the capacity contract sends (the rate-limit probe's `check` sends at most 401):
+an operation with a large limit per minute is paced at 80% of it for fewer than its windows."""
+
+
+def capacity_calls(flow: FlowControl, profile: str) -> tuple[int, float]:
+    """The throttling capacity contract's calls and their rate (calls per second): 80% of the
+    limit for `CAPACITY_WINDOWS` windows, at most `CAPACITY_MAX_CALLS` calls."""
+    if flow.limit is None:
+        return 0, 0.0
+    rate = flow.limit * PACING_SHARE / flow.per_seconds
+    windows = CAPACITY_WINDOWS.get(profile, 2)
+    return min(math.ceil(rate * flow.per_seconds * windows), CAPACITY_MAX_CALLS), rate
+
 
 OVERSIZED_SEQUENCE = 3
 """The most requests one example of the oversized-values property sends."""
@@ -195,10 +212,9 @@ def run_plan(
     # limit only with --allow-throttling.
     flow = primary.flow_control
     if flow.limit is not None:
-        windows = CAPACITY_WINDOWS.get(profile, 2)
-        capacity = math.ceil(flow.limit * PACING_SHARE * windows)
+        capacity, rate = capacity_calls(flow, profile)
         burst = 2 * flow.limit if allow_throttling else 0
-        seconds = windows * flow.per_seconds + 2 * flow.per_seconds
+        seconds = capacity / rate + 2 * flow.per_seconds
         add("throttling", AreaCost(capacity + burst, 0, 0, seconds))
     return RunPlan(profile, areas, max_recordings, max_writes, writes_wanted)
 

@@ -992,13 +992,13 @@ def _denied_keys(seed: Seed, op: Operation, account_id: str, domain: str) -> lis
 def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> ContractTarget:
     from acscontract.emulator import Emulator, OffsetClock
 
-    probe = Emulator(operation=op)
+    probe = Emulator(product=op.product)
     account_id, _, _, _ = _seed_resources(probe.seed)
     seed = probe.seed.to_json()
     for account in seed["accounts"]:
         if account["id"] == account_id:
             account["qps"] = _UNTHROTTLED_QPS
-    emulator = Emulator(seed, clock=OffsetClock(), operation=op)
+    emulator = Emulator(seed, clock=OffsetClock(), product=op.product)
     account_id, creds, resources, inactive = _seed_resources(emulator.seed)
     deny = _denied_keys(emulator.seed, op, account_id, resources.domain)
     admin = EmulatorAdmin(emulator)
@@ -1246,7 +1246,7 @@ def planned_resources(op: Operation, options: TargetOptions) -> Resources | None
     if options.target in EMULATOR_TARGETS:
         from acscontract.emulator import Emulator
 
-        return _seed_resources(Emulator(operation=op).seed)[2]
+        return _seed_resources(Emulator(product=op.product).seed)[2]
     if all(getattr(options, name) for name in options.resource_names):
         return Resources(
             domain=str(options.domain),
