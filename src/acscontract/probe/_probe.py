@@ -428,7 +428,7 @@ def run_probe(
         if not in_phase:
             continue
         if phase.name == "capacity":
-            findings.append(capacity_finding(in_phase, phase.rate, limit))
+            findings.append(capacity_finding(in_phase, phase.rate, limit, window))
         elif phase.name == "enforcement":
             findings.extend(enforcement_findings(in_phase, phase.rate, limit, window))
         elif phase.name == "measure":
