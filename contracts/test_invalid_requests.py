@@ -12,6 +12,7 @@ import pytest
 
 from acscontract.contracts.lifecycle import TargetStream
 from acscontract.contracts.plan import OVERSIZED_SEQUENCE
+from acscontract.contracts.plugin import selection
 from acscontract.contracts.strategies import (
     action_errors,
     invalid_requests,
@@ -21,39 +22,42 @@ from acscontract.contracts.strategies import (
     sequences,
 )
 from acscontract.contracts.suite import absent_stream, for_all, opening_command, send, verify
-from acscontract.spec import operation
+
+# The operations with a lifecycle among the run's (the reference operation by default).
+OPERATIONS = selection().lifecycle
 
 pytestmark = [pytest.mark.acscontract_area("invalid-requests"), pytest.mark.mutates_state]
 
-OP = operation()
-REQUIRED = [p.name for p in OP.required_parameters]
+each_operation = pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
 
 
-def test_invalid_requests_are_refused(target, contract_settings, exchanges):
+@each_operation
+def test_invalid_requests_are_refused(target, contract_settings, exchanges, op):
     """Every generated invalid request gets one of the codes the spec allows for it."""
-    fixed = target.traffic_parameters()
+    fixed = target.traffic_parameters(op)
 
-    cases = sequences(invalid_requests(OP, fixed, optional=target.own_emulator))
+    cases = sequences(invalid_requests(op, fixed, optional=target.own_emulator))
 
     @for_all(contract_settings, cases)
     def check(sequence):
         for case in sequence:
             response = send(target, case, exchanges)
-            verify(target, response, accepted=case.accepted, what=case.describe())
+            verify(target, response, op=op, accepted=case.accepted, what=case.describe())
 
     try:
         check()
     finally:
         if target.is_emulator:
-            TargetStream(target).restore()
+            TargetStream(target, op=op).restore()
 
 
-def test_oversized_values_get_a_documented_outcome(target, contract_settings, exchanges):
+@each_operation
+def test_oversized_values_get_a_documented_outcome(target, contract_settings, exchanges, op):
     """No length limit is published: an oversized value gets any documented outcome but a 5xx."""
-    fixed = target.traffic_parameters()
+    fixed = target.traffic_parameters(op)
 
     cases = sequences(
-        oversized_requests(OP, fixed, optional=target.own_emulator), max_size=OVERSIZED_SEQUENCE
+        oversized_requests(op, fixed, optional=target.own_emulator), max_size=OVERSIZED_SEQUENCE
     )
 
     @for_all(contract_settings, cases)
@@ -61,51 +65,69 @@ def test_oversized_values_get_a_documented_outcome(target, contract_settings, ex
         for case in sequence:
             response = send(target, case, exchanges)
             verify(
-                target, response, accepted=case.accepted, valid_request=True, what=case.describe()
+                target,
+                response,
+                op=op,
+                accepted=case.accepted,
+                valid_request=True,
+                what=case.describe(),
             )
 
     try:
         check()
     finally:
         if target.is_emulator:
-            TargetStream(target).restore()
+            TargetStream(target, op=op).restore()
 
 
-@pytest.mark.parametrize("name", REQUIRED)
+@pytest.mark.parametrize(
+    ("op", "name"),
+    [(op, p.name) for op in OPERATIONS for p in op.required_parameters],
+    ids=lambda value: value if isinstance(value, str) else value.name,
+)
 @pytest.mark.parametrize("empty", [False, True], ids=["absent", "empty"])
-def test_each_required_parameter_is_required(target, exchanges, name, empty):
+def test_each_required_parameter_is_required(target, exchanges, op, name, empty):
     """Leaving out (or emptying) each required parameter is refused with a parameter error.
 
     The request names a stream that does not exist: wrongly accepted, it still records nothing.
     """
-    params = target.params(opening_command(OP), stream=absent_stream(target))
+    params = target.params(opening_command(op), stream=absent_stream(target), op=op)
     if empty:
         params[name] = ""
     else:
         del params[name]
-    response = target.call(params)
+    response = target.call(params, operation=op)
     exchanges.record(response)
     verify(
         target,
         response,
-        accepted=parameter_errors(OP) | ram_refusals(OP, name),
+        op=op,
+        accepted=parameter_errors(op) | ram_refusals(op, name),
         what=f"{name} {'empty' if empty else 'absent'}",
     )
 
 
 @pytest.mark.parametrize(
-    ("action", "version"),
+    ("op", "action", "version"),
     [
-        (None, OP.product.version),
-        (OP.name + "Unknown", OP.product.version),
-        (OP.name, "1999-01-01"),
+        case
+        for op in OPERATIONS
+        for case in (
+            (op, None, op.product.version),
+            (op, op.name + "Unknown", op.product.version),
+            (op, op.name, "1999-01-01"),
+        )
     ],
-    ids=["missing-action", "unknown-action", "unknown-version"],
+    ids=[
+        f"{op.name}-{kind}"
+        for op in OPERATIONS
+        for kind in ("missing-action", "unknown-action", "unknown-version")
+    ],
 )
-def test_unknown_action_or_version_is_refused(target, exchanges, action, version):
+def test_unknown_action_or_version_is_refused(target, exchanges, op, action, version):
     """The gateway refuses an unknown or missing Action and an unknown Version (on a stream that
     does not exist: wrongly accepted, the request still records nothing)."""
-    params = target.params(opening_command(OP), stream=absent_stream(target))
-    response = target.call(params, action=action, version=version)
+    params = target.params(opening_command(op), stream=absent_stream(target), op=op)
+    response = target.call(params, action=action, version=version, operation=op)
     exchanges.record(response)
-    verify(target, response, accepted=action_errors(OP), what="Action/Version")
+    verify(target, response, op=op, accepted=action_errors(op), what="Action/Version")

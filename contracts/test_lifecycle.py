@@ -22,35 +22,32 @@ from acscontract.contracts.lifecycle import (
     TargetStream,
     lifecycle_machine,
     path_to,
+    stream_events,
 )
+from acscontract.contracts.plugin import selection
 from acscontract.contracts.strategies import OK
 from acscontract.contracts.suite import commands, verify
-from acscontract.spec import operation
+
+# The operations with a lifecycle among the run's (the reference operation by default).
+OPERATIONS = selection().lifecycle
 
 pytestmark = [pytest.mark.acscontract_area("lifecycle"), pytest.mark.mutates_state]
 
-OP = operation()
-LIFECYCLE = OP.lifecycle
-COMMANDS = commands(OP)
-EVENTS = [e for e in LIFECYCLE.events if e not in LIFECYCLE.timer_events]
-INTERRUPT, RESUME = EVENTS[0], EVENTS[1]
-DOCUMENTED = [t for t in LIFECYCLE.transitions if t.documented]
-RECORDING_COMMANDS = recording_commands(OP)
-
 
 @pytest.mark.emulator_traffic
-def test_lifecycle_state_machine(target, contract_settings, exchanges, record_property):
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
+def test_lifecycle_state_machine(target, contract_settings, exchanges, record_property, op):
     """Random walks over the lifecycle agree with the spec at every step."""
     report = LifecycleReport()
     streams = itertools.cycle(target.resources.streams)
 
     def driver():
-        stream = TargetStream(target, next(streams))
+        stream = TargetStream(target, next(streams), op=op)
         stream.restore()
         return stream
 
     machine = lifecycle_machine(
-        OP, driver, report, on_exchange=lambda _trigger, response: exchanges.record(response)
+        op, driver, report, on_exchange=lambda _trigger, response: exchanges.record(response)
     )
     try:
         run_state_machine_as_test(machine, settings=settings(contract_settings))
@@ -63,55 +60,64 @@ def test_lifecycle_state_machine(target, contract_settings, exchanges, record_pr
 
 
 def _available(driver):
-    triggers = list(COMMANDS)
+    lifecycle = driver.lifecycle
+    triggers = list(commands(driver.op))
     if driver.controls_stream:
-        triggers += [INTERRUPT, RESUME]
+        triggers += list(stream_events(lifecycle))
     if driver.controls_clock:
-        triggers += list(LIFECYCLE.timer_events)
+        triggers += list(lifecycle.timer_events)
     return triggers
 
 
 def _apply(driver, trigger, exchanges):
     """Fire `trigger`; the outcome for a command, `None` for an event."""
-    if trigger in COMMANDS:
+    lifecycle = driver.lifecycle
+    interrupt, resume = stream_events(lifecycle)
+    if trigger in commands(driver.op):
         response = driver.command(trigger)
         exchanges.record(response)
-        return verify(driver.target, response, valid_request=True, what=trigger)
-    if trigger == INTERRUPT:
+        return verify(driver.target, response, op=driver.op, valid_request=True, what=trigger)
+    if trigger == interrupt:
         driver.set_online(False)
-    elif trigger == RESUME:
+    elif trigger == resume:
         driver.set_online(True)
     else:
-        timer = LIFECYCLE.timer_events[trigger]
-        driver.advance(LIFECYCLE.timers[timer] + 1)
+        timer = lifecycle.timer_events[trigger]
+        driver.advance(lifecycle.timers[timer] + 1)
     return None
 
 
 @pytest.mark.starts_recordings
 @pytest.mark.parametrize(
-    "transition", DOCUMENTED, ids=[f"{t.source}-{t.trigger}" for t in DOCUMENTED]
+    ("op", "transition"),
+    [(op, t) for op in OPERATIONS for t in op.lifecycle.transitions if t.documented],
+    ids=lambda value: value.name if hasattr(value, "name") else f"{value.source}-{value.trigger}",
 )
-def test_documented_transition(target, exchanges, transition):
+def test_documented_transition(target, exchanges, op, transition):
     """Reach the transition's state by documented steps, fire it, and compare with the spec.
 
     On a real account the steps that may start a recording are reserved from the run's budget
     first: the contract runs whole, or is skipped saying how many recordings it needs.
     """
-    driver = TargetStream(target)
+    lifecycle = op.lifecycle
+    driver = TargetStream(target, op=op)
     triggers = _available(driver)
     if transition.trigger not in triggers:
         pytest.skip(
             f"{transition.trigger!r} is an event: it needs the emulator's admin API to "
             "interrupt a stream or move the clock"
         )
-    path = path_to(LIFECYCLE, LIFECYCLE.initial, transition.source, triggers)
+    path = path_to(lifecycle, lifecycle.initial, transition.source, triggers)
     assert path is not None, f"the spec gives no documented way to {transition.source!r}"
-    needed = sum(1 for step in (*path, transition.trigger) if step in RECORDING_COMMANDS)
+    starting = recording_commands(op)
+    needed = sum(1 for step in (*path, transition.trigger) if step in starting)
     with target.recordings_for(needed, f"{transition.source} --{transition.trigger}-->"):
-        _fire(target, driver, path, transition, exchanges)
+        _fire(driver, path, transition, exchanges)
 
 
-def _fire(target, driver, path, transition, exchanges):
+def _fire(driver, path, transition, exchanges):
+    lifecycle = driver.lifecycle
+    interrupt, resume = stream_events(lifecycle)
     driver.restore()
     try:
         for step in path:
@@ -120,11 +126,11 @@ def _fire(target, driver, path, transition, exchanges):
                 f"on the way to {transition.source!r}, {step} got {outcome}; the spec documents "
                 "success"
             )
-        if transition.trigger == RESUME and not driver.offline:
-            interrupted = LIFECYCLE.transition(transition.source, INTERRUPT)
+        if transition.trigger == resume and not driver.offline:
+            interrupted = lifecycle.transition(transition.source, interrupt)
             if interrupted is None or interrupted.next_state != transition.source:
                 pytest.skip(f"the spec has no way to interrupt {transition.source!r} in place")
-            _apply(driver, INTERRUPT, exchanges)
+            _apply(driver, interrupt, exchanges)
         files = driver.recordings()
         outcome = _apply(driver, transition.trigger, exchanges)
         expected = OK if transition.error is None else transition.error

@@ -26,7 +26,12 @@ from acscontract.client import sign_prepared
 from acscontract.contracts.checks import Observed, checks_for, outcome_of
 from acscontract.contracts.lifecycle import LifecycleModel
 from acscontract.contracts.plan import settings_for
-from acscontract.contracts.plugin import profile_name, profile_settings, target_options
+from acscontract.contracts.plugin import (
+    profile_name,
+    profile_settings,
+    selection,
+    target_options,
+)
 from acscontract.contracts.strategies import OK, parameter_errors, ram_refusals
 from acscontract.contracts.suite import ContractViolation
 from acscontract.contracts.targets import (
@@ -35,13 +40,14 @@ from acscontract.contracts.targets import (
     target_is_emulator,
 )
 from acscontract.signing import Header, Param, Scheme, encode_pairs
-from acscontract.spec import openapi_document, operation
+from acscontract.spec import openapi_document
 
 pytestmark = [pytest.mark.acscontract_area("schemathesis"), pytest.mark.mutates_state]
 
-OP = operation()
-COMMAND = OP.command_parameter.name
-KEY = OP.lifecycle.key
+# The operations with a lifecycle among the run's (the reference operation by default): each
+# gets its own OpenAPI document and test.
+SELECTION = selection()
+OPERATIONS = {op.name: op for op in SELECTION.lifecycle}
 
 
 def observed(response) -> Observed:
@@ -53,7 +59,10 @@ def observed(response) -> Observed:
 @schemathesis.check
 def acscontract_response_contract(ctx, response, case):
     """acscontract's response checks (status per code, envelope, content type, RequestId)."""
-    violations = checks_for(OP).check(observed(response))
+    action = (case.query or {}).get(Param.ACTION)
+    op = OPERATIONS.get(action) if isinstance(action, str) else None
+    op = op or SELECTION.primary
+    violations = checks_for(op).check(observed(response))
     if violations:
         raise ContractViolation("\n".join(str(v) for v in violations))
 
@@ -65,7 +74,7 @@ class SigningAuth(requests.auth.AuthBase):
     def __init__(self, target):
         self.target = target
         known = {s.value for s in Scheme}
-        methods = [Scheme(m.id) for m in OP.protocol.signature_methods if m.id in known]
+        methods = [Scheme(m.id) for m in target.op.protocol.signature_methods if m.id in known]
         self.schemes = itertools.cycle(methods)
         self.lock = threading.Lock()
 
@@ -107,17 +116,18 @@ def _header_safe(value):
     return value is None or (value.isascii() and value.isprintable())
 
 
-def target_document(resources, own_emulator) -> dict:
-    """The spec's OpenAPI document, narrowed to the target's resources."""
-    document = openapi_document(OP)
+def target_document(op, resources, own_emulator) -> dict:
+    """The spec's OpenAPI document of `op`, narrowed to the target's resources."""
+    document = openapi_document(op)
+    key = op.lifecycle.key
     values = {}
     if resources is not None:
         values = {
-            KEY[0]: [resources.domain],
-            KEY[1]: [resources.app],
-            KEY[2]: list(resources.streams),
+            key[0]: [resources.domain],
+            key[1]: [resources.app],
+            key[2]: list(resources.streams),
         }
-    optional = {p.name for p in OP.parameters if not p.required}
+    optional = {p.name for p in op.parameters if not p.required}
     for operation_object in document["paths"]["/"].values():
         kept = []
         for parameter in operation_object["parameters"]:
@@ -161,32 +171,28 @@ def schemathesis_config(emulator=True):
     )
 
 
-# The schema is built when the module is imported, from the resources the run will use, so that
-# `schema.parametrize()` turns each operation (GET and POST) into a test; how many cases it
+# The schemas are built when the module is imported, from the resources the run will use, so
+# that `schema.parametrize()` turns each operation (GET and POST) into a test; how many cases it
 # generates depends on whether the target is an emulator, which is asked then too.
 OPTIONS = target_options()
-PLANNED = planned_resources(OP, OPTIONS)
-EMULATOR = target_is_emulator(OPTIONS)
-schema = schemathesis.openapi.from_dict(
-    target_document(PLANNED, OPTIONS.target in EMULATOR_TARGETS),
-    config=schemathesis_config(EMULATOR),
-)
+PLANNED = planned_resources(SELECTION.primary, OPTIONS) if OPERATIONS else None
+EMULATOR = target_is_emulator(OPTIONS) if OPERATIONS else False
 
 
-def spec_valid(params) -> bool:
+def spec_valid(op, params) -> bool:
     """Whether the spec's own rules accept these query parameters.
 
     Action and Version must be the operation's, and the operation's parameters must pass its
     checks. Other parameters are not the operation's business: the spec's checks do not refuse
     them (and the signature placeholder is replaced by the real signature before sending).
     """
-    known = {p.name for p in OP.parameters}
+    known = {p.name for p in op.parameters}
     mine = {k: v for k, v in params.items() if k in known}
     if any(not isinstance(v, str) for v in mine.values()):
         return False  # a repeated or structured value: the spec's parameters are single strings
-    if (params.get(Param.ACTION), params.get(Param.VERSION)) != (OP.name, OP.product.version):
+    if (params.get(Param.ACTION), params.get(Param.VERSION)) != (op.name, op.product.version):
         return False
-    return OP.check_parameters(mine) is None
+    return op.check_parameters(mine) is None
 
 
 @pytest.fixture(scope="module")
@@ -216,50 +222,68 @@ def transport_kwargs(target):
     return {"base_url": target.endpoint}
 
 
-@schema.parametrize()
-@settings_for(profile_settings(), emulator=EMULATOR, profile=profile_name())
-def test_openapi_cases(case, target, signed_session, transport_kwargs, exchanges):
-    params = case.query or {}
-    real_stream = params.get(KEY[2]) in target.resources.streams
-    if real_stream and not target.is_emulator:
-        # A real account: generated commands never name a stream that could record.
-        case.query[KEY[2]] = target.absent_stream()
-        params = case.query
-    stream_key = tuple(str(params.get(name, "")) for name in KEY)
-    resources = target.resources
-    named = stream_key[:2] == (resources.domain, resources.app)
-    named = named and stream_key[2] in resources.streams
-    known = target.admin.task_state(*stream_key) if target.admin is not None and named else None
-    response = case.call(session=signed_session, **transport_kwargs)
-    exchanges.record(response)
-    case.validate_response(
-        response,
-        excluded_checks=[positive_data_acceptance, negative_data_rejection],
-        additional_checks=[acscontract_response_contract],
-        transport_kwargs=dict(transport_kwargs),
+def openapi_test(op):
+    """The schemathesis test of `op`: its OpenAPI document, each case signed and judged."""
+    command_name = op.command_parameter.name
+    key = op.lifecycle.key
+    schema = schemathesis.openapi.from_dict(
+        target_document(op, PLANNED, OPTIONS.target in EMULATOR_TARGETS),
+        config=schemathesis_config(EMULATOR),
     )
-    mode = case.meta.generation.mode if case.meta is not None else None
-    outcome = outcome_of(observed(response))
-    command = str(params.get(COMMAND, ""))
-    if mode is not None and mode.is_positive and not spec_valid(params):
-        # The OpenAPI document can be looser than the spec (Python's `$` lets a trailing newline
-        # through a pattern): such a case must get a parameter error, as the spec says (or a RAM
-        # denial, when the bad value names the RAM resource and the key's policies scope it).
-        named = target.resource_parameters()
-        accepted = parameter_errors(OP).union(
-            *(ram_refusals(OP, k) for k, v in named.items() if params.get(k) != v)
+
+    @schema.parametrize()
+    @settings_for(profile_settings(), emulator=EMULATOR, profile=profile_name())
+    def test_openapi_cases(case, target, signed_session, transport_kwargs, exchanges):
+        params = case.query or {}
+        real_stream = params.get(key[2]) in target.resources.streams
+        if real_stream and not target.is_emulator:
+            # A real account: generated commands never name a stream that could record.
+            case.query[key[2]] = target.absent_stream()
+            params = case.query
+        stream_key = tuple(str(params.get(name, "")) for name in key)
+        resources = target.resources
+        named = stream_key[:2] == (resources.domain, resources.app)
+        named = named and stream_key[2] in resources.streams
+        admin = target.admin
+        known = admin.task_state(*stream_key) if admin is not None and named else None
+        response = case.call(session=signed_session, **transport_kwargs)
+        exchanges.record(response)
+        case.validate_response(
+            response,
+            excluded_checks=[positive_data_acceptance, negative_data_rejection],
+            additional_checks=[acscontract_response_contract],
+            transport_kwargs=dict(transport_kwargs),
         )
-        assert outcome in accepted, (
-            f"a request the spec refuses got {outcome} (HTTP {response.status_code}): {params}"
-        )
-    elif mode is not None and mode.is_positive and stream_key[2] == target.absent_stream():
-        assert outcome == OP.check_code("streamOnline"), (
-            f"a stream that does not exist got {outcome} (HTTP {response.status_code}): {params}"
-        )
-    elif mode is not None and mode.is_positive and command:
-        judgement = LifecycleModel(OP, known).observe(command, outcome)
-        assert judgement.acceptable, f"positive case: {judgement.describe()}"
-    elif mode is not None and not mode.is_positive and outcome == OK:
-        assert spec_valid(params), (
-            f"a request the spec refuses was accepted (HTTP {response.status_code}): {params}"
-        )
+        mode = case.meta.generation.mode if case.meta is not None else None
+        outcome = outcome_of(observed(response))
+        command = str(params.get(command_name, ""))
+        if mode is not None and mode.is_positive and not spec_valid(op, params):
+            # The OpenAPI document can be looser than the spec (Python's `$` lets a trailing
+            # newline through a pattern): such a case must get a parameter error, as the spec
+            # says (or a RAM denial, when the bad value names the RAM resource and the key's
+            # policies scope it).
+            named_values = target.resource_parameters(op=op)
+            accepted = parameter_errors(op).union(
+                *(ram_refusals(op, k) for k, v in named_values.items() if params.get(k) != v)
+            )
+            assert outcome in accepted, (
+                f"a request the spec refuses got {outcome} (HTTP {response.status_code}): {params}"
+            )
+        elif mode is not None and mode.is_positive and stream_key[2] == target.absent_stream():
+            assert outcome == op.check_code("streamOnline"), (
+                f"a stream that does not exist got {outcome} (HTTP {response.status_code}): "
+                f"{params}"
+            )
+        elif mode is not None and mode.is_positive and command:
+            judgement = LifecycleModel(op, known).observe(command, outcome)
+            assert judgement.acceptable, f"positive case: {judgement.describe()}"
+        elif mode is not None and not mode.is_positive and outcome == OK:
+            assert spec_valid(op, params), (
+                f"a request the spec refuses was accepted (HTTP {response.status_code}): {params}"
+            )
+
+    return test_openapi_cases
+
+
+for _name, _op in OPERATIONS.items():
+    globals()[f"test_openapi_cases_{_name}"] = openapi_test(_op)

@@ -1,10 +1,11 @@
 """Flow control: the spec's per-account limit is honoured, and enforced.
 
-Capacity: traffic at 80% of the limit for a few seconds gets no refusals (polite; runs on every
-target). Enforcement: a burst over the limit gets the throttle code, and no window of the limit's
-length accepts more than the limit (runs against emulators, or with --allow-throttling). On an
-emulator whose admin API moves its clock, time is the emulator's clock, moved forward instead of
-slept.
+Flow control sits in the gateway: the contracts run once, for the run's primary operation (its
+harmless call). Capacity: traffic at 80% of the limit for a few seconds gets no refusals (polite;
+runs on every target). Enforcement: a burst over the limit gets the throttle code, and no window
+of the limit's length accepts more than the limit (runs against emulators, or with
+--allow-throttling). On an emulator whose admin API moves its clock, time is the emulator's
+clock, moved forward instead of slept.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from acscontract.contracts.checks import outcome_of
-from acscontract.contracts.pacing import PACING_SHARE
-from acscontract.contracts.plugin import profile_name
-from acscontract.contracts.suite import absent_stream, opening_command, verify
-from acscontract.spec import operation
+from acscontract.contracts.plan import capacity_calls
+from acscontract.contracts.plugin import profile_name, selection
+from acscontract.contracts.suite import harmless_call, verify
 
 pytestmark = pytest.mark.acscontract_area("throttling")
 
-OP = operation()
+# Flow control is the gateway's: the contracts run once, for the run's primary operation.
+OP = selection().primary
 FLOW = OP.flow_control
 THROTTLE_CODES = frozenset(e.code for e in OP.protocol.gateway_errors_in("throttling"))
-CAPACITY_WINDOWS = {"quick": 2, "ci": 2, "selftest": 1, "thorough": 5}
 
 
 def sliding_max(times, width):
@@ -39,23 +39,29 @@ def sliding_max(times, width):
     return best
 
 
+@pytest.fixture(scope="module")
 def harmless(target):
-    return target.params(opening_command(OP), stream=absent_stream(target))
+    """The primary operation's harmless call (its limit documented, or the contracts skip)."""
+    if FLOW.limit is None:
+        pytest.skip(f"{OP.name} documents no flow-control limit, so there is none to check")
+    call = harmless_call(target, OP)
+    if call is None:
+        pytest.skip(f"{OP.name} has no request its spec refuses before it can change anything")
+    return call
 
 
-def test_capacity_below_the_limit_is_served(target, exchanges, pytestconfig):
-    """At 80% of the limit for a few windows, nothing is throttled."""
-    windows = CAPACITY_WINDOWS.get(profile_name(pytestconfig), 2)
-    rate = FLOW.limit * PACING_SHARE / FLOW.per_seconds
-    count = math.ceil(rate * FLOW.per_seconds * windows)
+def test_capacity_below_the_limit_is_served(target, harmless, exchanges, pytestconfig):
+    """At 80% of the limit for a few windows (at most CAPACITY_MAX_CALLS calls), nothing is
+    throttled."""
+    count, rate = capacity_calls(FLOW, profile_name(pytestconfig))
     throttled = []
-    with target.spec_flow_control():
+    with target.spec_flow_control(OP):
         clock = target.steady_clock()
         for index in range(count):
             clock.wait_until(index / rate)
-            response = target.call(harmless(target), retry_throttled=False)
+            response = target.call(harmless.params, retry_throttled=False, operation=OP)
             exchanges.record(response)
-            outcome = verify(target, response, what="capacity")
+            outcome = verify(target, response, op=OP, what="capacity")
             if outcome in THROTTLE_CODES:
                 throttled.append(index)
     assert not throttled, (
@@ -65,15 +71,15 @@ def test_capacity_below_the_limit_is_served(target, exchanges, pytestconfig):
 
 
 @pytest.mark.needs_throttling
-def test_limit_is_enforced(target, exchanges):
+def test_limit_is_enforced(target, harmless, exchanges):
     """A burst of twice the limit is throttled, and no window accepts more than the limit."""
     burst = FLOW.limit * 2
-    with target.spec_flow_control():
+    with target.spec_flow_control(OP):
         clock = target.steady_clock()
 
         def one(_):
             sent = clock.now()
-            response = target.call(harmless(target), expect_throttling=True)
+            response = target.call(harmless.params, expect_throttling=True, operation=OP)
             return sent, response
 
         if target.is_emulator:
@@ -83,7 +89,7 @@ def test_limit_is_enforced(target, exchanges):
                 results = list(pool.map(one, range(burst)))
     for _, response in results:
         exchanges.record(response)
-        verify(target, response, what="burst")
+        verify(target, response, op=OP, what="burst")
     outcomes = [outcome_of(r) for _, r in results]
     throttled = [o for o in outcomes if o in THROTTLE_CODES]
     assert throttled, (

@@ -59,7 +59,7 @@ def test_check_on_the_emulator_passes_and_prints_the_cost_first(capsys):
         "Probe check of the in-process emulator (simulated time): up to 401 calls"
     )
     assert "no throttled calls expected" in err
-    assert "Each call: Command=stop, DomainName=push.example.com" in err
+    assert "Each call: RealTimeRecordCommand: Command=stop, DomainName=push.example.com" in err
     assert "Enforcement is not checked without --allow-throttling" in err
     assert "━" not in err  # no progress bar when stderr is not a terminal
     assert "capacity" in out
@@ -354,3 +354,68 @@ def test_the_polite_calls_share_the_redis_pacing_budget(capsys, tmp_path, redis_
     assert len(keys) == 1  # the schedule of this endpoint
     windows = json.loads(report.read_text())["windows"]
     assert max(w["accepted"] for w in windows) <= 40
+
+
+def _an_operation(**wanted: object) -> str:
+    """The first operation of the product whose spec matches `wanted` (by attribute test)."""
+    from acscontract.contracts.selection import select_operations
+
+    for op in select_operations("all").operations:
+        flow = op.flow_control
+        if wanted.get("limit") is None and flow.limit is not None:
+            continue
+        if wanted.get("limit") == "documented" and flow.limit is None:
+            continue
+        if "writes" in wanted and bool(op.writes) != wanted["writes"]:
+            continue
+        if "lifecycle" in wanted and (op.lifecycle is not None) != wanted["lifecycle"]:
+            continue
+        if wanted.get("required") and not op.required_parameters:
+            continue
+        return op.name
+    raise LookupError(wanted)
+
+
+@pytest.mark.usefixtures("remote_credentials")
+def test_an_operation_without_a_documented_limit_is_refused_before_anything_is_sent(capsys):
+    name = _an_operation(limit=None)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, ANY_REMOTE_CALL, json={"RequestId": "x"})
+        code, out, err = run(
+            capsys, "--target", REMOTE, "--domain", "example.com", "--operation", name
+        )
+        assert len(mock.calls) == 0
+    assert code == 2
+    assert f"The spec of {name} documents no flow-control limit" in err
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("RealTimeRecordComand", "did you mean RealTimeRecordCommand?"),
+        ("all", "names 403 operations; the probe measures one"),
+    ],
+)
+def test_the_probe_takes_one_known_operation(capsys, value, message):
+    code, out, err = run(capsys, "--target", "emulator", "--operation", value)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
+
+
+def test_a_writing_operation_is_probed_with_a_request_its_spec_refuses(capsys):
+    """The probe of an operation that writes leaves out a required parameter: every call is
+    refused with a parameter error and changes nothing."""
+    name = _an_operation(limit="documented", writes=True, lifecycle=False, required=True)
+    from acscontract.spec import product_operation
+
+    op = product_operation(OP.product, name)
+    left_out = op.required_parameters[0].name
+    code, out, err = run(capsys, "--target", "emulator", "--operation", name)
+    assert code == 0, err
+    assert f"Each call: {name} (without its required {left_out}: refused" in err
+    assert f"{left_out}=" not in err.split("Each call:")[1].splitlines()[0]
+    assert "The endpoint behaves as documented." in out + err

@@ -149,3 +149,38 @@ def test_outcome_of(responses):
         e.code for e in OP.protocol.gateway_errors_in("permission")
     }
     assert outcome_of(Observed(502, {}, "bad gateway")) == "HTTP 502"
+
+
+def test_the_check_registry_refuses_a_bad_or_repeated_id():
+    from acscontract.contracts import checks
+
+    def described(checker, seen):
+        """A check."""
+        return []
+
+    with pytest.raises(ValueError, match="registered twice"):
+        checks._registered(CHECK_IDS[0])(described)
+    with pytest.raises(ValueError, match="not kebab-case"):
+        checks._registered("Not_Kebab")(described)
+    with pytest.raises(ValueError, match="no docstring"):
+        checks._registered("a-new-check")(lambda checker, seen: [])
+    assert tuple(checks._REGISTRY) == CHECK_IDS  # nothing was added by the refusals
+    with pytest.raises(ValueError, match="is not a registered response check"):
+        checks.Violation("a-new-check", "message")
+
+
+def test_only_runs_the_named_checks(responses):
+    from acscontract.contracts.checks import OUTCOME_CHECKS, SHAPE_CHECKS
+
+    assert set(CHECK_IDS) == SHAPE_CHECKS | OUTCOME_CHECKS
+    assert not SHAPE_CHECKS & OUTCOME_CHECKS
+    # A 5xx HTML page to a valid request breaks a shape check and an outcome check.
+    bad = observed(responses["missing"], status=502, text="<html>bad gateway</html>")
+    everything = ids(CHECKS.check(bad, valid_request=True))
+    assert {"json-body", "no-server-error"} <= everything
+    assert (
+        ids(CHECKS.check(bad, valid_request=True, only=SHAPE_CHECKS)) == everything & SHAPE_CHECKS
+    )
+    assert ids(CHECKS.check(bad, valid_request=True, only=OUTCOME_CHECKS)) == {"no-server-error"}
+    with pytest.raises(ValueError, match="no response check is called"):
+        CHECKS.check(bad, only={"no-such-check"})

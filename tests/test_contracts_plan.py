@@ -10,6 +10,7 @@ from acscontract.cli import main
 from acscontract.contracts.plan import ACCOUNT_EXAMPLES, run_plan
 from acscontract.contracts.plugin import PROFILES, settings_of
 from acscontract.contracts.runner import run_contracts
+from acscontract.contracts.selection import select_operations
 from acscontract.contracts.standin import real_account_standin
 from acscontract.contracts.targets import TargetOptions, open_target
 from acscontract.emulator import Emulator, serve_in_thread
@@ -113,6 +114,57 @@ def test_the_cli_prints_the_plan_first_and_the_cost_last(standin, capsys):
     cost = out.strip().splitlines()[-2]
     requests = standin.counts.requests
     assert cost == (
-        f"Sent {requests} requests; 1 billable recording-starting calls (--max-recordings 1)."
+        f"Sent {requests} requests; 1 billable recording-starting calls (--max-recordings 1); "
+        "0 writes (--max-writes 0)."
     )
     assert standin.counts.recordings == 1
+
+
+WRITING = ("AddLiveAppRecordConfig", "DescribeLiveRecordConfig", "DeleteLiveAppRecordConfig")
+
+
+@pytest.mark.parametrize("max_writes", [0, 1])
+def test_writing_operations_on_a_real_account_stay_within_max_writes(standin, max_writes):
+    """On a real account the valid request of an operation the spec says writes is sent only
+    within --max-writes; its refused requests name a domain that does not exist. The plan states
+    the writes, and the proxy sees no more."""
+    names = ",".join(WRITING)
+    chosen = select_operations(names)
+    assert [op.name for op in chosen.writing] == [
+        "AddLiveAppRecordConfig",
+        "DeleteLiveAppRecordConfig",
+    ]
+    options = TargetOptions(
+        target=standin.url,
+        domain=RESOURCES[0],
+        operation=names,
+        max_writes=max_writes,
+    )
+    with open_target(None, options) as target:
+        assert not target.is_emulator
+        plan = run_plan(
+            chosen.operations,
+            "selftest",
+            settings_of("selftest"),
+            resources=target.resources,
+            deny_keys=len(target.deny_credentials),
+            allow_throttling=False,
+            max_recordings=3,
+            max_writes=max_writes,
+        )
+    assert plan.writes_wanted == 2
+    assert plan.writes == max_writes
+    result = run_contracts(
+        options, profile="selftest", quiet=False, pytest_args=["-p", "no:terminal"]
+    )
+    counts = standin.counts
+    assert result.exit_code == 0, result.areas
+    assert counts.writes == result.summary["writes"] <= max_writes
+    assert counts.recordings == 0
+    assert counts.requests == result.summary["requests"] <= plan.requests
+    # What the budget did not cover is skipped, naming the option.
+    skipped = {r for area in result.areas.values() for r in area["skip_reasons"]}
+    assert any("--max-writes" in reason for reason in skipped), skipped
+    # The writes that were sent are the operations' valid requests, nothing else.
+    assert sum(counts.writes_by_operation.values()) == counts.writes
+    assert set(counts.writes_by_operation) <= {op.name for op in chosen.writing}

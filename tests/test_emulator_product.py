@@ -382,3 +382,31 @@ def test_mock_live_answers_or_refuses_unmodelled_actions_through_the_official_sd
         mock_live(unmodelled="strict")
     with pytest.raises(ValueError, match="both a state and unmodelled"):
         mock_live(state=Emulator(), unmodelled="refuse")
+
+
+def test_a_streams_own_record_configuration_wins_over_its_apps() -> None:
+    """The lifecycle copies from `[$StreamName, ""]`: the stream's own configuration first, even
+    when the app's was there before it (the seed's app configuration is older)."""
+    clock = ManualClock()
+    emulator = Emulator(clock=clock)
+    add = product_operation(PRODUCT, "AddLiveAppRecordConfig")
+    assert add is not None
+    own = {
+        "DomainName": DOMAIN,
+        "AppName": "live",
+        "StreamName": STREAM,
+        "OssEndpoint": "oss-cn-beijing.aliyuncs.com",
+        "OssBucket": "stream-own-bucket",
+        "DelayTime": "20",
+        "RecordFormat.1.Format": "m3u8",
+        "RecordFormat.1.OssObjectPrefix": "own/{StreamName}/{EscapedStartTime}",
+    }
+    added = emulator.handle(signed_request(own, ROOT, action=add.name, operation=add))
+    assert added.status == 200, added.body
+    assert emulator.handle(signed_request(_rtrc("start", "live"), ROOT)).status == 200
+    clock.advance(5)
+    assert emulator.handle(signed_request(_rtrc("stop", "live"), ROOT)).status == 200
+    emulator.advance_clock(20)  # the stream's DelayTime, not the app's nor the default 180 s
+    (recording,) = [r for r in emulator.state.find("recording") if r["StreamName"] == STREAM]
+    assert recording["OssBucket"] == "stream-own-bucket"
+    assert recording["OssEndpoint"] == "oss-cn-beijing.aliyuncs.com"

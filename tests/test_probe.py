@@ -506,3 +506,10 @@ def test_check_against_the_real_http_server_in_real_time():
     span = capacity[-1].sent_at - capacity[0].sent_at
     assert 1.5 < span < 3.0  # paced, not sent at once
     assert result.throttled > 0
+
+
+def test_a_per_minute_limit_is_shown_as_a_share_of_its_window() -> None:
+    # 133.3 calls per second against 10,000 per minute is 80% of the limit, not 1%.
+    finding = capacity_finding([], 10_000 * 0.8 / 60, 10_000, 60.0)
+    assert "80% of the limit 10000 per 60 s" in finding.detail
+    assert "80% of the limit 50 per 1 s" in capacity_finding([], 40, 50).detail

@@ -16,6 +16,7 @@ from acscontract.errors import UsageError
 
 if TYPE_CHECKING:
     from acscontract.probe import Attempt, Phase, PhasePlan, ProbeResult, Target
+    from acscontract.spec import Operation
 
 __all__ = ["probe"]
 
@@ -30,7 +31,8 @@ EXIT_INCONCLUSIVE = 3
 
 @click.group()
 def probe() -> None:
-    """Probe the operation's flow control (RealTimeRecordCommand: 50 calls/s per account)."""
+    """Probe an operation's flow control (by default RealTimeRecordCommand: 50 calls/s per
+    account)."""
 
 
 class _ProgressDisplay:
@@ -98,6 +100,7 @@ def _target(
     throttle: str | None,
     real_time: bool,
     pacing_store: str | None = None,
+    operation: Operation | None = None,
 ) -> Target:
     from acscontract.probe import emulator_target, http_target
 
@@ -115,7 +118,9 @@ def _target(
                 "--pacing-store paces calls to an endpoint over HTTP; the in-process emulator "
                 "has no budget to share. Leave it out, or give --target a URL."
             )
-        return emulator_target(seed=seed, throttle=throttle, simulated=not real_time)
+        return emulator_target(
+            seed=seed, throttle=throttle, simulated=not real_time, operation=operation
+        )
     if seed is not None or throttle is not None or real_time:
         raise UsageError(
             "--seed, --throttle and --real-time configure the in-process emulator; they apply "
@@ -131,7 +136,7 @@ def _target(
     store = store_for(pacing_store) if pacing_store else None
     if store is not None:
         store.check()
-    return http_target(target, store=store)
+    return http_target(target, store=store, operation=operation)
 
 
 def _summary(result: ProbeResult, console: Console) -> None:
@@ -207,6 +212,13 @@ def _verdict(result: ProbeResult) -> str:
     required=True,
     metavar="URL|emulator",
     help="The endpoint's URL, or 'emulator' for an in-process emulator.",
+)
+@click.option(
+    "--operation",
+    envvar="ACSCONTRACT_OPERATION",
+    default=None,
+    help="The operation to probe (default RealTimeRecordCommand); its spec must document a "
+    "limit [env ACSCONTRACT_OPERATION].",
 )
 @click.option(
     "--domain",
@@ -285,6 +297,7 @@ def _verdict(result: ProbeResult) -> str:
 )
 def rate_limit(
     target: str,
+    operation: str | None,
     domain: str | None,
     app: str | None,
     stream: str | None,
@@ -301,22 +314,33 @@ def rate_limit(
     throttle: str | None,
     real_time: bool,
 ) -> int:
-    """Probe the per-account rate limit of the endpoint.
+    """Probe the per-account rate limit of an operation of the endpoint.
 
     check (the default) is polite enough for a real account: it paces at 80% of the limit and
     expects no throttling; with --allow-throttling it also sends twice the limit for 2 s and
     expects throttling that holds the limit. measure (emulators, or a sacrificial account with
     --allow-throttling) estimates the limit, the burst and the kind of limiter.
 
-    Every call is the operation's harmless command on an app and stream that should not exist;
-    see https://github.com/acscontract/acscontract/blob/main/docs/probe.md. Exit 0 when the
+    Every call changes nothing: the reference operation's harmless command on an app and stream
+    that should not exist, an operation's example request when it only reads, or a request its
+    spec refuses when it writes; see
+    https://github.com/acscontract/acscontract/blob/main/docs/probe.md. An operation whose spec
+    documents no limit is refused before anything is sent. Exit 0 when the
     endpoint behaves as documented (check) or the measured limit agrees with the expected one
     (measure), 1 when not, 2 on bad usage or when the probe had to stop (a permission, signature
     or credential error), 3 when the run was too small to tell (inconclusive).
     """
     from acscontract import probe as probe_api
     from acscontract.contracts.preflight import check_output_path
+    from acscontract.contracts.selection import select_operations
 
+    chosen = select_operations(operation)
+    if len(chosen.operations) != 1:
+        raise UsageError(
+            f"--operation {operation!r} names {len(chosen.operations)} operations; the probe "
+            "measures one operation's limit, so name one."
+        )
+    op = chosen.primary
     # The outputs first: a run never ends by losing its result.
     if json_path is not None:
         check_output_path(json_path, "--json")
@@ -326,7 +350,12 @@ def rate_limit(
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
     the_target = _target(
-        target, seed=seed, throttle=throttle, real_time=real_time, pacing_store=pacing_store
+        target,
+        seed=seed,
+        throttle=throttle,
+        real_time=real_time,
+        pacing_store=pacing_store,
+        operation=op,
     )
     settings = probe_api.ProbeSettings(
         mode=probe_api.Mode(mode),
@@ -336,18 +365,20 @@ def rate_limit(
         max_calls=max_calls,
         seconds=seconds,
     )
-    plan = probe_api.plan_for(the_target, settings)
+    plan = probe_api.plan_for(the_target, settings, op)
     resources = probe_api.Resources(
         domain=domain or the_target.domain,
         app=app or probe_api.PROBE_APP,
         stream=stream or probe_api.PROBE_STREAM,
     )
-    from acscontract.spec import operation
-
-    call = probe_api.probe_call(operation(), resources)
+    call = probe_api.probe_request(op, resources)
     err.print(plan.describe(the_target.label), soft_wrap=True)
     err.print(
-        "Each call: " + ", ".join(f"{k}={v}" for k, v in call) + ".",
+        f"Each call: {op.name}"
+        + (f" ({call.note})" if call.note else "")
+        + ": "
+        + ", ".join(f"{k}={v}" for k, v in call.params)
+        + ".",
         soft_wrap=True,
     )
     if mode == "check" and not allow_throttling:
@@ -359,7 +390,7 @@ def rate_limit(
         err.print(f"Note: {note}", soft_wrap=True)
     with _ProgressDisplay(err) as display:
         result = probe_api.run_probe(
-            the_target, settings, resources=resources, observer=display, plan=plan
+            the_target, settings, resources=resources, operation=op, observer=display, plan=plan
         )
     if json_path is not None:
         probe_api.write_json(result, json_path)

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from acscontract.contracts.budget import DEFAULT_MAX_RECORDINGS
+from acscontract.contracts.budget import DEFAULT_MAX_RECORDINGS, DEFAULT_MAX_WRITES
 from acscontract.errors import UsageError
 
 __all__ = ["run"]
@@ -38,6 +38,8 @@ AREAS = {
     "throttling": "80% of the limit is served; a burst over it is throttled, no window exceeds it",
     "ram": "a key whose policies deny the operation gets 403 with AccessDeniedDetail",
     "schemathesis": "schemathesis over the spec's OpenAPI 3.1 document, with signed requests",
+    "workflow": "configure, record, find the files: the recording family's operations together "
+    "(emulators)",
 }
 
 
@@ -60,14 +62,16 @@ def _target_problem(options: Any) -> str | None:
         Credentials.from_env()
     except Exception as exc:  # noqa: BLE001 - the credential error is the message
         return f"The target {options.target} needs credentials. {exc}"
-    absent = [name for name in ("domain", "app", "stream") if not getattr(options, name)]
+    absent = [name for name in options.resource_names if not getattr(options, name)]
     if absent:
         names = ", ".join(f"--{n}" for n in absent)
-        return (
-            f"The target {options.target} needs {names} (or the ACSCONTRACT_ variables): an "
-            "online stream of a domain and app with a record configuration, which the contracts "
-            "may start and stop recording on."
+        what = (
+            "an online stream of a domain and app with a record configuration, which the "
+            "contracts may start and stop recording on"
+            if len(options.resource_names) > 1
+            else "a domain of the account, which the operations' requests name"
         )
+        return f"The target {options.target} needs {names} (or the ACSCONTRACT_ variables): {what}."
     return None
 
 
@@ -93,30 +97,41 @@ def _parallel_problem(options: Any, pytest_args: tuple[str, ...]) -> str | None:
 
 
 def _overview(console: Console, options: Any) -> None:
-    from acscontract.spec import operation
+    from acscontract.contracts.selection import select_operations
 
-    op = operation()
-    table = Table(title=f"{op.qualified_name}: what the contract suite checks", expand=False)
+    chosen = select_operations(options.operation)
+    op = chosen.primary
+    table = Table(title=f"{chosen.describe()}: what the contract suite checks", expand=False)
     table.add_column("area", style="bold")
     table.add_column("checks")
+    from acscontract.contracts.workflow import recording_families
+
+    families = recording_families(chosen.operations)
     for name, text in AREAS.items():
+        if name == "workflow" and not any(f.covered_by(chosen.operations) for f in families):
+            continue  # the workflow runs only when its whole family is selected
         table.add_row(name, text)
     flow = op.flow_control
-    console.print(
-        Panel(
-            Text(
-                f"{op.title}. {len(op.parameters)} parameters "
-                f"({', '.join(p.name for p in op.required_parameters)} required); "
-                f"{len(op.all_error_codes)} documented error codes; limit {flow.limit} per "
-                f"{flow.per} per {flow.scope}.\nTarget: {options.target}"
-            ),
-            title="acscontract run",
-        )
+    limit = "no documented limit" if flow.limit is None else f"limit {flow.limit} per {flow.per}"
+    text = (
+        f"{op.qualified_name}: {op.title}. {len(op.parameters)} parameters "
+        f"({', '.join(p.name for p in op.required_parameters) or 'none'} required); "
+        f"{len(op.all_error_codes)} documented error codes; {limit} per {flow.scope}."
     )
+    if len(chosen.operations) > 1:
+        text = (
+            f"{chosen.describe()}: {len(chosen.lifecycle)} with a lifecycle, "
+            f"{len(chosen.modelled)} more modelled, {len(chosen.lean) - len(chosen.modelled)} "
+            f"schema-only; {sum(1 for o in chosen.operations if o.writes)} the spec says write."
+            f"\nGateway, RAM and throttling against {text}"
+        )
+    console.print(Panel(Text(f"{text}\nTarget: {options.target}"), title="acscontract run"))
     console.print(table)
 
 
 def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
+    from acscontract.contracts.plugin import skip_line
+
     areas: Mapping[str, Mapping[str, Any]] = summary.get("areas", {})
     target = summary.get("target") or "?"
     table = Table(title=f"Contract areas against {target}")
@@ -147,8 +162,10 @@ def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
     details.add_column("what")
     for name, result in areas.items():
         reasons: Mapping[str, int] = result.get("skip_reasons", {})
+        skipped_operations = result.get("skipped_operations", {})
         for reason, count in reasons.items():
-            details.add_row(name, Text(f"skipped {count}: {reason}", style="yellow"))
+            line = skip_line(reason, skipped_operations)
+            details.add_row(name, Text(f"skipped {count}: {line}", style="yellow"))
         for note in result.get("notes", []):
             details.add_row(name, Text(str(note)))
     if details.row_count:
@@ -222,6 +239,22 @@ def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
     help="Successful recording-starting calls (billable) allowed on a real account.",
 )
 @click.option(
+    "--operation",
+    envvar="ACSCONTRACT_OPERATION",
+    default=None,
+    help="The operations under contract: a name (RealTimeRecordCommand, the default), names "
+    "separated by commas, or all.",
+)
+@click.option(
+    "--max-writes",
+    type=click.IntRange(min=0),
+    envvar="ACSCONTRACT_MAX_WRITES",
+    default=DEFAULT_MAX_WRITES,
+    show_default=True,
+    help="Requests that could change state, of operations the spec says write, allowed on a "
+    "real account.",
+)
+@click.option(
     "--pacing-store",
     envvar="ACSCONTRACT_PACING_STORE",
     help="redis://HOST:PORT/DB: share the pacing budget with every machine naming it "
@@ -256,6 +289,8 @@ def run(
     admin_token: str | None,
     allow_throttling: bool,
     max_recordings: int,
+    operation: str | None,
+    max_writes: int,
     pacing_store: str | None,
     with_probe: bool,
     lint_paths: tuple[Path, ...],
@@ -270,8 +305,10 @@ def run(
     """
     from acscontract.contracts.preflight import check_output_path
     from acscontract.contracts.runner import run_contracts
+    from acscontract.contracts.selection import select_operations
     from acscontract.contracts.targets import TargetOptions
 
+    select_operations(operation)  # an unknown name ends the run here, with one line
     options = TargetOptions(
         target=target,
         domain=domain,
@@ -285,6 +322,8 @@ def run(
         allow_throttling=allow_throttling,
         pacing_store=pacing_store,
         max_recordings=max_recordings,
+        operation=operation,
+        max_writes=max_writes,
         run_id=uuid.uuid4().hex,
     )
     problem = _target_problem(options) or _parallel_problem(options, pytest_args)
@@ -364,74 +403,85 @@ def run(
 def _preflight_and_plan(console: Console, options: Any, profile: str) -> int:
     """Check the target (URL targets), then print the plan; return the requests sent."""
     from acscontract.contracts.preflight import preflight
+    from acscontract.contracts.selection import select_operations
     from acscontract.contracts.targets import EMULATOR_TARGETS, open_target
-    from acscontract.spec import operation
 
-    op = operation()
-    with open_target(op, options) as opened:
+    chosen = select_operations(options.operation)
+    with open_target(chosen.primary, options) as opened:
         sent = 0
         if options.target not in EMULATOR_TARGETS:
             sent = preflight(opened).requests
-        _plan_table(console, op, opened, options, profile)
+        _plan_table(console, chosen, opened, options, profile)
     return sent
 
 
-def _plan_table(console: Console, op: Any, target: Any, options: Any, chosen: str) -> None:
+def _plan_table(console: Console, chosen: Any, target: Any, options: Any, profile: str) -> None:
     """The plan: against an emulator one line; against a real account, per profile, the most
-    requests and recordings a run can cost, and the least time its pacing needs."""
-    from acscontract.client import pacing_budget
+    requests, recordings and writes a run can cost, and the least time its pacing needs."""
+    from acscontract.contracts.pacing import paced_flow, pacing_budget
     from acscontract.contracts.plan import run_plan
     from acscontract.contracts.plugin import PROFILES, settings_of
 
     if target.is_emulator or target.store is None:
         console.print(
             f"Plan against {target.description}: an emulator, so nothing is billed and nothing "
-            f"is paced; profile {chosen}.",
+            f"is paced; {chosen.describe()}, profile {profile}.",
             soft_wrap=True,
         )
         return
-    flow = op.flow_control
-    budget = pacing_budget(flow)
+    if len(chosen.operations) == 1:
+        flow = paced_flow(chosen.primary)
+        paced = f"paced at most {pacing_budget(flow)} calls per {flow.per}"
+    else:
+        paced = "each operation paced under 80% of its own limit"
     console.print(
-        f"Plan against {target.description} (no admin API: a real account); paced at most "
-        f"{budget} calls per {flow.per} ({target.store.description}); at most "
-        f"{options.recording_limit} billable recordings (--max-recordings).",
+        f"Plan against {target.description} (no admin API: a real account); {chosen.describe()}, "
+        f"{paced} ({target.store.description}); at most {options.recording_limit} billable "
+        f"recordings (--max-recordings) and {options.write_limit} writes (--max-writes).",
         soft_wrap=True,
     )
     table = Table()
-    for column in ("profile", "max requests", "max recordings", "min time"):
+    for column in ("profile", "max requests", "max recordings", "max writes", "min time"):
         table.add_column(column)
     for name in PROFILES:
         plan = run_plan(
-            op,
+            chosen.operations,
             name,
             settings_of(name),
             resources=target.resources,
             deny_keys=len(target.deny_credentials),
             allow_throttling=options.allow_throttling,
             max_recordings=options.recording_limit,
+            max_writes=options.write_limit,
         )
-        seconds = plan.requests * flow.per_seconds / budget
-        mark = " (this run)" if name == chosen else ""
+        mark = " (this run)" if name == profile else ""
         table.add_row(
             f"{name}{mark}",
             f"{plan.requests:,}",
-            f"{plan.recordings} (contracts want {plan.recordings_wanted})",
-            f"{seconds:,.0f} s",
+            f"{plan.recordings} (want {plan.recordings_wanted})",
+            f"{plan.writes} (want {plan.writes_wanted})",
+            f"{plan.seconds:,.0f} s",
         )
     console.print(table)
 
 
 def _cost_line(summary: Mapping[str, Any], preflight: int, options: Any) -> str:
+    from acscontract.contracts.selection import select_operations
+
     requests = int(summary.get("requests", 0)) + preflight
     recordings = int(summary.get("recordings", 0))
+    writes = int(summary.get("writes", 0))
+    # Against an emulator, writes are shown where the run has operations that write.
+    count_writes = bool(select_operations(options.operation).writing)
     if options.target in ("emulator", "emulator-http") or "emulator at" in str(
         summary.get("target") or ""
     ):
-        return f"Sent {requests} requests; {recordings} recordings started on the emulator."
+        also = f" and {writes} writes" if count_writes else ""
+        return f"Sent {requests} requests; {recordings} recordings started{also} on the emulator."
     return (
         f"Sent {requests} requests; {recordings} billable recording-starting calls "
-        f"(--max-recordings {options.recording_limit})."
+        f"(--max-recordings {options.recording_limit}); {writes} writes (--max-writes "
+        f"{options.write_limit})."
     )
 
 
@@ -443,25 +493,31 @@ class _Job:
 
 
 def _probe_job(options: Any) -> _Job:
-    """The probe's polite check against the run's target (an in-process emulator by default)."""
+    """The probe's polite check of the run's primary operation against the run's target (an
+    in-process emulator by default)."""
     from acscontract import probe as probe_api
-    from acscontract.spec import operation
+    from acscontract.contracts.selection import select_operations
 
+    op = select_operations(options.operation).primary
+    if op.flow_control.limit is None:
+        return _Job(
+            "rate-limit probe (check)", True, f"not run: {op.name} documents no limit to check"
+        )
     if options.target in ("emulator", "emulator-http"):
-        the_target = probe_api.emulator_target()
+        the_target = probe_api.emulator_target(operation=op)
     else:
         from acscontract.client import pacing_store
 
         store = pacing_store(options.pacing_store) if options.pacing_store else None
-        the_target = probe_api.http_target(options.target, store=store)
+        the_target = probe_api.http_target(options.target, store=store, operation=op)
     settings = probe_api.ProbeSettings(mode=probe_api.Mode.CHECK)
     resources = probe_api.Resources(
         domain=options.domain or the_target.domain,
         app=probe_api.PROBE_APP,
         stream=probe_api.PROBE_STREAM,
     )
-    result = probe_api.run_probe(the_target, settings, resources=resources)
-    limit = operation().flow_control.limit
+    result = probe_api.run_probe(the_target, settings, resources=resources, operation=op)
+    limit = op.flow_control.limit
     if result.stop is not None:
         return _Job("rate-limit probe (check)", False, f"stopped: {result.stop.reason}")
     return _Job(

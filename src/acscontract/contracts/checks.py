@@ -1,7 +1,9 @@
 """Response checks derived from the spec; each returns violations a person can act on.
 
-A check never raises for a bad response; it reports. `ResponseChecks(op).check(response)` runs
-all of them. The ids are stable and kebab-case; reports and the summary show them.
+A check never raises for a bad response; it reports. Each check is a function registered under a
+stable kebab-case id (`@_registered("success-schema")`); `CHECK_IDS` is derived from the
+registry, which checks itself at import. `ResponseChecks(op).check(response)` runs all of them,
+in registration order; `only=` runs some (`SHAPE_CHECKS`, `OUTCOME_CHECKS`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,27 +22,17 @@ from acscontract.spec import Operation, error_response_schema, success_response_
 
 __all__ = [
     "CHECK_IDS",
+    "OUTCOME_CHECKS",
+    "SHAPE_CHECKS",
     "Observed",
     "ResponseChecks",
     "ResponseLike",
     "Violation",
+    "check_description",
     "checks_for",
     "media_type",
     "outcome_of",
 ]
-
-CHECK_IDS = (
-    "json-body",
-    "success-schema",
-    "error-envelope",
-    "documented-code",
-    "status-matches-code",
-    "request-id",
-    "content-type",
-    "no-server-error",
-    "expected-outcome",
-)
-"""Every check id, in the order the checks run."""
 
 
 class ResponseLike(Protocol):
@@ -72,8 +64,44 @@ class Violation:
     check: str
     message: str
 
+    def __post_init__(self) -> None:
+        if self.check not in _REGISTRY:
+            raise ValueError(f"{self.check!r} is not a registered response check")
+
     def __str__(self) -> str:
         return f"[{self.check}] {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What every check reads of one response, parsed once."""
+
+    response: ResponseLike
+    status: int
+    body: Mapping[str, Any] | None
+    valid_request: bool
+    accepted: Collection[str] | None
+
+
+_Check = Callable[["ResponseChecks", _Seen], Iterable[Violation]]
+_REGISTRY: dict[str, _Check] = {}
+_KEBAB = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+
+def _registered(check_id: str) -> Callable[[_Check], _Check]:
+    """Register a check under `check_id`; checks run in the order they are registered."""
+
+    def register(check: _Check) -> _Check:
+        if not _KEBAB.fullmatch(check_id):
+            raise ValueError(f"check id {check_id!r} is not kebab-case")
+        if check_id in _REGISTRY:
+            raise ValueError(f"check id {check_id!r} is registered twice")
+        if not (check.__doc__ or "").strip():
+            raise ValueError(f"check {check_id!r} has no docstring to describe it")
+        _REGISTRY[check_id] = check
+        return check
+
+    return register
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -145,136 +173,199 @@ class ResponseChecks:
         *,
         valid_request: bool = False,
         accepted: Collection[str] | None = None,
+        only: Collection[str] | None = None,
     ) -> list[Violation]:
-        """Every violation of `response`.
+        """Every violation of `response`, check by check in `CHECK_IDS` order.
 
         `valid_request` says the request was valid, so a server error is a violation.
         `accepted` lists the outcomes (`ok` or codes) the spec allows for the request sent.
+        `only` limits the run to these check ids (`SHAPE_CHECKS`, `OUTCOME_CHECKS`).
         """
-        found: list[Violation] = []
-        status = response.status
+        if only is not None:
+            unknown = sorted(set(only) - set(_REGISTRY))
+            if unknown:
+                raise ValueError(f"no response check is called {', '.join(unknown)}")
         body = _body(response)
-        if not isinstance(body, dict):
-            found.append(
-                Violation(
-                    "json-body",
-                    f"HTTP {status}: the body is not a JSON object: {_short(response.text)!r}.",
-                )
-            )
-        elif status == 200:
-            found.extend(self._success_checks(body))
-        else:
-            found.extend(self._error_checks(status, body))
-        found.extend(self._content_type(response))
-        if valid_request and status >= 500:
-            found.append(
-                Violation(
-                    "no-server-error",
-                    f"A valid request got HTTP {status} ({outcome_of(response)}); the spec "
-                    "expects 200 or a documented client or state error.",
-                )
-            )
-        if accepted is not None:
-            outcome = outcome_of(response)
-            if outcome not in accepted:
-                found.append(
-                    Violation(
-                        "expected-outcome",
-                        f"Got {outcome} (HTTP {status}); the spec allows "
-                        f"{', '.join(sorted(accepted))} for this request.",
-                    )
-                )
+        seen = _Seen(
+            response,
+            response.status,
+            body if isinstance(body, dict) else None,
+            valid_request,
+            accepted,
+        )
+        found: list[Violation] = []
+        for check_id, check in _REGISTRY.items():
+            if only is None or check_id in only:
+                found.extend(check(self, seen))
         return found
 
-    def _success_checks(self, body: Mapping[str, Any]) -> list[Violation]:
-        found = [
-            Violation("success-schema", f"The 200 body breaks the success schema: {error.message}.")
-            for error in self._success.iter_errors(body)
-        ]
-        request_id = body.get("RequestId")
-        if not isinstance(request_id, str) or not request_id:
-            found.append(
-                Violation(
-                    "request-id",
-                    f"The 200 body has no RequestId string (got {request_id!r}).",
-                )
-            )
-        return found
 
-    def _error_checks(self, status: int, body: Mapping[str, Any]) -> list[Violation]:
-        found = []
-        for error in self._envelope.iter_errors(body):
-            path = tuple(error.absolute_path)
-            if (path, error.validator) in _REPORTED_ELSEWHERE:
-                continue
-            where = "/".join(str(p) for p in error.absolute_path) or "body"
-            found.append(
-                Violation(
-                    "error-envelope",
-                    f"HTTP {status}: the error envelope is wrong at {where}: {error.message}.",
-                )
-            )
-        request_id = body.get("RequestId")
-        if not isinstance(request_id, str) or not request_id:
-            found.append(
-                Violation(
-                    "request-id", f"HTTP {status}: the error has no RequestId (got {request_id!r})."
-                )
-            )
-        elif self._request_id is not None and not self._request_id.search(request_id):
-            found.append(
-                Violation(
-                    "request-id",
-                    f"HTTP {status}: RequestId {request_id!r} does not match the spec's pattern "
-                    f"{self._request_id.pattern}.",
-                )
-            )
-        code = body.get("Code")
-        if isinstance(code, str) and code:
-            if code not in self._codes:
-                found.append(
-                    Violation(
-                        "documented-code",
-                        f"HTTP {status}: the error code {code!r} is not documented for "
-                        f"{self.op.name} or its gateway.",
-                    )
-                )
-            else:
-                statuses = self.op.documented_statuses(code)
-                if status not in statuses:
-                    found.append(
-                        Violation(
-                            "status-matches-code",
-                            f"{code} came with HTTP {status}; the spec maps it to "
-                            f"{' or '.join(str(s) for s in statuses)}.",
-                        )
-                    )
-        return found
+@_registered("json-body")
+def _json_body(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """The body is a JSON object."""
+    if seen.body is None:
+        text = _short(seen.response.text)
+        yield Violation(
+            "json-body", f"HTTP {seen.status}: the body is not a JSON object: {text!r}."
+        )
 
-    def _content_type(self, response: ResponseLike) -> list[Violation]:
-        raw = _header(response.headers, "content-type")
-        if raw is None:
-            return [Violation("content-type", f"HTTP {response.status}: no Content-Type header.")]
-        media, params = media_type(raw)
-        if media != self._error_media:
-            return [
-                Violation(
-                    "content-type",
-                    f"HTTP {response.status}: Content-Type is {raw!r}; the spec's responses are "
-                    f"{self._error_media}.",
-                )
-            ]
-        if response.status != 200:
-            for key, value in self._error_params.items():
-                if params.get(key) != value:
-                    return [
-                        Violation(
-                            "content-type",
-                            f"HTTP {response.status}: Content-Type is {raw!r}; the spec's error "
-                            f"content type is {self.op.protocol.error_content_type!r}.",
-                        )
-                    ]
-        return []
+
+@_registered("success-schema")
+def _success_schema(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """A 200 body validates against the operation's response schema."""
+    if seen.body is None or seen.status != 200:
+        return
+    for error in checks._success.iter_errors(seen.body):
+        yield Violation(
+            "success-schema", f"The 200 body breaks the success schema: {error.message}."
+        )
+
+
+@_registered("error-envelope")
+def _error_envelope(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """An error body has the protocol's envelope (Code, Message, RequestId, HostId, ...)."""
+    if seen.body is None or seen.status == 200:
+        return
+    for error in checks._envelope.iter_errors(seen.body):
+        path = tuple(error.absolute_path)
+        if (path, error.validator) in _REPORTED_ELSEWHERE:
+            continue
+        where = "/".join(str(p) for p in error.absolute_path) or "body"
+        yield Violation(
+            "error-envelope",
+            f"HTTP {seen.status}: the error envelope is wrong at {where}: {error.message}.",
+        )
+
+
+def _error_code(seen: _Seen) -> str | None:
+    code = None if seen.body is None or seen.status == 200 else seen.body.get("Code")
+    return code if isinstance(code, str) and code else None
+
+
+@_registered("documented-code")
+def _documented_code(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """An error's code is documented for the operation, its product or its gateway."""
+    code = _error_code(seen)
+    if code is not None and code not in checks._codes:
+        yield Violation(
+            "documented-code",
+            f"HTTP {seen.status}: the error code {code!r} is not documented for "
+            f"{checks.op.name} or its gateway.",
+        )
+
+
+@_registered("status-matches-code")
+def _status_matches_code(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """A documented error code comes with the HTTP status the spec maps it to."""
+    code = _error_code(seen)
+    if code is None or code not in checks._codes:
+        return
+    statuses = checks.op.documented_statuses(code)
+    if seen.status not in statuses:
+        yield Violation(
+            "status-matches-code",
+            f"{code} came with HTTP {seen.status}; the spec maps it to "
+            f"{' or '.join(str(s) for s in statuses)}.",
+        )
+
+
+@_registered("request-id")
+def _request_id(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """Every answer carries a RequestId string (an error's in the spec's pattern)."""
+    if seen.body is None:
+        return
+    request_id = seen.body.get("RequestId")
+    if not isinstance(request_id, str) or not request_id:
+        where = "The 200 body has" if seen.status == 200 else f"HTTP {seen.status}: the error has"
+        yield Violation("request-id", f"{where} no RequestId string (got {request_id!r}).")
+    elif (
+        seen.status != 200
+        and checks._request_id is not None
+        and not checks._request_id.search(request_id)
+    ):
+        yield Violation(
+            "request-id",
+            f"HTTP {seen.status}: RequestId {request_id!r} does not match the spec's pattern "
+            f"{checks._request_id.pattern}.",
+        )
+
+
+@_registered("content-type")
+def _content_type(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """The Content-Type is the protocol's (and, on errors, with its parameters)."""
+    raw = _header(seen.response.headers, "content-type")
+    if raw is None:
+        yield Violation("content-type", f"HTTP {seen.status}: no Content-Type header.")
+        return
+    media, params = media_type(raw)
+    if media != checks._error_media:
+        yield Violation(
+            "content-type",
+            f"HTTP {seen.status}: Content-Type is {raw!r}; the spec's responses are "
+            f"{checks._error_media}.",
+        )
+        return
+    if seen.status != 200 and any(params.get(k) != v for k, v in checks._error_params.items()):
+        yield Violation(
+            "content-type",
+            f"HTTP {seen.status}: Content-Type is {raw!r}; the spec's error content type is "
+            f"{checks.op.protocol.error_content_type!r}.",
+        )
+
+
+@_registered("no-server-error")
+def _no_server_error(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """A valid request never gets a server error (5xx)."""
+    if seen.valid_request and seen.status >= 500:
+        yield Violation(
+            "no-server-error",
+            f"A valid request got HTTP {seen.status} ({outcome_of(seen.response)}); the spec "
+            "expects 200 or a documented client or state error.",
+        )
+
+
+@_registered("expected-outcome")
+def _expected_outcome(checks: ResponseChecks, seen: _Seen) -> Iterable[Violation]:
+    """The outcome (`ok` or the error code) is one the spec allows for the request sent."""
+    if seen.accepted is None:
+        return
+    outcome = outcome_of(seen.response)
+    if outcome not in seen.accepted:
+        yield Violation(
+            "expected-outcome",
+            f"Got {outcome} (HTTP {seen.status}); the spec allows "
+            f"{', '.join(sorted(seen.accepted))} for this request.",
+        )
+
+
+CHECK_IDS: tuple[str, ...] = tuple(_REGISTRY)
+"""Every check id, in the order the checks run (derived from the registry)."""
+
+OUTCOME_CHECKS: frozenset[str] = frozenset({"no-server-error", "expected-outcome"})
+"""The checks that judge what a request got (the valid- and invalid-requests areas)."""
+
+SHAPE_CHECKS: frozenset[str] = frozenset(CHECK_IDS) - OUTCOME_CHECKS
+"""The checks that judge the shape of any answer (the response-schema area)."""
+
+
+def check_description(check_id: str) -> str:
+    """The first line of a check's docstring: what it requires of a response."""
+    doc = _REGISTRY[check_id].__doc__ or ""
+    return doc.strip().splitlines()[0]
+
+
+def _verify_registry() -> None:
+    """The registry checks itself at import (as hypothesis checks its `__all__` against its
+    strategy registry): every id was checked when registered (kebab-case, once, described), and
+    the families the areas use name registered checks only."""
+    unknown = sorted(OUTCOME_CHECKS - set(_REGISTRY))
+    if unknown:
+        raise RuntimeError(f"OUTCOME_CHECKS names unregistered checks: {', '.join(unknown)}")
+    if tuple(_REGISTRY) != CHECK_IDS or not CHECK_IDS:
+        raise RuntimeError("CHECK_IDS is not the registry's id list")
+
+
+_verify_registry()
 
 
 _CACHE: dict[int, tuple[Operation, ResponseChecks]] = {}

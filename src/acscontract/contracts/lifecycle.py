@@ -39,6 +39,7 @@ __all__ = [
     "homing_sequence",
     "lifecycle_machine",
     "path_to",
+    "stream_events",
 ]
 
 
@@ -245,7 +246,7 @@ def lifecycle_machine(
         raise LookupError(f"The spec of {op.name} has no lifecycle with a command parameter.")
     lifecycle = op.lifecycle
     commands = list(op.command_parameter.enum or ())
-    interrupt, resume = _stream_events(lifecycle)
+    interrupt, resume = stream_events(lifecycle)
     longest_timer = max(lifecycle.timers.values(), default=0.0)
     checks = checks_for(op)
 
@@ -350,7 +351,7 @@ def lifecycle_machine(
     return RecordingLifecycle
 
 
-def _stream_events(lifecycle: Lifecycle) -> tuple[str, str]:
+def stream_events(lifecycle: Lifecycle) -> tuple[str, str]:
     """The events that take a stream offline and back: the non-timer events, in spec order."""
     plain = [e for e in lifecycle.events if e not in lifecycle.timer_events]
     if len(plain) < 2:
@@ -419,24 +420,29 @@ class TargetStream:
     lifecycle's initial state, so no recording is left running on a real account.
     """
 
-    def __init__(self, target: ContractTarget, stream: str | None = None) -> None:
+    def __init__(
+        self, target: ContractTarget, stream: str | None = None, *, op: Operation | None = None
+    ) -> None:
         if target.resources is None:
             raise LookupError("The target has no resources to drive a stream on.")
         self.target = target
+        self.op = op or target.op
+        """The lifecycle operation whose commands drive the stream."""
         self.stream = stream or target.resources.stream
         self.domain = target.resources.domain
         self.app = target.resources.app
         self.offline = False
         self.last: ResponseLike | None = None
-        lifecycle = target.op.lifecycle
-        command = target.op.command_parameter
+        lifecycle = self.op.lifecycle
+        command = self.op.command_parameter
         if lifecycle is None or command is None:
-            raise LookupError(f"The spec of {target.op.name} has no lifecycle commands.")
+            raise LookupError(f"The spec of {self.op.name} has no lifecycle commands.")
         self.lifecycle = lifecycle
         self.commands = tuple(command.enum or ())
 
     def command(self, trigger: str) -> ResponseLike:
-        response = self.target.call(self.target.params(trigger, self.stream))
+        params = self.target.params(trigger, self.stream, op=self.op)
+        response = self.target.call(params, operation=self.op)
         self.last = response
         return response
 

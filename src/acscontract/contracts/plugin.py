@@ -12,7 +12,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ import pytest
 if TYPE_CHECKING:
     from hypothesis import settings as Settings
 
+    from acscontract.contracts.selection import Selection
     from acscontract.contracts.targets import ContractTarget, TargetOptions
     from acscontract.emulator import Emulator
 
@@ -33,7 +34,9 @@ __all__ = [
     "profile_name",
     "profile_settings",
     "redact",
+    "selection",
     "settings_of",
+    "skip_line",
     "target_options",
 ]
 
@@ -53,6 +56,18 @@ _OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("admin-token", "", "the emulator admin API's bearer token, when it was served with one"),
     ("pacing-store", "", "redis://HOST:PORT/DB shared by every machine (else the file lock store)"),
     ("max-recordings", "3", "successful recording-starting calls allowed on a real account"),
+    (
+        "operation",
+        "",
+        "the operations under contract: a name, names separated by commas, or all (default: "
+        "the reference operation)",
+    ),
+    (
+        "max-writes",
+        "0",
+        "requests that could change state, of operations the spec says write, allowed on a "
+        "real account",
+    ),
     ("run-id", "", "names the run whose workers share one recording budget (generated)"),
     ("profile", "quick", "hypothesis profile: quick, ci or thorough"),
     ("report", "", "write a JSON summary of the contract areas to this file"),
@@ -111,8 +126,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "emulator_traffic: generated traffic that could start recordings on the named stream; "
-        "runs only against emulators.",
+        "emulator_traffic(why): generated traffic that could start recordings or change the "
+        "account; runs only against emulators.",
     )
     config.addinivalue_line(
         "markers",
@@ -120,6 +135,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "account; such contracts run last, after every contract that only expects refusals.",
     )
     _STATE.config = config
+    if option(config, "operation"):
+        # An operation the product does not have ends the session with its one line, before
+        # the contract modules (which parametrize by operation) are collected.
+        from acscontract.errors import UsageError
+
+        try:
+            selection(config)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if not hasattr(config, "workerinput"):
         config.stash[_RUN_ID] = option(config, "run-id") or uuid.uuid4().hex
     else:
@@ -160,6 +184,17 @@ def target_options(config: pytest.Config | None = None) -> TargetOptions:
 
 
 _RUN_ID = pytest.StashKey[str]()
+
+
+def selection(config: pytest.Config | None = None) -> Selection:
+    """The operations of this run (`--acscontract-operation`, else ACSCONTRACT_OPERATION, else
+    the reference operation). Without `config`, the running session's (contract modules call it
+    at import time to parametrize their contracts)."""
+    from acscontract.contracts.selection import select_operations
+
+    config = config if config is not None else _STATE.config
+    value = option(config, "operation") if config is not None else None
+    return select_operations(value or os.environ.get(_env_name("operation")))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -269,9 +304,8 @@ def contract_settings(pytestconfig: pytest.Config, target: ContractTarget) -> Se
 def target(pytestconfig: pytest.Config) -> Iterator[ContractTarget]:
     """The endpoint under contract, from the `acscontract` options (the emulator by default)."""
     from acscontract.contracts.targets import open_target
-    from acscontract.spec import operation
 
-    with open_target(operation(), target_options(pytestconfig)) as opened:
+    with open_target(None, target_options(pytestconfig)) as opened:
         summary = pytestconfig.stash.get(_SUMMARY, None)
         if summary is not None:
             summary.target = opened.description
@@ -394,11 +428,17 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
             "needs the emulator's admin API (GET /_emulator/state did not answer): a real "
             "endpoint cannot be told to interrupt a stream or move its clock"
         )
-    if request.node.get_closest_marker("emulator_traffic") and not contract_target.is_emulator:
+    traffic = request.node.get_closest_marker("emulator_traffic")
+    if traffic is not None and not contract_target.is_emulator:
         pytest.skip(
-            "runs only against an emulator: its generated commands on the named stream would "
-            "start billable recordings on a real account (the documented transitions and the "
-            "unknown-stream properties cover the real account)"
+            "runs only against an emulator: "
+            + (
+                str(traffic.args[0])
+                if traffic.args
+                else "its generated commands on the named stream would start billable "
+                "recordings on a real account (the documented transitions and the "
+                "unknown-stream properties cover the real account)"
+            )
         )
     if (
         request.node.get_closest_marker("needs_throttling")
@@ -410,6 +450,7 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
         )
     requests_before = contract_target.requests_sent
     recordings_before = contract_target.recordings_started
+    writes_before = contract_target.writes_made
     yield
     request.node.user_properties.append(
         ("acscontract_requests", contract_target.requests_sent - requests_before)
@@ -417,20 +458,37 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
     request.node.user_properties.append(
         ("acscontract_recordings", contract_target.recordings_started - recordings_before)
     )
+    request.node.user_properties.append(
+        ("acscontract_writes", contract_target.writes_made - writes_before)
+    )
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    """A contract that the run's recording budget cannot cover is skipped, with the reason."""
-    from acscontract.contracts.budget import RecordingBudgetSpent
+    """A contract that the run's recording or write budget cannot cover is skipped, with the
+    reason."""
+    from acscontract.contracts.budget import BudgetSpent
 
     try:
         return (yield)
-    except RecordingBudgetSpent as exc:
+    except BudgetSpent as exc:
         pytest.skip(str(exc))
 
 
+def _not_applicable(item: pytest.Item) -> bool:
+    """Whether a contract was parametrized over no operation of the run (for example the
+    lifecycle contracts of a run whose operations have none): it is left out, not skipped."""
+    return any(
+        str(mark.kwargs.get("reason", "")).startswith("got empty parameter set")
+        for mark in item.iter_markers("skip")
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Not deselected by the user: these contracts do not exist for this run's operations.
+    gone = {id(i) for i in items if i.get_closest_marker(AREA_MARKER) and _not_applicable(i)}
+    if gone:
+        items[:] = [i for i in items if id(i) not in gone]
     for item in items:
         marker = item.get_closest_marker(AREA_MARKER)
         if marker is not None and marker.args:
@@ -445,6 +503,13 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if item.get_closest_marker(AREA_MARKER) is not None and report.skipped:
+        # The operation a skipped contract was parametrized with: the summary lists them under
+        # one reason instead of repeating it per operation.
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        name = getattr(params.get("op"), "name", None)
+        if isinstance(name, str):
+            report.user_properties.append(("acscontract_operation", name))
     if item.get_closest_marker(AREA_MARKER) is not None and report.failed:
         log = item.stash.get(_EXCHANGES, None)
         if log is not None and log.last:
@@ -463,12 +528,17 @@ class AreaResult:
     failed: int = 0
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
+    skipped_operations: dict[str, list[str]] = field(default_factory=dict)
+    """Per skip reason, the operations of the contracts skipped for it (when parametrized by
+    operation)."""
     first_failure: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
     requests: int = 0
     """Requests the area's contracts sent to the target."""
     recordings: int = 0
     """Successful recording-starting calls they made (billable on a real account)."""
+    writes: int = 0
+    """Successful requests of operations the spec says write, outside a lifecycle."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -476,10 +546,12 @@ class AreaResult:
             "failed": self.failed,
             "skipped": self.skipped,
             "skip_reasons": dict(self.skip_reasons),
+            "skipped_operations": {k: list(v) for k, v in self.skipped_operations.items()},
             "first_failure": self.first_failure,
             "notes": list(self.notes),
             "requests": self.requests,
             "recordings": self.recordings,
+            "writes": self.writes,
         }
 
 
@@ -499,6 +571,17 @@ def _failure_message(report: pytest.TestReport) -> str:
     else:
         message = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else ""
     return redact(message[:2000])
+
+
+def skip_line(reason: str, operations: Mapping[str, Sequence[str]], shown: int = 6) -> str:
+    """`reason`, followed by the operations skipped for it (the first `shown` of them) when
+    the contracts were parametrized by operation."""
+    names = list(operations.get(reason, ()))
+    if not names:
+        return reason
+    listed = ", ".join(names[:shown])
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{reason}: {listed}{more}"
 
 
 class AreaSummary:
@@ -527,12 +610,19 @@ class AreaSummary:
                 result.requests += int(str(value))
             if report.when == "teardown" and key == "acscontract_recordings":
                 result.recordings += int(str(value))
+            if report.when == "teardown" and key == "acscontract_writes":
+                result.writes += int(str(value))
         if report.when == "call" and report.passed:
             result.passed += 1
         elif report.skipped:
             result.skipped += 1
             reason = _skip_reason(report)
             result.skip_reasons[reason] = result.skip_reasons.get(reason, 0) + 1
+            name = props.get("acscontract_operation")
+            if name is not None:
+                names = result.skipped_operations.setdefault(reason, [])
+                if str(name) not in names:
+                    names.append(str(name))
         elif report.failed:
             result.failed += 1
             if result.first_failure is None:
@@ -548,6 +638,7 @@ class AreaSummary:
             "collected": self.collected,
             "requests": sum(r.requests for r in self.areas.values()),
             "recordings": sum(r.recordings for r in self.areas.values()),
+            "writes": sum(r.writes for r in self.areas.values()),
             "areas": {name: result.to_json() for name, result in sorted(self.areas.items())},
         }
 
@@ -569,7 +660,8 @@ class AreaSummary:
             write(f"target: {self.target}")
         write(
             f"requests sent: {sum(r.requests for r in self.areas.values())}; recordings "
-            f"started: {sum(r.recordings for r in self.areas.values())}"
+            f"started: {sum(r.recordings for r in self.areas.values())}; writes: "
+            f"{sum(r.writes for r in self.areas.values())}"
         )
         for name, result in sorted(self.areas.items()):
             write(
@@ -577,7 +669,7 @@ class AreaSummary:
                 f"skipped {result.skipped:>3}"
             )
             for reason, count in result.skip_reasons.items():
-                write(f"    skipped ({count}): {reason}")
+                write(f"    skipped ({count}): {skip_line(reason, result.skipped_operations)}")
             for note in result.notes:
                 write(f"    note: {note}")
             if result.first_failure is not None:

@@ -5,9 +5,10 @@ never ends by losing its result). `preflight` then asks the target, with as litt
 possible:
 
 1. it answers at all;
-2. it accepts the credentials: one harmless signed call (the opening command on a stream that
-   does not exist, so that nothing can start) must get past the gateway: no signature,
-   credential, clock or permission refusal;
+2. it accepts the credentials: one harmless signed call of the run's primary operation (see
+   `acscontract.contracts.suite.harmless_call`: for RealTimeRecordCommand the opening command on
+   a stream that does not exist, so that nothing can start) must get past the gateway: no
+   signature, credential, clock or permission refusal;
 3. the named resources exist: that call must reach the operation's stream check, which needs the
    domain and the app's record configuration; on an emulator the admin API also confirms that
    the stream exists and is online (and that the optional offline stream and app without record
@@ -64,7 +65,8 @@ def preflight(target: ContractTarget) -> PreflightResult:
     # Here, not at the top: `acscontract probe` imports `check_output_path` from this module, and
     # the checks and the suite need hypothesis (the contracts extra).
     from acscontract.contracts.checks import outcome_of
-    from acscontract.contracts.suite import opening_command
+    from acscontract.contracts.selection import has_lifecycle
+    from acscontract.contracts.suite import harmless_call
 
     if not target.usable:
         raise UsageError(target.missing[0])
@@ -73,22 +75,29 @@ def preflight(target: ContractTarget) -> PreflightResult:
     op = target.op
     resources = target.resources
     assert resources is not None  # usable
-    if target.admin is not None:
+    if target.admin is not None and resources.stream:
         _emulator_resources(target)
+    call = harmless_call(target, op)
+    if call is None:
+        raise UsageError(
+            f"{op.name} may change state and has no request its spec refuses before it can, so "
+            "the preflight cannot check the target harmlessly; name another operation first."
+        )
     refusals = GatewayRefusals.for_operation(op)
-    params = target.params(opening_command(op), stream=target.absent_stream())
     sent_before = target.requests_sent
     outcome = ""
     for _ in range(_THROTTLED_ATTEMPTS):
         try:
-            response = target.call(params)
+            response = target.call(call.params, operation=op)
         except TransportError as exc:
             raise UsageError(
                 f"The target {target.endpoint} does not answer ({exc.reason}); check "
                 "--target and that the endpoint is running."
             ) from None
         outcome = outcome_of(response)
-        refusal = refusals.refusal(response.status, response.code)
+        refusal = None
+        if outcome not in call.accepted:
+            refusal = refusals.refusal(response.status, response.code)
         if refusal is not None:
             raise UsageError(
                 f"The target {target.endpoint} refused the preflight call: {refusal.reason}"
@@ -100,6 +109,15 @@ def preflight(target: ContractTarget) -> PreflightResult:
             f"The target {target.endpoint} throttled the preflight call {_THROTTLED_ATTEMPTS} "
             "times: other traffic is using the account's limit. Try again when it is quiet."
         )
+    if not has_lifecycle(op):
+        if outcome not in call.accepted:
+            raise UsageError(
+                f"The target {target.endpoint} answered the preflight call ({op.name}, "
+                f"{call.what}) with {outcome}, where the spec allows "
+                f"{', '.join(sorted(call.accepted))}; check --domain, and that --target is the "
+                "product's endpoint."
+            )
+        return PreflightResult(outcome, target.requests_sent - sent_before)
     stream_code = op.check_code("streamOnline")
     config_code = op.check_code("recordConfig")
     if outcome == config_code:

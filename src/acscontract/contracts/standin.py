@@ -31,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 from acscontract.contracts.budget import recording_commands
 from acscontract.emulator import ADMIN_PREFIX
 from acscontract.signing import Param
-from acscontract.spec import Operation, operation
+from acscontract.spec import Operation, operation, product_operation
 
 __all__ = ["StandIn", "StandInCounts", "real_account_standin"]
 
@@ -46,17 +46,24 @@ class StandInCounts:
 
     requests: int = 0
     recordings: int = 0
+    writes: int = 0
+    """Successful (200) calls of operations the spec says write that have no lifecycle: what
+    could change the account's configuration or bill."""
+    commands: int = 0
+    """Successful (200) commands of operations with a lifecycle (start, stop, ...)."""
     hidden: int = 0
     """Requests to the admin API, refused as a real account would."""
     by_command: dict[str, int] = field(default_factory=dict)
+    writes_by_operation: dict[str, int] = field(default_factory=dict)
     arrivals: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
         """Start counting again from zero."""
         with self.lock:
-            self.requests = self.recordings = self.hidden = 0
+            self.requests = self.recordings = self.writes = self.commands = self.hidden = 0
             self.by_command.clear()
+            self.writes_by_operation.clear()
             self.arrivals.clear()
 
 
@@ -73,23 +80,27 @@ class _Proxy:
         self.upstream = upstream.rstrip("/")
         self.counts = counts
         self.op = op
-        self.starting = recording_commands(op)
-        command = op.command_parameter
-        self.command_name = command.name if command is not None else None
+        self.product = op.product
         self.client = httpx.AsyncClient(timeout=30)
 
-    def _recording(self, query: str, body: bytes, headers: dict[str, str]) -> str | None:
-        """The recording-starting command this request carries, if it is the operation's."""
+    def _call(
+        self, query: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[Operation | None, str | None]:
+        """The product's operation this request calls (None: none), and the lifecycle command it
+        carries, if any."""
         pairs = parse_qsl(query, keep_blank_values=True)
         if body and "form" in headers.get("content-type", ""):
             pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         values = dict(pairs)
         action = values.get(Param.ACTION.value) or headers.get("x-acs-action")
         version = values.get(Param.VERSION.value) or headers.get("x-acs-version")
-        if action != self.op.name or version != self.op.product.version:
-            return None
-        command = values.get(self.command_name or "")
-        return command if command in self.starting else None
+        if not action or version != self.product.version:
+            return None, None
+        op = self.op if action == self.op.name else product_operation(self.product, action)
+        if op is None:
+            return None, None
+        command = op.command_parameter
+        return op, (values.get(command.name) if command is not None else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - lifespan is off
@@ -116,13 +127,20 @@ class _Proxy:
                 content=body,
             )
         )
-        command = self._recording(query, body, headers)
+        op, command = self._call(query, body, headers)
+        succeeded = upstream.status_code == 200
         with self.counts.lock:
             self.counts.requests += 1
             self.counts.arrivals.append(arrived)
-            if command is not None and upstream.status_code == 200:
-                self.counts.recordings += 1
-                self.counts.by_command[command] = self.counts.by_command.get(command, 0) + 1
+            if op is not None and succeeded and command is not None:
+                self.counts.commands += 1
+                if command in recording_commands(op):
+                    self.counts.recordings += 1
+                    self.counts.by_command[command] = self.counts.by_command.get(command, 0) + 1
+            elif op is not None and succeeded and op.writes is not None:
+                self.counts.writes += 1
+                by_op = self.counts.writes_by_operation
+                by_op[op.name] = by_op.get(op.name, 0) + 1
         response = Response(
             upstream.content,
             status_code=upstream.status_code,

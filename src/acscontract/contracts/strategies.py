@@ -12,11 +12,13 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from acscontract.signing import Scheme
-from acscontract.spec import Operation, Parameter, request_schema
+from acscontract.spec import Operation, Parameter, encode, request_schema
 
 __all__ = [
     "OK",
@@ -34,6 +36,8 @@ __all__ = [
     "schemes",
     "sequences",
     "signed_as",
+    "signings",
+    "structured_value",
     "valid_parameters",
     "valid_requests",
 ]
@@ -46,6 +50,7 @@ _CONTROL = tuple(chr(c) for c in (*range(0x20), 0x7F))
 _TEXT = st.characters(exclude_categories=("Cs", "Cc"))
 # Long enough to be "oversized" for any plausible gateway, short enough for one HTTP request line.
 _OVERSIZED = (1025, 4096)
+_SHORT_LIST = 3  # items of a generated array: enough to show repeatList indexes
 SEQUENCE_SIZE = 12
 """The most requests one example of a property sends (see `sequences`)."""
 
@@ -62,6 +67,7 @@ class InvalidKind:
     UNKNOWN_ACTION = "unknown-action"
     MISSING_ACTION = "missing-action"
     UNKNOWN_VERSION = "unknown-version"
+    MALFORMED = "malformed-value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +127,14 @@ def schemes(op: Operation) -> st.SearchStrategy[Scheme]:
     return st.sampled_from(_scheme_list(op))
 
 
+def signings(op: Operation) -> list[tuple[str, Scheme]]:
+    """Every (HTTP method, signature scheme) pair the operation takes, in the spec's order."""
+    return [(m, s) for m in _method_names(op) for s in _scheme_list(op)]
+
+
 def signed_as(op: Operation) -> st.SearchStrategy[tuple[str, Scheme]]:
     """(HTTP method, signature scheme) pairs, drawn together (one choice instead of two)."""
-    return st.sampled_from([(m, s) for m in _method_names(op) for s in _scheme_list(op)])
+    return st.sampled_from(signings(op))
 
 
 def _integer_bounds(parameter: Parameter) -> tuple[int, int]:
@@ -162,6 +173,57 @@ def parameter_value(
     return st.text(_TEXT, min_size=min_size, max_size=max_size)
 
 
+def structured_value(parameter: Parameter) -> st.SearchStrategy[list[tuple[str, str]]]:
+    """Valid values of an array or object parameter (repeatList, json or simple), drawn from its
+    schema and encoded as the official SDKs send them: the wire pairs."""
+    schema = parameter.json_schema()
+    validator = Draft202012Validator(schema)
+    values = _schema_values(schema, top=parameter.required).filter(validator.is_valid)
+    return values.map(lambda value: encode(parameter.name, parameter.style, value))
+
+
+def _schema_values(schema: Mapping[str, Any], *, top: bool = False) -> st.SearchStrategy[Any]:
+    """Values of a JSON Schema (as `json_schema` derives them from the metadata): objects with
+    their declared properties only, short arrays, bounded numbers, text without control
+    characters."""
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return st.sampled_from(enum)
+    kind = schema.get("type")
+    properties = schema.get("properties")
+    if kind == "object" or isinstance(properties, Mapping):
+        fields = dict(properties) if isinstance(properties, Mapping) else {}
+        required = set(schema.get("required", ()))
+        # At least one field: an empty object has no wire pairs in a repeatList, which would
+        # leave a gap in the indexes.
+        return st.fixed_dictionaries(
+            {k: _schema_values(v) for k, v in fields.items() if k in required},
+            optional={k: _schema_values(v) for k, v in fields.items() if k not in required},
+        ).filter(lambda value: bool(value) or not fields)
+    if kind == "array":
+        items = schema.get("items")
+        low = max(int(schema.get("minItems", 0)), 1 if top else 0)
+        high = min(int(schema.get("maxItems", _SHORT_LIST)), max(low, _SHORT_LIST))
+        element = _schema_values(items) if isinstance(items, Mapping) else st.text(_TEXT)
+        return st.lists(element, min_size=low, max_size=high)
+    if kind == "integer":
+        return st.integers(schema.get("minimum"), schema.get("maximum"))
+    if kind == "number":
+        return st.floats(
+            schema.get("minimum"), schema.get("maximum"), allow_nan=False, allow_infinity=False
+        )
+    if kind == "boolean":
+        return st.booleans()
+    low = int(schema.get("minLength", 1 if top else 0))
+    high = int(schema.get("maxLength", max(low, 32)))
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        return st.from_regex(pattern, fullmatch=True).filter(
+            lambda v: low <= len(v) <= high and not any(c in _CONTROL for c in v)
+        )
+    return st.text(_TEXT, min_size=low, max_size=high)
+
+
 Fixed = Mapping[str, "str | st.SearchStrategy[str]"]
 
 
@@ -177,8 +239,14 @@ def valid_parameters(
     fixed = dict(fixed or {})
     wire = request_schema(op)["properties"]
     pinned: dict[str, str] = {}
-    drawn: dict[str, st.SearchStrategy[str]] = {}
-    maybe: dict[str, st.SearchStrategy[str]] = {}
+    drawn: dict[str, st.SearchStrategy[Any]] = {}
+    maybe: dict[str, st.SearchStrategy[Any]] = {}
+
+    def values_of(parameter: Parameter) -> st.SearchStrategy[Any]:
+        if parameter.structured:
+            return structured_value(parameter)
+        return parameter_value(parameter, wire[parameter.name].get("pattern"))
+
     for parameter in op.parameters:
         value = fixed.get(parameter.name)
         if isinstance(value, str):
@@ -186,14 +254,21 @@ def valid_parameters(
         elif value is not None:
             drawn[parameter.name] = value
         elif parameter.required:
-            drawn[parameter.name] = parameter_value(parameter, wire[parameter.name].get("pattern"))
+            drawn[parameter.name] = values_of(parameter)
         elif optional:
-            maybe[parameter.name] = parameter_value(parameter, wire[parameter.name].get("pattern"))
+            maybe[parameter.name] = values_of(parameter)
     order = [p.name for p in op.parameters]
 
-    def assemble(values: dict[str, str]) -> dict[str, str]:
+    def assemble(values: dict[str, Any]) -> dict[str, str]:
         merged = {**pinned, **values}
-        return {name: merged[name] for name in order if name in merged}
+        out: dict[str, str] = {}
+        for name in order:
+            value = merged.get(name)
+            if isinstance(value, list):  # a structured parameter's wire pairs
+                out.update(value)
+            elif value is not None:
+                out[name] = value
+        return out
 
     return st.fixed_dictionaries(drawn, optional=maybe).map(assemble)
 
@@ -265,7 +340,8 @@ def control_characters() -> st.SearchStrategy[str]:
 
 
 def _with(params: Mapping[str, str], name: str, value: str | None) -> tuple[tuple[str, str], ...]:
-    out = {k: v for k, v in params.items() if k != name}
+    prefix = name + "."
+    out = {k: v for k, v in params.items() if k != name and not k.startswith(prefix)}
     if value is None:
         return tuple(out.items())
     # Keep the spec's parameter order so reports read naturally.
@@ -284,8 +360,8 @@ def _wrong_type_values(parameter: Parameter) -> st.SearchStrategy[str]:
     return st.one_of(
         st.text(string.ascii_letters, min_size=1, max_size=12),
         st.floats(allow_nan=False, allow_infinity=False).map(repr).filter(lambda v: "." in v),
-        st.integers(high + 1, high * 4).map(str),
-        st.integers(low * 4, low - 1).map(str),
+        st.integers(min_value=high + 1, max_value=high + 1 + abs(high) * 3).map(str),
+        st.integers(min_value=low - 1 - abs(low) * 3, max_value=low - 1).map(str),
         st.sampled_from(["0x1F", "1e3", "+", "-", " 1", "true"]),
     )
 
@@ -328,6 +404,8 @@ def _defects(op: Operation) -> st.SearchStrategy[_Defect]:
             )
         if parameter.type == "integer":
             options.append(_wrong_type_values(parameter).map(_defect(InvalidKind.WRONG_TYPE, name)))
+        if not op.refuses_control_characters or parameter.structured:
+            continue
         # A control character inside an otherwise valid value (the request's own, if it has one).
         fallback = parameter_value(parameter, wire[name].get("pattern"))
         options.append(

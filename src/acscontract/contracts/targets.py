@@ -47,18 +47,24 @@ from acscontract.client import (
     Pacer,
     PacingStore,
     PooledTransport,
+    SharedPacer,
     Tamper,
     Transport,
     pacer_for,
+    pacing_interval,
     pacing_store,
 )
 from acscontract.contracts.budget import (
     DEFAULT_MAX_RECORDINGS,
+    DEFAULT_MAX_WRITES,
     RecordingBudget,
     Ticket,
+    WriteBudget,
     recording_commands,
 )
 from acscontract.contracts.checks import outcome_of
+from acscontract.contracts.pacing import paced_flow
+from acscontract.contracts.selection import has_lifecycle, select_operations
 from acscontract.emulator import ADMIN_PREFIX, EmulatorTransport
 from acscontract.errors import UsageError
 from acscontract.signing import Credentials, Scheme
@@ -108,7 +114,11 @@ DEFAULT = _Default.MARKER
 
 @dataclass(frozen=True, slots=True)
 class Resources:
-    """The domain, app and stream the contracts use, and the optional extra resources."""
+    """The domain, app and stream the contracts use, and the optional extra resources.
+
+    A run whose operations have no lifecycle needs the domain only; `app` and `stream` are then
+    empty unless given.
+    """
 
     domain: str
     app: str
@@ -405,6 +415,12 @@ class TargetOptions:
     """A `redis://` URL shared by every machine (may hold a password), else the file store."""
     max_recordings: int | None = None
     """Successful recording-starting calls allowed on a real account (default 3)."""
+    operation: str | None = None
+    """The operations under contract: a name, names separated by commas, or `all` (default: the
+    reference operation)."""
+    max_writes: int | None = None
+    """Requests that could change state, of operations the spec says write, allowed on a real
+    account (default 0)."""
     run_id: str | None = None
     """Names the run whose workers share one recording budget (the plugin sets one)."""
 
@@ -429,6 +445,18 @@ class TargetOptions:
     def recording_limit(self) -> int:
         """The recording budget of a real account."""
         return DEFAULT_MAX_RECORDINGS if self.max_recordings is None else self.max_recordings
+
+    @property
+    def write_limit(self) -> int:
+        """The write budget of a real account."""
+        return DEFAULT_MAX_WRITES if self.max_writes is None else self.max_writes
+
+    @property
+    def resource_names(self) -> tuple[str, ...]:
+        """The resource options a URL target needs for the selected operations: the domain, and
+        the app and stream when an operation with a lifecycle is selected."""
+        needs_stream = select_operations(self.operation).needs_stream
+        return ("domain", "app", "stream") if needs_stream else ("domain",)
 
 
 def _typed(value: Any, name: str, kind: str) -> Any:
@@ -462,10 +490,14 @@ def _truthy(raw: str, name: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Sending:
-    """One request on its way: whether it may start a recording, and its budget slot."""
+    """One request on its way: whether it may start a recording or write, and its budget slots."""
 
     starts_recording: bool
     ticket: Ticket | None
+    writes: bool = False
+    """Whether it is a request the spec accepts of an operation that writes (it may change
+    state); the lifecycle's commands are the recording budget's."""
+    write_ticket: Ticket | None = None
 
 
 class ContractTarget:
@@ -500,8 +532,15 @@ class ContractTarget:
         max_recordings: int = DEFAULT_MAX_RECORDINGS,
         run_id: str | None = None,
         controls_throttle: bool = False,
+        operations: Sequence[Operation] = (),
+        max_writes: int = DEFAULT_MAX_WRITES,
     ) -> None:
         self.op = op
+        """The run's primary operation (see `Selection.primary`): the preflight's, the
+        gateway's, and the default of `call`."""
+        self.operations: tuple[Operation, ...] = tuple(operations) or (op,)
+        """Every operation of the run."""
+        self._by_action = {o.name: o for o in (op, *self.operations)}
         self.description = description
         self.endpoint = endpoint
         self.resources = resources
@@ -527,21 +566,29 @@ class ContractTarget:
         self.pacer: Pacer = (
             NoPacing()
             if self.store is None
-            else pacer_for(endpoint, op.flow_control, store=self.store, account=account_id)
+            else pacer_for(endpoint, paced_flow(op), store=self.store, account=account_id)
         )
+        self._pacers: dict[str, Pacer] = {op.name: self.pacer}
         self.budget: RecordingBudget | None = None
+        self.write_budget: WriteBudget | None = None
         if self.store is not None:
-            key = f"recordings:{run_id or 'unnamed-run'}:{endpoint.rstrip('/').lower()}"
-            self.budget = RecordingBudget(self.store, key, max_recordings)
+            where = f"{run_id or 'unnamed-run'}:{endpoint.rstrip('/').lower()}"
+            self.budget = RecordingBudget(self.store, f"recordings:{where}", max_recordings)
+            self.write_budget = WriteBudget(self.store, f"writes:{where}", max_writes)
         self._throttle_codes = frozenset(
             e.code for e in op.protocol.gateway_errors_in("throttling")
         )
-        self._recording_commands = recording_commands(op)
+        self._recording_commands = {
+            o.name: recording_commands(o) for o in self._by_action.values() if has_lifecycle(o)
+        }
         self._counter_lock = threading.Lock()
         self.requests_sent = 0
         """Requests this process sent to the target (admin calls not included)."""
         self.recordings_started = 0
         """Successful recording-starting calls this process made (billable on a real account)."""
+        self.writes_made = 0
+        """Successful requests this process sent of operations the spec says write, other than
+        the lifecycle's commands (bounded by the write budget on a real account)."""
 
     def __repr__(self) -> str:
         return f"ContractTarget({self.description!r}, endpoint={self.endpoint!r})"
@@ -597,25 +644,34 @@ class ContractTarget:
             raise UsageError(self.missing[0] if self.missing else "The target has no resources.")
         return self.resources.stream if self.is_emulator else self.absent_stream()
 
-    def traffic_parameters(self) -> dict[str, str]:
+    def traffic_parameters(self, op: Operation | None = None) -> dict[str, str]:
         """The lifecycle key parameters generated traffic uses (see `traffic_stream`)."""
-        return self.resource_parameters(self.traffic_stream)
+        return self.resource_parameters(self.traffic_stream, op=op)
+
+    def operation_of(self, action: str | None, version: str | None) -> Operation | None:
+        """The run's operation a request with this Action and Version calls, if any."""
+        if action is None or version != self.op.product.version:
+            return None
+        return self._by_action.get(action)
 
     def starts_recording(
         self, action: str | None, version: str | None, pairs: Sequence[tuple[str, str]]
     ) -> bool:
-        """Whether a request could start a recording: the operation's own Action and Version, a
-        recording-starting command, and the domain, app and one of the streams of the target."""
-        if action != self.op.name or version != self.op.product.version:
+        """Whether a request could start a recording: a lifecycle operation's own Action and
+        Version, a recording-starting command, and the domain, app and one of the streams of the
+        target."""
+        op = self.operation_of(action, version)
+        if op is None or op.name not in self._recording_commands or self.resources is None:
             return False
-        command = self.op.command_parameter
-        lifecycle = self.op.lifecycle
-        if command is None or lifecycle is None or self.resources is None:
+        command = op.command_parameter
+        lifecycle = op.lifecycle
+        if command is None or lifecycle is None or len(lifecycle.key) != 3:
             return False
         values: dict[str, list[str]] = {}
         for name, value in pairs:
             values.setdefault(name, []).append(value)
-        if not any(v in self._recording_commands for v in values.get(command.name, [])):
+        starting = self._recording_commands[op.name]
+        if not any(v in starting for v in values.get(command.name, [])):
             return False
         domain, app, stream = lifecycle.key
         return (
@@ -624,26 +680,69 @@ class ContractTarget:
             and any(s in self.resources.streams for s in values.get(stream, []))
         )
 
+    def may_write(
+        self, action: str | None, version: str | None, pairs: Sequence[tuple[str, str]]
+    ) -> bool:
+        """Whether a request could change state outside a lifecycle: it calls an operation the
+        spec says writes (`Operation.writes`), that has no lifecycle, with parameters the spec's
+        own rules accept. A request the spec refuses (a missing or malformed parameter) is
+        refused before it can change anything."""
+        op = self.operation_of(action, version)
+        if op is None or op.writes is None or has_lifecycle(op):
+            return False
+        return op.check_parameters(dict(pairs)) is None
+
     def begin(
         self, action: str | None, version: str | None, pairs: Sequence[tuple[str, str]]
     ) -> Sending:
-        """Before sending a request: a recording budget slot when it could start a recording on
-        a real account (RecordingBudgetSpent, with nothing sent, when none is left)."""
+        """Before sending a request: on a real account, a recording budget slot when it could
+        start a recording, and a write budget slot when it could change state (a BudgetSpent,
+        with nothing sent, when none is left)."""
         starts = self.starts_recording(action, version, pairs)
+        writes = self.may_write(action, version, pairs)
         ticket = self.budget.take() if starts and self.budget is not None else None
-        return Sending(starts, ticket)
+        write_ticket = None
+        if writes and self.write_budget is not None:
+            try:
+                write_ticket = self.write_budget.take()
+            except BaseException:
+                if ticket is not None and self.budget is not None:
+                    self.budget.settle(ticket, False)
+                raise
+        return Sending(starts, ticket, writes, write_ticket)
 
     def finish(self, sending: Sending, status: int | None) -> None:
-        """After the answer (None: none came): count it, and settle the budget slot."""
+        """After the answer (None: none came): count it, and settle the budget slots."""
         started = sending.starts_recording and status == 200
+        wrote = sending.writes and status == 200
         with self._counter_lock:
             self.requests_sent += 1
             if started:
                 self.recordings_started += 1
+            if wrote:
+                self.writes_made += 1
         if sending.ticket is not None and self.budget is not None:
             self.budget.settle(sending.ticket, started)
+        if sending.write_ticket is not None and self.write_budget is not None:
+            self.write_budget.settle(sending.write_ticket, wrote)
         if self.admin is not None:
             self.admin.invalidate()
+
+    def pacer_of(self, op: Operation | None) -> Pacer:
+        """The pacer of `op`'s requests: on a real account, the target's one schedule, each
+        request spaced by its own operation's interval (see `acscontract.contracts.pacing`)."""
+        if op is None:
+            return self.pacer
+        pacer = self._pacers.get(op.name)
+        if pacer is None:
+            base = self.pacer
+            pacer = (
+                dataclasses.replace(base, interval=pacing_interval(paced_flow(op)))
+                if isinstance(base, SharedPacer)
+                else base
+            )
+            self._pacers[op.name] = pacer
+        return pacer
 
     @contextmanager
     def recordings_for(self, count: int, what: str) -> Iterator[None]:
@@ -666,17 +765,21 @@ class ContractTarget:
         tamper: Tamper = NO_TAMPER,
         expect_throttling: bool = False,
         retry_throttled: bool = True,
+        operation: Operation | None = None,
     ) -> ApiResponse:
-        """Sign and send one request. `action`/`version` default to the operation's; None omits.
+        """Sign and send one request of `operation` (the target's primary one by default).
+        `action`/`version` default to the operation's; None omits.
 
         `expect_throttling` sends unpaced and never retries (for contracts that exceed the limit
         on purpose); `retry_throttled=False` keeps pacing but returns a throttled answer as is.
         """
         client = self.client(credentials)
-        the_action = self.op.name if isinstance(action, _Default) else action
-        the_version = self.op.product.version if isinstance(version, _Default) else version
+        op = operation or self.op
+        the_action = op.name if isinstance(action, _Default) else action
+        the_version = op.product.version if isinstance(version, _Default) else version
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-        retries = self._throttle_retries() if retry_throttled and not expect_throttling else 0
+        pacer = self.pacer_of(self.operation_of(the_action, the_version) or op)
+        retries = self._throttle_retries(op) if retry_throttled and not expect_throttling else 0
         while True:
             stamp = tamper
             if tamper.timestamp is None and self.admin is not None:
@@ -693,7 +796,7 @@ class ContractTarget:
             status: int | None = None
             try:
                 if not expect_throttling:
-                    self.pacer.wait()
+                    pacer.wait()
                 response = client.send(request)
                 status = response.status
             finally:
@@ -701,40 +804,51 @@ class ContractTarget:
             if retries <= 0 or outcome_of(response) not in self._throttle_codes:
                 return response
             retries -= 1
-            time.sleep(self._throttle_pause())
+            time.sleep(self._throttle_pause(op))
 
-    def _throttle_retries(self) -> int:
-        limit = self.op.flow_control.limit or 1
+    def _throttle_retries(self, op: Operation) -> int:
+        limit = paced_flow(op).limit or 1
         return max(3, limit // 5)
 
-    def _throttle_pause(self) -> float:
-        flow = self.op.flow_control
+    def _throttle_pause(self, op: Operation) -> float:
+        flow = paced_flow(op)
         return flow.per_seconds / max(1, (flow.limit or 1)) * 5
 
-    def params(self, command: str, stream: str | None = None, **extra: str) -> dict[str, str]:
-        """Business parameters for `command` on the target's domain, app and `stream`."""
+    def params(
+        self,
+        command: str,
+        stream: str | None = None,
+        *,
+        op: Operation | None = None,
+        **extra: str,
+    ) -> dict[str, str]:
+        """Business parameters for `command` of `op` (the primary operation by default) on the
+        target's domain, app and `stream`."""
         if self.resources is None:
             raise UsageError(self.missing[0] if self.missing else "The target has no resources.")
-        names = self.resource_parameters(stream)
-        command_parameter = self.op.command_parameter
+        the_op = op or self.op
+        names = self.resource_parameters(stream, op=the_op)
+        command_parameter = the_op.command_parameter
         if command_parameter is None:
-            raise LookupError(f"The spec of {self.op.name} has no command parameter.")
-        ordered = {p.name: "" for p in self.op.parameters}
+            raise LookupError(f"The spec of {the_op.name} has no command parameter.")
+        ordered = {p.name: "" for p in the_op.parameters}
         ordered.update(names)
         ordered[command_parameter.name] = command
         ordered.update(extra)
         return {k: v for k, v in ordered.items() if v != ""}
 
     def resource_parameters(
-        self, stream: str | None = None, *, app: str | None = None
+        self, stream: str | None = None, *, app: str | None = None, op: Operation | None = None
     ) -> dict[str, str]:
-        """The lifecycle key parameters (domain, app, stream) filled from the resources."""
+        """The lifecycle key parameters (domain, app, stream) of `op` (the primary operation by
+        default) filled from the resources."""
         if self.resources is None:
             raise UsageError(self.missing[0] if self.missing else "The target has no resources.")
-        lifecycle = self.op.lifecycle
+        the_op = op or self.op
+        lifecycle = the_op.lifecycle
         if lifecycle is None or len(lifecycle.key) != 3:
             raise LookupError(
-                f"The spec of {self.op.name} has no three-part lifecycle key (domain, app, stream)."
+                f"The spec of {the_op.name} has no three-part lifecycle key (domain, app, stream)."
             )
         domain_name, app_name, stream_name = lifecycle.key
         return {
@@ -744,14 +858,14 @@ class ContractTarget:
         }
 
     @contextmanager
-    def spec_flow_control(self) -> Iterator[None]:
-        """While inside, the account has the spec's limit and a fresh window.
+    def spec_flow_control(self, op: Operation | None = None) -> Iterator[None]:
+        """While inside, the account has the spec's limits and `op`'s window is fresh.
 
-        An emulator whose account the run controls gets the spec's limit back for the duration
+        An emulator whose account the run controls gets the spec's limits back for the duration
         (it runs unthrottled otherwise, so that generated traffic is fast); any other target is
-        given one quiet window before and after.
+        given one quiet window of `op` (the primary operation by default) before and after.
         """
-        window = self.op.flow_control.per_seconds
+        window = (op or self.op).flow_control.per_seconds
         if self.controls_throttle and self.admin is not None and self.account_id is not None:
             self.admin.set_account_qps(self.account_id, None)
             try:
@@ -878,13 +992,13 @@ def _denied_keys(seed: Seed, op: Operation, account_id: str, domain: str) -> lis
 def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> ContractTarget:
     from acscontract.emulator import Emulator, OffsetClock
 
-    probe = Emulator(operation=op)
+    probe = Emulator(product=op.product)
     account_id, _, _, _ = _seed_resources(probe.seed)
     seed = probe.seed.to_json()
     for account in seed["accounts"]:
         if account["id"] == account_id:
             account["qps"] = _UNTHROTTLED_QPS
-    emulator = Emulator(seed, clock=OffsetClock(), operation=op)
+    emulator = Emulator(seed, clock=OffsetClock(), product=op.product)
     account_id, creds, resources, inactive = _seed_resources(emulator.seed)
     deny = _denied_keys(emulator.seed, op, account_id, resources.domain)
     admin = EmulatorAdmin(emulator)
@@ -899,6 +1013,7 @@ def _in_process(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         "own_emulator": True,
         "emulator": emulator,
         "controls_throttle": True,
+        "operations": select_operations(options.operation).operations,
     }
     if options.target == "emulator-http":
         from acscontract.emulator import serve_in_thread
@@ -1027,13 +1142,17 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         credentials = Credentials.from_env()
     except Exception as exc:  # noqa: BLE001 - any credential problem is shown as the reason
         missing.append(str(exc))
-    absent = [n for n in ("domain", "app", "stream") if not getattr(options, n)]
+    absent = [n for n in options.resource_names if not getattr(options, n)]
     if absent:
+        what = (
+            "an online stream of a domain and app with a record configuration"
+            if len(options.resource_names) > 1
+            else "a domain of the account"
+        )
         missing.append(
             "The target needs the resources to run against: "
             + ", ".join(f"--{n}" for n in absent)
-            + f" (or {', '.join(ENV_PREFIX + n.upper() for n in absent)}): an online stream of "
-            "a domain and app with a record configuration."
+            + f" (or {', '.join(ENV_PREFIX + n.upper() for n in absent)}): {what}."
         )
     state = _probe_admin(url, session, options.admin_token)
     admin = None
@@ -1055,14 +1174,18 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         if world is not None:
             account_id = world.account.id
             original_qps = world.account.qps
-            if not absent:
+            if not absent and options.stream:
                 extras = _served_extras(op, world, options, admin.streams())
+            elif not absent:
+                extras = {
+                    "deny": _denied_keys(world.seed, op, world.account.id, str(options.domain))
+                }
     resources = None
     if not absent:
         resources = Resources(
             domain=str(options.domain),
-            app=str(options.app),
-            stream=str(options.stream),
+            app=options.app or "",
+            stream=options.stream or "",
             stream_offline=options.stream_offline or extras.get("stream_offline"),
             app_without_config=options.app_without_config or extras.get("app_without_config"),
             spare_streams=extras.get("spare_streams", ()),
@@ -1093,6 +1216,8 @@ def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> Cont
         max_recordings=options.recording_limit,
         run_id=options.run_id,
         controls_throttle=controls,
+        operations=select_operations(options.operation).operations,
+        max_writes=options.write_limit,
     )
 
 
@@ -1121,27 +1246,33 @@ def planned_resources(op: Operation, options: TargetOptions) -> Resources | None
     if options.target in EMULATOR_TARGETS:
         from acscontract.emulator import Emulator
 
-        return _seed_resources(Emulator(operation=op).seed)[2]
-    if options.domain and options.app and options.stream:
+        return _seed_resources(Emulator(product=op.product).seed)[2]
+    if all(getattr(options, name) for name in options.resource_names):
         return Resources(
-            domain=options.domain,
-            app=options.app,
-            stream=options.stream,
+            domain=str(options.domain),
+            app=options.app or "",
+            stream=options.stream or "",
             stream_offline=options.stream_offline,
             app_without_config=options.app_without_config,
         )
     return None
 
 
-def open_target(op: Operation, options: TargetOptions) -> AbstractContextManager[ContractTarget]:
-    """The target `options` describe, ready to use; leaving the context stops what it started."""
+def open_target(
+    op: Operation | None, options: TargetOptions
+) -> AbstractContextManager[ContractTarget]:
+    """The target `options` describe, ready to use; leaving the context stops what it started.
+
+    `op` is the run's primary operation; None takes the selection's (`Selection.primary`).
+    """
+    primary = op if op is not None else select_operations(options.operation).primary
 
     @contextmanager
     def opened() -> Iterator[ContractTarget]:
         with ExitStack() as stack:
             if options.target in EMULATOR_TARGETS:
-                yield _in_process(op, options, stack)
+                yield _in_process(primary, options, stack)
             else:
-                yield _url_target(op, options, stack)
+                yield _url_target(primary, options, stack)
 
     return opened()

@@ -224,16 +224,19 @@ def _render_node(
             continue
         path = f"{prefix}{name}"
         source = fields.get(path)
+        nested = sub.get("type") == "object" and any(k.startswith(path + ".") for k in fields)
         if isinstance(source, Mapping):
             value: Any = template_value(str(source["template"]), record, resource, layout)
             rendered = _convert(value, sub, None, layout)
-        elif isinstance(source, str) or name in record:
+        elif isinstance(source, str) or (name in record and not nested):
             field_name = source if isinstance(source, str) else name
             if field_name not in record:
                 continue
             prop = resource.properties.get(field_name) if resource is not None else None
             rendered = _render_value(record[field_name], sub, prop.type if prop else None, layout)
-        elif sub.get("type") == "object" and any(k.startswith(path + ".") for k in fields):
+        elif nested:
+            # The spec maps fields below this object (TranscodeTemplates.Templates): they win
+            # over a record field of the object's own name.
             rendered = _render_node(record, sub, fields, resource, layout, path + ".") or None
         else:
             continue

@@ -247,12 +247,10 @@ class StateDatabase:
             text, row = _Unfolded.row(batch)
             db = self._db
             try:
-                db.execute("BEGIN")  # the exclusive lock is held since the file was opened
+                # One statement in autocommit mode is one transaction (the exclusive lock is
+                # held since the file was opened): no BEGIN and COMMIT round trips.
                 db.execute("INSERT INTO change (batch) VALUES (?)", (text,))
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
+            except sqlite3.Error as exc:  # a failed statement leaves nothing behind
                 raise StateStoreError(
                     f"{self.path}: the change could not be written ({exc}); it was not applied."
                 ) from None

@@ -13,6 +13,8 @@ records a request changed before the response is sent.
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,9 @@ from typing import Any
 from acscontract.spec import Match, Product, Resource
 
 __all__ = ["Change", "RecordKey", "World", "resolve_match"]
+
+_MAX_KEYS = 64
+"""A match that allows more keys than this is answered by a scan instead of lookups."""
 
 RecordKey = tuple[str, ...]
 """A record's identifier values, in the order its resource declares its identifiers."""
@@ -66,6 +71,23 @@ class _Collection:
     accounts: dict[str, dict[RecordKey, dict[str, Any]]] = field(default_factory=dict)
     # key -> the accounts holding a record with it (keys are unique per account, not globally).
     owners: dict[RecordKey, set[str]] = field(default_factory=dict)
+
+    def keys_for(self, match: Mapping[str, tuple[Any, ...]]) -> list[RecordKey] | None:
+        """Every key a match allows, in the order of its alternatives (the first identifier's
+        first), when it names every identifier with a few values; None otherwise."""
+        options: list[tuple[Any, ...]] = []
+        single = True
+        for name in self.resource.identifiers:
+            values = match.get(name)
+            if not values:
+                return None
+            single = single and len(values) == 1
+            options.append(values)
+        if single:  # the common case: one value each, one key
+            return [tuple(str(values[0]) for values in options)]
+        if math.prod(len(values) for values in options) > _MAX_KEYS:
+            return None
+        return [tuple(map(str, key)) for key in itertools.product(*options)]
 
     def key_if_exact(self, match: Mapping[str, tuple[Any, ...]]) -> RecordKey | None:
         """The one key a match names, when it gives exactly one value for every identifier."""
@@ -194,7 +216,22 @@ class World:
         self, resource: str, account: str, match: Mapping[str, tuple[Any, ...]] | None = None
     ) -> Mapping[str, Any] | None:
         """The account's first record of `resource` that matches, read in place (do not change
-        it), or None."""
+        it), or None.
+
+        When the match names every identifier, "first" follows its alternatives in the spec's
+        order (a stream's own configuration before its app's, for `[$StreamName, ""]`);
+        otherwise it is the oldest matching record.
+        """
+        if match:
+            collection = self._collection(resource)
+            keys = collection.keys_for(match)
+            if keys is not None:
+                records = collection.accounts.get(account) or {}
+                for key in keys:
+                    found = records.get(key)
+                    if found is not None and _matches(found, match):
+                        return found
+                return None
         return next(self._matching(resource, account, match), None)
 
     def put(

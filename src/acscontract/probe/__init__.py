@@ -2,7 +2,9 @@
 
 `check` asks whether an endpoint behaves as documented, politely enough for a real account;
 `measure` estimates the limit, burst and kind of limiter behind an emulator or a sacrificial
-account. Every call names a stream the probe cannot disturb (see `probe_call`). Build a `Target`
+account. Any operation whose spec documents a limit can be probed; every call is one that
+changes nothing (see `probe_request`: a lifecycle's harmless command on a stream the probe cannot
+disturb, a read, or a request the spec refuses). Build a `Target`
 (`http_target`, `emulator_target`), decide a run with `plan_for` (the safety rules live there),
 run it with `run_probe`, and write `write_json` / `write_plot`. See docs/probe.md.
 """
@@ -37,6 +39,7 @@ from acscontract.probe._plan import Ceilings, Mode, PhasePlan, ProbePlan, ProbeS
 from acscontract.probe._probe import (
     PROBE_APP,
     PROBE_STREAM,
+    ProbeCall,
     Resources,
     Target,
     emulator_target,
@@ -44,6 +47,7 @@ from acscontract.probe._probe import (
     http_target,
     plan_for,
     probe_call,
+    probe_request,
     run_probe,
 )
 from acscontract.probe._report import (
@@ -71,6 +75,7 @@ __all__ = [
     "Outcome",
     "Phase",
     "PhasePlan",
+    "ProbeCall",
     "ProbeClock",
     "ProbeObserver",
     "ProbePlan",
@@ -98,6 +103,7 @@ __all__ = [
     "plan_probe",
     "plot_format",
     "probe_call",
+    "probe_request",
     "result_json",
     "run_probe",
     "sliding_max",

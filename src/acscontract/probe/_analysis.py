@@ -287,14 +287,23 @@ def _refill_rate(
     return 2.0 / (lower + upper), True
 
 
-def capacity_finding(attempts: Sequence[Attempt], rate: float, limit: int) -> Finding:
-    """Calls paced under the limit must all get through: zero throttles."""
+def _share(rate: float, limit: int, window: float) -> str:
+    """A rate in calls per second as a share of a limit per window (`80% of the limit 50 per
+    1 s`; 133.3/s against 10,000 per 60 s is 80% too)."""
+    return f"{rate * window / limit:.0%} of the limit {limit} per {window:g} s"
+
+
+def capacity_finding(
+    attempts: Sequence[Attempt], rate: float, limit: int, window: float = 1.0
+) -> Finding:
+    """Calls paced under the limit must all get through: zero throttles. `rate` is in calls per
+    second, `limit` per `window` seconds."""
     throttled = sum(1 for a in attempts if a.outcome is Outcome.THROTTLED)
     sent = len(attempts)
     span = attempts[-1].sent_at - attempts[0].sent_at if len(attempts) > 1 else 0.0
     achieved = (sent - 1) / span if span > 0 else 0.0
     detail = (
-        f"{sent} calls paced at {rate:.1f}/s ({rate / limit:.0%} of the limit {limit}), "
+        f"{sent} calls paced at {rate:.1f}/s ({_share(rate, limit, window)}), "
         f"achieved {achieved:.1f}/s: {throttled} throttled"
     )
     if throttled:
@@ -315,7 +324,8 @@ def enforcement_findings(
     seen = Finding(
         "enforcement-throttles",
         bool(throttled),
-        f"{len(attempts)} calls paced at {rate:.1f}/s ({rate / limit:.1f}x the limit): "
+        f"{len(attempts)} calls paced at {rate:.1f}/s ({rate * window / limit:.1f}x the limit "
+        f"{limit} per {window:g} s): "
         f"{len(throttled)} throttled"
         + ("" if throttled else "; the endpoint does not enforce its documented limit")
         + ".",

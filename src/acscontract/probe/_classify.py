@@ -27,11 +27,16 @@ class ResponseClassifier:
     """
 
     refusals: GatewayRefusals
+    expected: frozenset[str] = frozenset()
+    """Codes the probe's call is built to get (a missing parameter's, for an operation that
+    writes): they passed the gateway's meter, and count as accepted."""
 
     @classmethod
-    def for_operation(cls, operation: Operation) -> ResponseClassifier:
-        """The classifier the spec of `operation` defines."""
-        return cls(GatewayRefusals.for_operation(operation))
+    def for_operation(
+        cls, operation: Operation, expected: frozenset[str] = frozenset()
+    ) -> ResponseClassifier:
+        """The classifier the spec of `operation` defines, for a call built to get `expected`."""
+        return cls(GatewayRefusals.for_operation(operation), expected)
 
     @property
     def throttle_codes(self) -> frozenset[str]:
@@ -49,6 +54,8 @@ class ResponseClassifier:
     def fatal_reason(self, reply: Reply) -> Stop | None:
         """Why `reply` must stop the probe, or None when it need not. Never quotes the body's
         `Message`, which can hold the string to sign."""
+        if reply.code is not None and reply.code in self.expected:
+            return None
         refusal = self.refusals.refusal(reply.status, reply.code, reply.transport_error)
         if refusal is None:
             return None

@@ -1,4 +1,8 @@
-"""Running a probe: which call it sends, against which target, in which order, and the verdict."""
+"""Running a probe: which call it sends, against which target, in which order, and the verdict.
+
+The operation comes from the caller (`--operation` on the command line); the factories and
+`run_probe` fall back to the reference operation when given none.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROBE_APP",
     "PROBE_STREAM",
+    "ProbeCall",
     "Resources",
     "Target",
     "emulator_target",
@@ -49,6 +54,7 @@ __all__ = [
     "http_target",
     "plan_for",
     "probe_call",
+    "probe_request",
     "run_probe",
 ]
 
@@ -92,11 +98,22 @@ class Target:
     pacer: Pacer | None = None
     """Paces the polite calls (the preflight and check's capacity part), shared with every
     process that names the same pacing store; None: unpaced."""
+    operation: Operation | None = None
+    """The operation the transport calls (the reference operation when None)."""
 
     @property
     def simulated(self) -> bool:
         """Whether the run costs no real time."""
         return self.clock.simulated
+
+
+def _the(operation: Operation | None) -> Operation:
+    """`operation`, or the reference operation when None is given."""
+    if operation is not None:
+        return operation
+    from acscontract.spec import operation as reference
+
+    return reference()
 
 
 def http_target(
@@ -106,27 +123,30 @@ def http_target(
     environ: Mapping[str, str] | None = None,
     timeout: float = 10.0,
     store: PacingStore | None = None,
+    operation: Operation | None = None,
 ) -> Target:
-    """A target over HTTP, paced in real time. Credentials default to the standard variables.
+    """A target over HTTP that calls `operation` (the reference operation by default), paced in
+    real time. Credentials default to the standard variables.
 
-    Its polite calls draw from the shared pacing budget (80% of the spec's limit per endpoint)
-    of `store`; without one, a target off this machine uses the file lock store, and one on this
-    machine is not paced.
+    Its polite calls draw from the shared pacing budget (80% of the operation's limit per
+    endpoint) of `store`; without one, a target off this machine uses the file lock store, and
+    one on this machine is not paced.
     """
     from acscontract.client import Client, HttpTransport
     from acscontract.signing import Credentials
-    from acscontract.spec import operation
 
     creds = credentials or Credentials.from_env(environ)
-    op = operation()
+    op = _the(operation)
     client = Client(url, creds, transport=HttpTransport(timeout=timeout))
     parts = urlsplit(url if "://" in url else f"https://{url}")
     label = f"{parts.scheme}://{parts.netloc}{parts.path if parts.path != '/' else ''}"
     loopback = is_loopback_url(url)
     pacer = None
-    if store is not None or not loopback:
+    if op.flow_control.limit is not None and (store is not None or not loopback):
         pacer = pacer_for(url, op.flow_control, store=store or pacing_store())
-    return Target(Caller(client, op, concurrent=True), RealClock(), label, loopback, pacer=pacer)
+    return Target(
+        Caller(client, op, concurrent=True), RealClock(), label, loopback, pacer=pacer, operation=op
+    )
 
 
 def emulator_target(
@@ -163,13 +183,12 @@ def emulator_target(
             "sign with; add one (an access_keys entry without `user`)."
         )
     manual = ManualClock() if simulated else None
-    emulator = Emulator(loaded, clock=manual, throttle=throttle, operation=operation)
+    op = _the(operation)
+    emulator = Emulator(loaded, clock=manual, throttle=throttle, product=op.product)
     clock: ProbeClock = SimulatedClock(manual) if manual is not None else RealClock()
-    from acscontract.spec import operation as spec_operation
-
     credentials = Credentials(key_id, secret)
     client = Client(_EMULATOR_HOST, credentials, transport=EmulatorTransport(emulator))
-    caller = Caller(client, operation or spec_operation(), concurrent=False)
+    caller = Caller(client, op, concurrent=False)
     kind = "simulated time" if simulated else "real time"
     return Target(
         caller,
@@ -178,6 +197,7 @@ def emulator_target(
         True,
         domain=domain,
         emulator=emulator,
+        operation=op,
     )
 
 
@@ -215,40 +235,126 @@ def harmless_command(operation: Operation) -> str:
     )
 
 
-def probe_call(operation: Operation, resources: Resources) -> tuple[tuple[str, str], ...]:
-    """The business parameters of every probe call: the harmless command on the named stream.
+@dataclass(frozen=True, slots=True)
+class ProbeCall:
+    """The call a probe repeats, and how to read its answers.
 
-    The parameter names come from the spec: the command parameter, and the lifecycle's stream
-    key (domain, app, stream).
+    `expected` holds the codes the call is built to get (they count as accepted even when the
+    gateway answers them); `success_stops` says why a 2xx answer means the probe must stop, or is
+    None when a success is harmless (an operation that only reads).
     """
-    lifecycle = operation.lifecycle
-    command = operation.command_parameter
-    if lifecycle is None or command is None or len(lifecycle.key) != 3:
-        raise UsageError(
-            f"The spec of {operation.name} does not key its lifecycle by domain, app and stream, "
-            "which the probe's call needs."
-        )
+
+    params: tuple[tuple[str, str], ...]
+    expected: frozenset[str] = frozenset()
+    success_stops: str | None = None
+    what: str = "the probe's call"
+    note: str = ""
+    """Why this call changes nothing, when its parameters do not show it (printed with them)."""
+
+
+def probe_request(operation: Operation, resources: Resources) -> ProbeCall:
+    """The call the probe repeats for `operation`, chosen from its spec so that it changes
+    nothing:
+
+    - an operation with a lifecycle: its harmless command (`harmless_command`) on the named app
+      and stream, which the operation refuses;
+    - an operation the spec says only reads (`Operation.writes` is None): its example request
+      (the metadata's examples) naming the domain;
+    - any other operation: its example request without its first required parameter, which the
+      spec's own checks refuse before it can change anything (and which the gateway meters as it
+      meters any authenticated call). An operation without a required parameter has no such
+      call: UsageError.
+    """
     if not resources.domain:
         raise UsageError(
-            "The probe needs the streaming domain to name in its calls: pass --domain (or set "
+            "The probe needs the domain to name in its calls: pass --domain (or set "
             "ACSCONTRACT_DOMAIN) to a domain of the account the AccessKey belongs to."
         )
-    domain, app, stream = lifecycle.key
-    return (
-        (command.name, harmless_command(operation)),
-        (domain, resources.domain),
-        (app, resources.app),
-        (stream, resources.stream),
+    lifecycle = operation.lifecycle
+    command = operation.command_parameter
+    if lifecycle is not None and command is not None:
+        if len(lifecycle.key) != 3:
+            raise UsageError(
+                f"The spec of {operation.name} does not key its lifecycle by domain, app and "
+                "stream, which the probe's call needs."
+            )
+        domain, app, stream = lifecycle.key
+        harmless = harmless_command(operation)
+        return ProbeCall(
+            (
+                (command.name, harmless),
+                (domain, resources.domain),
+                (app, resources.app),
+                (stream, resources.stream),
+            ),
+            success_stops=(
+                "it changed a stream's recording state (or this endpoint treats it as a no-op "
+                "success). The probe stopped so as not to disturb a recording. Point --app and "
+                "--stream at names with no record configuration and no live stream (the "
+                "defaults are such names)."
+            ),
+            what=f"{command.name}={harmless}",
+        )
+    from acscontract.spec import example_parameters
+
+    name = operation.product.domain_parameter
+    pairs = tuple(
+        (k, resources.domain if k == name else v) for k, v in example_parameters(operation)
     )
+    if operation.writes is None:
+        return ProbeCall(pairs, what="its example request", note="it only reads")
+    required = operation.required_parameters
+    if not required:
+        raise UsageError(
+            f"{operation.name} may change state ({operation.writes}) and has no required "
+            "parameter to leave out, so the probe has no call its spec refuses before it changes "
+            "anything; probe another operation."
+        )
+    left_out = required[0]
+    prefix = left_out.name + "."
+    refused = tuple((k, v) for k, v in pairs if k != left_out.name and not k.startswith(prefix))
+    problem = operation.check_parameters(dict(refused))
+    expected = frozenset({problem.code}) if problem is not None else frozenset()
+    return ProbeCall(
+        refused,
+        expected=expected,
+        success_stops=(
+            f"the endpoint accepted a request of {operation.name} without its required "
+            f"{left_out.name}, which may have changed something. The probe stopped."
+        ),
+        what=f"without {left_out.name}",
+        note=f"without its required {left_out.name}: refused, so it changes nothing",
+    )
+
+
+def probe_call(operation: Operation, resources: Resources) -> tuple[tuple[str, str], ...]:
+    """The business parameters of every probe call (see `probe_request`)."""
+    return probe_request(operation, resources).params
 
 
 def plan_for(
     target: Target, settings: ProbeSettings, operation: Operation | None = None
 ) -> ProbePlan:
-    """The run `settings` asks for against `target`, checked against the safety rules."""
-    from acscontract.spec import operation as spec_operation
+    """The run `settings` asks for against `target`, checked against the safety rules.
 
-    op = operation or spec_operation()
+    An operation whose spec documents no limit is refused (UsageError, before anything is sent):
+    there is no limit to stay under or to judge against. `--limit` names one to expect instead,
+    on this machine, or with `allow_throttling` anywhere else (a guessed limit may be too high).
+    """
+    op = operation or _the(target.operation)
+    if op.flow_control.limit is None:
+        if settings.limit is None:
+            raise UsageError(
+                f"The spec of {op.name} documents no flow-control limit, so the probe has no "
+                "limit to stay under or to check; probe an operation whose limit is documented "
+                "(or pass --limit with the limit you expect)."
+            )
+        if not target.loopback and not settings.allow_throttling:
+            raise UsageError(
+                f"The spec of {op.name} documents no flow-control limit, and --limit "
+                f"{settings.limit} is a guess that could exceed the real one; against "
+                f"{target.label} that needs --allow-throttling."
+            )
     return plan_probe(
         settings,
         documented_limit=op.flow_control.limit,
@@ -275,16 +381,15 @@ def run_probe(
     preflight call, waits for the limiter to go idle, and sends one dense run at the ceiling rate
     starting mid-window; `estimate_limiter` reads the limit, burst and kind from it.
     """
-    from acscontract.spec import operation as spec_operation
-
-    op = operation or spec_operation()
+    op = operation or _the(target.operation)
     settings = settings or ProbeSettings()
     plan = plan or plan_for(target, settings, op)
     chosen = resources or Resources()
     if chosen.domain is None and target.domain is not None:
         chosen = Resources(target.domain, chosen.app, chosen.stream)
-    params = probe_call(op, chosen)
-    classifier = ResponseClassifier.for_operation(op)
+    call = probe_request(op, chosen)
+    params = call.params
+    classifier = ResponseClassifier.for_operation(op, call.expected)
     runner = Runner(
         target.caller,
         target.clock,
@@ -292,9 +397,10 @@ def run_probe(
         params,
         max_calls=plan.ceilings.max_calls,
         observer=observer,
-        call_label=f"The probe's call ({params[0][0]}={params[0][1]})",
+        call_label=f"The probe's call ({call.what})",
         pacer=target.pacer,
         paced_phases=POLITE_PHASES,
+        success_stops=call.success_stops,
     )
     window = plan.window_s
     started = time.perf_counter()
@@ -322,7 +428,7 @@ def run_probe(
         if not in_phase:
             continue
         if phase.name == "capacity":
-            findings.append(capacity_finding(in_phase, phase.rate, limit))
+            findings.append(capacity_finding(in_phase, phase.rate, limit, window))
         elif phase.name == "enforcement":
             findings.extend(enforcement_findings(in_phase, phase.rate, limit, window))
         elif phase.name == "measure":

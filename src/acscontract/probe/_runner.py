@@ -68,7 +68,8 @@ class ProbeObserver(Protocol):
 
 
 class Runner:
-    """Sends one run's calls and keeps its timeline. Stops at the first fatal answer."""
+    """Sends one run's calls and keeps its timeline. Stops at the first fatal answer, and, when
+    `success_stops` says why a success would be harmful, at the first success."""
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class Runner:
         call_label: str = "the probe's call",
         pacer: Pacer | None = None,
         paced_phases: frozenset[str] = frozenset(),
+        success_stops: str | None = None,
     ) -> None:
         self._caller = caller
         self._clock = clock
@@ -97,6 +99,7 @@ class Runner:
         self._latency = 0.05
         self._pacer = pacer
         self._paced_phases = paced_phases
+        self._success_stops = success_stops
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
@@ -128,13 +131,14 @@ class Runner:
         stop = None
         if outcome is Outcome.FATAL:
             stop = self._classifier.fatal_reason(reply)
-        elif reply.status is not None and 200 <= reply.status < 300:
+        elif (
+            self._success_stops is not None
+            and reply.status is not None
+            and 200 <= reply.status < 300
+        ):
             stop = Stop(
                 "disturbing",
-                f"{self._call_label} succeeded (HTTP {reply.status}), so it changed a stream's "
-                "recording state (or this endpoint treats it as a no-op success). The probe "
-                "stopped so as not to disturb a recording. Point --app and --stream at names "
-                "with no record configuration and no live stream (the defaults are such names).",
+                f"{self._call_label} succeeded (HTTP {reply.status}), so {self._success_stops}",
                 reply.status,
                 reply.code,
             )

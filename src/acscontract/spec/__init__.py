@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         Transition,
         Undocumented,
     )
+    from acscontract.spec._values import encode, json_schema
 
 # Where each public name lives. The modules load on first use, so that reading the action
 # catalog from its cache (what `acscontract ram lint` needs) imports neither YAML nor the
@@ -134,6 +135,7 @@ _LAZY = {
         "Undocumented",
     ),
     "acscontract.spec._terms": ("ConditionKey", "ResourceType"),
+    "acscontract.spec._values": ("encode", "json_schema"),
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -191,11 +193,13 @@ __all__ = [
     "action_catalog",
     "bundled_spec_dir",
     "catalog_for",
+    "encode",
     "error_response_schema",
     "example_parameters",
     "example_value",
     "find_spec_files",
     "import_metadata",
+    "json_schema",
     "load_document",
     "load_operation",
     "openapi_document",

@@ -60,6 +60,9 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _DECIMAL = re.compile(r"^-?[0-9]+$")
+# Effects and metadata operation types that only read (see `Operation.writes`).
+_READING_EFFECTS = frozenset({"read", "list"})
+_READING_OPERATION_TYPES = frozenset({"get", "list"})
 
 
 class Memo(dict[str, Any]):
@@ -688,6 +691,15 @@ class Product:
         """The resource called `name`; KeyError if the product declares none."""
         return self.resources[name]
 
+    @property
+    def domain_parameter(self) -> str | None:
+        """The parameter that names one of the account's domains: the identifier of the
+        resource the seed's domains are (`DomainName` for Live); None when there is none."""
+        if self.seed is None or self.seed.domains not in self.resources:
+            return None
+        identifiers = self.resources[self.seed.domains].identifiers
+        return identifiers[0] if len(identifiers) == 1 else None
+
 
 @dataclass(frozen=True, slots=True)
 class Operation:
@@ -721,6 +733,30 @@ class Operation:
         """Whether the spec declares what the operation does (an `x-effect`), so the emulator
         runs it against its world instead of answering from the response schema."""
         return self.effect is not None
+
+    @property
+    def writes(self) -> str | None:
+        """Why a successful call may change state or bill, as the spec tells; None when the spec
+        says the operation only reads.
+
+        Read from, in order: the RAM assessment (`x-ram.accessLevel.assessed`: writes or
+        billable, which overrides a documented `get`), the declared effect (read and list only
+        read), and the metadata's `operationType` (`get` and `list` only read). An operation whose
+        type is not documented is taken to write: the safe side for a real account.
+        """
+        if self.ram.billable:
+            return "its RAM assessment says a call is billable"
+        if self.ram.writes:
+            return "its RAM assessment says a call writes"
+        if self.effect is not None:
+            if self.effect.kind in _READING_EFFECTS:
+                return None
+            return f"its effect is a {self.effect.kind} of {self.effect.resource}"
+        if self.operation_type in _READING_OPERATION_TYPES:
+            return None
+        if self.operation_type in (None, "none"):
+            return "its operationType is not documented"
+        return f"its operationType is {self.operation_type}"
 
     @property
     def qualified_name(self) -> str:
