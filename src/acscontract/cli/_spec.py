@@ -50,7 +50,7 @@ def _jsonable(value: Any) -> Any:
         return {
             f.name: _jsonable(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.name != "raw"
+            if f.name != "raw" and not f.name.startswith("_")  # memos are not the spec
         }
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
