@@ -825,7 +825,7 @@ def bench_durability(sig: int, rounds: int, writes: int, tmp: Path) -> dict[str,
         with StateDatabase(state) as database:
             emulator.attach(database)
             view = emulator.state
-        stored = {k[2] for k, task in view.tasks.items() if task.state == RECORDING_STATE}
+        stored = {s for s in acknowledged if view.task_state(DOMAIN, APP, s) == RECORDING_STATE}
         acknowledged_total += len(acknowledged)
         lost_total += len(acknowledged - stored)
         codes.append(code)

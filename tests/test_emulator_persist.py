@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from acscontract.emulator import (
 )
 from acscontract.emulator._state import ChangeBatch, StoredState
 from acscontract.signing import Credentials
-from acscontract.spec import operation
+from acscontract.spec import operation, product_operation
 
 OP = operation()
 ACCOUNT = "1999999999999999"
@@ -448,3 +449,79 @@ def test_any_store_failure_undoes_the_change_and_is_not_acknowledged(tmp_path: P
         assert refused.status == OP.protocol.gateway_error_for("internalError").http_status
         assert emulator.state.tasks == {}
         assert emulator.unplanned_errors == 0
+
+
+def _config_order(emulator: Emulator) -> list[str]:
+    return [str(r["AppName"]) for r in emulator.state.find("recordConfig", DomainName=DOMAIN)]
+
+
+def _add_config(emulator: Emulator, app: str) -> int:
+    op = product_operation(OP.product, "AddLiveAppRecordConfig")
+    assert op is not None
+    params = {
+        "DomainName": DOMAIN,
+        "AppName": app,
+        "OssEndpoint": "oss-cn-shanghai.aliyuncs.com",
+        "OssBucket": "bucket",
+        "RecordFormat.1.Format": "m3u8",
+        "RecordFormat.1.OssObjectPrefix": "r/{AppName}/{StreamName}/{EscapedStartTime}",
+    }
+    return emulator.handle(signed_request(params, KEY, action=op.name, operation=op)).status
+
+
+def _delete_config(emulator: Emulator, app: str) -> int:
+    op = product_operation(OP.product, "DeleteLiveAppRecordConfig")
+    assert op is not None
+    params = {"DomainName": DOMAIN, "AppName": app}
+    return emulator.handle(signed_request(params, KEY, action=op.name, operation=op)).status
+
+
+@pytest.mark.parametrize("fold_every", [1, 3, 512])
+def test_the_worlds_order_survives_a_restart(tmp_path: Path, fold_every: int):
+    """Lists answer oldest first, so a restart keeps every record's place: not the store's key
+    order ("s10" before "s2"), and a record deleted and created again goes to the end, whether
+    the change log was folded in between or not."""
+    path = tmp_path / "state.db"
+    apps = ["zeta", "s2", "s10", "alpha", "s1"]
+    with StateDatabase(path, fold_every=fold_every) as database:
+        first = Emulator(SEED, clock=ManualClock())
+        first.attach(database)
+        for app in apps:
+            assert _add_config(first, app) == 200
+        assert _delete_config(first, "s2") == 200
+        assert _add_config(first, "s2") == 200  # created again: now the newest
+        assert _add_config(first, "zeta") != 200  # a conflict changes nothing
+        before = first.snapshot()
+        order = _config_order(first)
+    assert order[-5:] == ["zeta", "s10", "alpha", "s1", "s2"]
+    with StateDatabase(path, fold_every=fold_every) as database:
+        second = Emulator(SEED, clock=ManualClock())
+        assert second.attach(database)
+        assert _config_order(second) == order
+        assert second.snapshot()["world"] == before["world"]
+
+
+def test_a_state_file_from_before_the_order_was_kept_still_opens(tmp_path: Path):
+    path = tmp_path / "state.db"
+    with StateDatabase(path) as database:
+        first = Emulator(SEED, clock=ManualClock())
+        first.attach(database)
+        assert first.handle(signed_request(start_params("s3"), KEY)).status == 200
+    # Rebuild the record table as the earlier format wrote it: no `seq` column.
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE old (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+        "PRIMARY KEY (kind, key)) WITHOUT ROWID;"
+        "INSERT INTO old SELECT kind, key, value FROM record; DROP TABLE record;"
+        "ALTER TABLE old RENAME TO record;"
+    )
+    db.close()
+    with StateDatabase(path) as database:
+        second = Emulator(SEED, clock=ManualClock())
+        assert second.attach(database)
+        assert second.state.task_state(DOMAIN, APP, "s3") == RECORDING
+        assert _add_config(second, "later") == 200
+    with StateDatabase(path) as database:
+        third = Emulator(SEED, clock=ManualClock())
+        assert third.attach(database)
+        assert _config_order(third)[-1] == "later"

@@ -49,13 +49,18 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _FORMAT = "format"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    # `seq` keeps the world's order (a list answers oldest first): a record keeps its place when
+    # it changes and goes to the end when it is created (again).
     "CREATE TABLE IF NOT EXISTS record (kind TEXT NOT NULL, key TEXT NOT NULL, "
-    "value TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID",
+    "value TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, key)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS nonce (until REAL NOT NULL, access_key TEXT NOT NULL, "
     "nonce TEXT NOT NULL, PRIMARY KEY (until, access_key, nonce)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS change (seq INTEGER PRIMARY KEY, batch TEXT NOT NULL)",
 )
-_UPSERT_RECORD = "INSERT OR REPLACE INTO record (kind, key, value) VALUES (?, ?, ?)"
+_UPSERT_RECORD = (
+    "INSERT INTO record (kind, key, value, seq) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
+)
 _DELETE_RECORD = "DELETE FROM record WHERE kind = ? AND key = ?"
 _UPSERT_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
 _ADD_NONCE = "INSERT OR IGNORE INTO nonce (until, access_key, nonce) VALUES (?, ?, ?)"
@@ -135,6 +140,7 @@ class StateDatabase:
         self.fold_every = fold_every
         self._lock = threading.Lock()
         self._unfolded = _Unfolded()
+        self._seq = 0  # the last place taken in the world's order (read from the file)
         _check_folder(self.path)
         _refuse_foreign_file(self.path)
         try:
@@ -187,6 +193,11 @@ class StateDatabase:
         try:
             for statement in _SCHEMA:
                 db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(record)")}
+            if "seq" not in columns:  # a file from before the order was kept: key order
+                db.execute("ALTER TABLE record ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+            found = db.execute("SELECT COALESCE(MAX(seq), 0) FROM record").fetchone()
+            self._seq = int(found[0]) if found else 0
             row = db.execute("SELECT value FROM meta WHERE name = ?", (_FORMAT,)).fetchone()
             if row is None:
                 db.execute(_UPSERT_META, (_FORMAT, _dumps(STORE_FORMAT)))
@@ -218,7 +229,7 @@ class StateDatabase:
                     self._fold()
                 meta_rows = self._db.execute("SELECT name, value FROM meta").fetchall()
                 records = self._db.execute(
-                    "SELECT kind, key, value FROM record ORDER BY kind, key"
+                    "SELECT kind, key, value FROM record ORDER BY kind, seq, key"
                 ).fetchall()
                 nonces = self._db.execute("SELECT access_key, nonce, until FROM nonce").fetchall()
             except sqlite3.Error as exc:
@@ -263,7 +274,10 @@ class StateDatabase:
 
     def _replace(self, batch: ChangeBatch) -> None:
         """The whole state, replacing everything stored (log included). Caller holds the lock."""
-        upserts = [(r.kind, r.key, _dumps(r.value)) for r in batch.records if r.value is not None]
+        upserts = [
+            (r.kind, r.key, _dumps(r.value), seq)
+            for seq, r in enumerate((r for r in batch.records if r.value is not None), start=1)
+        ]
         meta = [(name, _dumps(value)) for name, value in batch.meta.items()]
         nonces = [(until, key, nonce) for key, nonce, until in batch.nonces]
         db = self._db
@@ -284,16 +298,25 @@ class StateDatabase:
                 f"{self.path}: the state could not be written ({exc}); it was not applied."
             ) from None
         self._unfolded = _Unfolded()
+        self._seq = len(upserts)
 
     def _fold(self) -> None:
         """Move the change log into the tables, in one transaction. Caller holds the lock."""
         unfolded = self._unfolded
-        upserts = [(k, key, v) for (k, key), v in unfolded.records.items() if v is not None]
+        first = self._seq + 1  # new records take the next places, in the order they came
+        upserts = [
+            (k, key, v, seq)
+            for seq, ((k, key), v) in enumerate(
+                ((item, v) for item, v in unfolded.records.items() if v is not None), start=first
+            )
+        ]
         deletes = [(k, key) for (k, key), v in unfolded.records.items() if v is None]
         meta = [(name, _dumps(value)) for name, value in unfolded.meta.items()]
         db = self._db
         try:
             db.execute("BEGIN")
+            # A record deleted and created again since the last fold goes to the end.
+            db.executemany(_DELETE_RECORD, sorted(unfolded.reborn))
             db.executemany(_UPSERT_RECORD, upserts)
             db.executemany(_DELETE_RECORD, deletes)
             db.executemany(_UPSERT_META, meta)
@@ -306,6 +329,7 @@ class StateDatabase:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
+        self._seq += len(upserts)
         self._unfolded = _Unfolded()
 
     def close(self) -> None:
@@ -328,10 +352,12 @@ class _Unfolded:
     """The change log's rows since the last fold, merged: the latest value of each record, kept
     as the JSON text the row carried (each value is encoded once, when its change is logged)."""
 
-    __slots__ = ("expired_at", "meta", "nonces", "records", "rows")
+    __slots__ = ("expired_at", "meta", "nonces", "reborn", "records", "rows")
 
     def __init__(self) -> None:
+        # In the order the records first changed; one deleted and created again moves to the end.
         self.records: dict[tuple[str, str], str | None] = {}
+        self.reborn: set[tuple[str, str]] = set()
         self.meta: dict[str, Any] = {}
         self.nonces: list[tuple[float, str, str]] = []
         self.expired_at: float | None = None
@@ -385,7 +411,11 @@ class _Unfolded:
     def add_row(self, row: _Row) -> None:
         records = self.records
         for kind, key, value in row.records:
-            records[(kind, key)] = value
+            item = (kind, key)
+            if value is not None and item in records and records[item] is None:
+                del records[item]  # created again: to the end, as in the world
+                self.reborn.add(item)
+            records[item] = value
         self.meta.update(row.meta)
         self.nonces.extend(row.nonces)
         if row.expired_at is not None:
