@@ -1315,8 +1315,7 @@ def resolve_operation(name: str, spec_dir: Path | None = None) -> Path:
         )
     if not matches:
         known = sorted(
-            {p.stem for p in root.glob("*/*/*.y*ml") if p.suffix in _SPEC_SUFFIXES}
-            - {"product"}
+            {p.stem for p in root.glob("*/*/*.y*ml") if p.suffix in _SPEC_SUFFIXES} - {"product"}
         )
         plain = parts[-1]
         close = [n for n in known if n.lower() == plain.lower()]
