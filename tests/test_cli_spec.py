@@ -204,3 +204,26 @@ def test_the_base_install_is_light() -> None:
     assert len(seen) <= 12, sorted(seen)
     for heavy in ("pytest", "hypothesis", "schemathesis", "matplotlib", "uvicorn", "rich"):
         assert heavy not in seen
+
+
+@pytest.mark.parametrize(
+    ("name", "suggested"),
+    [
+        ("RealTimeRecordComand", "did you mean RealTimeRecordCommand?"),
+        ("realtimerecordcommand", "did you mean RealTimeRecordCommand?"),
+        ("live/2016-11-01/DescribeLiveRecordConfg", "did you mean DescribeLiveRecordConfig"),
+        ("NoSuchThing", None),
+    ],
+)
+def test_an_unknown_operation_is_one_line_with_close_names(
+    capsys: pytest.CaptureFixture[str], name: str, suggested: str | None
+) -> None:
+    code, out, err = run(capsys, "spec", "show", name)
+    assert code == 2
+    assert out == ""
+    (line,) = err.strip().splitlines()
+    assert f"there is no operation {name!r}" in line
+    if suggested is None:
+        assert "did you mean" not in line
+    else:
+        assert suggested in line

@@ -119,6 +119,6 @@ def json_document(data: Any) -> str:
     surrogate (a policy can hold `"\\ud800"`, which is no character) is written as its `\\u`
     escape, so the text is valid JSON that any encoding, UTF-8 included, can write."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    if _SURROGATE.search(text) is not None:
+    if not text.isascii() and _SURROGATE.search(text) is not None:
         text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text + "\n"

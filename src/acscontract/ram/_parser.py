@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,25 @@ class _Object(dict[str, Any]):
     pairs: list[tuple[str, Any]]
 
 
+_state = threading.local()
+"""Whether the document being decoded (in this thread) has an object with a repeated name."""
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    n = len(pairs)
+    if len(obj) != n or (n > 1 and len({k.lower() for k, _ in pairs}) != n):
+        _state.duplicates = True
+        dup = _Object(obj)
+        dup.pairs = pairs
+        return dup
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+"""One decoder for every parse (`json.loads` with arguments builds a new one per call)."""
+
+
 class _Duplicate:
     __slots__ = ("container", "first", "first_offset", "name", "occurrence", "offset")
 
@@ -86,7 +106,7 @@ class SourceMap:
         self._offsets: dict[tuple[str, int, bool], int] | None = None
         self._newlines: list[int] | None = None
         self._duplicates: list[_Duplicate] = []
-        self._index = PositionIndex(text) if unique else None
+        self._index = PositionIndex(text, unique=True) if unique else None
 
     def position(self, pointer: str, occurrence: int, key: bool) -> tuple[int, int]:
         index = self._index
@@ -270,21 +290,11 @@ def parse(
         )
         return ParseResult(None, tuple(problems))
 
-    duplicates_seen = False
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        nonlocal duplicates_seen
-        obj = dict(pairs)
-        n = len(pairs)
-        if len(obj) != n or (n > 1 and len({k.lower() for k, _ in pairs}) != n):
-            duplicates_seen = True
-            dup = _Object(obj)
-            dup.pairs = pairs
-            return dup
-        return obj
-
+    _state.duplicates = False
     try:
-        data = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
+        if text.startswith(_BOM):  # as json.loads says it (the decoder itself does not check)
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        data = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         problems.append(
             _problem(
@@ -344,6 +354,7 @@ def parse(
         )
         return ParseResult(None, tuple(problems))
 
+    duplicates_seen = _state.duplicates
     source_map = SourceMap(text, unique=not duplicates_seen)
     if not isinstance(data, dict):
         line, column = source_map.position("", 0, False)
@@ -365,7 +376,7 @@ def parse(
 
     if duplicates_seen:
         problems.extend(_duplicate_problems(source_map, name))
-    if _SURROGATE_ESCAPE.search(text) is not None or _SURROGATE.search(text) is not None:
+    if _may_hold_surrogate(text):
         problems.extend(_surrogate_problems(data, source_map, name))
 
     document = _build_document(data, name, kind, text, source_map)
@@ -374,6 +385,14 @@ def parse(
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _may_hold_surrogate(text: str) -> bool:
+    """Whether `text` has a lone-surrogate escape or character (the C substring and ASCII tests
+    first: a regular expression over every character of a large policy costs far more)."""
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None:
+        return True
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _surrogate_problems(data: Any, source_map: SourceMap, name: str) -> Iterable[Finding]:

@@ -16,18 +16,20 @@ import json
 import re
 from collections.abc import Callable
 from json.scanner import make_scanner
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["PositionIndex", "find_offset", "line_column"]
 
 _WS = re.compile(r"[ \t\n\r]*")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"[ \t\n\r]*:[ \t\n\r]*', re.DOTALL)
+"""A member's quoted name, the colon and the whitespace up to its value."""
+_NEXT = re.compile(r"[ \t\n\r]*(?:,[ \t\n\r]*)?")
+"""The whitespace after a value, and a comma with the whitespace after it."""
 _NEWLINE = re.compile("\n")
 _scan_value: Callable[[str, int], tuple[Any, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 """The C scanner behind `json.loads`: (value, end offset) of the JSON value at an offset."""
 
 _AMBIGUOUS = (-1, -1)
-_Children = dict[str, tuple[int, int]] | list[int]
 
 
 def _skip(text: str, i: int) -> int:
@@ -40,14 +42,36 @@ def _unescape(part: str) -> str:
     return part.replace("~1", "/").replace("~0", "~") if "~" in part else part
 
 
+class _Container:
+    """The children of one object (name -> (name offset, value offset)) or array (value
+    offsets) found so far, and the offset to resume scanning from (-1: all found)."""
+
+    __slots__ = ("children", "resume")
+
+    def __init__(self, children: dict[str, tuple[int, int]] | list[int], resume: int) -> None:
+        self.children = children
+        self.resume = resume
+
+
+_BROKEN = _Container([], -1)
+"""A scalar, or text that does not parse as a container there."""
+
+
 class PositionIndex:
-    """Offsets of the nodes of one JSON text, indexed container by container on demand."""
+    """Offsets of the nodes of one JSON text, indexed container by container on demand.
 
-    __slots__ = ("_containers", "_lookups", "_newlines", "_text")
+    With `unique` (the caller knows that no object repeats a member name), a container is
+    scanned only as far as the child asked for, and the scan resumes there for a later child:
+    a finding in the first statement does not pay for scanning the others. Otherwise each
+    container is scanned whole, so that a repeated name is known to be ambiguous.
+    """
 
-    def __init__(self, text: str) -> None:
+    __slots__ = ("_containers", "_lookups", "_newlines", "_text", "_unique")
+
+    def __init__(self, text: str, *, unique: bool = False) -> None:
         self._text = text
-        self._containers: dict[str, _Children | None] = {}
+        self._unique = unique
+        self._containers: dict[str, _Container] = {}
         self._newlines: list[int] | None = None
         self._lookups = 0
 
@@ -63,62 +87,98 @@ class PositionIndex:
         current = ""
         containers = self._containers
         for depth, raw in enumerate(parts):
-            if current in containers:
-                children = containers[current]
-            else:
-                children = containers[current] = self._index(i)
-            if children is None:
-                return None
-            if isinstance(children, dict):
-                found = children.get(_unescape(raw))
+            node = containers.get(current)
+            if node is None:
+                node = containers[current] = self._open(i)
+            children = node.children
+            if type(children) is dict:
+                name = _unescape(raw)
+                found = children.get(name)
+                if found is None and node.resume >= 0:
+                    found = self._scan_members(node, name)
                 if found is None or found is _AMBIGUOUS:
                     return None
                 if depth == last and key:
                     return found[0]
                 i = found[1]
             else:
-                if not raw.isdigit() or (raw != "0" and raw.startswith("0")):
+                if node is _BROKEN or not raw.isdigit() or (raw != "0" and raw.startswith("0")):
                     return None
                 position = int(raw)
-                if position >= len(children):
+                if position >= len(children) and node.resume >= 0:
+                    self._scan_items(node, position)
+                    children = node.children
+                items = cast("list[int]", children)
+                if position >= len(items):
                     return None
-                i = children[position]
+                i = items[position]
             current = current + "/" + raw
         return i
 
-    def _index(self, i: int) -> _Children | None:
-        """Where each child of the container at offset `i` starts; None for a scalar or text
-        that does not parse there."""
+    def _open(self, i: int) -> _Container:
+        """The container starting at offset `i`, scanned whole unless names are unique."""
         text = self._text
+        opener = text[i : i + 1]
+        if opener == "{":
+            node = _Container({}, _skip(text, i + 1))
+            if not self._unique:
+                self._scan_members(node, None)
+            return node
+        if opener == "[":
+            node = _Container([], _skip(text, i + 1))
+            if not self._unique:
+                self._scan_items(node, None)
+            return node
+        return _BROKEN
+
+    def _scan_members(self, node: _Container, wanted: str | None) -> tuple[int, int] | None:
+        """Scan an object's members on from where the last scan stopped, up to `wanted` (every
+        member for None); `wanted`'s (name offset, value offset), or None."""
+        text = self._text
+        members = node.children
+        assert isinstance(members, dict)
+        i = node.resume
         try:
-            opener = text[i]
-            if opener == "{":
-                members: dict[str, tuple[int, int]] = {}
-                i = _skip(text, i + 1)
-                while text[i] != "}":
-                    m = _STRING.match(text, i)
-                    if m is None:
-                        return None
-                    quoted = m.group()
-                    name = json.loads(quoted) if "\\" in quoted else quoted[1:-1]
-                    value_at = _skip(text, _skip(text, m.end()) + 1)  # past the colon
-                    members[name] = _AMBIGUOUS if name in members else (i, value_at)
-                    i = _skip(text, _scan_value(text, value_at)[1])
-                    if text[i] == ",":
-                        i = _skip(text, i + 1)
-                return members
-            if opener == "[":
-                items: list[int] = []
-                i = _skip(text, i + 1)
-                while text[i] != "]":
-                    items.append(i)
-                    i = _skip(text, _scan_value(text, i)[1])
-                    if text[i] == ",":
-                        i = _skip(text, i + 1)
-                return items
+            while text[i] != "}":
+                m = _MEMBER.match(text, i)
+                if m is None:
+                    break
+                name = m.group(1)
+                if "\\" in name:
+                    name = json.loads(f'"{name}"')
+                value_at = m.end()
+                found = members[name] = _AMBIGUOUS if name in members else (i, value_at)
+                i = _NEXT.match(text, _scan_value(text, value_at)[1]).end()  # type: ignore[union-attr]
+                if name == wanted:
+                    node.resume = i
+                    return found
+            else:
+                node.resume = -1
+                return None
         except (IndexError, StopIteration, ValueError):
-            return None
+            pass
+        node.children, node.resume = {}, -1  # does not parse here: no answers
         return None
+
+    def _scan_items(self, node: _Container, wanted: int | None) -> None:
+        """Scan an array's items on from where the last scan stopped, until item `wanted` is
+        known (every item for None)."""
+        text = self._text
+        items = node.children
+        assert isinstance(items, list)
+        i = node.resume
+        try:
+            while text[i] != "]":
+                items.append(i)
+                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
+                if wanted is not None and len(items) > wanted:
+                    node.resume = i
+                    return
+            node.resume = -1
+            return
+        except (IndexError, StopIteration, ValueError):
+            pass
+        node.children, node.resume = [], -1  # does not parse here: no answers
 
     def line_column(self, offset: int) -> tuple[int, int]:
         """1-based line and column (in characters) of a character offset."""

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -1313,7 +1314,14 @@ def resolve_operation(name: str, spec_dir: Path | None = None) -> Path:
             "live/2016-11-01/RealTimeRecordCommand, or a plain Name."
         )
     if not matches:
-        raise UsageError(f"there is no operation {name!r} in {root}.")
+        known = sorted(
+            {p.stem for p in root.glob("*/*/*.y*ml") if p.suffix in _SPEC_SUFFIXES} - {"product"}
+        )
+        plain = parts[-1]
+        close = [n for n in known if n.lower() == plain.lower()]
+        close += [n for n in difflib.get_close_matches(plain, known, n=3) if n not in close]
+        hint = f"; did you mean {', '.join(close)}?" if close else "."
+        raise UsageError(f"there is no operation {name!r} in {root}{hint}")
     if len(matches) > 1:
         options = ", ".join(str(m.relative_to(root).with_suffix("")) for m in matches)
         raise UsageError(f"{name!r} is ambiguous; write one of: {options}.")

@@ -144,6 +144,7 @@ class StatementFacts:
     """
 
     __slots__ = (
+        "_where",
         "actions",
         "allow",
         "deny",
@@ -158,6 +159,7 @@ class StatementFacts:
 
     def __init__(self, statement: Statement, facts: CatalogFacts) -> None:
         self.statement = statement
+        self._where: str | None = None
         self.memo: dict[str, Any] = {}
         """Results that several checks share, computed by the first that needs them."""
         effect = statement.effect.value if statement.effect is not None else None
@@ -190,8 +192,13 @@ class StatementFacts:
     @property
     def where(self) -> str:
         """How messages name the statement: `statement 2`, or `statement 2 ('Sid')`."""
-        sid = self.statement.sid_text
-        return f"statement {self.statement.index}" + (f" ({sid!r})" if sid else "")
+        found = self._where
+        if found is None:
+            sid = self.statement.sid_text
+            found = self._where = f"statement {self.statement.index}" + (
+                f" ({sid!r})" if sid else ""
+            )
+        return found
 
     @property
     def effect(self) -> str | None:

@@ -396,6 +396,8 @@ class CatalogFacts:
             found: bool | None = not has_wildcard(specific) and (
                 fold(general) == fold(specific) if ignore_case else False
             )
+        elif not _ends_fit(general, specific, ignore_case):
+            found = False
         else:
             found = _decide(general, specific, ignore_case, budget)
         if found is not None or budget is None or budget.left > 0:
@@ -456,6 +458,31 @@ class CatalogFacts:
                 if candidate.matches(key):
                     return candidate
         return None
+
+
+def literal_ends(text: str) -> tuple[str, str]:
+    """The literal text before the first wildcard of `text` and after its last (both the whole
+    text when it has no wildcard)."""
+    star, mark = text.find("*"), text.find("?")
+    if star < 0:
+        if mark < 0:
+            return text, text
+        first = mark
+    else:
+        first = star if mark < 0 or star < mark else mark
+    last = max(text.rfind("*"), text.rfind("?"))
+    return text[:first], text[last + 1 :]
+
+
+def _ends_fit(general: str, specific: str, ignore_case: bool) -> bool:
+    """A necessary condition for `general` to include `specific`, in a few string operations:
+    each string `specific` matches starts with its literal prefix (a wildcard there could put any
+    other character), so `general`'s literal prefix must start it; likewise for the suffixes."""
+    if ignore_case:
+        general, specific = fold(general), fold(specific)
+    g_head, g_tail = literal_ends(general)
+    s_head, s_tail = literal_ends(specific)
+    return s_head.startswith(g_head) and s_tail.endswith(g_tail)
 
 
 def _decide_pattern(general: str, specific: Pattern, budget: SearchBudget | None) -> bool | None:

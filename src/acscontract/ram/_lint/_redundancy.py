@@ -19,6 +19,7 @@ from acscontract.ram._document import PolicyDocument, Statement, Value
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
 from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._facts import literal_ends
 from acscontract.ram._wildcard import SearchBudget, fold
 
 __all__ = ["CHECKS"]
@@ -243,12 +244,7 @@ class _PrefixIndex:
         return found
 
 
-def _ends(text: str) -> tuple[str, str]:
-    first = min((i for i in (text.find("*"), text.find("?")) if i >= 0), default=-1)
-    if first < 0:
-        return text, text
-    last = max(text.rfind("*"), text.rfind("?"))
-    return text[:first], text[last + 1 :]
+_ends = literal_ends
 
 
 def _note_undecided(context: LintContext, location: Value | Statement, what: str) -> None:

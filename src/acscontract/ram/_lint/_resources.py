@@ -33,11 +33,19 @@ _TEMPLATE_PLACEHOLDER = re.compile(r"\{#([A-Za-z0-9_]+)\}")
 
 
 def _example(context: LintContext) -> str:
-    """The first catalogued ARN template, with `<name>` for each placeholder."""
-    for shapes in context.facts.shapes.values():
-        for shape in shapes:
-            return _TEMPLATE_PLACEHOLDER.sub(r"<\1>", shape.resource_type.arn_template)
-    return "acs:<service>:*:<account>:<relative-id>"
+    """The first catalogued ARN template, with `<name>` for each placeholder (cached)."""
+    memo = context.facts.memo
+    found = memo.get("example-arn")
+    if found is None:
+        found = memo["example-arn"] = next(
+            (
+                _TEMPLATE_PLACEHOLDER.sub(r"<\1>", shape.resource_type.arn_template)
+                for shapes in context.facts.shapes.values()
+                for shape in shapes
+            ),
+            "acs:<service>:*:<account>:<relative-id>",
+        )
+    return cast("str", found)
 
 
 @dataclass(frozen=True, slots=True)
