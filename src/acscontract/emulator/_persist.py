@@ -66,7 +66,10 @@ _UPSERT_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
 _ADD_NONCE = "INSERT OR IGNORE INTO nonce (until, access_key, nonce) VALUES (?, ?, ?)"
 # A WAL of up to this many pages before SQLite folds it into the database (4 KiB each).
 _WAL_PAGES = 1000
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# Records are plain trees of JSON values, so the encoder need not look for cycles.
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
 
 
 def _check_folder(path: Path) -> None:
@@ -130,7 +133,7 @@ class StateDatabase:
     """
 
     def __init__(
-        self, path: str | Path, *, synchronous: str = "NORMAL", fold_every: int = 512
+        self, path: str | Path, *, synchronous: str = "NORMAL", fold_every: int = 4096
     ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}.")
