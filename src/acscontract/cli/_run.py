@@ -418,7 +418,8 @@ def _preflight_and_plan(console: Console, options: Any, profile: str) -> int:
 def _plan_table(console: Console, chosen: Any, target: Any, options: Any, profile: str) -> None:
     """The plan: against an emulator one line; against a real account, per profile, the most
     requests, recordings and writes a run can cost, and the least time its pacing needs."""
-    from acscontract.contracts.pacing import paced_flow, pacing_budget
+    from acscontract.client import pacing_budget
+    from acscontract.contracts.pacing import paced_flow
     from acscontract.contracts.plan import run_plan
     from acscontract.contracts.plugin import PROFILES, settings_of
 

@@ -1,9 +1,9 @@
-"""Pacing for the contract suite: the shared schedules of `acscontract.client` (file lock by
-default, Redis with `--pacing-store`), re-exported where the contracts look for them.
+"""Which limit the contract suite paces each operation under. The schedules themselves are
+`acscontract.client`'s (file lock by default, Redis with `--pacing-store`).
 
 Every operation is paced under 80% of its own documented limit. An operation whose limit is not
-documented is paced under the strictest limit its product documents (`lowest_documented`: 1 call
-per second for Live). The requests of all operations to one
+documented is paced under the strictest limit its product documents (`lowest_documented`: for
+Live, 10 calls per minute). The requests of all operations to one
 endpoint and account share one schedule: each takes the next slot, its own operation's interval
 after the previous one, so no operation ever gets more than its share, whatever runs beside it.
 """
@@ -14,49 +14,15 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
-from acscontract.client import (
-    PACING_DIR_ENV,
-    PACING_SHARE,
-    PACING_STORE_ENV,
-    FileStore,
-    NoPacing,
-    Pacer,
-    PacingStore,
-    RedisStore,
-    SharedPacer,
-    pacer_for,
-    pacing_budget,
-    pacing_dir,
-    pacing_interval,
-    pacing_store,
-)
-
 if TYPE_CHECKING:
     from acscontract.spec import FlowControl, Operation, Product
 
-__all__ = [
-    "PACING_DIR_ENV",
-    "PACING_SHARE",
-    "PACING_STORE_ENV",
-    "FileStore",
-    "NoPacing",
-    "Pacer",
-    "PacingStore",
-    "RedisStore",
-    "SharedPacer",
-    "lowest_documented",
-    "paced_flow",
-    "pacer_for",
-    "pacing_budget",
-    "pacing_dir",
-    "pacing_interval",
-    "pacing_store",
-]
+__all__ = ["lowest_documented", "paced_flow"]
 
 
 def lowest_documented(product: Product) -> tuple[int, str]:
-    """The strictest limit any operation of `product` documents, as (calls, per): for Live, 1
-    call per second. An operation whose spec documents none is paced under it. A product that
+    """The strictest limit any operation of `product` documents, as (calls, per): for Live,
+    (10, "minute"). An operation whose spec documents none is paced under it. A product that
     documents no limit at all gives 1 call per second."""
     return _lowest(product.name, product.version)
 

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING
 from hypothesis import Phase
 from hypothesis import settings as Settings
 
+from acscontract.client import PACING_SHARE, pacing_interval
 from acscontract.contracts.budget import recording_commands
 from acscontract.contracts.cases import absent_domain, lean_cases
 from acscontract.contracts.lifecycle import homing_sequence, path_to
-from acscontract.contracts.pacing import PACING_SHARE, paced_flow, pacing_interval
+from acscontract.contracts.pacing import paced_flow
 from acscontract.contracts.selection import Selection
 from acscontract.contracts.strategies import SEQUENCE_SIZE, signings
 from acscontract.contracts.suite import opening_command

@@ -16,7 +16,7 @@ from typing import Any
 from acscontract.emulator._world import World, resolve_match
 from acscontract.spec import CHECK_KINDS, Check, Operation
 
-__all__ = ["CHECKS", "Call", "Refusal", "run_checks"]
+__all__ = ["CHECKS", "Call", "Refusal", "refuse", "run_checks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +77,16 @@ def run_checks(call: Call) -> Refusal | None:
     return None
 
 
-def _message(call: Call, code: str, detail: str) -> str:
-    """The spec's message for `code`, with `%s` filled by `detail` (or `detail` alone)."""
+def refuse(call: Call, code: str, detail: str) -> Refusal:
+    """A refusal with `code` and the spec's message for it, `%s` filled by `detail` (or
+    `detail` alone where the spec gives no message)."""
     try:
         template = call.op.error(code).message
     except KeyError:
-        return detail
+        return Refusal(code, detail)
     if "%s" in template:
-        return template.replace("%s", detail)
-    return template or detail
+        return Refusal(code, template.replace("%s", detail))
+    return Refusal(code, template or detail)
 
 
 @_kind("missingParameter")
@@ -96,7 +97,7 @@ def _missing(call: Call, check: Check) -> Refusal | None:
     detail = (
         f"The input parameter {name} that is mandatory for processing this request is not supplied."
     )
-    return Refusal(check.code, _message(call, check.code, detail))
+    return refuse(call, check.code, detail)
 
 
 @_kind("malformedParameter")
@@ -105,11 +106,11 @@ def _malformed(call: Call, check: Check) -> Refusal | None:
     if found is not None:
         name, reason = found
         detail = f"The specified parameter {name} is not valid: {reason}."
-        return Refusal(check.code, _message(call, check.code, detail))
+        return refuse(call, check.code, detail)
     repeated = sorted(call.repeated & call.op.parameter_names) if call.repeated else ()
     if repeated:
         detail = f"The specified parameter {repeated[0]} is not valid: it is given more than once."
-        return Refusal(check.code, _message(call, check.code, detail))
+        return refuse(call, check.code, detail)
     call.values = call.op.decode(call.params)
     return None
 
@@ -122,7 +123,7 @@ def _exists(call: Call, check: Check) -> Refusal | None:
         return None
     shown = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in resolved.items())
     detail = f"No {resource} of this account matches {shown}."
-    return Refusal(check.code, _message(call, check.code, detail))
+    return refuse(call, check.code, detail)
 
 
 def _exists_of(check: Check) -> tuple[str, Mapping[str, tuple[Any, ...]]]:
@@ -148,7 +149,7 @@ def _range(call: Call, check: Check) -> Refusal | None:
     low, high = check.options.get("minimum"), check.options.get("maximum")
     if (low is not None and number < float(low)) or (high is not None and number > float(high)):
         detail = f"The specified {name} {value} is outside {low} to {high}."
-        return Refusal(check.code, _message(call, check.code, detail))
+        return refuse(call, check.code, detail)
     return None
 
 
@@ -177,19 +178,19 @@ def _time_window(call: Call, check: Check) -> Refusal | None:
         if parsed is None:
             code = errors.get(problem, check.code)
             detail = f"The specified {name} {raw[:40]!r} is not a UTC time like {layout}."
-            return Refusal(code, _message(call, code, detail))
+            return refuse(call, code, detail)
         bounds[name] = parsed
     if start_name in bounds and end_name in bounds:
         start, end = bounds[start_name], bounds[end_name]
         if end < start:
             code = errors.get("endBeforeStart", check.code)
             detail = f"{end_name} is before {start_name}."
-            return Refusal(code, _message(call, code, detail))
+            return refuse(call, code, detail)
         limit = check.options.get("maxSeconds")
         if limit is not None and end - start > float(limit):
             code = errors.get("tooLong", check.code)
             detail = f"{end_name} is more than {float(limit):g} seconds after {start_name}."
-            return Refusal(code, _message(call, code, detail))
+            return refuse(call, code, detail)
     return None
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acscontract.emulator._checks import Call, Refusal, parse_time
+from acscontract.emulator._checks import Call, Refusal, parse_time, refuse
 from acscontract.emulator._world import RecordKey, resolve_match
 from acscontract.spec import EFFECT_KINDS, Effect, Resource
 
@@ -63,18 +63,8 @@ def run_effect(call: Call, effect: Effect) -> Outcome:
             requirement.resource, call.account, call.resolved(requirement.match)
         ):
             detail = f"The {requirement.resource} named by this request is not found."
-            return Outcome(
-                refusal=Refusal(requirement.code, _message(call, requirement.code, detail))
-            )
+            return Outcome(refusal=refuse(call, requirement.code, detail))
     return EFFECTS[effect.kind](call, effect)
-
-
-def _message(call: Call, code: str, detail: str) -> str:
-    try:
-        template = call.op.error(code).message
-    except KeyError:
-        return detail
-    return template.replace("%s", detail) if "%s" in template else (template or detail)
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -294,12 +284,8 @@ def _create(call: Call, effect: Effect) -> Outcome:
     if world.get(effect.resource, call.account, key) is not None:
         code = effect.conflict or ""
         detail = f"The {effect.resource} {'/'.join(key)} already exists."
-        return Outcome(refusal=Refusal(code, _message(call, code, detail)))
-    record = new_record(call, effect, resource)
-    stamp(record, resource, call.now, created=True)
-    derive(record, resource, call.op.protocol.timestamp_format)
-    world.put(effect.resource, call.account, record)
-    return Outcome(body=_top_level(call, record, resource), changed=True)
+        return Outcome(refusal=refuse(call, code, detail))
+    return _stored(call, effect, resource, new_record(call, effect, resource), created=True)
 
 
 @_kind("update")
@@ -309,16 +295,26 @@ def _update(call: Call, effect: Effect) -> Outcome:
     key = _key(call, effect, resource)
     current = world.get(effect.resource, call.account, key)
     if current is None:
-        if effect.not_found != "create":
-            code = effect.not_found or ""
-            detail = f"The {effect.resource} {'/'.join(key)} is not found."
-            return Outcome(refusal=Refusal(code, _message(call, code, detail)))
-        return _create(call, effect)
+        return (
+            _create(call, effect) if effect.not_found == "create" else _not_found(call, effect, key)
+        )
     current.update(new_record(call, effect, resource))
-    stamp(current, resource, call.now, created=False)
-    derive(current, resource, call.op.protocol.timestamp_format)
-    world.put(effect.resource, call.account, current)
-    return Outcome(body=_top_level(call, current, resource), changed=True)
+    return _stored(call, effect, resource, current, created=False)
+
+
+def _stored(
+    call: Call, effect: Effect, resource: Resource, record: dict[str, Any], *, created: bool
+) -> Outcome:
+    """Stamp and derive a created or updated record, keep it, and answer with it."""
+    stamp(record, resource, call.now, created=created)
+    derive(record, resource, call.op.protocol.timestamp_format)
+    call.world.put(effect.resource, call.account, record, owned=True)
+    return Outcome(body=_top_level(call, record, resource), changed=True)
+
+
+def _not_found(call: Call, effect: Effect, key: RecordKey) -> Outcome:
+    detail = f"The {effect.resource} {'/'.join(key)} is not found."
+    return Outcome(refusal=refuse(call, effect.not_found or "", detail))
 
 
 @_kind("delete")
@@ -330,9 +326,7 @@ def _delete(call: Call, effect: Effect) -> Outcome:
         return Outcome(body={}, changed=True)
     if effect.not_found == "ignore":
         return Outcome(body={})
-    code = effect.not_found or ""
-    detail = f"The {effect.resource} {'/'.join(key)} is not found."
-    return Outcome(refusal=Refusal(code, _message(call, code, detail)))
+    return _not_found(call, effect, key)
 
 
 @_kind("read")
@@ -345,7 +339,7 @@ def _read(call: Call, effect: Effect) -> Outcome:
             return Outcome(body={})
         code = effect.not_found or ""
         detail = f"No {effect.resource} matches this request."
-        return Outcome(refusal=Refusal(code, _message(call, code, detail)))
+        return Outcome(refusal=refuse(call, code, detail))
     body: dict[str, Any] = {}
     if effect.item is not None:
         schema = _schema_at(call.op.success_schema, effect.item)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acscontract.emulator._checks import Call, Refusal
+from acscontract.emulator._checks import Call, refuse
 from acscontract.emulator._effects import EFFECTS, Outcome, derive, stamp, verify_registry
 from acscontract.emulator._world import RecordKey, World, resolve_match
 from acscontract.spec import Effect, Lifecycle, Operation, Product, Transition
@@ -233,9 +233,7 @@ class Machine:
                 f"The command {trigger} cannot run on {'/'.join(key)} while its "
                 f"{self.resource} is {step.transition.source}."
             )
-            template = self.operation.error(step.error).message
-            message = template.replace("%s", detail) if "%s" in template else template
-            return Outcome(refusal=Refusal(step.error, message or detail))
+            return Outcome(refusal=refuse(call, step.error, detail))
         return Outcome(body={}, changed=True)
 
 
