@@ -242,6 +242,7 @@ class CatalogFacts:
         "known",
         "known_by_name",
         "known_names",
+        "known_patterns",
         "memo",
         "prefixes",
         "resource_services",
@@ -283,6 +284,9 @@ class CatalogFacts:
         self._global_keys: dict[str, ConditionKey | None] = {}
         self._actions: dict[str, tuple[str, ...]] = {}
         self._patterns: dict[str, ActionPattern] = {}
+        self.known_patterns = self._patterns
+        """`action_pattern`'s answers so far, by pattern as written (read it directly in a hot
+        loop, and call `action_pattern` on a miss)."""
         self._entries: dict[str, tuple[CatalogEntry, ...]] = {}
         self._suggestions: dict[str, str | None] = {}
         self._includes: dict[tuple[str, str, bool], bool | None] = {}
