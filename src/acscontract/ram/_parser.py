@@ -107,18 +107,21 @@ class SourceMap:
     otherwise from one tokenizing scan of the whole text.
     """
 
-    __slots__ = ("_duplicates", "_index", "_newlines", "_offsets", "_text")
+    __slots__ = ("_duplicates", "_index", "_newlines", "_offsets", "_text", "_unique")
 
     def __init__(self, text: str, *, unique: bool = False) -> None:
         self._text = text
         self._offsets: dict[tuple[str, int, bool], int] | None = None
         self._newlines: list[int] | None = None
         self._duplicates: list[_Duplicate] = []
-        self._index = PositionIndex(text, unique=True) if unique else None
+        self._unique = unique
+        self._index: PositionIndex | None = None  # made for the first position asked for
 
     def position(self, pointer: str, occurrence: int, key: bool) -> tuple[int, int]:
-        index = self._index
-        if index is not None and occurrence == 0:
+        if self._unique and occurrence == 0:
+            index = self._index
+            if index is None:
+                index = self._index = PositionIndex(self._text, unique=True)
             offset = index.offset(pointer, key)
             if offset is None and key:
                 offset = index.offset(pointer, False)
@@ -283,7 +286,7 @@ def parse(
         if text.startswith(_BOM):
             text = text[1:]
             problems.append(_bom_problem(name))
-    if not text.strip():
+    if not text or text.isspace():  # `not text.strip()`, without copying the text
         problems.append(
             _problem(
                 "empty-document",

@@ -146,6 +146,7 @@ class StatementFacts:
     __slots__ = (
         "_where",
         "actions",
+        "actions_named",
         "allow",
         "deny",
         "entries",
@@ -176,9 +177,12 @@ class StatementFacts:
         explicit: set[str] = set()
         only = bool(actions) and not negated
         known = facts.known_patterns
+        named = True
         for value in actions:
             text = value.value
             info = known.get(text) or facts.action_pattern(text)
+            if info.unknown or not (info.prefix_known or text == "*"):
+                named = False
             if info.entries:
                 for entry in info.entries:
                     entries[entry.action] = entry
@@ -191,6 +195,9 @@ class StatementFacts:
         self.entries: tuple[CatalogEntry, ...] = tuple(entries.values())
         self.explicit = frozenset(explicit)
         self.only_catalogued = only and bool(entries)
+        self.actions_named = named
+        """Every action names a known product's prefix (or is `*`) and no unknown action of it:
+        the action-name checks have nothing to say about this statement."""
 
     @property
     def where(self) -> str:

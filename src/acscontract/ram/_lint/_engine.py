@@ -18,7 +18,14 @@ from acscontract.ram._document import ParseResult, PolicyDocument, PolicyKind
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._grammar import GRAMMAR_CHECKS, check_grammar
 from acscontract.ram._lint import _actions, _conditions, _redundancy, _resources, _undecided
-from acscontract.ram._lint._base import Check, CheckRegistry, LintContext, ProblemCheck
+from acscontract.ram._lint._base import (
+    Check,
+    CheckRegistry,
+    LintContext,
+    ProblemCheck,
+    RuleBody,
+    RuleCheck,
+)
 from acscontract.ram._lint._facts import CatalogFacts
 from acscontract.ram._parser import parse, read_policy_source
 from acscontract.spec import ActionCatalog, action_catalog
@@ -107,6 +114,9 @@ class _Plan:
 
     problems: dict[str, ProblemCheck]
     rules: tuple[Check, ...]
+    calls: tuple[tuple[RuleBody | None, Check], ...]
+    """The rules as (body, check): a `RuleCheck`'s body is called directly (one call less per
+    check and document), any other check through `run` (body None)."""
 
     def problems_in(self, found: Iterable[Finding]) -> list[Finding]:
         routed: list[Finding] = []
@@ -151,9 +161,11 @@ class Linter:
         plan = self._plans.get(off)
         if plan is None:
             checks = [c for c in self.registry if c.id not in off]
+            rules = tuple(c for c in checks if not isinstance(c, ProblemCheck))
             plan = self._plans[off] = _Plan(
                 {c.id: c for c in checks if isinstance(c, ProblemCheck)},
-                tuple(c for c in checks if not isinstance(c, ProblemCheck)),
+                rules,
+                tuple((c.body if type(c) is RuleCheck else None, c) for c in rules),
             )
         return plan
 
@@ -176,8 +188,10 @@ class Linter:
         every = (*problems, *check_grammar(document))
         found = plan.problems_in(every)
         context = LintContext(document, self.facts, self.now, every)
-        for check in plan.rules:
-            found.extend(check.run(document, context))
+        for body, check in plan.calls:
+            found.extend(
+                check.run(document, context) if body is None else body(check, document, context)  # type: ignore[arg-type]
+            )
         return self._finish(found)
 
     def check_result(self, result: ParseResult, name: str) -> list[Finding]:

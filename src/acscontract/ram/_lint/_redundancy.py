@@ -520,18 +520,19 @@ def _subsumed_entries(
         for j, outer in enumerate(keys)
         if outer is not None and first.get(outer) == j and _wild(outer)
     ]
+    inners = [i for i, inner in enumerate(keys) if inner is not None and first.get(inner) == i]
     if len(keys) <= _SMALL_LIST:  # a short list: compare every pair, no index to build
-        candidates: Callable[[str], list[int]] = lambda _: outers  # noqa: E731
+        fitting: Callable[[int], list[int]] = lambda _: outers  # noqa: E731
+        shapes = 0
     else:
-        index = _PrefixIndex(budget)
-        for j in outers:
-            index.add(j, keys[j])  # type: ignore[arg-type]
-        candidates = index.candidates
+        fitting, shapes = _fitting_outers(keys, inners, outers)
     undecided: tuple[int, str] | None = None
-    for i, inner in enumerate(keys):
-        if inner is None or first.get(inner) != i:
-            continue
-        for j in candidates(inner):
+    for i in inners:
+        budget.left -= shapes  # what a `_PrefixIndex` lookup spends
+        candidates = fitting(i)
+        if len(candidates) == 1 and candidates[0] == i:
+            continue  # only itself
+        for j in candidates:
             if j == i:
                 continue
             if not budget.spend():
@@ -569,6 +570,51 @@ def _subsumed_entries(
             )
             break
     return undecided
+
+
+def _fitting_outers(
+    keys: list[str | None], inners: list[int], outers: list[int]
+) -> tuple[Callable[[int], list[int]], int]:
+    """`_PrefixIndex` of the outer (wildcard) entries, built in one pass without its per-entry
+    calls (a long list, such as a Resource list of ARNs whose region is `*`, makes this the
+    linter's inner loop): a function listing, for an inner entry, the outers that may cover it
+    (in increasing order); and how many distinct (prefix length, suffix length) shapes the
+    index has, which each of its lookups spends."""
+    ends: dict[int, tuple[str, str]] = {}
+    for i in inners:
+        text: str = keys[i]  # type: ignore[assignment]
+        star, mark = text.find("*"), text.find("?")
+        if star < 0 and mark < 0:
+            ends[i] = (text, text)
+        else:
+            cut = star if mark < 0 or (0 <= star < mark) else mark
+            ends[i] = (text[:cut], text[max(text.rfind("*"), text.rfind("?")) + 1 :])
+    buckets: dict[tuple[str, str], list[int]] = {}
+    shapes: list[tuple[int, int]] = []
+    for j in outers:  # every outer is an inner too: a first occurrence
+        prefix, suffix = key = ends[j]
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = []
+            shape = (len(prefix), len(suffix))
+            if shape not in shapes:
+                shapes.append(shape)
+        bucket.append(j)
+
+    def fitting(i: int) -> list[int]:
+        prefix, suffix = ends[i]
+        start, end = len(prefix), len(suffix)
+        found: list[list[int]] = []
+        for p, q in shapes:
+            if p <= start and q <= end:
+                bucket = buckets.get((prefix[:p], suffix[end - q :]))
+                if bucket is not None:
+                    found.append(bucket)
+        if len(found) == 1:
+            return found[0]
+        return sorted(index for bucket in found for index in bucket)
+
+    return fitting, len(shapes)
 
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
