@@ -44,13 +44,17 @@ def _unescape(part: str) -> str:
 
 class _Container:
     """The children of one object (name -> (name offset, value offset)) or array (value
-    offsets) found so far, and the offset to resume scanning from (-1: all found)."""
+    offsets) found so far, and the offset to resume scanning from (-1: all found). With
+    `pending`, `resume` is where the last child found starts: its value is skipped only when
+    a later child is asked for (skipping a value decodes it, and the child asked for is often
+    the last one needed, such as a whole statement's array)."""
 
-    __slots__ = ("children", "resume")
+    __slots__ = ("children", "pending", "resume")
 
     def __init__(self, children: dict[str, tuple[int, int]] | list[int], resume: int) -> None:
         self.children = children
         self.resume = resume
+        self.pending = False
 
 
 _BROKEN = _Container([], -1)
@@ -139,6 +143,9 @@ class PositionIndex:
         assert isinstance(members, dict)
         i = node.resume
         try:
+            if node.pending:
+                node.pending = False
+                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
             while text[i] != "}":
                 m = _MEMBER.match(text, i)
                 if m is None:
@@ -148,10 +155,10 @@ class PositionIndex:
                     name = json.loads(f'"{name}"')
                 value_at = m.end()
                 found = members[name] = _AMBIGUOUS if name in members else (i, value_at)
-                i = _NEXT.match(text, _scan_value(text, value_at)[1]).end()  # type: ignore[union-attr]
                 if name == wanted:
-                    node.resume = i
+                    node.resume, node.pending = value_at, True
                     return found
+                i = _NEXT.match(text, _scan_value(text, value_at)[1]).end()  # type: ignore[union-attr]
             else:
                 node.resume = -1
                 return None
@@ -168,12 +175,15 @@ class PositionIndex:
         assert isinstance(items, list)
         i = node.resume
         try:
+            if node.pending:
+                node.pending = False
+                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
             while text[i] != "]":
                 items.append(i)
-                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
                 if wanted is not None and len(items) > wanted:
-                    node.resume = i
+                    node.resume, node.pending = i, True
                     return
+                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
             node.resume = -1
             return
         except (IndexError, StopIteration, ValueError):
