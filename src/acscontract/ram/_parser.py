@@ -107,7 +107,7 @@ class SourceMap:
     otherwise from one tokenizing scan of the whole text.
     """
 
-    __slots__ = ("_duplicates", "_index", "_newlines", "_offsets", "_text", "_unique")
+    __slots__ = ("_duplicates", "_index", "_newlines", "_offsets", "_seen", "_text", "_unique")
 
     def __init__(self, text: str, *, unique: bool = False) -> None:
         self._text = text
@@ -116,19 +116,18 @@ class SourceMap:
         self._duplicates: list[_Duplicate] = []
         self._unique = unique
         self._index: PositionIndex | None = None  # made for the first position asked for
+        self._seen: dict[tuple[str, bool], tuple[int, int]] = {}
 
     def position(self, pointer: str, occurrence: int, key: bool) -> tuple[int, int]:
         if self._unique and occurrence == 0:
             index = self._index
             if index is None:
                 index = self._index = PositionIndex(self._text, unique=True)
-            offset = index.offset(pointer, key)
-            if offset is None and key:
-                offset = index.offset(pointer, False)
-            while offset is None and pointer:
-                pointer = pointer.rsplit("/", 1)[0]
-                offset = index.offset(pointer, False)
-            return index.line_column(offset or 0)
+            seen = self._seen
+            found = seen.get((pointer, key))
+            if found is None:  # several findings often share a node (a statement, say)
+                found = seen[(pointer, key)] = self._locate(index, pointer, key)
+            return found
         offsets = self._offsets
         if offsets is None:
             offsets = self._scan()
@@ -139,6 +138,16 @@ class SourceMap:
             pointer = pointer.rsplit("/", 1)[0]
             offset = offsets.get((pointer, 0, False))
         return self.line_column(offset or 0)
+
+    @staticmethod
+    def _locate(index: PositionIndex, pointer: str, key: bool) -> tuple[int, int]:
+        offset = index.offset(pointer, key)
+        if offset is None and key:
+            offset = index.offset(pointer, False)
+        while offset is None and pointer:
+            pointer = pointer.rsplit("/", 1)[0]
+            offset = index.offset(pointer, False)
+        return index.line_column(offset or 0)
 
     def line_column(self, offset: int) -> tuple[int, int]:
         """1-based line and column (in characters) of a character offset."""

@@ -23,6 +23,8 @@ __all__ = ["PositionIndex", "find_offset", "line_column"]
 _WS = re.compile(r"[ \t\n\r]*")
 _MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"[ \t\n\r]*:[ \t\n\r]*', re.DOTALL)
 """A member's quoted name, the colon and the whitespace up to its value."""
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+"""The colon after a member's name, with the whitespace around it."""
 _NEXT = re.compile(r"[ \t\n\r]*(?:,[ \t\n\r]*)?")
 """The whitespace after a value, and a comma with the whitespace after it."""
 _NEWLINE = re.compile("\n")
@@ -147,13 +149,19 @@ class PositionIndex:
                 node.pending = False
                 i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
             while text[i] != "}":
-                m = _MEMBER.match(text, i)
-                if m is None:
-                    break
-                name = m.group(1)
-                if "\\" in name:
-                    name = json.loads(f'"{name}"')
-                value_at = m.end()
+                end = text.find('"', i + 1)
+                name = text[i + 1 : end]
+                colon = _COLON.match(text, end + 1) if text[i] == '"' and end > 0 else None
+                if colon is not None and "\\" not in name:
+                    value_at = colon.end()  # a plain name: no escape to decode
+                else:
+                    m = _MEMBER.match(text, i)
+                    if m is None:
+                        break
+                    name = m.group(1)
+                    if "\\" in name:
+                        name = json.loads(f'"{name}"')
+                    value_at = m.end()
                 found = members[name] = _AMBIGUOUS if name in members else (i, value_at)
                 if name == wanted:
                     node.resume, node.pending = value_at, True
