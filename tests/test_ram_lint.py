@@ -29,7 +29,7 @@ from acscontract.ram import (
 )
 from acscontract.ram._lint import rule
 from acscontract.ram._parser import SourceMap
-from acscontract.ram._positions import find_offset, line_column
+from acscontract.ram._positions import PositionIndex, find_offset, line_column
 from acscontract.spec import action_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -784,6 +784,25 @@ def test_quick_positions_agree_with_the_source_map(value: Any, indent: Any, key:
     assert find_offset(text, "/root/missing/0", key) is None
 
 
+@settings(max_examples=150, deadline=None)
+@given(json_values, st.sampled_from([None, 0, 2]), st.booleans(), st.randoms(use_true_random=False))
+def test_one_incremental_index_answers_like_the_full_scan_in_any_order(
+    value: Any, indent: Any, key: bool, order: Any
+) -> None:
+    # The linter keeps one index per document and asks it for findings' positions in any order:
+    # it scans each container only as far as asked, and skips a child's value only when a later
+    # child is asked for. Every answer must be the full scan's.
+    text = json.dumps({"root": value, "after": [1, {"x": 2}]}, indent=indent, ensure_ascii=False)
+    source_map = SourceMap(text)
+    index = PositionIndex(text, unique=True)
+    pointers = _pointers({"root": value, "after": [1, {"x": 2}]})
+    order.shuffle(pointers)
+    for pointer in pointers:
+        offset = index.offset(pointer, key)
+        assert offset is not None, pointer
+        assert line_column(text, offset) == source_map.position(pointer, 0, key), pointer
+
+
 def test_positions_fall_back_to_the_full_scan_when_names_repeat() -> None:
     source = (
         '{"Version": "1", "Statement": [{"Effect": "Allow", "Effect": "Allow",\n'
@@ -918,3 +937,112 @@ def test_wildcards_with_many_question_marks_give_findings_not_errors() -> None:
     result = run(source)
     assert result.findings  # e.g. the resource wildcards' reach, never an exception
     assert all(f.line >= 1 for f in result.findings)
+
+
+# ---------------------------------------------------------------------------------------------
+# The redundancy checks' shortcuts report what comparing every pair in order reports
+
+_POOL_ACTIONS = [
+    ACTION,
+    "live:Describe*",
+    "live:DescribeLive*",
+    "live:Real*",
+    "live:*",
+    "LIVE:real*",
+]
+_POOL_RESOURCES = [arn(), arn("*.example.com"), arn("a.example.com"), arn("*"), "*", arn("a*")]
+_POOL_CONDITIONS = [None, TLS, {"IpAddress": {"acs:SourceIp": ["203.0.113.0/24"]}}]
+
+pool_statements = st.builds(
+    lambda effect, actions, resources, condition: statement(
+        effect=effect, action=actions, resource=resources, condition=condition
+    ),
+    st.sampled_from(["Allow", "Allow", "Deny"]),
+    st.lists(st.sampled_from(_POOL_ACTIONS), min_size=1, max_size=3, unique=True),
+    st.lists(st.sampled_from(_POOL_RESOURCES), min_size=1, max_size=3, unique=True),
+    st.sampled_from(_POOL_CONDITIONS),
+)
+
+
+def _subsumed_by_every_pair(source: str) -> list[tuple[str, str]]:
+    """statement-subsumed as the plain loop over every pair: for each statement (not a repeat),
+    the first other statement, in document order, that covers it and is not an equivalent
+    later one."""
+    from acscontract.ram._lint._base import LintContext
+    from acscontract.ram._lint._redundancy import _subsumes, _summaries
+
+    linter = Linter(now=NOW)
+    document = parse(source, name="policy.json").document
+    assert document is not None
+    context = LintContext(document, linter.facts, NOW)
+    summaries = _summaries(context)
+    first: dict[Any, int] = {}
+    same = [first.setdefault(s.key, i) for i, s in enumerate(summaries)]
+    found = []
+    for i, inner in enumerate(summaries):
+        if inner.effect is None or same[i] != i:
+            continue
+        for j, outer in enumerate(summaries):
+            if same[j] == i or (outer.effect, outer.principal) != (inner.effect, inner.principal):
+                continue
+            if not _subsumes(context, outer, inner):
+                continue
+            if j > i and _subsumes(context, inner, outer) is not False:
+                continue
+            found.append((f"/Statement/{i}", f"statement {j}"))
+            break
+    return found
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(pool_statements, min_size=2, max_size=8))
+def test_statement_subsumed_reports_what_comparing_every_pair_reports(
+    statements: list[dict[str, Any]],
+) -> None:
+    source = policy(*statements)
+    found = [
+        (f.pointer, re.search(r"covered by (statement \d+)", f.message).group(1))  # type: ignore[union-attr]
+        for f in only(run(source), "statement-subsumed")
+    ]
+    assert found == _subsumed_by_every_pair(source)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab*?", min_size=1, max_size=5), min_size=9, max_size=24),
+    st.booleans(),
+)
+def test_a_long_list_reports_the_entries_comparing_every_pair_reports(
+    entries: list[str], actions: bool
+) -> None:
+    # Past eight entries, candidates come from an index of literal prefixes and suffixes.
+    if actions:
+        values = [f"live:{e}" for e in entries]
+        source = policy(statement(action=values, condition=TLS))
+    else:
+        values = [arn(e) for e in entries]
+        source = policy(statement(resource=values, condition=TLS))
+    kind = "action" if actions else "resource"
+    facts = Linter().facts
+    keys = [v.lower() if actions else v for v in values]
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    expected = []
+    for i, key in enumerate(keys):
+        if first[key] != i:
+            continue
+        for j, outer in enumerate(keys):
+            if j == i or first[outer] != j or not ("*" in outer or "?" in outer):
+                continue
+            if not facts.includes(values[j], values[i], ignore_case=actions):
+                continue
+            if j > i and facts.includes(values[i], values[j], ignore_case=actions):
+                continue
+            expected.append((i, values[j]))
+            break
+    found = [
+        (int(f.pointer.rsplit("/", 1)[1]), re.search(r"covered by '(.*)' in", f.message).group(1))  # type: ignore[union-attr]
+        for f in only(run(source), f"{kind}-subsumed")
+    ]
+    assert found == expected

@@ -106,6 +106,7 @@ class _Emitter:
 
 
 _DOCUMENT_SET = frozenset(DOCUMENT_ELEMENTS)
+_ONLY_STR = {str}
 _STATEMENT_SET = frozenset(STATEMENT_ELEMENTS)
 
 
@@ -119,6 +120,8 @@ def _check_strings(
     if len(values) == 1 and type(values[0].value) is str and values[0].value:
         return
     raw = st.raw.get(element)
+    if type(raw) is list and raw and "" not in raw and set(map(type, raw)) == _ONLY_STR:
+        return  # a list of non-empty strings (tested in C: this is every clean policy)
     whole = Value(raw, st.pointer + "/" + element, st.source)
     if isinstance(raw, list) and not raw:
         emit.at_value(
@@ -433,8 +436,15 @@ def _check_condition(emit: _Emitter, st: Statement, where: str) -> None:
 
 def _check_clause(emit: _Emitter, clause: ConditionClause, where: str) -> None:
     spec = OPERATORS.get(clause.operator)
-    label = f"{clause.operator} {clause.key!r} in {where}"
     values = clause.values
+    if (
+        spec is not None
+        and len(values) == 1
+        and type(values[0].value) is str
+        and _value_problem(spec.type, values[0].value) is None
+    ):
+        return  # one quoted value its operator reads: nothing to report
+    label = f"{clause.operator} {clause.key!r} in {where}"
     if len(values) == 1 and values[0].pointer == clause.pointer and values[0].json_type == "object":
         emit.at_value(
             "value-type",

@@ -23,6 +23,8 @@ __all__ = ["PositionIndex", "find_offset", "line_column"]
 _WS = re.compile(r"[ \t\n\r]*")
 _MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"[ \t\n\r]*:[ \t\n\r]*', re.DOTALL)
 """A member's quoted name, the colon and the whitespace up to its value."""
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+"""The colon after a member's name, with the whitespace around it."""
 _NEXT = re.compile(r"[ \t\n\r]*(?:,[ \t\n\r]*)?")
 """The whitespace after a value, and a comma with the whitespace after it."""
 _NEWLINE = re.compile("\n")
@@ -44,13 +46,17 @@ def _unescape(part: str) -> str:
 
 class _Container:
     """The children of one object (name -> (name offset, value offset)) or array (value
-    offsets) found so far, and the offset to resume scanning from (-1: all found)."""
+    offsets) found so far, and the offset to resume scanning from (-1: all found). With
+    `pending`, `resume` is where the last child found starts: its value is skipped only when
+    a later child is asked for (skipping a value decodes it, and the child asked for is often
+    the last one needed, such as a whole statement's array)."""
 
-    __slots__ = ("children", "resume")
+    __slots__ = ("children", "pending", "resume")
 
     def __init__(self, children: dict[str, tuple[int, int]] | list[int], resume: int) -> None:
         self.children = children
         self.resume = resume
+        self.pending = False
 
 
 _BROKEN = _Container([], -1)
@@ -139,19 +145,28 @@ class PositionIndex:
         assert isinstance(members, dict)
         i = node.resume
         try:
+            if node.pending:
+                node.pending = False
+                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
             while text[i] != "}":
-                m = _MEMBER.match(text, i)
-                if m is None:
-                    break
-                name = m.group(1)
-                if "\\" in name:
-                    name = json.loads(f'"{name}"')
-                value_at = m.end()
+                end = text.find('"', i + 1)
+                name = text[i + 1 : end]
+                colon = _COLON.match(text, end + 1) if text[i] == '"' and end > 0 else None
+                if colon is not None and "\\" not in name:
+                    value_at = colon.end()  # a plain name: no escape to decode
+                else:
+                    m = _MEMBER.match(text, i)
+                    if m is None:
+                        break
+                    name = m.group(1)
+                    if "\\" in name:
+                        name = json.loads(f'"{name}"')
+                    value_at = m.end()
                 found = members[name] = _AMBIGUOUS if name in members else (i, value_at)
-                i = _NEXT.match(text, _scan_value(text, value_at)[1]).end()  # type: ignore[union-attr]
                 if name == wanted:
-                    node.resume = i
+                    node.resume, node.pending = value_at, True
                     return found
+                i = _NEXT.match(text, _scan_value(text, value_at)[1]).end()  # type: ignore[union-attr]
             else:
                 node.resume = -1
                 return None
@@ -168,12 +183,15 @@ class PositionIndex:
         assert isinstance(items, list)
         i = node.resume
         try:
+            if node.pending:
+                node.pending = False
+                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
             while text[i] != "]":
                 items.append(i)
-                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
                 if wanted is not None and len(items) > wanted:
-                    node.resume = i
+                    node.resume, node.pending = i, True
                     return
+                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
             node.resume = -1
             return
         except (IndexError, StopIteration, ValueError):

@@ -39,24 +39,32 @@ def signature(root: Path) -> tuple[tuple[str, int, int], ...]:
     """(relative path, size, mtime in ns) of every file under `root` and of the spec modules."""
     entries: list[tuple[str, int, int]] = []
     for base, label in ((root, "spec"), (_CODE_DIR, "code")):
-        for path, info in _files(base):
-            entries.append((f"{label}:{path.relative_to(base).as_posix()}", *info))
+        for relative, info in _files(base):
+            entries.append((f"{label}:{relative}", *info))
     entries.sort()
     return tuple(entries)
 
 
-def _files(base: Path) -> Iterator[tuple[Path, tuple[int, int]]]:
-    for folder, dirs, names in os.walk(base):
+def _files(base: Path) -> Iterator[tuple[str, tuple[int, int]]]:
+    """(path relative to `base` with `/` separators, (size, mtime in ns)) of each file below
+    `base`. Plain strings and `os.stat`: this runs on every start (hundreds of files), where
+    pathlib objects cost more than the system calls."""
+    code = base == _CODE_DIR
+    top = os.fspath(base)
+    cut = len(os.path.join(top, ""))
+    for folder, dirs, names in os.walk(top):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        prefix = folder[cut:].replace(os.sep, "/")
+        if prefix:
+            prefix += "/"
         for name in names:
-            if base == _CODE_DIR and not name.endswith(".py"):
+            if code and not name.endswith(".py"):
                 continue
-            path = Path(folder, name)
             try:
-                info = path.stat()
+                info = os.stat(os.path.join(folder, name))
             except OSError:
                 continue  # vanished or unreadable: the build itself reports it
-            yield path, (info.st_size, info.st_mtime_ns)
+            yield prefix + name, (info.st_size, info.st_mtime_ns)
 
 
 def cache_directories(root: Path) -> list[Path]:

@@ -31,6 +31,8 @@ def _action_values(sf: StatementFacts) -> str:
 def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -> Iterator[Finding]:
     facts = context.facts
     for sf in context.statements:
+        if sf.actions_named:
+            continue
         for value in sf.actions:
             text: str = value.value
             if not facts.action_pattern(text).unknown or has_wildcard(text.partition(":")[0]):
@@ -68,6 +70,8 @@ def _service_unknown(
     facts = context.facts
     prefixes = sorted(facts.prefixes)
     for sf in context.statements:
+        if sf.actions_named:
+            continue
         for value in sf.actions:
             text: str = value.value
             if text == "*" or facts.action_pattern(text).prefix_known:

@@ -146,6 +146,7 @@ class StatementFacts:
     __slots__ = (
         "_where",
         "actions",
+        "actions_named",
         "allow",
         "deny",
         "entries",
@@ -167,20 +168,26 @@ class StatementFacts:
         self.deny = effect == "Deny"
         negated = self.negated = statement.actions is None and statement.not_actions is not None
         raw_actions = statement.not_actions if negated else statement.actions
-        actions = self.actions = tuple(v for v in raw_actions or () if type(v.value) is str)
+        actions = self.actions = _strings(raw_actions) if raw_actions else ()
         resources = statement.resources
         self.resources: tuple[Value, ...] | None = (
-            tuple(v for v in resources if type(v.value) is str) if resources is not None else None
+            _strings(resources) if resources is not None else None
         )
         entries: dict[str, CatalogEntry] = {}
         explicit: set[str] = set()
         only = bool(actions) and not negated
+        known = facts.known_patterns
+        named = True
         for value in actions:
-            info = facts.action_pattern(value.value)
-            for entry in info.entries:
-                entries[entry.action] = entry
-                if not info.wildcard:
-                    explicit.add(entry.action)
+            text = value.value
+            info = known.get(text) or facts.action_pattern(text)
+            if info.unknown or not (info.prefix_known or text == "*"):
+                named = False
+            if info.entries:
+                for entry in info.entries:
+                    entries[entry.action] = entry
+                    if not info.wildcard:
+                        explicit.add(entry.action)
             if only and not info.only_catalogued and not info.unknown:
                 only = False  # an unknown action of a known product grants nothing
         if negated:  # NotAction covers every catalogued action it does not list
@@ -188,6 +195,9 @@ class StatementFacts:
         self.entries: tuple[CatalogEntry, ...] = tuple(entries.values())
         self.explicit = frozenset(explicit)
         self.only_catalogued = only and bool(entries)
+        self.actions_named = named
+        """Every action names a known product's prefix (or is `*`) and no unknown action of it:
+        the action-name checks have nothing to say about this statement."""
 
     @property
     def where(self) -> str:
@@ -203,6 +213,14 @@ class StatementFacts:
     @property
     def effect(self) -> str | None:
         return self.statement.effect_text
+
+
+def _strings(values: tuple[Value, ...]) -> tuple[Value, ...]:
+    """The values that are strings (all of them, in a policy that passes the grammar)."""
+    for v in values:
+        if type(v.value) is not str:
+            return tuple(v for v in values if type(v.value) is str)
+    return values
 
 
 class LintContext:

@@ -12,6 +12,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from acscontract.ram._arn import template_pattern
 from acscontract.ram._wildcard import (
@@ -225,6 +226,7 @@ class CatalogFacts:
     __slots__ = (
         "_actions",
         "_arns",
+        "_caches",
         "_entries",
         "_entry_by_name",
         "_global_keys",
@@ -242,6 +244,7 @@ class CatalogFacts:
         "known",
         "known_by_name",
         "known_names",
+        "known_patterns",
         "memo",
         "prefixes",
         "resource_services",
@@ -283,10 +286,24 @@ class CatalogFacts:
         self._global_keys: dict[str, ConditionKey | None] = {}
         self._actions: dict[str, tuple[str, ...]] = {}
         self._patterns: dict[str, ActionPattern] = {}
+        self.known_patterns = self._patterns
+        """`action_pattern`'s answers so far, by pattern as written (read it directly in a hot
+        loop, and call `action_pattern` on a miss)."""
         self._entries: dict[str, tuple[CatalogEntry, ...]] = {}
         self._suggestions: dict[str, str | None] = {}
         self._includes: dict[tuple[str, str, bool], bool | None] = {}
         self._template: dict[tuple[str, str, bool], bool | None] = {}
+        self._caches: tuple[dict[Any, Any], ...] = (
+            self.memo,
+            self._arns,
+            self._global_keys,
+            self._actions,
+            self._patterns,
+            self._entries,
+            self._suggestions,
+            self._includes,
+            self._template,
+        )
 
     def actions_matching(self, pattern: str) -> tuple[str, ...]:
         """The known action names (folded) that the action `pattern` matches."""
@@ -313,19 +330,11 @@ class CatalogFacts:
     def trim(self, limit: int = 50_000) -> None:
         """Empty any cache that has grown past `limit` entries (a long run over many distinct
         policies must not grow without bound; the caches refill from what is linted next)."""
-        for cache in (
-            self.memo,
-            self._arns,
-            self._global_keys,
-            self._actions,
-            self._patterns,
-            self._entries,
-            self._suggestions,
-            self._includes,
-            self._template,
-        ):
-            if len(cache) > limit:
-                cache.clear()
+        caches = self._caches
+        if max(map(len, caches)) > limit:  # one C call in the usual case: nothing to trim
+            for cache in caches:
+                if len(cache) > limit:
+                    cache.clear()
 
     def action_pattern(self, text: str) -> ActionPattern:
         """What the action pattern `text` (as written) covers; cached."""

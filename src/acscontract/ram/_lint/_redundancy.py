@@ -35,10 +35,19 @@ def _set(values: tuple[Value, ...] | None, fold_case: bool) -> tuple[frozenset[s
     if values is None:
         return None, False
     texts = [v.value for v in values]
-    if all(type(t) is str for t in texts):
+    if set(map(type, texts)) == _ONLY_STR:  # the usual case, tested in C
+        if not fold_case:
+            return frozenset(texts), True
+        if "".join(texts).isascii():
+            return frozenset(map(str.lower, texts)), True
+        return frozenset(map(_fold_fast, texts)), True
+    if all(type(t) is str for t in texts):  # no entry at all
         return frozenset(map(_fold_fast, texts) if fold_case else texts), bool(texts)
     out = {(_fold_fast(t) if fold_case else t) if type(t) is str else _raw_key(t) for t in texts}
     return frozenset(out), False
+
+
+_ONLY_STR = {str}
 
 
 @rule(
@@ -79,6 +88,7 @@ class _Summary:
     __slots__ = (
         "action_wild",
         "actions",
+        "comparable",
         "condition_keys",
         "conditions",
         "effect",
@@ -102,13 +112,18 @@ class _Summary:
         condition = st.condition
         conditions: dict[tuple[str, str], frozenset[str | None]] = {}
         for c in st.conditions:
-            conditions[(c.operator, c.key.lower())] = frozenset(
-                canonical_value(v.value) for v in c.values
+            values = [v.value for v in c.values]
+            conditions[(c.operator, c.key.lower())] = (
+                frozenset(values)  # strings are their own canonical value
+                if set(map(type, values)) <= _ONLY_STR
+                else frozenset(map(canonical_value, values))
             )
         opaque = condition is not None and not st.conditions
         self.conditions: dict[tuple[str, str], frozenset[str | None]] | None = (
             None if opaque else conditions
         )
+        self.comparable = self.actions is not None and self.resources is not None and not opaque
+        """Whether the statement can be compared for subsumption at all (see `conditions`)."""
         self.condition_keys = frozenset(conditions)
         self.key = (
             effect,
@@ -221,13 +236,21 @@ class _PrefixIndex:
         bucket.append(index)
 
     def _fitting(self, text: str) -> list[list[int]]:
-        prefix, suffix = _ends(text)
-        self._budget.spend(len(self._shapes))
+        # `literal_ends(text)`, inline: this runs once per entry of a long list.
+        star, mark = text.find("*"), text.find("?")
+        if star < 0 and mark < 0:
+            prefix = suffix = text
+        else:
+            first = star if mark < 0 or (0 <= star < mark) else mark
+            prefix = text[:first]
+            suffix = text[max(text.rfind("*"), text.rfind("?")) + 1 :]
+        shapes = self._shapes
+        self._budget.left -= len(shapes)  # `spend`, whose answer this lookup does not need
         buckets = self._buckets
-        end = len(suffix)
+        start, end = len(prefix), len(suffix)
         found = []
-        for p, q in self._shapes:
-            if p <= len(prefix) and q <= end:
+        for p, q in shapes:
+            if p <= start and q <= end:
                 bucket = buckets.get((prefix[:p], suffix[end - q :]))
                 if bucket is not None:
                     found.append(bucket)
@@ -238,8 +261,12 @@ class _PrefixIndex:
         return sum(len(bucket) for bucket in self._fitting(text))
 
     def candidates(self, text: str) -> list[int]:
-        """Indexes of the added entries that may cover `text`, in the order added."""
-        found = [index for bucket in self._fitting(text) for index in bucket]
+        """Indexes of the added entries that may cover `text`, in increasing order (the caller
+        must not change the list)."""
+        buckets = self._fitting(text)
+        if len(buckets) == 1:
+            return buckets[0]  # built in increasing order: `add` is called that way
+        found = [index for bucket in buckets for index in bucket]
         found.sort()
         return found
 
@@ -271,9 +298,20 @@ def _subsumed_statements(
         if inner.effect is None or same[i] != i:
             continue  # statement-duplicate reports a repeat
         undecided = False
-        for j in candidates(i):
-            if same[j] == i:
-                continue  # itself, or a repeat of it
+        outers = [j for j in candidates(i) if same[j] != i]  # not itself nor a repeat of it
+        if not inner.comparable:
+            # `_subsumes` is False for every pair: only their budget steps remain.
+            steps, outers = len(outers), []
+            if not _spend_each(budget, steps):
+                _note_undecided(
+                    context,
+                    statements[i].statement,
+                    f"whether {statements[i].where} or any later statement is covered by "
+                    "another (the document has too many statements to compare all pairs)",
+                )
+                return
+        ia, ir, keys, ic = inner.actions, inner.resources, inner.condition_keys, inner.conditions
+        for j in outers:
             outer = summaries[j]
             if not budget.spend():
                 _note_undecided(
@@ -283,6 +321,19 @@ def _subsumed_statements(
                     "another (the document has too many statements to compare all pairs)",
                 )
                 return
+            # The cheap refusals of `_subsumes`, inline (they spend no budget there either).
+            if not outer.comparable:
+                continue
+            oc = outer.conditions
+            if oc and not (
+                outer.condition_keys <= keys
+                and all(ic[key] <= allowed for key, allowed in oc.items())  # type: ignore[index]
+            ):
+                continue
+            if not outer.action_wild and not ia <= outer.actions:  # type: ignore[operator]
+                continue
+            if not outer.resource_wild and not ir <= outer.resources:  # type: ignore[operator]
+                continue
             covers = _subsumes(context, outer, inner)
             if covers is None:
                 undecided = True
@@ -309,6 +360,17 @@ def _subsumed_statements(
                     f"whether another statement covers {statements[i].where} (its wildcards are "
                     "too complex to compare exactly)",
                 )
+
+
+def _spend_each(budget: SearchBudget, steps: int) -> bool:
+    """`budget.spend()` called once per step, stopping at the first that fails: False then."""
+    if budget.left >= steps:
+        budget.left -= steps
+        return True
+    if steps:
+        budget.left -= max(1, budget.left + 1)
+        return False
+    return True
 
 
 def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -> _Candidates:
@@ -458,18 +520,19 @@ def _subsumed_entries(
         for j, outer in enumerate(keys)
         if outer is not None and first.get(outer) == j and _wild(outer)
     ]
+    inners = [i for i, inner in enumerate(keys) if inner is not None and first.get(inner) == i]
     if len(keys) <= _SMALL_LIST:  # a short list: compare every pair, no index to build
-        candidates: Callable[[str], list[int]] = lambda _: outers  # noqa: E731
+        fitting: Callable[[int], list[int]] = lambda _: outers  # noqa: E731
+        shapes = 0
     else:
-        index = _PrefixIndex(budget)
-        for j in outers:
-            index.add(j, keys[j])  # type: ignore[arg-type]
-        candidates = index.candidates
+        fitting, shapes = _fitting_outers(keys, inners, outers)
     undecided: tuple[int, str] | None = None
-    for i, inner in enumerate(keys):
-        if inner is None or first.get(inner) != i:
-            continue
-        for j in candidates(inner):
+    for i in inners:
+        budget.left -= shapes  # what a `_PrefixIndex` lookup spends
+        candidates = fitting(i)
+        if len(candidates) == 1 and candidates[0] == i:
+            continue  # only itself
+        for j in candidates:
             if j == i:
                 continue
             if not budget.spend():
@@ -507,6 +570,51 @@ def _subsumed_entries(
             )
             break
     return undecided
+
+
+def _fitting_outers(
+    keys: list[str | None], inners: list[int], outers: list[int]
+) -> tuple[Callable[[int], list[int]], int]:
+    """`_PrefixIndex` of the outer (wildcard) entries, built in one pass without its per-entry
+    calls (a long list, such as a Resource list of ARNs whose region is `*`, makes this the
+    linter's inner loop): a function listing, for an inner entry, the outers that may cover it
+    (in increasing order); and how many distinct (prefix length, suffix length) shapes the
+    index has, which each of its lookups spends."""
+    ends: dict[int, tuple[str, str]] = {}
+    for i in inners:
+        text: str = keys[i]  # type: ignore[assignment]
+        star, mark = text.find("*"), text.find("?")
+        if star < 0 and mark < 0:
+            ends[i] = (text, text)
+        else:
+            cut = star if mark < 0 or (0 <= star < mark) else mark
+            ends[i] = (text[:cut], text[max(text.rfind("*"), text.rfind("?")) + 1 :])
+    buckets: dict[tuple[str, str], list[int]] = {}
+    shapes: list[tuple[int, int]] = []
+    for j in outers:  # every outer is an inner too: a first occurrence
+        prefix, suffix = key = ends[j]
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = []
+            shape = (len(prefix), len(suffix))
+            if shape not in shapes:
+                shapes.append(shape)
+        bucket.append(j)
+
+    def fitting(i: int) -> list[int]:
+        prefix, suffix = ends[i]
+        start, end = len(prefix), len(suffix)
+        found: list[list[int]] = []
+        for p, q in shapes:
+            if p <= start and q <= end:
+                bucket = buckets.get((prefix[:p], suffix[end - q :]))
+                if bucket is not None:
+                    found.append(bucket)
+        if len(found) == 1:
+            return found[0]
+        return sorted(index for bucket in found for index in bucket)
+
+    return fitting, len(shapes)
 
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
