@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -134,6 +135,11 @@ def body_over_query(
     return [p for p in query if p[0] not in body_keys] + body
 
 
+# Names and most values recur from one request to the next (a timestamp for a second): the
+# servers' canonical encoding is remembered for the most recent ones. A pure function, bounded.
+_encode_octets = functools.lru_cache(maxsize=1024)(_percent_encode_bytes)
+
+
 def canonical_query(pairs: Iterable[tuple[bytes, bytes]]) -> str:
     """Sorted `key=value` pairs joined with `&`, each side RFC 3986-encoded from its octets.
 
@@ -141,7 +147,7 @@ def canonical_query(pairs: Iterable[tuple[bytes, bytes]]) -> str:
     both official SDKs sort by. Repeated keys (which no SDK sends) are ordered by value, so the
     result does not depend on the order they travelled in.
     """
-    encode = _percent_encode_bytes
+    encode = _encode_octets
     return "&".join([f"{encode(k)}={encode(v)}" for k, v in sorted(pairs)])
 
 
@@ -197,7 +203,10 @@ class WireRequest:
     body: bytes = b""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", MappingProxyType(_lower_headers(self.headers)))
+        headers = self.headers
+        # A read-only view that is lower-cased already (a received request's) is kept as is.
+        if headers.__class__ is not MappingProxyType or not all(map(str.islower, headers)):
+            object.__setattr__(self, "headers", MappingProxyType(_lower_headers(headers)))
 
     def __hash__(self) -> int:
         headers = tuple(sorted(self.headers.items()))
