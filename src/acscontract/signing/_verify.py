@@ -33,7 +33,7 @@ from acscontract.signing._names import (
     Scheme,
     signature_mismatch_message,
 )
-from acscontract.signing._wire import WireRequest, _octet_pairs, body_over_query
+from acscontract.signing._wire import WireRequest, _octet_pairs, body_over_query, text_pair
 
 __all__ = [
     "ParsedRequest",
@@ -258,9 +258,8 @@ def _parse_v1(
     body_start = 0
     for source in (query, body):
         body_start = len(business)
-        for raw_key, raw_value in source:
-            key = raw_key.decode("utf-8", "replace")
-            value = raw_value.decode("utf-8", "replace")
+        for pair in source:
+            key, value = text_pair(pair)
             if key in common_names:
                 found = common.get(key)
                 if found is None:
