@@ -155,18 +155,25 @@ class ParsedRequest:
         A name in the form body takes its body value, as in the signed set; otherwise a
         repeated name takes its first value.
         """
+        params = self.params
+        every = dict(params)
+        if len(every) == len(params):  # no name repeated: nothing to choose between
+            return MappingProxyType(every)
         query: dict[str, str] = {}
         body: dict[str, str] = {}
-        for i, (key, value) in enumerate(self.params):
+        for i, (key, value) in enumerate(params):
             (body if i >= self.body_start else query).setdefault(key, value)
         return MappingProxyType(query | body)
 
     @property
     def repeated_params(self) -> frozenset[str]:
         """Business parameter names that appear more than once."""
+        names = [key for key, _ in self.params]
+        if len(set(names)) == len(names):
+            return frozenset()
         seen: set[str] = set()
         repeated: set[str] = set()
-        for key, _ in self.params:
+        for key in names:
             (repeated if key in seen else seen).add(key)
         return frozenset(repeated)
 
