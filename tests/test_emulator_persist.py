@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acscontract.emulator import (
     Emulator,
@@ -525,3 +527,31 @@ def test_a_state_file_from_before_the_order_was_kept_still_opens(tmp_path: Path)
         third = Emulator(SEED, clock=ManualClock())
         assert third.attach(database)
         assert _config_order(third)[-1] == "later"
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_JSON_VALUES)
+def test_store_encoding_is_the_json_modules(value: object) -> None:
+    """The store's reused C encoder writes exactly what json.dumps writes with its options."""
+    from acscontract.emulator._persist import _dumps
+
+    expected = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+    )
+    assert _dumps(value) == expected
+    assert json.loads(_dumps(value)) == json.loads(expected)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), {"a": [float("inf")]}, {"a": object()}])
+def test_store_encoding_refuses_what_json_refuses(bad: object) -> None:
+    from acscontract.emulator._persist import _dumps
+
+    with pytest.raises((ValueError, TypeError)):
+        _dumps(bad)

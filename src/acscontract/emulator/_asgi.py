@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -91,11 +92,16 @@ class _EndpointApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - lifespan is off, websockets unused
             return
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        raw_headers = scope["headers"]
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers
+        }
+        if len(headers) != len(raw_headers):  # a repeated header: its values joined, in order
+            headers = {}
+            for raw_name, raw_value in raw_headers:
+                name = raw_name.decode("latin-1").lower()
+                value = raw_value.decode("latin-1")
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
         limit = self.emulator.body_limit
         announced = _content_length(headers)
         if announced is not None and announced > limit:
@@ -127,8 +133,8 @@ class _EndpointApp:
             host=headers.get("host", ""),
             path=scope.get("path") or "/",
             query=scope.get("query_string", b"").decode("utf-8", "surrogateescape"),
-            headers=headers,
-            body=b"".join(chunks),
+            headers=MappingProxyType(headers),
+            body=chunks[0] if len(chunks) == 1 else b"".join(chunks),
             client_ip=client[0] if client else "127.0.0.1",
             secure=scope.get("scheme") == "https",
         )

@@ -37,13 +37,12 @@ virtual clock by any amount never makes a freshly signed request stale.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import logging
 import math
 import threading
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +138,25 @@ _META_GATEWAY_OFFSET = "gateway_offset"
 _NONCE_PURGE_EVERY = 256
 # Set by Emulator.deferred_writes: `handle` leaves its change for a later write_pending().
 _DEFER_WRITES: ContextVar[bool] = ContextVar("acscontract_emulator_defer_writes", default=False)
+
+
+class _DeferredWrites:
+    """The context of `Emulator.deferred_writes` (a class: it runs once per served call)."""
+
+    __slots__ = ("_token", "ticket")
+
+    def __init__(self, ticket: int) -> None:
+        self.ticket = ticket
+        self._token: Token[bool] | None = None
+
+    def __enter__(self) -> int:
+        self._token = _DEFER_WRITES.set(True)
+        return self.ticket
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _DEFER_WRITES.reset(self._token)
+            self._token = None
 
 
 class StateStoreError(AcsContractError):
@@ -1013,8 +1031,7 @@ class Emulator:
         """
         return self._answer(request, defer=_DEFER_WRITES.get())
 
-    @contextlib.contextmanager
-    def deferred_writes(self) -> Iterator[int]:
+    def deferred_writes(self) -> _DeferredWrites:
         """Within the block, `handle` leaves its change unwritten: for front doors that group
         commits. Yields a ticket.
 
@@ -1024,11 +1041,7 @@ class Emulator:
         event-loop turn, so a burst of calls costs one transaction. The flag is a context
         variable: it holds for this thread or asyncio task only.
         """
-        token = _DEFER_WRITES.set(True)
-        try:
-            yield self._epoch
-        finally:
-            _DEFER_WRITES.reset(token)
+        return _DeferredWrites(self._epoch)
 
     @property
     def pending_writes(self) -> bool:

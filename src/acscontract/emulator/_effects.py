@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import functools
 import math
-import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from acscontract.emulator._checks import Call, Refusal, parse_time, refuse
+from acscontract.emulator._envelope import uuid4_text
 from acscontract.emulator._world import RecordKey, resolve_match
 from acscontract.spec import EFFECT_KINDS, Effect, Resource
 
@@ -89,12 +88,9 @@ def new_record(call: Call, effect: Effect, resource: Resource) -> dict[str, Any]
     return record
 
 
-_ids = random.Random()  # noqa: S311 - record ids must be unique, not secret
-
-
 def new_id() -> str:
-    """A new random (version 4) UUID in its usual form, from a PRNG seeded once from the OS."""
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    """A new random (version 4) UUID in its usual form."""
+    return uuid4_text()
 
 
 def stamp(record: dict[str, Any], resource: Resource, now: float, *, created: bool) -> None:

@@ -16,7 +16,14 @@ from typing import Any, Literal, get_args
 from acscontract.emulator._types import EmulatorResponse
 from acscontract.spec import GatewayError, Product, Protocol
 
-__all__ = ["EMULATION_HEADER", "GATEWAY_CONDITIONS", "Envelope", "GatewayCodes", "GatewayCondition"]
+__all__ = [
+    "EMULATION_HEADER",
+    "GATEWAY_CONDITIONS",
+    "Envelope",
+    "GatewayCodes",
+    "GatewayCondition",
+    "uuid4_text",
+]
 
 EMULATION_HEADER = "x-acscontract-emulation"
 """The response header that says how the emulator answered a success: `modelled` (the
@@ -77,6 +84,16 @@ class GatewayCodes:
         return self.by_condition[condition]
 
 
+def uuid4_text() -> str:
+    """A random (version 4) UUID in its usual lower-case form, as `str(uuid.uuid4())` writes it.
+
+    Drawn from a PRNG seeded once from the OS (ids must be unique, not secret), and formatted
+    without building a `uuid.UUID`, which costs more than the rest of a record's creation.
+    """
+    digits = f"{_ids.getrandbits(128) & _V4_CLEAR | _V4_SET:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 class Envelope:
     """Builds the emulator's responses in the spec's envelope and content type."""
 
@@ -96,8 +113,7 @@ class Envelope:
         Drawn from a PRNG seeded once from the OS: ids must be unique, not secret, and a system
         call per answer is a measurable part of the server's time.
         """
-        digits = f"{_ids.getrandbits(128) & _V4_CLEAR | _V4_SET:032X}"
-        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        return uuid4_text().upper()
 
     def success(
         self,

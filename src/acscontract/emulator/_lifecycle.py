@@ -89,10 +89,19 @@ class Machine:
         if transition.error is not None:
             return Step(transition, transition.error)
         produced = None
+        # The record a produced file and a timer copy from, looked up once for both.
+        copied: tuple[Mapping[str, Any] | None] | None = None
         if transition.produces_file:
             started = record[SEGMENT]
+            copied = (self._copy_source(world, account, record),)
             produced = self._produce(
-                world, account, record, now if started is None else float(started), now, trigger
+                world,
+                account,
+                record,
+                now if started is None else float(started),
+                now,
+                trigger,
+                copied[0],
             )
         target = transition.next_state
         leaving_initial = record[STATE] == life.initial and target != life.initial
@@ -102,7 +111,9 @@ class Machine:
             record[SEGMENT] = now
         if transition.start_timer is not None:
             record[TIMER] = transition.start_timer
-            record[DUE] = now + self._timer_seconds(world, account, record, transition.start_timer)
+            record[DUE] = now + self._timer_seconds(
+                world, account, record, transition.start_timer, copied
+            )
         elif target != record[STATE]:
             record[TIMER] = record[DUE] = None
         record[STATE] = target
@@ -125,15 +136,22 @@ class Machine:
         )
 
     def _timer_seconds(
-        self, world: World, account: str, record: Mapping[str, Any], timer: str
+        self,
+        world: World,
+        account: str,
+        record: Mapping[str, Any],
+        timer: str,
+        copied: tuple[Mapping[str, Any] | None] | None = None,
     ) -> float:
+        """The timer's length: the spec's, or the source property's (`copied`: the record to
+        copy from, when the caller looked it up already)."""
         seconds = self.lifecycle.timers[timer]
         source = self.lifecycle.timer_sources.get(timer)
         if source is None:
             return seconds
         produced = self.lifecycle.produces
         if produced is not None and produced.copy_resource == source.resource:
-            found = self._copy_source(world, account, record)
+            found = copied[0] if copied is not None else self._copy_source(world, account, record)
         else:
             names = set(world.resource(source.resource).identifiers) & set(self.key_names)
             found = world.first(source.resource, account, {n: (record[n],) for n in sorted(names)})
@@ -150,6 +168,7 @@ class Machine:
         started: float,
         ended: float,
         trigger: str,
+        source: Mapping[str, Any] | None,
     ) -> dict[str, Any] | None:
         produced = self.lifecycle.produces
         if produced is None:
@@ -158,7 +177,6 @@ class Machine:
         item: dict[str, Any] = {
             name: record[name] for name in self.key_names if name in resource.properties
         }
-        source = self._copy_source(world, account, record)
         if source is not None:
             item.update({p: source[p] for p in produced.copy_properties if p in source})
         if produced.span is not None:
@@ -219,7 +237,7 @@ class Machine:
         if command_parameter is None:
             raise ValueError(f"{self.operation.name} has no parameter naming the command.")
         values = {**effect.defaults, **call.values}
-        key = tuple(str(values.get(name, "")) for name in self.key_names)
+        key = tuple([str(values.get(name, "")) for name in self.key_names])
         trigger = str(values[command_parameter.name])
         try:
             step = self.fire(call.world, call.account, key, trigger, call.now)

@@ -26,6 +26,7 @@ keeps the nonces it checks in memory; the tables are only read back at start-up.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -67,9 +68,38 @@ _ADD_NONCE = "INSERT OR IGNORE INTO nonce (until, access_key, nonce) VALUES (?, 
 # A WAL of up to this many pages before SQLite folds it into the database (4 KiB each).
 _WAL_PAGES = 1000
 # Records are plain trees of JSON values, so the encoder need not look for cycles.
-_dumps = json.JSONEncoder(
+_ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
+)
+# `JSONEncoder.encode` builds the C encoder anew on every call; every change a served emulator
+# acknowledges is encoded, so the same C encoder (same options) is built once and reused.
+_MAKE_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # None without _json
+_C_ENCODE: Any = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None,
+        _ENCODER.default,
+        json.encoder.encode_basestring,
+        None,
+        _ENCODER.key_separator,
+        _ENCODER.item_separator,
+        _ENCODER.sort_keys,
+        _ENCODER.skipkeys,
+        _ENCODER.allow_nan,
+    )
+)
+
+
+def _dumps(value: Any) -> str:
+    """`value` as compact JSON text (non-ASCII kept; NaN and infinities refused)."""
+    if _C_ENCODE is None or value.__class__ is str:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
+# Record kinds and keys recur from one change to the next: their encoding is remembered.
+_dumps_name = functools.lru_cache(maxsize=4096)(_dumps)
 
 
 def _check_folder(path: Path) -> None:
@@ -382,7 +412,7 @@ class _Unfolded:
         parts = [
             '{"r":['
             + ",".join(
-                f"[{_dumps(kind)},{_dumps(key)},{'null' if value is None else value}]"
+                f"[{_dumps_name(kind)},{_dumps_name(key)},{'null' if value is None else value}]"
                 for kind, key, value in records
             )
             + "]"

@@ -52,8 +52,10 @@ class EmulatorRequest:
     secure: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.headers, MappingProxyType) or any(
-            name != name.lower() for name in self.headers
+        # A read-only view whose names are all lower-case is kept (`str.islower` is a C-speed
+        # test; a name it cannot vouch for, such as one without letters, is lowered again).
+        if self.headers.__class__ is not MappingProxyType or not all(
+            map(str.islower, self.headers)
         ):
             lowered = {str(k).lower(): str(v) for k, v in self.headers.items()}
             object.__setattr__(self, "headers", MappingProxyType(lowered))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +60,11 @@ def resolve_match(
 
 
 def _matches(record: Mapping[str, Any], resolved: Mapping[str, tuple[Any, ...]]) -> bool:
-    return all(record.get(name, "") in options for name, options in resolved.items())
+    get = record.get
+    for name, options in resolved.items():  # noqa: SIM110 - a loop: all(genexpr) costs more
+        if get(name, "") not in options:
+            return False
+    return True
 
 
 @dataclass(slots=True)
@@ -76,16 +79,14 @@ class _Collection:
         """Every key a match allows, in the order of its alternatives (the first identifier's
         first), when it names every identifier with a few values; None otherwise."""
         options: list[tuple[Any, ...]] = []
-        single = True
+        count = 1
         for name in self.resource.identifiers:
             values = match.get(name)
             if not values:
                 return None
-            single = single and len(values) == 1
+            count *= len(values)
             options.append(values)
-        if single:  # the common case: one value each, one key
-            return [tuple(str(values[0]) for values in options)]
-        if math.prod(len(values) for values in options) > _MAX_KEYS:
+        if count > _MAX_KEYS:
             return None
         return [tuple(map(str, key)) for key in itertools.product(*options)]
 
@@ -139,7 +140,7 @@ class World:
     def key_of(self, resource: str, record: Mapping[str, Any]) -> RecordKey:
         """The identifier values of a record of `resource`."""
         identifiers = self._collection(resource).resource.identifiers
-        return tuple(str(record.get(name, "")) for name in identifiers)
+        return tuple([str(record.get(name, "")) for name in identifiers])
 
     def get(self, resource: str, account: str, key: RecordKey) -> dict[str, Any] | None:
         """A copy of one record, or None."""
@@ -188,6 +189,13 @@ class World:
         if key is not None:
             found = records.get(key)
             return found is not None and _matches(found, match)
+        keys = collection.keys_for(match)
+        if keys is not None:  # a few alternatives of every identifier: look each key up
+            for key in keys:
+                found = records.get(key)
+                if found is not None and _matches(found, match):
+                    return True
+            return False
         return any(_matches(record, match) for record in records.values())
 
     def peek(self, resource: str, account: str, key: RecordKey) -> Mapping[str, Any] | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 
 from acscontract.signing._names import ALGORITHM_V3
-from acscontract.signing._wire import canonical_query
+from acscontract.signing._wire import canonical_query, percent_encode_octets
 
 __all__ = [
     "v1_signature",
@@ -24,17 +25,28 @@ def _utf8(text: str) -> bytes:
 
 
 def v1_string_to_sign(method: str, pairs: Iterable[tuple[bytes, bytes]]) -> str:
-    """`METHOD&%2F&pct(canonical query)` over every signed parameter (all but `Signature`)."""
-    canonical = canonical_query(pairs)
-    # The canonical query holds only unreserved characters, `%`, `=` and `&`.
-    encoded = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
-    return f"{method}&%2F&{encoded}"
+    """`METHOD&%2F&pct(canonical query)` over every signed parameter (all but `Signature`).
+
+    The canonical query (see `canonical_query`) is encoded once more, pair by pair: it holds
+    only unreserved characters and `%XX` escapes, so `pct` turns `%` into `%25`, `=` into `%3D`
+    and `&` into `%26`.
+    """
+    return f"{method}&%2F&" + "%26".join([_v1_pair(k, v) for k, v in sorted(pairs)])
+
+
+# Most pairs recur from one request to the next (names, fixed values, a timestamp for a second):
+# their twice-encoded form is remembered for the most recent ones. A pure function, bounded.
+@functools.lru_cache(maxsize=2048)
+def _v1_pair(key: bytes, value: bytes) -> str:
+    return f"{percent_encode_octets(key).replace('%', '%25')}%3D" + percent_encode_octets(
+        value
+    ).replace("%", "%25")
 
 
 def v1_signature(string_to_sign: str, secret: str) -> str:
     """Base64 HMAC-SHA1 keyed with `secret + "&"`."""
     digest = hmac.digest(_utf8(secret + "&"), _utf8(string_to_sign), "sha1")  # OpenSSL, one shot
-    return base64.b64encode(digest).decode("ascii")
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 def v3_canonical_request(

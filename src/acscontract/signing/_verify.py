@@ -33,7 +33,7 @@ from acscontract.signing._names import (
     Scheme,
     signature_mismatch_message,
 )
-from acscontract.signing._wire import WireRequest, _octet_pairs, body_over_query
+from acscontract.signing._wire import WireRequest, _octet_pairs, body_over_query, text_pair
 
 __all__ = [
     "ParsedRequest",
@@ -48,11 +48,23 @@ __all__ = [
 _MASK = "***"
 _SIGNATURE = Param.SIGNATURE.value.encode()
 _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z")
-_V1_SIGNATURE_PARTS = (
-    Param.SIGNATURE,
-    Param.ACCESS_KEY_ID,
-    Param.SIGNATURE_METHOD,
-    Param.SIGNATURE_VERSION,
+_V1_SIGNATURE_PARTS: tuple[str, ...] = tuple(
+    p.value
+    for p in (Param.SIGNATURE, Param.ACCESS_KEY_ID, Param.SIGNATURE_METHOD, Param.SIGNATURE_VERSION)
+)
+# The names `_parse_v1` reads, as plain strings: it runs once per request, and an enum member's
+# attribute lookup costs more than the dictionary lookup it feeds.
+_V1_SIGNATURE_METHOD, _V1_SIGNATURE_VERSION = (
+    Param.SIGNATURE_METHOD.value,
+    Param.SIGNATURE_VERSION.value,
+)
+_AUTHORIZATION, _SCHEME_V1 = Header.AUTHORIZATION.value, Scheme.V1
+_V1_TIMESTAMP, _V1_NONCE = Param.TIMESTAMP.value, Param.SIGNATURE_NONCE.value
+_V1_TOKEN, _V1_ACCESS_KEY_ID = Param.SECURITY_TOKEN.value, Param.ACCESS_KEY_ID.value
+_V1_ACTION, _V1_VERSION, _V1_SIGNATURE = (
+    Param.ACTION.value,
+    Param.VERSION.value,
+    Param.SIGNATURE.value,
 )
 # A V3 request must sign every header of this family it sends: the gateway reads its values.
 _V3_SIGNED_FAMILY = "x-acs-"
@@ -143,18 +155,25 @@ class ParsedRequest:
         A name in the form body takes its body value, as in the signed set; otherwise a
         repeated name takes its first value.
         """
+        params = self.params
+        every = dict(params)
+        if len(every) == len(params):  # no name repeated: nothing to choose between
+            return MappingProxyType(every)
         query: dict[str, str] = {}
         body: dict[str, str] = {}
-        for i, (key, value) in enumerate(self.params):
+        for i, (key, value) in enumerate(params):
             (body if i >= self.body_start else query).setdefault(key, value)
         return MappingProxyType(query | body)
 
     @property
     def repeated_params(self) -> frozenset[str]:
         """Business parameter names that appear more than once."""
+        names = [key for key, _ in self.params]
+        if len(set(names)) == len(names):
+            return frozenset()
         seen: set[str] = set()
         repeated: set[str] = set()
-        for key, _ in self.params:
+        for key in names:
             (repeated if key in seen else seen).add(key)
         return frozenset(repeated)
 
@@ -217,7 +236,7 @@ def parse(request: WireRequest) -> ParsedRequest | Rejection:
         doubled = _in_both(query, body)
         if doubled is not None:
             return doubled
-    if Header.AUTHORIZATION in request.headers:
+    if _AUTHORIZATION in request.headers:
         return _parse_v3(request, query, body)
     return _parse_v1(request, query, body)
 
@@ -242,14 +261,18 @@ def _parse_v1(
 ) -> ParsedRequest | Rejection:
     common: dict[str, list[str]] = {}
     business: list[tuple[str, str]] = []
+    common_names = COMMON_PARAMETERS
     body_start = 0
     for source in (query, body):
         body_start = len(business)
-        for raw_key, raw_value in source:
-            key = raw_key.decode("utf-8", "replace")
-            value = raw_value.decode("utf-8", "replace")
-            if key in COMMON_PARAMETERS:
-                common.setdefault(key, []).append(value)
+        for pair in source:
+            key, value = text_pair(pair)
+            if key in common_names:
+                found = common.get(key)
+                if found is None:
+                    common[key] = [value]
+                else:
+                    found.append(value)
             else:
                 business.append((key, value))
     signed = [p for p in body_over_query(query, body) if p[0] != _SIGNATURE]
@@ -265,49 +288,45 @@ def _parse_v1(
             return _incomplete(f"The signature parameter {name} is missing or empty.", name)
         if len(values) > 1:
             return _incomplete(f"The signature parameter {name} is given more than once.", name)
-    method = common[Param.SIGNATURE_METHOD][0]
+    method = common[_V1_SIGNATURE_METHOD][0]
     if method != "HMAC-SHA1":
         return _incomplete(
             f"SignatureMethod {method!r} is not supported; signature V1 uses HMAC-SHA1.",
-            Param.SIGNATURE_METHOD,
+            _V1_SIGNATURE_METHOD,
         )
-    version = common[Param.SIGNATURE_VERSION][0]
+    version = common[_V1_SIGNATURE_VERSION][0]
     if version != "1.0":
         return _incomplete(
             f"SignatureVersion {version!r} is not supported; signature V1 uses 1.0.",
-            Param.SIGNATURE_VERSION,
+            _V1_SIGNATURE_VERSION,
         )
 
-    timestamps = common.get(Param.TIMESTAMP)
+    timestamps = common.get(_V1_TIMESTAMP)
     if not timestamps:
-        return _missing(Param.TIMESTAMP)
+        return _missing(_V1_TIMESTAMP)
     timestamp = parse_timestamp(timestamps[0]) if len(timestamps) == 1 else None
     if timestamp is None:
-        return _bad_timestamp(Param.TIMESTAMP, ",".join(timestamps))
-    nonces = common.get(Param.SIGNATURE_NONCE)
+        return _bad_timestamp(_V1_TIMESTAMP, ",".join(timestamps))
+    nonces = common.get(_V1_NONCE)
     if not nonces or not nonces[0]:
-        return _missing(Param.SIGNATURE_NONCE)
+        return _missing(_V1_NONCE)
     if len(nonces) > 1:
-        return _incomplete("SignatureNonce is given more than once.", Param.SIGNATURE_NONCE)
-    tokens = common.get(Param.SECURITY_TOKEN)
+        return _incomplete("SignatureNonce is given more than once.", _V1_NONCE)
+    tokens = common.get(_V1_TOKEN)
     if tokens is not None and len(tokens) > 1:
-        return _incomplete("SecurityToken is given more than once.", Param.SECURITY_TOKEN)
-
-    def first(name: str) -> str | None:
-        values = common.get(name)
-        return values[0] if values else None
-
+        return _incomplete("SecurityToken is given more than once.", _V1_TOKEN)
+    actions, versions = common.get(_V1_ACTION), common.get(_V1_VERSION)
     return ParsedRequest(
         request=request,
         scheme=Scheme.V1,
-        access_key_id=common[Param.ACCESS_KEY_ID][0],
-        security_token=first(Param.SECURITY_TOKEN) or None,
-        action=first(Param.ACTION),
-        version=first(Param.VERSION),
+        access_key_id=common[_V1_ACCESS_KEY_ID][0],
+        security_token=(tokens[0] or None) if tokens else None,
+        action=actions[0] if actions else None,
+        version=versions[0] if versions else None,
         timestamp_raw=timestamps[0],
         timestamp=timestamp,
         nonce=nonces[0],
-        signature=common[Param.SIGNATURE][0],
+        signature=common[_V1_SIGNATURE][0],
         params=tuple(business),
         common=MappingProxyType({k: v[0] for k, v in common.items()}),
         signed_pairs=tuple(signed),
@@ -403,7 +422,7 @@ def _parse_v3(
 def string_to_sign(parsed: ParsedRequest) -> str:
     """The string the server signs for this request (no secret is needed to build it)."""
     request = parsed.request
-    if parsed.scheme is Scheme.V1:
+    if parsed.scheme is _SCHEME_V1:
         return v1_string_to_sign(request.method, parsed.signed_pairs)
     canonical = v3_canonical_request(
         request.method,
@@ -419,7 +438,7 @@ def string_to_sign(parsed: ParsedRequest) -> str:
 def verify(parsed: ParsedRequest, secret: str) -> Verified | Rejection:
     """Recompute the signature with `secret` and compare it in constant time."""
     to_sign = string_to_sign(parsed)
-    if parsed.scheme is Scheme.V1:
+    if parsed.scheme is _SCHEME_V1:
         expected = v1_signature(to_sign, secret)
     else:
         expected = v3_signature(to_sign, secret)

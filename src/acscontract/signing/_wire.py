@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -79,15 +80,26 @@ def _unquote_plus(raw: bytes) -> bytes:
 
 
 def _decode_raw_pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
-    unquote = _unquote_plus
-    pairs = []
-    for piece in raw.split(b"&"):
-        if piece:
-            key, _, value = piece.partition(b"=")
-            if _PERCENT in piece or _PLUS in piece:
-                key, value = unquote(key), unquote(value)
-            pairs.append((key, value))
-    return pairs
+    piece_pair = _piece_pair
+    return [piece_pair(piece) for piece in raw.split(b"&") if piece]
+
+
+# A server sees the same `key=value` pieces in request after request (the names, the action,
+# the version, the domain, a timestamp for a second): their decoding is remembered for the most
+# recent ones. A pure function of the piece, bounded; the pairs it returns are never changed.
+@functools.lru_cache(maxsize=4096)
+def _piece_pair(piece: bytes) -> tuple[bytes, bytes]:
+    key, _, value = piece.partition(b"=")
+    if _PERCENT in piece or _PLUS in piece:
+        return _unquote_plus(key), _unquote_plus(value)
+    return key, value
+
+
+@functools.lru_cache(maxsize=4096)
+def text_pair(pair: tuple[bytes, bytes]) -> tuple[str, str]:
+    """An octet pair as text (bytes that are not UTF-8 become U+FFFD), remembered like
+    `_piece_pair`'s."""
+    return pair[0].decode("utf-8", "replace"), pair[1].decode("utf-8", "replace")
 
 
 def decode_pairs(raw: str | bytes) -> list[tuple[str, str]]:
@@ -98,10 +110,7 @@ def decode_pairs(raw: str | bytes) -> list[tuple[str, str]]:
     wire order. Bytes that are not UTF-8 become U+FFFD.
     """
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
-    return [
-        (k.decode("utf-8", "replace"), v.decode("utf-8", "replace"))
-        for k, v in _decode_raw_pairs(data)
-    ]
+    return [text_pair(pair) for pair in _decode_raw_pairs(data)]
 
 
 def encode_pairs(pairs: Iterable[tuple[str, str]]) -> str:
@@ -134,6 +143,12 @@ def body_over_query(
     return [p for p in query if p[0] not in body_keys] + body
 
 
+# Names and most values recur from one request to the next (a timestamp for a second): their
+# canonical encoding is remembered for the most recent ones. A pure function, bounded.
+percent_encode_octets = functools.lru_cache(maxsize=1024)(_percent_encode_bytes)
+"""RFC 3986 encoding of octets, as `canonical_query` encodes each side of a pair."""
+
+
 def canonical_query(pairs: Iterable[tuple[bytes, bytes]]) -> str:
     """Sorted `key=value` pairs joined with `&`, each side RFC 3986-encoded from its octets.
 
@@ -141,7 +156,7 @@ def canonical_query(pairs: Iterable[tuple[bytes, bytes]]) -> str:
     both official SDKs sort by. Repeated keys (which no SDK sends) are ordered by value, so the
     result does not depend on the order they travelled in.
     """
-    encode = _percent_encode_bytes
+    encode = percent_encode_octets
     return "&".join([f"{encode(k)}={encode(v)}" for k, v in sorted(pairs)])
 
 
@@ -197,7 +212,10 @@ class WireRequest:
     body: bytes = b""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", MappingProxyType(_lower_headers(self.headers)))
+        headers = self.headers
+        # A read-only view that is lower-cased already (a received request's) is kept as is.
+        if headers.__class__ is not MappingProxyType or not all(map(str.islower, headers)):
+            object.__setattr__(self, "headers", MappingProxyType(_lower_headers(headers)))
 
     def __hash__(self) -> int:
         headers = tuple(sorted(self.headers.items()))

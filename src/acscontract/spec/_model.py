@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_REASON = "it contains control characters"
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _DECIMAL = re.compile(r"^-?[0-9]+$")
@@ -864,8 +865,28 @@ class Operation:
             )
         return None
 
+    def _scalar_plan(self) -> _ScalarPlan | None:
+        """How to check an operation whose parameters are all scalars (None when some is an
+        array or object): worked out once, as every call of the operation runs it."""
+        if "plan" not in self._memo:
+            plan = None
+            if not any(p.structured for p in self.parameters):
+                plan = _ScalarPlan(
+                    required=tuple(p.name for p in self.parameters if p.required),
+                    parameters=tuple((p.name, p, _has_value_rules(p)) for p in self.parameters),
+                )
+            self._memo["plan"] = plan
+        found: _ScalarPlan | None = self._memo["plan"]
+        return found
+
     def missing_parameter(self, params: Mapping[str, str]) -> str | None:
         """The first required parameter the request lacks (or sends empty), or None."""
+        plan = self._scalar_plan()
+        if plan is not None:
+            for name in plan.required:
+                if not params.get(name):
+                    return name
+            return None
         for parameter in self.parameters:
             if not parameter.required:
                 continue
@@ -903,6 +924,20 @@ class Operation:
     def malformed_parameter(self, params: Mapping[str, str]) -> tuple[str, str] | None:
         """(name, reason) of the first value that breaks its parameter's rules, or None."""
         forbid_control = self.refuses_control_characters
+        plan = self._scalar_plan()
+        if plan is not None:
+            control = _CONTROL_CHARACTERS.search if forbid_control else None
+            for name, parameter, ruled in plan.parameters:
+                value = params.get(name)
+                if value is None or (value == "" and not parameter.required):
+                    continue
+                if control is not None and control(value):
+                    return name, _CONTROL_REASON
+                if ruled:
+                    problem = _value_problem(parameter, value, forbid_control=False)
+                    if problem is not None:
+                        return name, problem
+            return None
         for parameter in self.parameters:
             if parameter.structured:
                 reason = _structured_problem(parameter, params, forbid_control=forbid_control)
@@ -943,6 +978,26 @@ class Operation:
         return values
 
 
+@dataclass(frozen=True, slots=True)
+class _ScalarPlan:
+    """An all-scalar operation's parameter checks, worked out once (see `_scalar_plan`)."""
+
+    required: tuple[str, ...]
+    parameters: tuple[tuple[str, Parameter, bool], ...]
+    """(name, parameter, whether its values have rules beyond "no control characters")."""
+
+
+def _has_value_rules(parameter: Parameter) -> bool:
+    """Whether `_value_problem` can refuse a value of `parameter` without control characters."""
+    return (
+        parameter.type in ("integer", "boolean")
+        or parameter.enum is not None
+        or parameter.max_length is not None
+        or parameter.min_length is not None
+        or parameter.pattern is not None
+    )
+
+
 def _structured_problem(
     parameter: Parameter, params: Mapping[str, str], *, forbid_control: bool
 ) -> str | None:
@@ -955,7 +1010,7 @@ def _structured_problem(
         return None
     for raw in _leaves(value) if forbid_control else ():
         if isinstance(raw, str) and _CONTROL_CHARACTERS.search(raw):
-            return "it contains control characters"
+            return _CONTROL_REASON
     error = next(iter(_validator(parameter).iter_errors(value)), None)
     if error is None:
         return None
@@ -984,7 +1039,7 @@ def _validator(parameter: Parameter) -> Draft202012Validator:
 
 def _value_problem(parameter: Parameter, value: str, *, forbid_control: bool = True) -> str | None:
     if forbid_control and _CONTROL_CHARACTERS.search(value):
-        return "it contains control characters"
+        return _CONTROL_REASON
     if parameter.type == "integer":
         if not _DECIMAL.match(value):
             return f"{value[:40]!r} is not a decimal integer"
