@@ -291,9 +291,10 @@ class CatalogFacts:
         loop, and call `action_pattern` on a miss)."""
         self._entries: dict[str, tuple[CatalogEntry, ...]] = {}
         self._suggestions: dict[str, str | None] = {}
-        self._includes: dict[tuple[str, str, bool], _Known] = {}
-        """Inclusion answers with the steps each took (charged again on every use)."""
-        self._template: dict[tuple[str, str, bool], _Known] = {}
+        self._includes: dict[tuple[str, str, bool], bool | _Known] = {}
+        """Inclusion answers: those that took no search steps, and the others with their steps
+        (charged again on every use; see `_remember`)."""
+        self._template: dict[tuple[str, str, bool], bool | _Known] = {}
         self._caches: tuple[dict[Any, Any], ...] = (
             self.memo,
             self._arns,
@@ -398,9 +399,10 @@ class CatalogFacts:
         if general == specific:
             return True
         key = (general, specific, ignore_case)
-        known = self._includes.get(key)
-        if known is not None:
-            return _charge(known, budget)
+        remembered = self._includes.get(key)
+        if remembered is not None:
+            return remembered if isinstance(remembered, bool) else _charge(remembered, budget)
+        known: _Known
         if not has_wildcard(general):
             found: bool | None = not has_wildcard(specific) and (
                 fold(general) == fold(specific) if ignore_case else False
@@ -410,9 +412,7 @@ class CatalogFacts:
             known = (False, 0)
         else:
             known = _decide(general, specific, ignore_case, budget)
-        if known[1] != _CUT_SHORT:
-            self._includes[key] = known  # an undecided pair stays undecided: remember it too
-        return known[0]
+        return _remember(self._includes, key, known)  # an undecided pair stays undecided too
 
     def relative_vs_template(
         self,
@@ -425,9 +425,10 @@ class CatalogFacts:
         """Whether the wildcard relative id `relative` matches every relative id of `shape`
         (`every`; None when undecided within the budget), or at least one of them."""
         key = (relative, shape.relative, every)
-        known = self._template.get(key)
-        if known is not None:
-            return _charge(known, budget)
+        remembered = self._template.get(key)
+        if remembered is not None:
+            return remembered if isinstance(remembered, bool) else _charge(remembered, budget)
+        known: _Known
         if every:
             known = (
                 _decide(relative, shape.relative_pattern, False, budget)
@@ -438,9 +439,7 @@ class CatalogFacts:
             known = (shape.relative_pattern.matches(relative), 0)
         else:
             known = (overlaps(relative, shape.relative_pattern), 0)
-        if known[1] != _CUT_SHORT:
-            self._template[key] = known
-        return known[0]
+        return _remember(self._template, key, known)
 
     def arn(self, text: str) -> ArnParts | None:
         """`parse_arn(text)`, cached (policies repeat the same resources)."""
@@ -520,6 +519,20 @@ def _decide(
     if found is not None:
         return found, spent
     return None, _GIVEN_UP if start == DEFAULT_BUDGET else _CUT_SHORT
+
+
+def _remember(
+    cache: dict[tuple[str, str, bool], bool | _Known], key: tuple[str, str, bool], known: _Known
+) -> bool | None:
+    """Remember an answer (as itself when it took no steps, the usual case, else with its
+    steps), unless a smaller budget than one question may take cut its search short; return
+    it."""
+    found, steps = known
+    if not steps and found is not None:
+        cache[key] = found
+    elif steps != _CUT_SHORT:
+        cache[key] = known
+    return found
 
 
 def _charge(known: _Known, budget: SearchBudget | None) -> bool | None:
