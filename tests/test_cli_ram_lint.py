@@ -7,6 +7,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -661,3 +663,45 @@ def test_the_docs_show_how_to_point_the_hook_elsewhere() -> None:
     (hook,) = example["repos"][0]["hooks"]
     assert hook["id"] == _hook()["id"]
     assert re.search(hook["files"], "security/iam-docs/recorder.json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Determinism: a budget-exhausting document gives the same report under every hash seed
+
+
+def _exhausting_policy() -> str:
+    """32 statements of 50 wildcard actions each: comparing every pair for subsumption runs
+    out of the document's search budget, so what gets compared first decides the findings."""
+    pool = [f"live:Describe{c}*" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+    pool += [f"live:Describe{c}{d}*" for c in "ABCDEFGH" for d in "abcdefgh"]
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": [pool[(s * 7 + k * 11) % len(pool)] for k in range(50)],
+            "Resource": "*",
+        }
+        for s in range(32)
+    ]
+    return json.dumps({"Version": "1", "Statement": statements}, separators=(",", ":"))
+
+
+def test_budget_exhausting_report_is_the_same_under_every_hash_seed(tmp_path: Path) -> None:
+    path = tmp_path / "wide.json"
+    path.write_text(_exhausting_policy(), encoding="utf-8")
+    reports = []
+    for seed in ("0", "1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-m", "acscontract", "ram", "lint", str(path), "--format", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert done.returncode in (0, 1), done.stderr
+        reports.append(done.stdout)
+    checks = {f["check"] for f in json.loads(reports[0])["findings"]}
+    assert "analysis-undecided" in checks  # the document really exhausts the budget
+    assert reports[1] == reports[0]
+    assert reports[2] == reports[0]

@@ -1046,3 +1046,38 @@ def test_a_long_list_reports_the_entries_comparing_every_pair_reports(
         for f in only(run(source), f"{kind}-subsumed")
     ]
     assert found == expected
+
+
+# Determinism: a document's findings do not depend on what the same linter linted before
+
+
+def _costly_statements(seed: int) -> str:
+    """32 statements of 30 actions whose wildcards mix `?` and `*` (each inclusion question
+    takes search steps): comparing the statements runs out of the document's budget."""
+    pool = [f"live:Describe*{c}?{d}*" for c in "ABCDEFGH" for d in "abcdefgh"]
+    pool += [f"live:Describe*{c}*" for c in "ABCDEFGH"] + [f"live:*{c}??*" for c in "ABCDEFGH"]
+    statements = [
+        statement(action=[pool[(s * 13 + k * seed) % len(pool)] for k in range(30)], resource="*")
+        for s in range(32)
+    ]
+    return json.dumps({"Version": "1", "Statement": statements}, separators=(",", ":"))
+
+
+def _costly_list(seed: int) -> str:
+    """One statement: 128 resources whose reach takes search steps, and 400 wildcard actions:
+    comparing the actions runs out of the budget at an entry that depends on every step."""
+    actions = [ACTION] + [f"live:Describe*{c}?{k * seed % 97}*" for k in range(200) for c in "AB"]
+    resources = [f"acs:cdn:*:{ACCOUNT}:*{c}{s}?*/*" for c in "abcd" for s in range(32)]
+    return policy(statement(action=actions, resource=resources))
+
+
+@pytest.mark.parametrize("build", [_costly_statements, _costly_list])
+def test_findings_do_not_depend_on_what_was_linted_before(build: Any) -> None:
+    first, second = build(5), build(7)
+    catalog = action_catalog()
+    alone = Linter(catalog=catalog, now=NOW).check_source(second, name="b.json")
+    assert "analysis-undecided" in {f.check for f in alone}  # the budget really runs out
+    warm = Linter(catalog=catalog, now=NOW)
+    warm.check_source(first, name="a.json")
+    assert warm.check_source(second, name="b.json") == alone
+    assert warm.check_source(second, name="b.json") == alone  # every answer remembered now

@@ -291,8 +291,10 @@ class CatalogFacts:
         loop, and call `action_pattern` on a miss)."""
         self._entries: dict[str, tuple[CatalogEntry, ...]] = {}
         self._suggestions: dict[str, str | None] = {}
-        self._includes: dict[tuple[str, str, bool], bool | None] = {}
-        self._template: dict[tuple[str, str, bool], bool | None] = {}
+        self._includes: dict[tuple[str, str, bool], bool | _Known] = {}
+        """Inclusion answers: those that took no search steps, and the others with their steps
+        (charged again on every use; see `_remember`)."""
+        self._template: dict[tuple[str, str, bool], bool | _Known] = {}
         self._caches: tuple[dict[Any, Any], ...] = (
             self.memo,
             self._arns,
@@ -397,21 +399,20 @@ class CatalogFacts:
         if general == specific:
             return True
         key = (general, specific, ignore_case)
-        try:
-            return self._includes[key]
-        except KeyError:
-            pass
+        remembered = self._includes.get(key)
+        if remembered is not None:
+            return remembered if isinstance(remembered, bool) else _charge(remembered, budget)
+        known: _Known
         if not has_wildcard(general):
             found: bool | None = not has_wildcard(specific) and (
                 fold(general) == fold(specific) if ignore_case else False
             )
+            known = (found, 0)
         elif not _ends_fit(general, specific, ignore_case):
-            found = False
+            known = (False, 0)
         else:
-            found = _decide(general, specific, ignore_case, budget)
-        if found is not None or budget is None or budget.left > 0:
-            self._includes[key] = found  # an undecided pair stays undecided: remember it too
-        return found
+            known = _decide(general, specific, ignore_case, budget)
+        return _remember(self._includes, key, known)  # an undecided pair stays undecided too
 
     def relative_vs_template(
         self,
@@ -424,22 +425,21 @@ class CatalogFacts:
         """Whether the wildcard relative id `relative` matches every relative id of `shape`
         (`every`; None when undecided within the budget), or at least one of them."""
         key = (relative, shape.relative, every)
-        try:
-            return self._template[key]
-        except KeyError:
-            pass
-        found: bool | None
+        remembered = self._template.get(key)
+        if remembered is not None:
+            return remembered if isinstance(remembered, bool) else _charge(remembered, budget)
+        known: _Known
         if every:
-            found = has_wildcard(relative) and _decide_pattern(
-                relative, shape.relative_pattern, budget
+            known = (
+                _decide(relative, shape.relative_pattern, False, budget)
+                if has_wildcard(relative)
+                else (False, 0)
             )
         elif not has_wildcard(relative):
-            found = shape.relative_pattern.matches(relative)
+            known = (shape.relative_pattern.matches(relative), 0)
         else:
-            found = overlaps(relative, shape.relative_pattern)
-        if found is not None or budget is None or budget.left > 0:
-            self._template[key] = found
-        return found
+            known = (overlaps(relative, shape.relative_pattern), 0)
+        return _remember(self._template, key, known)
 
     def arn(self, text: str) -> ArnParts | None:
         """`parse_arn(text)`, cached (policies repeat the same resources)."""
@@ -494,18 +494,57 @@ def _ends_fit(general: str, specific: str, ignore_case: bool) -> bool:
     return s_head.startswith(g_head) and s_tail.endswith(g_tail)
 
 
-def _decide_pattern(general: str, specific: Pattern, budget: SearchBudget | None) -> bool | None:
-    return _decide(general, specific, False, budget)
+_Known = tuple[bool | None, int]
+"""An answer to a language question and the search steps it took: `_GIVEN_UP` when a full
+`DEFAULT_BUDGET` did not decide it, `_CUT_SHORT` when less than that was left and did not (not
+remembered: more steps might decide it)."""
+
+_GIVEN_UP = DEFAULT_BUDGET + 1
+_CUT_SHORT = DEFAULT_BUDGET + 2
 
 
 def _decide(
     general: str, specific: str | Pattern, ignore_case: bool, budget: SearchBudget | None
-) -> bool | None:
-    """`decide_inclusion` with at most `DEFAULT_BUDGET` steps of the shared `budget`."""
-    if budget is None:
-        return decide_inclusion(general, specific, ignore_case=ignore_case)
-    own = SearchBudget(max(0, min(DEFAULT_BUDGET, budget.left)))
+) -> _Known:
+    """`decide_inclusion` with at most `DEFAULT_BUDGET` steps of the shared `budget` (spent),
+    and what it took (see `_Known`)."""
+    own = SearchBudget(
+        DEFAULT_BUDGET if budget is None else max(0, min(DEFAULT_BUDGET, budget.left))
+    )
     start = own.left
     found = decide_inclusion(general, specific, ignore_case=ignore_case, budget=own)
-    budget.spend(start - max(own.left, 0))
+    spent = start - max(own.left, 0)
+    if budget is not None:
+        budget.spend(spent)
+    if found is not None:
+        return found, spent
+    return None, _GIVEN_UP if start == DEFAULT_BUDGET else _CUT_SHORT
+
+
+def _remember(
+    cache: dict[tuple[str, str, bool], bool | _Known], key: tuple[str, str, bool], known: _Known
+) -> bool | None:
+    """Remember an answer (as itself when it took no steps, the usual case, else with its
+    steps), unless a smaller budget than one question may take cut its search short; return
+    it."""
+    found, steps = known
+    if not steps and found is not None:
+        cache[key] = found
+    elif steps != _CUT_SHORT:
+        cache[key] = known
     return found
+
+
+def _charge(known: _Known, budget: SearchBudget | None) -> bool | None:
+    """A remembered answer, charged to `budget` exactly as working it out again would be: its
+    steps when they fit in what one question may take now, else None for all of those (so a
+    document's findings never depend on what was linted before it)."""
+    found, steps = known
+    if budget is None:
+        return found
+    own = max(0, min(DEFAULT_BUDGET, budget.left))
+    if steps <= own:
+        budget.left -= steps
+        return found
+    budget.left -= own
+    return None

@@ -160,7 +160,9 @@ def _covered(
     outer_wild: bool,
     ignore_case: bool,
 ) -> bool | None:
-    """Whether every entry of `inner` is included by some entry of `outer` (None: undecided)."""
+    """Whether every entry of `inner` is included by some entry of `outer` (None: undecided).
+    The entries are compared in sorted order, so the budget runs out at the same pair on every
+    run (a set's own order changes with the hash seed)."""
     if inner <= outer:
         return True
     if not outer_wild:
@@ -168,8 +170,9 @@ def _covered(
     includes = context.facts.includes
     budget = context.budget
     undecided = False
-    for i in inner - outer:
-        for o in outer:
+    ordered = sorted(outer)
+    for i in sorted(inner - outer):
+        for o in ordered:
             budget.spend()
             found = includes(o, i, ignore_case=ignore_case, budget=budget)
             if found:
@@ -393,7 +396,7 @@ def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -
         group = (s.effect, s.principal)
         groups.setdefault(group, []).append(j)
         for dimension, entries in (("a", s.actions), ("r", s.resources)):
-            for text in entries:
+            for text in sorted(entries):  # a fixed order, whatever the hash seed
                 if _wild(text):
                     wild.setdefault((*group, dimension), _PrefixIndex(budget)).add(j, text)
                 else:
@@ -409,7 +412,7 @@ def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -
         best: tuple[int, str, str] | None = None
         for dimension, entries in (("a", s.actions), ("r", s.resources)):
             index = wild.get((*group, dimension))
-            for text in entries:
+            for text in sorted(entries):  # ties go to the first in a fixed order
                 size = len(literal.get((*group, dimension, text), ()))
                 if index is not None:
                     size += index.estimate(text)

@@ -501,20 +501,28 @@ def _reach(
 ) -> _Reach | None:
     """How far a resource reaches for a catalogued action: ("every", resource type) or
     ("overreach", placeholder, value, example, intended patterns); None when it stays narrow.
-    Cached per resource and action."""
+    Cached per resource and action, with the search steps it took: a remembered answer is
+    charged them again, and worked out again when they no longer fit in the budget, so the
+    findings do not depend on what was linted before."""
     cache = context.facts.memo
     key = ("reach", text, entry.action)
-    if key not in cache:
-        try:
-            cache[key] = _compute_reach(context, parts, entry)
-        except _Undecided as exc:
-            context.undecided(
-                location,
-                f"whether the resource {exc.relative!r} reaches every resource of "
-                f"{exc.template} (the wildcards are too complex to compare exactly)",
-            )
-            return None
-    return cast("_Reach | None", cache[key])
+    budget = context.budget
+    known = cast("tuple[_Reach | None, int] | None", cache.get(key))
+    if known is not None and (known[1] == 0 or known[1] <= budget.left):
+        budget.left -= known[1]
+        return known[0]
+    before = budget.left
+    try:
+        found = _compute_reach(context, parts, entry)
+    except _Undecided as exc:
+        context.undecided(
+            location,
+            f"whether the resource {exc.relative!r} reaches every resource of "
+            f"{exc.template} (the wildcards are too complex to compare exactly)",
+        )
+        return None
+    cache[key] = (found, before - budget.left)
+    return found
 
 
 class _Undecided(Exception):
