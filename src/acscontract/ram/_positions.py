@@ -137,17 +137,23 @@ class PositionIndex:
             return node
         return _BROKEN
 
+    def _resume(self, node: _Container) -> int:
+        """Where a scan of `node` goes on: past the value it stopped at, when it stopped at one
+        (ValueError or IndexError when the text does not parse there)."""
+        i = node.resume
+        if node.pending:
+            node.pending = False
+            i = _NEXT.match(self._text, _scan_value(self._text, i)[1]).end()  # type: ignore[union-attr]
+        return i
+
     def _scan_members(self, node: _Container, wanted: str | None) -> tuple[int, int] | None:
         """Scan an object's members on from where the last scan stopped, up to `wanted` (every
         member for None); `wanted`'s (name offset, value offset), or None."""
         text = self._text
         members = node.children
         assert isinstance(members, dict)
-        i = node.resume
         try:
-            if node.pending:
-                node.pending = False
-                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
+            i = self._resume(node)
             while text[i] != "}":
                 end = text.find('"', i + 1)
                 name = text[i + 1 : end]
@@ -181,11 +187,8 @@ class PositionIndex:
         text = self._text
         items = node.children
         assert isinstance(items, list)
-        i = node.resume
         try:
-            if node.pending:
-                node.pending = False
-                i = _NEXT.match(text, _scan_value(text, i)[1]).end()  # type: ignore[union-attr]
+            i = self._resume(node)
             while text[i] != "]":
                 items.append(i)
                 if wanted is not None and len(items) > wanted:

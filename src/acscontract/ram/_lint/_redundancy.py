@@ -281,6 +281,16 @@ def _note_undecided(context: LintContext, location: Value | Statement, what: str
     context.undecided(location.location, what)
 
 
+def _out_of_budget(context: LintContext, facts: StatementFacts) -> None:
+    """Note that the statements from `facts`'s on were not all compared (budget spent)."""
+    _note_undecided(
+        context,
+        facts.statement,
+        f"whether {facts.where} or any later statement is covered by another (the document has "
+        "too many statements to compare all pairs)",
+    )
+
+
 @rule(
     "statement-subsumed",
     Severity.SUGGESTION,
@@ -306,23 +316,13 @@ def _subsumed_statements(
             # `_subsumes` is False for every pair: only their budget steps remain.
             steps, outers = len(outers), []
             if not _spend_each(budget, steps):
-                _note_undecided(
-                    context,
-                    statements[i].statement,
-                    f"whether {statements[i].where} or any later statement is covered by "
-                    "another (the document has too many statements to compare all pairs)",
-                )
+                _out_of_budget(context, statements[i])
                 return
         ia, ir, keys, ic = inner.actions, inner.resources, inner.condition_keys, inner.conditions
         for j in outers:
             outer = summaries[j]
             if not budget.spend():
-                _note_undecided(
-                    context,
-                    statements[i].statement,
-                    f"whether {statements[i].where} or any later statement is covered by "
-                    "another (the document has too many statements to compare all pairs)",
-                )
+                _out_of_budget(context, statements[i])
                 return
             # The cheap refusals of `_subsumes`, inline (they spend no budget there either).
             if not outer.comparable:
