@@ -6,10 +6,12 @@ import json
 from collections import deque
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acscontract.emulator import Emulator, ManualClock, signed_request
 from acscontract.emulator._lifecycle import DUE, STATE, TIMER, Machine, NoTransition
-from acscontract.emulator._world import World
+from acscontract.emulator._world import ExistsPlan, World, resolve_match
 from acscontract.signing import Credentials
 from acscontract.spec import Transition, operation
 
@@ -307,3 +309,35 @@ def test_a_replaced_deadline_never_fires_and_many_cycles_keep_every_timer():
     assert reasons.count(("stream3", "delayElapsed")) == 1
     assert reasons.count(("stream2", "delayElapsed")) == 1
     assert driver.state("stream2") == driver.state("stream3") == LIFECYCLE.initial
+
+
+_NAMES = st.sampled_from(["DomainName", "AppName", "StreamName", "Online", "Other"])
+_OPTION = st.one_of(
+    st.sampled_from(["$DomainName", "$AppName", "$StreamName", "$Missing", "", "x", "$"]),
+    st.booleans(),
+    st.integers(-2, 2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    resource=st.sampled_from(["recordConfig", "stream", "recordingTask"]),
+    match=st.dictionaries(_NAMES, st.lists(_OPTION, max_size=3).map(tuple), max_size=5),
+    values=st.dictionaries(
+        st.sampled_from(["DomainName", "AppName", "StreamName"]), st.text(max_size=3), max_size=3
+    ),
+    defaults=st.dictionaries(st.sampled_from(["AppName", "Missing"]), st.text(max_size=2)),
+)
+def test_an_exists_plan_resolves_and_keys_as_the_generic_match_does(
+    resource: str,
+    match: dict[str, tuple[object, ...]],
+    values: dict[str, str],
+    defaults: dict[str, str],
+) -> None:
+    """The precondition check's plan, worked out once per check, gives the same resolved match
+    and the same keys to look up as resolving the match and asking the collection each call."""
+    world = World(OP.product)
+    plan = ExistsPlan(world.resource(resource), match)
+    resolved = plan.resolve(values, defaults)
+    assert resolved == resolve_match(match, values, defaults)
+    assert plan.keys(resolved) == world._collection(resource).keys_for(resolved)

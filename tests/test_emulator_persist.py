@@ -553,6 +553,53 @@ def test_store_encoding_is_the_json_modules(value: object) -> None:
     assert json.loads(_dumps(value)) == json.loads(expected)
 
 
+_ANY_TEXT = st.text(st.characters(codec=None, categories=None))  # lone surrogates too
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | _ANY_TEXT,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_ANY_TEXT, inner, max_size=4),
+        max_leaves=20,
+    )
+)
+def test_the_change_encoding_reads_back_as_the_json_modules(value: object) -> None:
+    """What the live store writes for every change (orjson, or json for what orjson refuses:
+    integers beyond 64 bits, lone surrogates) reads back as the json module's text does."""
+    from acscontract.emulator._persist import _dumps
+    from acscontract.emulator._state import store_json
+
+    assert json.loads(store_json(value)) == json.loads(_dumps(value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(_ANY_TEXT, min_size=1, max_size=5))
+def test_record_keys_are_the_same_text_as_before(names: list[str]) -> None:
+    """A record's store key must stay the same text across versions: a key written otherwise
+    would be a second record. Strings are written exactly as the json module writes them."""
+    from acscontract.emulator._state import store_json
+
+    expected = json.dumps(names, ensure_ascii=False, separators=(",", ":"))
+    assert store_json(names) == expected
+
+
+def test_deferred_calls_without_a_store_keep_no_journal_of_changes():
+    """The served front door defers every write. With no live store attached nothing is ever
+    written, and the journal of changes must not grow with every call for the life of the
+    server (it did: one entry, holding the replaced record, per call)."""
+    emulator = Emulator(SEED, clock=ManualClock())
+    for stream in STREAMS[:20]:
+        with emulator.deferred_writes():
+            assert emulator.handle(signed_request(start_params(stream), KEY)).status == 200
+    assert not emulator.pending_writes
+    assert emulator._state.world.take_changes() == []
+
+
 @pytest.mark.parametrize("bad", [float("nan"), {"a": [float("inf")]}, {"a": object()}])
 def test_store_encoding_refuses_what_json_refuses(bad: object) -> None:
     from acscontract.emulator._persist import _dumps

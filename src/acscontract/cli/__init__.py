@@ -54,6 +54,7 @@ _MODULE_EXTRAS = {
     "responses": "emulator",
     "requests": "emulator",
     "redis": "emulator",
+    "orjson": "emulator",
     "rich": "emulator",
     "pytest": "contracts",
     "_pytest": "contracts",

@@ -54,32 +54,34 @@ class _GroupCommit:
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-        self._waiting: list[asyncio.Future[None]] | None = None
+        self._due: asyncio.Future[None] | None = None
 
-    async def wait(self) -> None:
-        """Until the pending changes, this call's included, have been written (or failed)."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        if self._waiting is None:
-            self._waiting = [done]
+    def due(self) -> asyncio.Future[None]:
+        """The write the pending changes, this call's included, will be in: await it.
+
+        The calls of one group await the same future. When one of them is cancelled (the
+        server is stopping) the future is cancelled with it, and every call of the group gets
+        CancelledError: the front door then writes at once instead.
+        """
+        done = self._due
+        if done is None or done.cancelled():
+            loop = asyncio.get_running_loop()
+            done = self._due = loop.create_future()
             loop.call_soon(self._next_turn, loop)
-        else:
-            self._waiting.append(done)
-        await done
+        return done
 
     def _next_turn(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.call_soon(self._write)
 
     def _write(self) -> None:
-        waiting, self._waiting = self._waiting or [], None
+        done, self._due = self._due, None
         try:
             self.emulator.write_pending()
         except StateStoreError:
             _log.exception("The emulator could not write a change to its live store.")
         finally:
-            for done in waiting:
-                if not done.done():  # a cancelled waiter's future is done already
-                    done.set_result(None)
+            if done is not None and not done.done():  # done already when it was cancelled
+                done.set_result(None)
 
 
 class _EndpointApp:
@@ -145,7 +147,7 @@ class _EndpointApp:
             response = emulator.handle(request)
         if emulator.pending_writes:
             try:
-                await self.commits.wait()
+                await self.commits.due()
             except asyncio.CancelledError:  # stopping: write now rather than on the next turn
                 with contextlib.suppress(StateStoreError):
                     emulator.write_pending()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from acscontract.emulator._world import World, resolve_match
+from acscontract.emulator._world import ExistsPlan, World, resolve_match
 from acscontract.spec import CHECK_KINDS, Check, Operation
 
 __all__ = ["CHECKS", "Call", "Refusal", "refuse", "run_checks"]
@@ -117,22 +117,29 @@ def _malformed(call: Call, check: Check) -> Refusal | None:
 
 @_kind("exists")
 def _exists(call: Call, check: Check) -> Refusal | None:
-    resource, match = _exists_of(check)
-    resolved = call.resolved(match)
-    if call.world.exists(resource, call.account, resolved):
+    plan = _exists_plan(check, call.world)
+    effect = call.op.effect
+    resolved = plan.resolve(call.values or call.params, effect.defaults if effect else {})
+    keys = plan.keys(resolved)
+    if keys is None:
+        found = call.world.exists(plan.resource, call.account, resolved)
+    else:
+        found = call.world.exists_keyed(plan.resource, call.account, keys, resolved)
+    if found:
         return None
     shown = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in resolved.items())
-    detail = f"No {resource} of this account matches {shown}."
+    detail = f"No {plan.resource} of this account matches {shown}."
     return refuse(call, check.code, detail)
 
 
-def _exists_of(check: Check) -> tuple[str, Mapping[str, tuple[Any, ...]]]:
-    """An `exists` check's resource, and its `match` and `where` as one match (kept on the
-    check: the spec is immutable)."""
-    found: tuple[str, Mapping[str, tuple[Any, ...]]] | None = check.memo.get("exists")
+def _exists_plan(check: Check, world: World) -> ExistsPlan:
+    """An `exists` check's resource, and its `match` and `where` as one match, worked out once
+    (kept on the check: the spec is immutable)."""
+    found: ExistsPlan | None = check.memo.get("exists")
     if found is None:
         merged = {**check.options["match"], **check.options.get("where", {})}
-        found = check.memo["exists"] = (str(check.options["resource"]), merged)
+        resource = world.resource(str(check.options["resource"]))
+        found = check.memo["exists"] = ExistsPlan(resource, merged)
     return found
 
 

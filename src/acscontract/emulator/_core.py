@@ -676,8 +676,8 @@ class Emulator:
 
     def _batch(self) -> ChangeBatch:
         state = self._state
-        now = self.gateway_now()
         if self._journal_replace:
+            now = self.gateway_now()
             state.world.take_changes()
             return ChangeBatch(
                 records=(*state.records(), *self._fault_records()),
@@ -690,7 +690,7 @@ class Emulator:
                 nonces=tuple(self._nonces.entries(now)),
                 replace=True,
             )
-        records = [state.change_record(change) for change in state.world.take_changes()]
+        records = state.change_records(state.world.take_changes())
         faults: dict[str, Record] | None = None
         for kind, key in self._journal:
             if kind == _FAULT:
@@ -710,7 +710,7 @@ class Emulator:
             records=tuple(records),
             meta=meta,
             nonces=tuple(self._journal_nonces),
-            nonces_expired_at=now if purge else None,
+            nonces_expired_at=self.gateway_now() if purge else None,
         )
 
     def _fault_records(self) -> Iterator[Record]:
@@ -1247,7 +1247,7 @@ class Emulator:
                     return self._gateway("unknownAccessKey", "Specified access key is not found.")
                 identity = current
             response = self._admitted(op, identity, parsed, request, wall, sent)
-            if not defer:
+            if not defer or self._store is None:  # without a store: only forget the journal
                 self._write()
             return response
 

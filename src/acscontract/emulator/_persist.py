@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from acscontract.emulator._core import StateStoreError
-from acscontract.emulator._state import ChangeBatch, Record, StoredState
+from acscontract.emulator._state import ChangeBatch, Record, StoredState, store_json
 from acscontract.errors import InputError
 
 __all__ = ["StateDatabase", "StateFile", "StateStore"]
@@ -99,7 +99,7 @@ def _dumps(value: Any) -> str:
 
 
 # Record kinds and keys recur from one change to the next: their encoding is remembered.
-_dumps_name = functools.lru_cache(maxsize=4096)(_dumps)
+_dumps_name = functools.lru_cache(maxsize=4096)(store_json)
 
 
 def _check_folder(path: Path) -> None:
@@ -407,7 +407,7 @@ class _Unfolded:
         from each value's own encoding so that folding reuses it.
         """
         records = [
-            (r.kind, r.key, None if r.value is None else _dumps(r.value)) for r in batch.records
+            (r.kind, r.key, None if r.value is None else store_json(r.value)) for r in batch.records
         ]
         parts = [
             '{"r":['
@@ -421,7 +421,7 @@ class _Unfolded:
             parts.append(f'"m":{_dumps(dict(batch.meta))}')
         nonces = [(until, key, nonce) for key, nonce, until in batch.nonces]
         if nonces:
-            parts.append(f'"n":{_dumps(nonces)}')
+            parts.append(f'"n":{store_json(nonces)}')
         if batch.nonces_expired_at is not None:
             parts.append(f'"x":{_dumps(batch.nonces_expired_at)}')
         row = _Row(records, dict(batch.meta), nonces, batch.nonces_expired_at)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from acscontract.emulator._seed import PolicySource, Seed, load_seed, record_config_defaults
 from acscontract.emulator._world import Change, RecordKey, World
 from acscontract.errors import InputError
@@ -37,6 +39,7 @@ __all__ = [
     "StateView",
     "StoredState",
     "seed_world",
+    "store_json",
 ]
 
 SNAPSHOT_FORMAT = "acscontract-emulator-state/2"
@@ -48,9 +51,26 @@ ACCOUNT = "account"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def store_json(value: Any) -> str:
+    """`value` as the compact JSON text a live store keeps (non-ASCII kept), cheaply.
+
+    Every change a served emulator acknowledges is encoded before its answer leaves, so this is
+    orjson, about ten times cheaper than the json module for a record. Strings come out exactly
+    as `json` writes them (keys stay the same text across versions); numbers may be spelled
+    differently (`1e-7` for `1e-07`) but read back the same. What orjson refuses (integers
+    beyond 64 bits, lone surrogates, keys that are not strings) goes to the json module, which
+    decides as it always did. orjson writes NaN and the infinities as null: records hold only
+    what the emulator builds (request texts, integers, readings of its finite clocks).
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return _encode(value)
+
+
 @functools.lru_cache(maxsize=4096)
 def _encoded_key(account: str, key: RecordKey) -> str:
-    return _encode([account, *key])
+    return store_json([account, *key])
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,14 +327,15 @@ class EmulatorState:
         """The store key of a world record: a JSON array, unambiguous whatever the names."""
         return _encoded_key(account, key)
 
-    def change_record(self, change: Change) -> Record:
-        """The store record of one world change.
+    @staticmethod
+    def change_records(changes: Iterable[Change]) -> list[Record]:
+        """The store records of world changes.
 
-        The value is the world's own dict, not a copy: the world replaces a record on every
+        Each value is the world's own dict, not a copy: the world replaces a record on every
         change and never edits a stored one in place, and the batch is written (encoded) before
         the lock that guards the world is released.
         """
-        return Record(change.resource, self.encode_key(change.account, change.key), change.record)
+        return [Record(c.resource, _encoded_key(c.account, c.key), c.record) for c in changes]
 
     def account_record(self, account: str) -> Record:
         """The store record of an account's flow-control override."""

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from acscontract.spec import Match, Product, Resource
 
-__all__ = ["Change", "RecordKey", "World", "resolve_match"]
+__all__ = ["Change", "ExistsPlan", "RecordKey", "World", "resolve_match"]
 
 _MAX_KEYS = 64
 """A match that allows more keys than this is answered by a scan instead of lookups."""
@@ -57,6 +58,68 @@ def resolve_match(
                 out.append(option)
         resolved[name] = tuple(out)
     return resolved
+
+
+class ExistsPlan:
+    """A match of `resource` worked out once: which of its options are `$Name` references, and,
+    when it names every identifier with a few options, how to build the keys it allows.
+
+    `resolve` gives what `resolve_match` gives; `keys` gives what `keys_for` gives for the
+    resolved match, without looking at the match's shape again (None: look at every record).
+    """
+
+    __slots__ = ("_identifiers", "_options", "resource")
+
+    def __init__(self, resource: Resource, match: Mapping[str, Iterable[Any]]) -> None:
+        self.resource = resource.name
+        self._options = tuple(
+            (
+                name,
+                tuple(
+                    (option[1:], None)
+                    if option.__class__ is str and option[:1] == "$"
+                    else (None, option)
+                    for option in options
+                ),
+            )
+            for name, options in match.items()
+        )
+        counts = {name: len(options) for name, options in self._options}
+        if (
+            all(counts.get(name) for name in resource.identifiers)
+            and math.prod(counts[name] for name in resource.identifiers) <= _MAX_KEYS
+        ):
+            self._identifiers: tuple[str, ...] | None = tuple(resource.identifiers)
+        else:
+            self._identifiers = None
+
+    def resolve(
+        self, values: Mapping[str, Any], defaults: Mapping[str, Any]
+    ) -> dict[str, tuple[Any, ...]]:
+        """The match with its references replaced by `values` (then `defaults`, then "")."""
+        resolved: dict[str, tuple[Any, ...]] = {}
+        get = values.get
+        for name, options in self._options:
+            out = []
+            for ref, literal in options:
+                if ref is None:
+                    out.append(literal)
+                else:
+                    found = get(ref)
+                    out.append(found if found is not None else defaults.get(ref, ""))
+            resolved[name] = tuple(out)
+        return resolved
+
+    def keys(self, resolved: Mapping[str, tuple[Any, ...]]) -> list[RecordKey] | None:
+        """Every key the resolved match allows, in the order of its alternatives; None when the
+        match does not name every identifier with a few options."""
+        names = self._identifiers
+        if names is None:
+            return None
+        if len(names) == 3:  # the common shape (domain, app, stream): no product object
+            first, second, third = (resolved[name] for name in names)
+            return [(str(a), str(b), str(c)) for a in first for b in second for c in third]
+        return [tuple(map(str, key)) for key in itertools.product(*(resolved[n] for n in names))]
 
 
 def _matches(record: Mapping[str, Any], resolved: Mapping[str, tuple[Any, ...]]) -> bool:
@@ -197,6 +260,24 @@ class World:
                     return True
             return False
         return any(_matches(record, match) for record in records.values())
+
+    def exists_keyed(
+        self,
+        resource: str,
+        account: str,
+        keys: Iterable[RecordKey],
+        match: Mapping[str, tuple[Any, ...]],
+    ) -> bool:
+        """Whether the account has a record of `resource` under one of `keys` that matches
+        (`keys`: every key the match allows, as `keys_for` gives them; see `ExistsPlan`)."""
+        records = self._collection(resource).accounts.get(account)
+        if not records:
+            return False
+        for key in keys:
+            found = records.get(key)
+            if found is not None and _matches(found, match):
+                return True
+        return False
 
     def peek(self, resource: str, account: str, key: RecordKey) -> Mapping[str, Any] | None:
         """One record read in place (do not change it), or None."""
