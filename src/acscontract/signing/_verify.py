@@ -277,7 +277,7 @@ def _parse_v1(
                 business.append((key, value))
     signed = [p for p in body_over_query(query, body) if p[0] != _SIGNATURE]
 
-    if not any(p in common for p in _V1_SIGNATURE_PARTS):
+    if common.keys().isdisjoint(_V1_SIGNATURE_PARTS):
         return _incomplete(
             "The request is not signed: it has neither an Authorization header (signature V3) "
             "nor a Signature parameter (signature V1)."
