@@ -19,13 +19,13 @@ from typing import Any
 
 from acscontract.errors import InputError
 from acscontract.ram._document import (
-    ConditionClause,
     ParseResult,
     PolicyDocument,
     PolicyKind,
     Statement,
     Value,
     escape_pointer,
+    last_occurrences,
 )
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._positions import PositionIndex
@@ -489,88 +489,10 @@ def _pairs(obj: dict[str, Any]) -> Iterable[tuple[str, Any]]:
     return pairs if pairs is not None else obj.items()
 
 
-def _child(pointer: str, name: str) -> str:
-    if "/" in name or "~" in name:
-        return pointer + "/" + escape_pointer(name)
-    return pointer + "/" + name
-
-
-def _values(value: Value) -> tuple[Value, ...]:
-    raw = value.value
-    if type(raw) is list:
-        base = value.pointer + "/"
-        source = value.source
-        return tuple([Value(item, base + str(i), source) for i, item in enumerate(raw)])
-    return (value,)
-
-
-def _conditions(value: Value) -> tuple[ConditionClause, ...]:
-    raw = value.value
-    if not isinstance(raw, dict):
-        return ()
-    clauses: list[ConditionClause] = []
-    base = value.pointer
-    source = value.source
-    for operator, block in _pairs(raw):
-        if not isinstance(block, dict):
-            continue
-        op_pointer = _child(base, operator)
-        for key, values in _pairs(block):
-            ptr = _child(op_pointer, key)
-            clauses.append(
-                ConditionClause(operator, key, _values(Value(values, ptr, source)), ptr, source)
-            )
-    return tuple(clauses)
-
-
-_ELEMENTS = frozenset(
-    {"Effect", "Action", "Resource", "Condition", "NotAction", "NotResource", "Principal", "Sid"}
-)
-
-
-def _last_members(obj: dict[str, Any]) -> dict[str, int]:
-    """For an object with repeated names: each name's last occurrence number."""
-    counts: dict[str, int] = {}
-    for name, _ in _pairs(obj):
-        counts[name] = counts.get(name, -1) + 1
-    return counts
-
-
-def _build_statement(obj: dict[str, Any], index: int, pointer: str, source: SourceMap) -> Statement:
-    last = _last_members(obj) if type(obj) is _Object else None
-    base = pointer + "/"
-    found: dict[str, Value] = {}
-    for name, raw in obj.items():
-        if name in _ELEMENTS:
-            found[name] = Value(raw, base + name, source, last[name] if last is not None else 0)
-    get = found.get
-    actions = get("Action")
-    not_actions = get("NotAction")
-    resources = get("Resource")
-    not_resources = get("NotResource")
-    condition = get("Condition")
-    # Positional arguments, in the field order of Statement (a measurable share of the parse).
-    return Statement(
-        index,
-        pointer,
-        obj,
-        get("Sid"),
-        get("Effect"),
-        _values(actions) if actions is not None else None,
-        _values(not_actions) if not_actions is not None else None,
-        _values(resources) if resources is not None else None,
-        _values(not_resources) if not_resources is not None else None,
-        get("Principal"),
-        condition,
-        _conditions(condition) if condition is not None else (),
-        source,
-    )
-
-
 def _build_document(
     data: dict[str, Any], name: str, kind: PolicyKind, text: str, source: SourceMap
 ) -> PolicyDocument:
-    last = _last_members(data) if type(data) is _Object else None
+    last = last_occurrences(data)
     version = statement_element = None
     raw_version = data.get("Version", _MISSING)
     if raw_version is not _MISSING:
@@ -584,9 +506,9 @@ def _build_document(
         if isinstance(raw_statements, list):
             for i, item in enumerate(raw_statements):
                 if isinstance(item, dict):
-                    statements.append(_build_statement(item, i, "/Statement/" + str(i), source))
+                    statements.append(Statement(i, "/Statement/" + str(i), item, source))
         elif isinstance(raw_statements, dict):
-            statements.append(_build_statement(raw_statements, 0, "/Statement", source))
+            statements.append(Statement(0, "/Statement", raw_statements, source))
     return PolicyDocument(
         name=name,
         kind=kind,

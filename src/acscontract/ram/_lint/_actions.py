@@ -171,8 +171,7 @@ def _swept_in(
                     "of what is really needed.",
                 )
             continue
-        for value in sf.actions:
-            text: str = value.value
+        for k, text in enumerate(sf.action_texts):
             if not has_wildcard(text):
                 continue
             for entry in facts.entries_matching(text):
@@ -180,7 +179,7 @@ def _swept_in(
                     continue
                 yield context.finding(
                     check,
-                    value.location,
+                    sf.actions[k].location,
                     f"The action wildcard {text!r} in {sf.where} also allows {_what(entry)}; "
                     "reviewers reading the access level take it for read-only.",
                     f"List the actions you need instead of {text!r}; if {entry.action} is "
@@ -202,12 +201,9 @@ def _star_on_star(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     for sf in context.statements:
-        if not sf.allow or sf.negated or not sf.resources:
+        if not sf.allow or sf.negated or not sf.resource_texts or "*" not in sf.resource_texts:
             continue
-        if not any(v.value == "*" for v in sf.resources):
-            continue
-        star = next((v for v in sf.actions if _all_actions(v.value)), None)
-        if star is None:
+        if not any(_all_actions(text) for text in sf.action_texts):
             continue
         condition = " (a Condition narrows when, not what)" if sf.statement.conditions else ""
         yield context.finding(
@@ -221,8 +217,7 @@ def _star_on_star(
 
 
 def _wide(context: LintContext, sf: StatementFacts) -> str | None:
-    for value in sf.resources or ():
-        text: str = value.value
+    for k, text in enumerate(sf.resource_texts or ()):
         if text == "*":
             return text
         parts = context.facts.arn(text)
@@ -235,7 +230,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
                 )
                 if every is None:
                     context.undecided(
-                        value.location,
+                        sf.resources[k].location,  # type: ignore[index]
                         f"whether the resource {text!r} reaches every resource of "
                         f"{shape.resource_type.arn_template} (the wildcards are too complex to "
                         "compare exactly)",

@@ -9,7 +9,7 @@ and shared by every check.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -134,18 +134,22 @@ class CheckRegistry:
 class StatementFacts:
     """What several checks need to know about one statement, computed once.
 
-    - `actions`: the string values of Action, or of NotAction when `negated`
+    - `action_texts`: the string values of Action, or of NotAction when `negated`
+    - `actions`: the same values as document nodes (built when first read, for findings)
     - `entries`: the catalogued actions the statement covers (for NotAction: those it does not
       leave out)
     - `explicit`: the catalogued actions named exactly, without a wildcard, in Action
     - `only_catalogued`: Action lists nothing but catalogued actions, so a resource that fits none
       of their ARN templates is dead weight
-    - `resources`: the string values of Resource, or None (NotResource, or no Resource)
+    - `resource_texts`: the string values of Resource, or None (NotResource, or no Resource)
+    - `resources`: the same values as document nodes, or None
     """
 
     __slots__ = (
+        "_actions",
+        "_resources",
         "_where",
-        "actions",
+        "action_texts",
         "actions_named",
         "allow",
         "deny",
@@ -154,34 +158,32 @@ class StatementFacts:
         "memo",
         "negated",
         "only_catalogued",
-        "resources",
+        "resource_texts",
         "statement",
     )
 
     def __init__(self, statement: Statement, facts: CatalogFacts) -> None:
         self.statement = statement
         self._where: str | None = None
+        self._actions: tuple[Value, ...] | None = None
+        self._resources: tuple[Value, ...] | None = None
         self.memo: dict[str, Any] = {}
         """Results that several checks share, computed by the first that needs them."""
-        effect = statement.effect.value if statement.effect is not None else None
+        raw = statement.raw
+        effect = raw.get("Effect")
         self.allow = effect == "Allow"
         self.deny = effect == "Deny"
-        negated = self.negated = statement.actions is None and statement.not_actions is not None
-        raw_actions = statement.not_actions if negated else statement.actions
-        actions = self.actions = _strings(raw_actions) if raw_actions else ()
-        resources = statement.resources
-        self.resources: tuple[Value, ...] | None = (
-            _strings(resources) if resources is not None else None
-        )
+        negated = self.negated = "Action" not in raw and "NotAction" in raw
+        actions = self.action_texts = string_entries(raw, "NotAction" if negated else "Action")
+        self.resource_texts = string_entries(raw, "Resource") if "Resource" in raw else None
+        known = facts.known_patterns
         entries: dict[str, CatalogEntry] = {}
         explicit: set[str] = set()
         only = bool(actions) and not negated
-        known = facts.known_patterns
         named = True
-        for value in actions:
-            text = value.value
+        for text in actions:
             info = known.get(text) or facts.action_pattern(text)
-            if info.unknown or not (info.prefix_known or text == "*"):
+            if not info.named:
                 named = False
             if info.entries:
                 for entry in info.entries:
@@ -200,6 +202,29 @@ class StatementFacts:
         the action-name checks have nothing to say about this statement."""
 
     @property
+    def actions(self) -> tuple[Value, ...]:
+        """The string values of Action (NotAction when `negated`) as nodes, in the order of
+        `action_texts`."""
+        found = self._actions
+        if found is None:
+            st = self.statement
+            values = st.not_actions if self.negated else st.actions
+            found = self._actions = _strings(values) if values else ()
+        return found
+
+    @property
+    def resources(self) -> tuple[Value, ...] | None:
+        """The string values of Resource as nodes (in the order of `resource_texts`), or
+        None."""
+        found = self._resources
+        if found is None:
+            values = self.statement.resources
+            if values is None:
+                return None
+            found = self._resources = _strings(values)
+        return found
+
+    @property
     def where(self) -> str:
         """How messages name the statement: `statement 2`, or `statement 2 ('Sid')`."""
         found = self._where
@@ -213,6 +238,22 @@ class StatementFacts:
     @property
     def effect(self) -> str | None:
         return self.statement.effect_text
+
+
+_ONLY_STR = {str}
+
+
+def string_entries(raw: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """The strings an element lists: the element itself when it is one, the string items of a
+    list, else none (read from the parsed statement, without building its nodes)."""
+    value = raw.get(name)
+    if type(value) is str:
+        return (value,)
+    if type(value) is list:
+        if set(map(type, value)) <= _ONLY_STR:  # tested in C: every clean policy
+            return tuple(value)
+        return tuple([v for v in value if type(v) is str])
+    return ()
 
 
 def _strings(values: tuple[Value, ...]) -> tuple[Value, ...]:

@@ -115,6 +115,8 @@ class ActionPattern:
     `only_catalogued`: it matches at least one catalogued action and no other known action.
     `unknown`: it names a known product's prefix but matches none of its actions.
     `prefix_known`: its service prefix is a catalogued product's (or a wildcard).
+    `named`: it names a known product's prefix (or is `*`) and is not `unknown`, so the
+    action-name checks have nothing to say about it.
     """
 
     entries: tuple[CatalogEntry, ...]
@@ -122,6 +124,7 @@ class ActionPattern:
     only_catalogued: bool
     unknown: bool
     prefix_known: bool
+    named: bool = False
 
 
 SUGGESTION_COST = 300
@@ -346,12 +349,15 @@ class CatalogFacts:
             known = self.actions_matching(text)
             prefix, colon, _ = text.partition(":")
             prefix = fold(prefix)
+            unknown = not known and prefix in self.prefixes
+            prefix_known = bool(colon) and (prefix in self.prefixes or has_wildcard(prefix))
             found = self._patterns[text] = ActionPattern(
                 entries=entries,
                 wildcard=has_wildcard(text),
                 only_catalogued=bool(entries) and len(known) == len(entries),
-                unknown=not known and prefix in self.prefixes,
-                prefix_known=bool(colon) and (prefix in self.prefixes or has_wildcard(prefix)),
+                unknown=unknown,
+                prefix_known=prefix_known,
+                named=not unknown and (prefix_known or text == "*"),
             )
         return found
 

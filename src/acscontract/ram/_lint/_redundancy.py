@@ -13,9 +13,10 @@ rest is not compared and `analysis-undecided` says so.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from typing import Any
 
-from acscontract.ram._document import PolicyDocument, Statement, Value
+from acscontract.ram._document import PolicyDocument, Statement, Value, condition_tests
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
 from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
@@ -29,12 +30,15 @@ def _raw_key(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _set(values: tuple[Value, ...] | None, fold_case: bool) -> tuple[frozenset[str] | None, bool]:
-    """A list element as a set (order and repeats do not matter; actions ignore case), and
-    whether every entry was a string (others are kept as their JSON text)."""
-    if values is None:
+def _set(raw: Mapping[str, Any], name: str, fold_case: bool) -> tuple[frozenset[str] | None, bool]:
+    """An element's entries as a set (order and repeats do not matter; actions ignore case), and
+    whether every entry was a string (others are kept as their JSON text); (None, False) when
+    the statement has no such element."""
+    if name not in raw:
         return None, False
-    texts = [v.value for v in values]
+    texts = raw[name]
+    if type(texts) is str or type(texts) is not list:
+        texts = [texts]
     if set(map(type, texts)) == _ONLY_STR:  # the usual case, tested in C
         if not fold_case:
             return frozenset(texts), True
@@ -99,26 +103,28 @@ class _Summary:
     )
 
     def __init__(self, st: Statement) -> None:
-        effect = self.effect = st.effect_text
-        principal = self.principal = (
-            _raw_key(st.principal.value) if st.principal is not None else None
-        )
-        actions, plain_actions = _set(st.actions, True)
-        resources, plain_resources = _set(st.resources, False)
+        raw = st.raw
+        effect = raw.get("Effect")
+        effect = self.effect = effect if type(effect) is str else None
+        principal = self.principal = _raw_key(raw["Principal"]) if "Principal" in raw else None
+        actions, plain_actions = _set(raw, "Action", True)
+        resources, plain_resources = _set(raw, "Resource", False)
         self.actions = actions if plain_actions else None
         self.resources = resources if plain_resources else None
         self.action_wild = actions is not None and _wild("".join(actions))
         self.resource_wild = resources is not None and _wild("".join(resources))
-        condition = st.condition
         conditions: dict[tuple[str, str], frozenset[str | None]] = {}
-        for c in st.conditions:
-            values = [v.value for v in c.values]
-            conditions[(c.operator, c.key.lower())] = (
-                frozenset(values)  # strings are their own canonical value
-                if set(map(type, values)) <= _ONLY_STR
-                else frozenset(map(canonical_value, values))
-            )
-        opaque = condition is not None and not st.conditions
+        opaque = False
+        if "Condition" in raw:
+            for operator, key, values in condition_tests(raw["Condition"]):
+                if type(values) is not list:
+                    values = [values]
+                conditions[(operator, key.lower())] = (
+                    frozenset(values)  # strings are their own canonical value
+                    if set(map(type, values)) <= _ONLY_STR
+                    else frozenset(map(canonical_value, values))
+                )
+            opaque = not conditions  # a Condition with no test: compared as written
         self.conditions: dict[tuple[str, str], frozenset[str | None]] | None = (
             None if opaque else conditions
         )
@@ -128,12 +134,10 @@ class _Summary:
         self.key = (
             effect,
             actions,
-            None if st.not_actions is None else _set(st.not_actions, True)[0],
+            _set(raw, "NotAction", True)[0],
             resources,
-            None if st.not_resources is None else _set(st.not_resources, False)[0],
-            _raw_key(condition.value)
-            if opaque and condition is not None
-            else frozenset(conditions.items()),
+            _set(raw, "NotResource", False)[0],
+            _raw_key(raw["Condition"]) if opaque else frozenset(conditions.items()),
             principal,
         )
 
@@ -436,7 +440,27 @@ _SMALL_LIST = 8
 _Candidates = Callable[[int], list[int]]
 
 
-_Entry = tuple[Value, str, str]  # the entry, the message, the hint
+_Entry = tuple[Statement, str, int, str, str]
+"""An entry problem: the statement, the element name and the entry's index (its node is built
+only for the report), the message, the hint."""
+
+_LISTS = (
+    ("Action", True),
+    ("NotAction", True),
+    ("Resource", False),
+    ("NotResource", False),
+)
+
+
+def _element_values(st: Statement, name: str) -> tuple[Value, ...]:
+    values = {
+        "Action": st.actions,
+        "NotAction": st.not_actions,
+        "Resource": st.resources,
+        "NotResource": st.not_resources,
+    }[name]
+    assert values is not None
+    return values
 
 
 def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
@@ -454,29 +478,34 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
     exhausted = False
     for sf in context.statements:
         st = sf.statement
-        a, na, r, nr = st.actions, st.not_actions, st.resources, st.not_resources
-        if (
-            (a is None or len(a) < 2)
-            and (r is None or len(r) < 2)
-            and (na is None or len(na) < 2)
-            and (nr is None or len(nr) < 2)
-        ):
-            continue
-        for name, values, actions in (
-            ("Action", st.actions, True),
-            ("NotAction", st.not_actions, True),
-            ("Resource", st.resources, False),
-            ("NotResource", st.not_resources, False),
-        ):
-            if values is None or len(values) < 2:
-                continue
+        raw = st.raw
+        for name, actions in _LISTS:
+            entries = raw.get(name)
+            if type(entries) is not list or len(entries) < 2:
+                continue  # absent, or one value: nothing to repeat or cover
+            if set(map(type, entries)) == _ONLY_STR:  # the usual case, tested in C
+                texts: list[str | None] = entries
+                wild = _wild("".join(entries))
+                if not wild:
+                    if not actions:
+                        keys: list[str | None] = entries
+                    elif "".join(entries).isascii():
+                        keys = list(map(str.lower, entries))
+                    else:
+                        keys = list(map(_fold_fast, entries))
+                    if len(set(keys)) == len(keys):
+                        continue  # no repeat, and without a wildcard nothing covers another
+                elif actions:
+                    keys = list(map(_fold_fast, entries))
+                else:
+                    keys = entries
+            else:
+                texts = [t if type(t) is str else None for t in entries]
+                keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
+                wild = _wild("".join([t for t in texts if t is not None]))
+                if len(set(keys)) == len(keys) and not wild:
+                    continue  # no repeat, and without a wildcard nothing covers another entry
             kind = "action" if actions else "resource"
-            texts = [v.value if type(v.value) is str else None for v in values]
-            keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
-            strings = [t for t in texts if t is not None]
-            wild = _wild("".join(strings))
-            if len(set(keys)) == len(keys) and not wild:
-                continue  # no repeat, and without a wildcard nothing covers another entry
             first: dict[str, int] = {}
             for i, key in enumerate(keys):
                 if key is None:
@@ -486,17 +515,19 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
                     same = "" if texts[j] == texts[i] else f" ({texts[j]!r}; case does not matter)"
                     found[f"{kind}-duplicate"].append(
                         (
-                            values[i],
+                            st,
+                            name,
+                            i,
                             f"{texts[i]!r} appears twice in {name} of {sf.where}{same}.",
                             "Remove the second entry.",
                         )
                     )
             if not wild or exhausted:
                 continue
-            stopped = _subsumed_entries(context, found, name, sf, values, texts, keys, first)
+            stopped = _subsumed_entries(context, found, name, sf, texts, keys, first)
             if stopped is not None:
                 index, question = stopped
-                _note_undecided(context, values[index], question)
+                _note_undecided(context, _element_values(st, name)[index], question)
                 exhausted = context.budget.left <= 0
     context.memo["entries"] = found
     return found
@@ -507,7 +538,6 @@ def _subsumed_entries(
     found: dict[str, list[_Entry]],
     name: str,
     sf: StatementFacts,
-    values: tuple[Value, ...],
     texts: list[str | None],
     keys: list[str | None],
     first: dict[str, int],
@@ -564,7 +594,9 @@ def _subsumed_entries(
                 continue  # equivalent entries: the later one is reported
             found[f"{kind}-subsumed"].append(
                 (
-                    values[i],
+                    sf.statement,
+                    name,
+                    i,
                     f"{inner_text!r} in {name} of {sf.where} is already covered by "
                     f"{outer_text!r} in the same list.",
                     f"Remove {inner_text!r}, or replace {outer_text!r} with a narrower entry if "
@@ -622,8 +654,8 @@ def _fitting_outers(
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
     return [
-        context.finding(check, value.location, message, hint)
-        for value, message, hint in _entry_problems(context)[check.id]
+        context.finding(check, _element_values(st, name)[i].location, message, hint)
+        for st, name, i, message, hint in _entry_problems(context)[check.id]
     ]
 
 

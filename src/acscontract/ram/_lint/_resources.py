@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from acscontract.ram._document import Location, PolicyDocument, Value
+from acscontract.ram._document import PolicyDocument, Value
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
 from acscontract.ram._lint._facts import ArnParts, TemplateShape, has_wildcard
@@ -127,20 +127,30 @@ def _account_problem(account: str) -> str | None:
     return "is empty" if not account else f"is {account!r}"
 
 
+_RESOURCE_ELEMENTS = ("Resource", "NotResource")
+
+
 def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, _Syntax]]:
     """Every resource with a syntax problem, in document order; computed once per document."""
     found = context.memo.get("syntax")
     if found is None:
         found = []
+        cache = context.facts.memo
         for sf in context.statements:
-            st = sf.statement
-            for values in (st.resources, st.not_resources):
-                for value in values or ():
-                    raw = value.value
-                    if type(raw) is str:
-                        syntax = _syntax(context, raw)
+            raw = sf.statement.raw
+            for name in _RESOURCE_ELEMENTS:
+                if name not in raw:
+                    continue
+                entries = raw[name]
+                if type(entries) is not list:
+                    entries = [entries]
+                for k, text in enumerate(entries):
+                    if type(text) is str:
+                        syntax = cache.get(("syntax", text)) or _syntax(context, text)
                         if syntax is not _CLEAN:
-                            found.append((sf, value, syntax))
+                            st = sf.statement
+                            values = st.resources if name == "Resource" else st.not_resources
+                            found.append((sf, values[k], syntax))  # type: ignore[index]
         context.memo["syntax"] = found
     return found
 
@@ -285,7 +295,7 @@ def _misses(
 ) -> tuple[list[tuple[Value, _Miss]], bool] | None:
     """The resources that fit none of the statement's catalogued actions' templates, and
     whether any resource fits; None when the statement has no such action or no Resource."""
-    if not sf.entries or not sf.resources:
+    if not sf.entries or not sf.resource_texts:
         return None
     memo = sf.memo.get("misses")
     if memo is None:
@@ -296,12 +306,11 @@ def _misses(
 def _compute_misses(
     context: LintContext, sf: StatementFacts
 ) -> tuple[list[tuple[Value, _Miss]], bool]:
-    assert sf.resources is not None
+    assert sf.resource_texts is not None
     prefixes = context.facts.arn_prefixes
     misses: list[tuple[Value, _Miss]] = []
     reaching = False
-    for value in sf.resources:
-        text: str = value.value
+    for k, text in enumerate(sf.resource_texts):
         if text == "*":
             reaching = True
             continue
@@ -323,7 +332,7 @@ def _compute_misses(
         if fits:
             reaching = True
         elif first is not None:
-            misses.append((value, first))
+            misses.append((sf.resources[k], first))  # type: ignore[index]
     return misses, reaching
 
 
@@ -442,15 +451,14 @@ def _wildcard_reach(
 ) -> Iterator[Finding]:
     prefixes = context.facts.arn_prefixes
     for sf in context.statements:
-        if not sf.allow or not sf.entries or not sf.resources:
+        if not sf.allow or not sf.entries or not sf.resource_texts:
             continue
         actions = _actions_of(sf)
-        for value in sf.resources:
-            text: str = value.value
+        for k, text in enumerate(sf.resource_texts):
             if text == "*":
                 yield context.finding(
                     check,
-                    value.location,
+                    sf.resources[k].location,  # type: ignore[index]
                     f"The resource '*' in {sf.where} allows {actions} on every resource of "
                     "every service in the account.",
                     f"Name the resources, such as {_example(context)} with the real values.",
@@ -461,13 +469,13 @@ def _wildcard_reach(
             if parts is None or parts.prefix not in prefixes:
                 continue
             for entry in sf.entries:
-                reach = _reach(context, value.location, text, parts, entry)
+                reach = _reach(context, sf, k, text, parts, entry)
                 if reach is None:
                     continue
                 if reach[0] == "every":
                     yield context.finding(
                         check,
-                        value.location,
+                        sf.resources[k].location,  # type: ignore[index]
                         f"The resource {text!r} in {sf.where} allows {actions} on every "
                         f"{reach[1]} in the account, not only the ones you use today.",
                         f"List the {reach[1]}s this principal works with, one ARN each.",
@@ -483,7 +491,7 @@ def _wildcard_reach(
                     )
                     yield context.finding(
                         check,
-                        value.location,
+                        sf.resources[k].location,  # type: ignore[index]
                         f"The {name} wildcard {domain!r} in {sf.where} also matches unrelated "
                         f"domains such as {example!r}, so {actions} is allowed on more domains "
                         "than it seems.",
@@ -497,7 +505,12 @@ _Reach = tuple[str, ...]
 
 
 def _reach(
-    context: LintContext, location: Location, text: str, parts: ArnParts, entry: CatalogEntry
+    context: LintContext,
+    sf: StatementFacts,
+    k: int,
+    text: str,
+    parts: ArnParts,
+    entry: CatalogEntry,
 ) -> _Reach | None:
     """How far a resource reaches for a catalogued action: ("every", resource type) or
     ("overreach", placeholder, value, example, intended patterns); None when it stays narrow.
@@ -516,7 +529,7 @@ def _reach(
         found = _compute_reach(context, parts, entry)
     except _Undecided as exc:
         context.undecided(
-            location,
+            sf.resources[k].location,  # type: ignore[index]
             f"whether the resource {exc.relative!r} reaches every resource of "
             f"{exc.template} (the wildcards are too complex to compare exactly)",
         )
