@@ -11,7 +11,15 @@ from collections.abc import Iterator
 
 from acscontract.ram._document import PolicyDocument
 from acscontract.ram._findings import Finding, Severity
-from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._base import (
+    NEEDS_ACTION_NAMES,
+    NEEDS_ALLOW_ENTRIES,
+    NEEDS_STAR,
+    LintContext,
+    RuleCheck,
+    StatementFacts,
+    rule,
+)
 from acscontract.ram._lint._facts import has_wildcard
 from acscontract.ram._wildcard import fold
 from acscontract.spec import CatalogEntry
@@ -27,6 +35,7 @@ def _action_values(sf: StatementFacts) -> str:
     "action-unknown",
     Severity.ERROR,
     "An action of a catalogued service that does not exist (or a wildcard that matches none).",
+    needs=NEEDS_ACTION_NAMES,
 )
 def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -> Iterator[Finding]:
     facts = context.facts
@@ -63,6 +72,7 @@ def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -
     Severity.ERROR,
     "An action whose service prefix is wrong: a catalogued action under another prefix (such "
     "as the service of its resource ARN), a near-miss prefix, or no prefix at all.",
+    needs=NEEDS_ACTION_NAMES,
 )
 def _service_unknown(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -148,6 +158,7 @@ def _what(entry: CatalogEntry) -> str:
     Severity.SECURITY,
     "An Allow whose action wildcard or NotAction also grants the state-changing, billable "
     "catalogued action without naming it.",
+    needs=NEEDS_ALLOW_ENTRIES,
 )
 def _swept_in(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -196,6 +207,7 @@ def _all_actions(text: str) -> bool:
     "star-on-star",
     Severity.SECURITY,
     "An Allow of every action (`*`) on every resource (`*`): full administrator access.",
+    needs=NEEDS_STAR,
 )
 def _star_on_star(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -245,6 +257,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
     Severity.SUGGESTION,
     "An Allow of the billable, state-changing catalogued action on every resource of its type "
     "(every domain) with no Condition at all.",
+    needs=NEEDS_ALLOW_ENTRIES,
 )
 def _unconditioned(
     check: RuleCheck, document: PolicyDocument, context: LintContext

@@ -54,24 +54,52 @@ class Check(Protocol):
 RuleBody = Callable[["RuleCheck", PolicyDocument, "LintContext"], Iterable[Finding]]
 
 
+NEEDS_STATEMENTS = 1
+"""`RuleCheck.needs`: the document has two statements or more."""
+NEEDS_CONDITION = 2
+"""`RuleCheck.needs`: a statement has a Condition."""
+NEEDS_ACTION_NAMES = 4
+"""`RuleCheck.needs`: a statement has an action that is not `StatementFacts.actions_named`."""
+NEEDS_ALLOW_ENTRIES = 8
+"""`RuleCheck.needs`: an Allow statement covers a catalogued action."""
+NEEDS_ENTRY_RESOURCES = 16
+"""`RuleCheck.needs`: a statement covers a catalogued action and lists resources."""
+NEEDS_LIST = 32
+"""`RuleCheck.needs`: an Action, NotAction, Resource or NotResource list has two entries or
+more."""
+NEEDS_STAR = 64
+"""`RuleCheck.needs`: an Allow statement lists the resource `*`."""
+NEEDS_UNDECIDED = 128
+"""`RuleCheck.needs`: a check has recorded a question it could not decide (see
+`LintContext.undecided`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RuleCheck:
-    """A check written as a function; `body(check, document, context)` yields its findings."""
+    """A check written as a function; `body(check, document, context)` yields its findings.
+
+    `needs`: `NEEDS_*` flags of which the document must have at least one for the check to find
+    anything (0: always run). The linter skips the check, as a shortcut, for a document with
+    none of them (`LintContext.features`); a check must find nothing in such a document.
+    """
 
     id: str
     severity: Severity
     description: str
     body: RuleBody
+    needs: int = 0
 
     def run(self, document: PolicyDocument, context: LintContext) -> Iterable[Finding]:
         return self.body(self, document, context)
 
 
-def rule(id: str, severity: Severity, description: str) -> Callable[[RuleBody], RuleCheck]:
-    """Decorator: make a `RuleCheck` of a function."""
+def rule(
+    id: str, severity: Severity, description: str, *, needs: int = 0
+) -> Callable[[RuleBody], RuleCheck]:
+    """Decorator: make a `RuleCheck` of a function (see `RuleCheck.needs`)."""
 
     def wrap(body: RuleBody) -> RuleCheck:
-        return RuleCheck(id, severity, description, body)
+        return RuleCheck(id, severity, description, body, needs)
 
     return wrap
 
@@ -155,6 +183,7 @@ class StatementFacts:
         "deny",
         "entries",
         "explicit",
+        "features",
         "memo",
         "negated",
         "only_catalogued",
@@ -200,6 +229,21 @@ class StatementFacts:
         self.actions_named = named
         """Every action names a known product's prefix (or is `*`) and no unknown action of it:
         the action-name checks have nothing to say about this statement."""
+        features = 0 if named else NEEDS_ACTION_NAMES
+        if "Condition" in raw:
+            features |= NEEDS_CONDITION
+        resources = self.resource_texts
+        if entries:
+            if self.allow:
+                features |= NEEDS_ALLOW_ENTRIES
+            if resources:
+                features |= NEEDS_ENTRY_RESOURCES
+        if resources and self.allow and "*" in resources:
+            features |= NEEDS_STAR
+        if len(actions) > 1 or (resources is not None and len(resources) > 1) or _lists(raw):
+            features |= NEEDS_LIST
+        self.features = features
+        """The `NEEDS_*` flags this statement has (see `RuleCheck.needs`)."""
 
     @property
     def actions(self) -> tuple[Value, ...]:
@@ -243,6 +287,15 @@ class StatementFacts:
 _ONLY_STR = {str}
 
 
+def _lists(raw: Mapping[str, Any]) -> bool:
+    """Whether an element lists two values or more (strings or not; `NEEDS_LIST`)."""
+    for name in ("Action", "NotAction", "Resource", "NotResource"):
+        value = raw.get(name)
+        if type(value) is list and len(value) > 1:
+            return True
+    return False
+
+
 def string_entries(raw: Mapping[str, Any], name: str) -> tuple[str, ...]:
     """The strings an element lists: the element itself when it is one, the string items of a
     list, else none (read from the parsed statement, without building its nodes)."""
@@ -277,6 +330,7 @@ class LintContext:
         "budget",
         "document",
         "facts",
+        "features",
         "memo",
         "now",
         "problems",
@@ -300,6 +354,11 @@ class LintContext:
             StatementFacts(st, facts) for st in document.statements
         )
         """Per-statement facts, in document order (every check needs them)."""
+        features = NEEDS_STATEMENTS if len(self.statements) > 1 else 0
+        for sf in self.statements:
+            features |= sf.features
+        self.features = features
+        """The `NEEDS_*` flags the document has (see `RuleCheck.needs`)."""
         self.budget = SearchBudget(budget_for(len(document.source)))
         """Comparison steps the checks may spend on this document, shared by all of them; a
         check that runs out reports what it left undecided (`undecided`)."""
@@ -319,6 +378,7 @@ class LintContext:
         """Record a question a check could not decide within the budget (`analysis-undecided`
         reports it)."""
         self._undecided.append((location, question))
+        self.features |= NEEDS_UNDECIDED
 
     @property
     def undecided_questions(self) -> tuple[tuple[Location, str], ...]:

@@ -12,14 +12,22 @@ rest is not compared and `analysis-undecided` says so.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from acscontract.ram._document import PolicyDocument, Statement, Value, condition_tests
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
-from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._base import (
+    NEEDS_LIST,
+    NEEDS_STATEMENTS,
+    LintContext,
+    RuleCheck,
+    StatementFacts,
+    rule,
+)
 from acscontract.ram._lint._facts import literal_ends
 from acscontract.ram._wildcard import SearchBudget, fold
 
@@ -58,6 +66,7 @@ _ONLY_STR = {str}
     "statement-duplicate",
     Severity.SUGGESTION,
     "A statement that repeats an earlier one (apart from its Sid).",
+    needs=NEEDS_STATEMENTS,
 )
 def _duplicate_statements(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -107,16 +116,34 @@ class _Summary:
         effect = raw.get("Effect")
         effect = self.effect = effect if type(effect) is str else None
         principal = self.principal = _raw_key(raw["Principal"]) if "Principal" in raw else None
-        actions, plain_actions = _set(raw, "Action", True)
-        resources, plain_resources = _set(raw, "Resource", False)
+        # `_set` for Action and Resource, inline for their usual form (strings).
+        actions: frozenset[str] | None
+        texts = raw.get("Action")
+        if type(texts) is str:
+            actions = frozenset((texts.lower() if texts.isascii() else fold(texts),))
+            plain_actions = True
+            self.action_wild = "*" in texts or "?" in texts
+        else:
+            actions, plain_actions = _set(raw, "Action", True)
+            self.action_wild = actions is not None and _wild("".join(actions))
+        resources: frozenset[str] | None
+        texts = raw.get("Resource")
+        if type(texts) is str:
+            resources = frozenset((texts,))
+            plain_resources = True
+            self.resource_wild = "*" in texts or "?" in texts
+        else:
+            resources, plain_resources = _set(raw, "Resource", False)
+            self.resource_wild = resources is not None and _wild("".join(resources))
         self.actions = actions if plain_actions else None
         self.resources = resources if plain_resources else None
-        self.action_wild = actions is not None and _wild("".join(actions))
-        self.resource_wild = resources is not None and _wild("".join(resources))
         conditions: dict[tuple[str, str], frozenset[str | None]] = {}
         opaque = False
         if "Condition" in raw:
             for operator, key, values in condition_tests(raw["Condition"]):
+                if type(values) is str:
+                    conditions[(operator, key.lower())] = frozenset((values,))
+                    continue
                 if type(values) is not list:
                     values = [values]
                 conditions[(operator, key.lower())] = (
@@ -128,18 +155,26 @@ class _Summary:
         self.conditions: dict[tuple[str, str], frozenset[str | None]] | None = (
             None if opaque else conditions
         )
-        self.comparable = self.actions is not None and self.resources is not None and not opaque
+        self.comparable = plain_actions and plain_resources and not opaque
         """Whether the statement can be compared for subsumption at all (see `conditions`)."""
-        self.condition_keys = frozenset(conditions)
+        if conditions:
+            self.condition_keys = frozenset(conditions)
+            condition_key: object = frozenset(conditions.items())
+        else:
+            self.condition_keys = _NO_KEYS
+            condition_key = _raw_key(raw["Condition"]) if opaque else _NO_KEYS
         self.key = (
             effect,
             actions,
-            _set(raw, "NotAction", True)[0],
+            _set(raw, "NotAction", True)[0] if "NotAction" in raw else None,
             resources,
-            _set(raw, "NotResource", False)[0],
-            _raw_key(raw["Condition"]) if opaque else frozenset(conditions.items()),
+            _set(raw, "NotResource", False)[0] if "NotResource" in raw else None,
+            condition_key,
             principal,
         )
+
+
+_NO_KEYS: frozenset[Any] = frozenset()
 
 
 def _wild(text: str) -> bool:
@@ -299,6 +334,7 @@ def _out_of_budget(context: LintContext, facts: StatementFacts) -> None:
     "statement-subsumed",
     Severity.SUGGESTION,
     "A statement that another statement of the same effect already covers entirely.",
+    needs=NEEDS_STATEMENTS,
 )
 def _subsumed_statements(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -311,6 +347,7 @@ def _subsumed_statements(
     first_of: dict[Hashable, int] = {}
     same = [first_of.setdefault(s.key, i) for i, s in enumerate(summaries)]
     candidates = _statement_candidates(summaries, budget)
+    refusals = _Refusals(summaries)
     for i, inner in enumerate(summaries):
         if inner.effect is None or same[i] != i:
             continue  # statement-duplicate reports a repeat
@@ -322,24 +359,24 @@ def _subsumed_statements(
             if not _spend_each(budget, steps):
                 _out_of_budget(context, statements[i])
                 return
-        ia, ir, keys, ic = inner.actions, inner.resources, inner.condition_keys, inner.conditions
+        keys, ic = inner.condition_keys, inner.conditions
+        fitting = refusals.fitting(inner) if outers else 0
+        pending = 0  # refused pairs not yet charged: one budget step each, as compared
         for j in outers:
-            outer = summaries[j]
-            if not budget.spend():
+            if not (fitting >> j) & 1:
+                pending += 1  # refused by the set tests below, in the index instead
+                continue
+            if not _spend_each(budget, pending + 1):
                 _out_of_budget(context, statements[i])
                 return
+            pending = 0
+            outer = summaries[j]
             # The cheap refusals of `_subsumes`, inline (they spend no budget there either).
-            if not outer.comparable:
-                continue
             oc = outer.conditions
             if oc and not (
                 outer.condition_keys <= keys
                 and all(ic[key] <= allowed for key, allowed in oc.items())  # type: ignore[index]
             ):
-                continue
-            if not outer.action_wild and not ia <= outer.actions:  # type: ignore[operator]
-                continue
-            if not outer.resource_wild and not ir <= outer.resources:  # type: ignore[operator]
                 continue
             covers = _subsumes(context, outer, inner)
             if covers is None:
@@ -360,6 +397,9 @@ def _subsumed_statements(
             )
             break
         else:
+            if not _spend_each(budget, pending):
+                _out_of_budget(context, statements[i])
+                return
             if undecided:
                 _note_undecided(
                     context,
@@ -367,6 +407,53 @@ def _subsumed_statements(
                     f"whether another statement covers {statements[i].where} (its wildcards are "
                     "too complex to compare exactly)",
                 )
+
+
+class _Refusals:
+    """The set tests that refuse most pairs of statements before any wildcard comparison, as
+    an index: for an inner statement, a bit mask of the statements that pass them (comparable,
+    and covering its actions and its resources as sets, unless they have a wildcard there).
+    The same pairs as testing each one, without a Python step per refused pair."""
+
+    __slots__ = ("_action_wild", "_actions", "_all", "_resource_wild", "_resources")
+
+    def __init__(self, summaries: Sequence[_Summary]) -> None:
+        actions: dict[str, int] = {}
+        resources: dict[str, int] = {}
+        every = action_wild = resource_wild = 0
+        for j, s in enumerate(summaries):
+            if not s.comparable:
+                continue
+            bit = 1 << j
+            every |= bit
+            if s.action_wild:
+                action_wild |= bit
+            if s.resource_wild:
+                resource_wild |= bit
+            for text in s.actions:  # type: ignore[union-attr]
+                actions[text] = actions.get(text, 0) | bit
+            for text in s.resources:  # type: ignore[union-attr]
+                resources[text] = resources.get(text, 0) | bit
+        self._all = every
+        self._action_wild = action_wild
+        self._resource_wild = resource_wild
+        self._actions = actions
+        self._resources = resources
+
+    def fitting(self, inner: _Summary) -> int:
+        """The statements that are comparable, have an action wildcard or list every action of
+        `inner` (folded), and have a resource wildcard or list every resource of `inner`."""
+        every = self._all
+        listed = every
+        index = self._actions
+        for text in inner.actions:  # type: ignore[union-attr]
+            listed &= index.get(text, 0)
+        found = every & (self._action_wild | listed)
+        listed = every
+        index = self._resources
+        for text in inner.resources:  # type: ignore[union-attr]
+            listed &= index.get(text, 0)
+        return found & (self._resource_wild | listed)
 
 
 def _spend_each(budget: SearchBudget, steps: int) -> bool:
@@ -543,7 +630,14 @@ def _subsumed_entries(
     first: dict[str, int],
 ) -> tuple[int, str] | None:
     """Report the entries of one list that another entry covers; when the comparison was not
-    complete, the first entry it left undecided and the question."""
+    complete, the first entry it left undecided and the question.
+
+    An outer entry can cover an inner one only if its literal prefix starts the inner's and its
+    literal suffix ends the inner's (`_ends_fit`; `includes` answers False for any other pair,
+    at no cost). A short list compares every pair, at one budget step each; a long one looks the
+    candidates up in an index of the outers' ends, at one step per distinct (prefix length,
+    suffix length) and per candidate. Pairs that cannot fit are counted, not compared, and when
+    no entry's prefix or suffix is the start or the end of another's, no pair is."""
     actions = name.endswith("Action")
     kind = "action" if actions else "resource"
     facts = context.facts
@@ -554,26 +648,37 @@ def _subsumed_entries(
         if outer is not None and first.get(outer) == j and _wild(outer)
     ]
     inners = [i for i, inner in enumerate(keys) if inner is not None and first.get(inner) == i]
-    if len(keys) <= _SMALL_LIST:  # a short list: compare every pair, no index to build
-        fitting: Callable[[int], list[int]] = lambda _: outers  # noqa: E731
-        shapes = 0
-    else:
-        fitting, shapes = _fitting_outers(keys, inners, outers)
+    ends = {i: literal_ends(keys[i]) for i in inners}  # type: ignore[arg-type]
+    small = len(keys) <= _SMALL_LIST  # a short list: compare every pair, no index to build
+    shapes = 0 if small else len({(len(p), len(q)) for p, q in {ends[j] for j in outers}})
+    if _apart(ends.values()):
+        # No pair fits but an entry with itself: only the budget steps remain.
+        if not small:
+            budget.left -= shapes * len(inners)  # what each `_PrefixIndex` lookup spends
+            return None
+        for i in inners:
+            if not _spend_each(budget, len(outers) - _wild(keys[i])):  # type: ignore[arg-type]
+                return i, _too_many(texts, i, name, sf)  # every other outer: one step each
+        return None
+    fitting = (lambda _: outers) if small else _fitting_outers(ends, outers)
     undecided: tuple[int, str] | None = None
     for i in inners:
         budget.left -= shapes  # what a `_PrefixIndex` lookup spends
         candidates = fitting(i)
         if len(candidates) == 1 and candidates[0] == i:
             continue  # only itself
+        head, tail = ends[i]
+        pending = 0  # pairs that cannot fit, not yet charged: one budget step each
         for j in candidates:
             if j == i:
                 continue
-            if not budget.spend():
-                return i, (
-                    f"whether {texts[i]!r} and the entries after it in {name} of {sf.where} "
-                    "are covered by other entries (the list has too many wildcards to compare "
-                    "every pair)"
-                )
+            outer_head, outer_tail = ends[j]
+            if not (head.startswith(outer_head) and tail.endswith(outer_tail)):
+                pending += 1  # `includes` is False for it, at no cost but the pair's step
+                continue
+            if not _spend_each(budget, pending + 1):
+                return i, _too_many(texts, i, name, sf)
+            pending = 0
             outer_text, inner_text = texts[j], texts[i]
             assert outer_text is not None
             assert inner_text is not None
@@ -604,26 +709,38 @@ def _subsumed_entries(
                 )
             )
             break
+        else:
+            if not _spend_each(budget, pending):
+                return i, _too_many(texts, i, name, sf)
     return undecided
 
 
+def _too_many(texts: list[str | None], i: int, name: str, sf: StatementFacts) -> str:
+    return (
+        f"whether {texts[i]!r} and the entries after it in {name} of {sf.where} are covered by "
+        "other entries (the list has too many wildcards to compare every pair)"
+    )
+
+
+def _apart(ends: Iterable[tuple[str, str]]) -> bool:
+    """Whether no two of these (literal prefix, literal suffix) pairs fit each other: no prefix
+    starts another (or equals it), or no suffix ends another. Sorted, a string that starts
+    another starts its successor too, so neighbours tell."""
+    pairs = list(ends)
+    heads = sorted([p for p, _ in pairs])
+    if all(not b.startswith(a) for a, b in itertools.pairwise(heads)):
+        return True
+    tails = sorted([q[::-1] for _, q in pairs])
+    return all(not b.startswith(a) for a, b in itertools.pairwise(tails))
+
+
 def _fitting_outers(
-    keys: list[str | None], inners: list[int], outers: list[int]
-) -> tuple[Callable[[int], list[int]], int]:
+    ends: dict[int, tuple[str, str]], outers: list[int]
+) -> Callable[[int], list[int]]:
     """`_PrefixIndex` of the outer (wildcard) entries, built in one pass without its per-entry
     calls (a long list, such as a Resource list of ARNs whose region is `*`, makes this the
     linter's inner loop): a function listing, for an inner entry, the outers that may cover it
-    (in increasing order); and how many distinct (prefix length, suffix length) shapes the
-    index has, which each of its lookups spends."""
-    ends: dict[int, tuple[str, str]] = {}
-    for i in inners:
-        text: str = keys[i]  # type: ignore[assignment]
-        star, mark = text.find("*"), text.find("?")
-        if star < 0 and mark < 0:
-            ends[i] = (text, text)
-        else:
-            cut = star if mark < 0 or (0 <= star < mark) else mark
-            ends[i] = (text[:cut], text[max(text.rfind("*"), text.rfind("?")) + 1 :])
+    (in increasing order)."""
     buckets: dict[tuple[str, str], list[int]] = {}
     shapes: list[tuple[int, int]] = []
     for j in outers:  # every outer is an inner too: a first occurrence
@@ -649,7 +766,7 @@ def _fitting_outers(
             return found[0]
         return sorted(index for bucket in found for index in bucket)
 
-    return fitting, len(shapes)
+    return fitting
 
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
@@ -663,6 +780,7 @@ def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
     "action-duplicate",
     Severity.SUGGESTION,
     "An action listed twice in one Action or NotAction list (names are case-insensitive).",
+    needs=NEEDS_LIST,
 )
 def _duplicate_actions(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -674,6 +792,7 @@ def _duplicate_actions(
     "resource-duplicate",
     Severity.SUGGESTION,
     "A resource listed twice in one Resource or NotResource list.",
+    needs=NEEDS_LIST,
 )
 def _duplicate_resources(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -686,6 +805,7 @@ def _duplicate_resources(
     Severity.SUGGESTION,
     "An action that a wildcard in the same list already covers (`<product>:*` next to one of "
     "the product's actions).",
+    needs=NEEDS_LIST,
 )
 def _subsumed_actions(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -697,6 +817,7 @@ def _subsumed_actions(
     "resource-subsumed",
     Severity.SUGGESTION,
     "A resource that a wildcard in the same list already covers.",
+    needs=NEEDS_LIST,
 )
 def _subsumed_resources(
     check: RuleCheck, document: PolicyDocument, context: LintContext

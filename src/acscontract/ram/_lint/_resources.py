@@ -14,7 +14,14 @@ from typing import cast
 
 from acscontract.ram._document import PolicyDocument, Value
 from acscontract.ram._findings import Finding, Severity
-from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._base import (
+    NEEDS_ALLOW_ENTRIES,
+    NEEDS_ENTRY_RESOURCES,
+    LintContext,
+    RuleCheck,
+    StatementFacts,
+    rule,
+)
 from acscontract.ram._lint._facts import ArnParts, TemplateShape, has_wildcard
 from acscontract.ram._wildcard import matches
 from acscontract.spec import CatalogEntry
@@ -381,6 +388,7 @@ def _with_service(text: str, service: str) -> str:
     Severity.ERROR,
     "A resource whose ARN names another service than the catalogued action's ARN template "
     "(an action's product prefix is not always the service in its resource ARN).",
+    needs=NEEDS_ENTRY_RESOURCES,
 )
 def _service_mismatch(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -403,6 +411,7 @@ def _service_mismatch(
     Severity.ERROR,
     "A resource whose relative id does not fit the catalogued action's ARN template "
     "(a stream path, a URL scheme or a port after the domain).",
+    needs=NEEDS_ENTRY_RESOURCES,
 )
 def _shape_mismatch(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -445,6 +454,7 @@ def _overreach(domain: str) -> tuple[str, list[str]] | None:
     Severity.SECURITY,
     "A resource wildcard that reaches more than it seems to: `*`, every domain, or a domain "
     "wildcard that also matches unrelated domains (`*example.com` matches badexample.com).",
+    needs=NEEDS_ALLOW_ENTRIES,
 )
 def _wildcard_reach(
     check: RuleCheck, document: PolicyDocument, context: LintContext
