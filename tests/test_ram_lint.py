@@ -1297,3 +1297,18 @@ def test_list_entries_spend_the_budget_as_comparing_each_pair_does(
 
 def _pair(message: str) -> str:
     return re.search(r"covered by ('.*') in", message).group(1)  # type: ignore[union-attr]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="aB*?\n:İ") | st.none(), max_size=12))
+def test_the_ends_of_a_list_are_each_entrys_literal_ends(keys: list[str | None]) -> None:
+    # A list's literal prefixes and reversed suffixes are found in two passes over all of it
+    # (and entry by entry when an entry holds a line break or is not a string).
+    from acscontract.ram._lint._facts import literal_ends
+    from acscontract.ram._lint._redundancy import _ends_of, _fold_fast, _folded
+
+    heads, backs = _ends_of(keys)
+    expected = [literal_ends(k) if k is not None else ("", "") for k in keys]
+    assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
+    texts = [k for k in keys if k is not None]
+    assert _folded(texts) == [_fold_fast(t) for t in texts]

@@ -396,6 +396,16 @@ class Statement:
         element = self._element(name)
         return _list_values(element) if element is not None else None
 
+    def entry_location(self, name: str, index: int) -> Location:
+        """Where entry `index` of the element `name` (a list, or one value: index 0) is written,
+        without building the element's nodes."""
+        if type(self.raw.get(name)) is list:
+            return Location(f"{self.pointer}/{name}/{index}", False, 0, self.source)
+        element = self._element(name)
+        assert element is not None
+        assert index == 0
+        return element.location
+
     @property
     def sid(self) -> Value | None:
         found = self._sid

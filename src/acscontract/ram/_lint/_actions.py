@@ -39,17 +39,20 @@ def _action_values(sf: StatementFacts) -> str:
 )
 def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -> Iterator[Finding]:
     facts = context.facts
+    known = facts.known_patterns
     for sf in context.statements:
         if sf.actions_named:
             continue
-        for value in sf.actions:
-            text: str = value.value
-            if not facts.action_pattern(text).unknown or has_wildcard(text.partition(":")[0]):
+        element = _action_values(sf)
+        for k, text in enumerate(sf.action_texts):
+            if not (known.get(text) or facts.action_pattern(text)).unknown:
                 continue
             prefix = text.partition(":")[0]
-            if has_wildcard(text):
+            if "*" in prefix or "?" in prefix:
+                continue
+            if "*" in text or "?" in text:
                 message = (
-                    f"The {_action_values(sf)} pattern {text!r} in {sf.where} matches no "
+                    f"The {element} pattern {text!r} in {sf.where} matches no "
                     f"{prefix} action, so it has no effect."
                 )
                 hint = "Fix the pattern; the known actions are listed in the product's API docs."
@@ -64,7 +67,7 @@ def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -
                     )
                 )
                 hint = f"Did you mean {meant!r}?" if meant else "Check the action's name."
-            yield context.finding(check, value.location, message, hint)
+            yield context.finding(check, sf.action_location(k), message, hint)
 
 
 @rule(
@@ -190,7 +193,7 @@ def _swept_in(
                     continue
                 yield context.finding(
                     check,
-                    sf.actions[k].location,
+                    sf.action_location(k),
                     f"The action wildcard {text!r} in {sf.where} also allows {_what(entry)}; "
                     "reviewers reading the access level take it for read-only.",
                     f"List the actions you need instead of {text!r}; if {entry.action} is "
@@ -242,7 +245,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
                 )
                 if every is None:
                     context.undecided(
-                        sf.resources[k].location,  # type: ignore[index]
+                        sf.resource_location(k),
                         f"whether the resource {text!r} reaches every resource of "
                         f"{shape.resource_type.arn_template} (the wildcards are too complex to "
                         "compare exactly)",

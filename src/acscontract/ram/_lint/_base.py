@@ -256,6 +256,21 @@ class StatementFacts:
             found = self._actions = _strings(values) if values else ()
         return found
 
+    def action_location(self, k: int) -> Location:
+        """Where `action_texts[k]` is written (without building every action's node)."""
+        element = "NotAction" if self.negated else "Action"
+        listed = self.statement.raw.get(element)
+        if type(listed) is list and len(listed) == len(self.action_texts):
+            return self.statement.entry_location(element, k)
+        return self.actions[k].location
+
+    def resource_location(self, k: int) -> Location:
+        """Where `resource_texts[k]` is written."""
+        listed = self.statement.raw.get("Resource")
+        if type(listed) is list and len(listed) == len(self.resource_texts or ()):
+            return self.statement.entry_location("Resource", k)
+        return self.resources[k].location  # type: ignore[index]
+
     @property
     def resources(self) -> tuple[Value, ...] | None:
         """The string values of Resource as nodes (in the order of `resource_texts`), or

@@ -246,7 +246,8 @@ class Linter:
         else:
             for path in files:
                 findings.extend(self.check_file(path, kind=kind))
-        findings.sort(key=Finding.sort_key)
+        if len(files) > 1:
+            findings.sort(key=Finding.sort_key)  # each file's are sorted already
         names = tuple("<stdin>" if str(p) == "-" else _display(p) for p in files)
         return LintResult(tuple(findings), names)
 

@@ -127,6 +127,10 @@ class ActionPattern:
     named: bool = False
 
 
+_NO_ENTRIES: dict[tuple[bool, bool, bool, bool], ActionPattern] = {}
+"""The `ActionPattern`s that cover no catalogued action, by (wildcard, unknown, prefix_known,
+named): a list of thousands of distinct patterns shares a handful of them."""
+
 SUGGESTION_COST = 300
 """Budget steps one "did you mean" costs (about its time in microseconds)."""
 
@@ -177,10 +181,12 @@ class _NameIndex:
     pattern's literal prefix (a range of the sorted names), else by its longest literal piece
     (found in all the names at once, in C), else all of them."""
 
-    __slots__ = ("_joined", "_names", "_starts")
+    __slots__ = ("_heads", "_joined", "_names", "_starts")
 
     def __init__(self, names: Iterable[str]) -> None:
         self._names = sorted(names)
+        self._heads = frozenset(name[:k] for name in self._names for k in range(len(name) + 1))
+        """Every start of a name: a pattern whose literal prefix is none matches nothing."""
         self._joined = "\n".join(self._names)
         starts, at = [], 0
         for name in self._names:
@@ -196,8 +202,11 @@ class _NameIndex:
 
     def _candidates(self, pattern: str) -> list[str]:
         names = self._names
-        cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=-1)
+        star, mark = pattern.find("*"), pattern.find("?")
+        cut = mark if star < 0 or 0 <= mark < star else star
         head = pattern[:cut] if cut >= 0 else pattern
+        if head not in self._heads:
+            return []
         if head:
             first = bisect.bisect_left(names, head)
             last = bisect.bisect_left(names, head + "\U0010ffff", first)
@@ -345,20 +354,36 @@ class CatalogFacts:
         """What the action pattern `text` (as written) covers; cached."""
         found = self._patterns.get(text)
         if found is None:
-            entries = self.entries_matching(text)
-            known = self.actions_matching(text)
-            prefix, colon, _ = text.partition(":")
-            prefix = fold(prefix)
+            key = fold(text)
+            known = self._actions.get(key)
+            if known is None:
+                known = self._actions[key] = (
+                    self._names.matching(key)
+                    if "*" in key or "?" in key
+                    else ((key,) if key in self.known else ())
+                )
+            entries = self._entries.get(key)
+            if entries is None:
+                by_name = self._entry_by_name
+                entries = self._entries[key] = tuple(
+                    [by_name[name] for name in known if name in by_name]
+                )
+            prefix, colon, _ = key.partition(":")
             unknown = not known and prefix in self.prefixes
             prefix_known = bool(colon) and (prefix in self.prefixes or has_wildcard(prefix))
-            found = self._patterns[text] = ActionPattern(
-                entries=entries,
-                wildcard=has_wildcard(text),
-                only_catalogued=bool(entries) and len(known) == len(entries),
-                unknown=unknown,
-                prefix_known=prefix_known,
-                named=not unknown and (prefix_known or text == "*"),
-            )
+            wildcard = "*" in text or "?" in text
+            only = bool(entries) and len(known) == len(entries)
+            named = not unknown and (prefix_known or text == "*")
+            if entries:
+                found = ActionPattern(entries, wildcard, only, unknown, prefix_known, named)
+            else:  # one of a few shapes: shared, not built per pattern
+                shape = (wildcard, unknown, prefix_known, named)
+                found = _NO_ENTRIES.get(shape)
+                if found is None:
+                    found = _NO_ENTRIES[shape] = ActionPattern(
+                        (), wildcard, False, unknown, prefix_known, named
+                    )
+            self._patterns[text] = found
         return found
 
     def suggest_action(self, name: str, budget: SearchBudget | None = None) -> str | None:

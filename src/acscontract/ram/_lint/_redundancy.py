@@ -12,8 +12,10 @@ rest is not compared and `analysis-undecided` says so.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
+import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -539,17 +541,6 @@ _LISTS = (
 )
 
 
-def _element_values(st: Statement, name: str) -> tuple[Value, ...]:
-    values = {
-        "Action": st.actions,
-        "NotAction": st.not_actions,
-        "Resource": st.resources,
-        "NotResource": st.not_resources,
-    }[name]
-    assert values is not None
-    return values
-
-
 def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
     """Repeated and covered entries of every Action, NotAction, Resource and NotResource list,
     by check id; computed once per document for the four checks that report them."""
@@ -570,54 +561,81 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
             entries = raw.get(name)
             if type(entries) is not list or len(entries) < 2:
                 continue  # absent, or one value: nothing to repeat or cover
+            keys: list[str | None]
             if set(map(type, entries)) == _ONLY_STR:  # the usual case, tested in C
                 texts: list[str | None] = entries
                 wild = _wild("".join(entries))
-                if not wild:
-                    if not actions:
-                        keys: list[str | None] = entries
-                    elif "".join(entries).isascii():
-                        keys = list(map(str.lower, entries))
-                    else:
-                        keys = list(map(_fold_fast, entries))
-                    if len(set(keys)) == len(keys):
-                        continue  # no repeat, and without a wildcard nothing covers another
-                elif actions:
-                    keys = list(map(_fold_fast, entries))
-                else:
-                    keys = entries
+                keys = _folded(entries) if actions else entries
             else:
                 texts = [t if type(t) is str else None for t in entries]
                 keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
                 wild = _wild("".join([t for t in texts if t is not None]))
-                if len(set(keys)) == len(keys) and not wild:
-                    continue  # no repeat, and without a wildcard nothing covers another entry
+            # Each key's first place (the last written wins: going backwards, the first).
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+            if len(first) == len(keys) and not wild:
+                continue  # no repeat, and without a wildcard nothing covers another entry
             kind = "action" if actions else "resource"
-            first: dict[str, int] = {}
-            for i, key in enumerate(keys):
-                if key is None:
-                    continue
-                j = first.setdefault(key, i)
-                if j != i:
-                    same = "" if texts[j] == texts[i] else f" ({texts[j]!r}; case does not matter)"
-                    found[f"{kind}-duplicate"].append(
-                        (
-                            st,
-                            name,
-                            i,
-                            f"{texts[i]!r} appears twice in {name} of {sf.where}{same}.",
-                            "Remove the second entry.",
+            if len(first) < len(keys):
+                for i, key in enumerate(keys):
+                    if key is None:
+                        continue
+                    j = first[key]
+                    if j != i:
+                        same = (
+                            "" if texts[j] == texts[i] else f" ({texts[j]!r}; case does not matter)"
                         )
-                    )
+                        found[f"{kind}-duplicate"].append(
+                            (
+                                st,
+                                name,
+                                i,
+                                f"{texts[i]!r} appears twice in {name} of {sf.where}{same}.",
+                                "Remove the second entry.",
+                            )
+                        )
             if not wild or exhausted:
                 continue
             stopped = _subsumed_entries(context, found, name, sf, texts, keys, first)
             if stopped is not None:
                 index, question = stopped
-                _note_undecided(context, _element_values(st, name)[index], question)
+                context.undecided(st.entry_location(name, index), question)
                 exhausted = context.budget.left <= 0
     context.memo["entries"] = found
     return found
+
+
+def _folded(texts: list[str]) -> list[str | None]:
+    """`_fold_fast` of each string (action names compare case-insensitively); for ASCII, in one
+    pass over them all."""
+    joined = "\n".join(texts)
+    if joined.isascii():
+        folded = joined.lower().split("\n")
+        if len(folded) == len(texts):  # no entry holds a line break
+            return folded  # type: ignore[return-value]
+        return list(map(str.lower, texts))
+    return list(map(_fold_fast, texts))
+
+
+_HEAD = re.compile(r"^[^*?\n]*", re.MULTILINE)
+"""The literal prefix of each line (the text before its first wildcard, or all of it)."""
+
+
+def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
+    """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
+    None): for lists of strings without line breaks, found for them all in two C passes."""
+    if None not in keys:
+        joined = "\n".join(keys)  # type: ignore[arg-type]
+        heads = _HEAD.findall(joined)
+        if len(heads) == len(keys):  # no key holds a line break
+            backs: list[str] = _HEAD.findall(joined[::-1])
+            backs.reverse()
+            return heads, backs
+    heads, backs = [], []
+    for key in keys:
+        head, tail = literal_ends(key) if key is not None else ("", "")
+        heads.append(head)
+        backs.append(tail[::-1])
+    return heads, backs
 
 
 def _subsumed_entries(
@@ -627,53 +645,63 @@ def _subsumed_entries(
     sf: StatementFacts,
     texts: list[str | None],
     keys: list[str | None],
-    first: dict[str, int],
+    first: dict[str | None, int],
 ) -> tuple[int, str] | None:
     """Report the entries of one list that another entry covers; when the comparison was not
     complete, the first entry it left undecided and the question.
 
-    An outer entry can cover an inner one only if its literal prefix starts the inner's and its
-    literal suffix ends the inner's (`_ends_fit`; `includes` answers False for any other pair,
-    at no cost). A short list compares every pair, at one budget step each; a long one looks the
-    candidates up in an index of the outers' ends, at one step per distinct (prefix length,
-    suffix length) and per candidate. Pairs that cannot fit are counted, not compared, and when
-    no entry's prefix or suffix is the start or the end of another's, no pair is."""
+    An outer (wildcard) entry can cover an inner one only if its literal prefix starts the
+    inner's and its literal suffix ends the inner's (`includes` answers False for any other
+    pair, at no cost). A short list compares every pair, at one budget step each; for a long one
+    the candidates are looked up (`_fitting_table`), at one step per lookup and distinct (prefix
+    length, suffix length) of the outers, and one per candidate, as `_PrefixIndex` spends. Pairs
+    that cannot fit and lookups that find nothing are counted, and charged in bulk where the next
+    comparison (or the end) would charge them."""
     actions = name.endswith("Action")
     kind = "action" if actions else "resource"
     facts = context.facts
     budget = context.budget
-    outers = [
-        j
-        for j, outer in enumerate(keys)
-        if outer is not None and first.get(outer) == j and _wild(outer)
-    ]
-    inners = [i for i, inner in enumerate(keys) if inner is not None and first.get(inner) == i]
-    ends = {i: literal_ends(keys[i]) for i in inners}  # type: ignore[arg-type]
-    small = len(keys) <= _SMALL_LIST  # a short list: compare every pair, no index to build
-    shapes = 0 if small else len({(len(p), len(q)) for p, q in {ends[j] for j in outers}})
-    if _apart(ends.values()):
-        # No pair fits but an entry with itself: only the budget steps remain.
-        if not small:
-            budget.left -= shapes * len(inners)  # what each `_PrefixIndex` lookup spends
-            return None
-        for i in inners:
-            if not _spend_each(budget, len(outers) - _wild(keys[i])):  # type: ignore[arg-type]
-                return i, _too_many(texts, i, name, sf)  # every other outer: one step each
-        return None
-    fitting = (lambda _: outers) if small else _fitting_outers(ends, outers)
+    if len(first) == len(keys) and None not in first:
+        inners = list(range(len(keys)))  # every entry is a first occurrence
+    else:
+        inners = [i for i, key in enumerate(keys) if key is not None and first[key] == i]
+    outers = [j for j in inners if "*" in keys[j] or "?" in keys[j]]  # type: ignore[operator]
+    heads, backs = _ends_of(keys)
+    lookup: Callable[[int], list[int]] | None = None
+    shapes = 0
+    order: Iterable[int] = inners
+    if len(keys) > _SMALL_LIST:  # a long list: look the candidates up
+        shapes = len({(len(heads[j]), len(backs[j])) for j in outers})
+        # Every candidate pair costs a budget step: a table of more pairs than the budget
+        # allows is not built, and the candidates are looked up one entry at a time instead.
+        table = _fitting_table(heads, backs, inners, outers, 4 * len(inners) + max(budget.left, 0))
+        if table is None:
+            lookup = _fitting_outers(heads, backs, outers)
+        else:
+            lookup = table.__getitem__
+            order = sorted(table)  # the others find nothing: only their lookups are charged
     undecided: tuple[int, str] | None = None
-    for i in inners:
-        budget.left -= shapes  # what a `_PrefixIndex` lookup spends
-        candidates = fitting(i)
-        if len(candidates) == 1 and candidates[0] == i:
-            continue  # only itself
-        head, tail = ends[i]
+    looked_up = 0  # lookups not yet charged
+    place = -1  # where in `inners` the last entry compared is
+    candidates = outers
+    for i in order:
+        if lookup is not None:
+            if order is not inners:
+                at = bisect.bisect_left(inners, i)
+                looked_up += at - place - 1  # the entries in between found nothing
+                place = at
+            candidates = lookup(i)
+            if not candidates or (len(candidates) == 1 and candidates[0] == i):
+                looked_up += 1  # found nothing but the entry itself
+                continue
+            budget.left -= shapes * (looked_up + 1)  # what each `_PrefixIndex` lookup spends
+            looked_up = 0
+        head, back = heads[i], backs[i]
         pending = 0  # pairs that cannot fit, not yet charged: one budget step each
         for j in candidates:
             if j == i:
                 continue
-            outer_head, outer_tail = ends[j]
-            if not (head.startswith(outer_head) and tail.endswith(outer_tail)):
+            if not (head.startswith(heads[j]) and back.startswith(backs[j])):
                 pending += 1  # `includes` is False for it, at no cost but the pair's step
                 continue
             if not _spend_each(budget, pending + 1):
@@ -712,6 +740,9 @@ def _subsumed_entries(
         else:
             if not _spend_each(budget, pending):
                 return i, _too_many(texts, i, name, sf)
+    if order is not inners:
+        looked_up += len(inners) - place - 1
+    budget.left -= shapes * looked_up
     return undecided
 
 
@@ -722,44 +753,125 @@ def _too_many(texts: list[str | None], i: int, name: str, sf: StatementFacts) ->
     )
 
 
-def _apart(ends: Iterable[tuple[str, str]]) -> bool:
-    """Whether no two of these (literal prefix, literal suffix) pairs fit each other: no prefix
-    starts another (or equals it), or no suffix ends another. Sorted, a string that starts
-    another starts its successor too, so neighbours tell."""
-    pairs = list(ends)
-    heads = sorted([p for p, _ in pairs])
-    if all(not b.startswith(a) for a, b in itertools.pairwise(heads)):
-        return True
-    tails = sorted([q[::-1] for _, q in pairs])
-    return all(not b.startswith(a) for a, b in itertools.pairwise(tails))
+def _fitting_table(
+    heads: list[str], backs: list[str], inners: list[int], outers: list[int], limit: int
+) -> dict[int, list[int]] | None:
+    """For each inner entry, the other outers whose literal prefix (`heads`) starts its prefix
+    and whose literal suffix ends its suffix (`backs`, the suffixes reversed, start), in
+    increasing order (entries with none are left out); None when that takes more than `limit`
+    steps (pairs looked at).
+
+    The entries are sorted by prefix: the strings that start with a prefix sort in one run from
+    its first copy, and every outer is in that order itself (an outer is an inner too). An outer
+    whose prefix starts no neighbour's fits only itself; most other runs are a few entries long
+    and are looked through at once; for the rest the entries are also sorted by reversed
+    suffix, and each measures its two runs a step on the shorter so far at a time and looks
+    through the one that ends first. A long list of distinct wildcards costs a sort or two and
+    a few steps per entry."""
+    by_head = sorted(inners, key=heads.__getitem__)
+    ordered = [heads[i] for i in by_head]
+    starts_next = list(map(str.startswith, ordered[1:], ordered[:-1]))
+    near = set(itertools.compress(range(len(starts_next)), starts_next))
+    near = {by_head[k] for k in near} | {by_head[k + 1] for k in near}
+    limit -= len(outers)
+    last = len(inners)
+    head_at: dict[str, int] | None = None
+    table: dict[int, list[int]] = {}
+    later: list[int] = []  # outers with a long run of prefixes
+    for j in outers:  # in increasing order, so each inner's list is too (but for `later`)
+        if j not in near:
+            continue  # its prefix run is itself alone
+        if head_at is None:
+            head_at = _first_places(ordered)
+        head, back = heads[j], backs[j]
+        start = head_at[head]
+        high = start + 1
+        while high < last and ordered[high].startswith(head):
+            high += 1
+            if high - start > _SHORT_RUN:
+                later.append(j)
+                break
+        else:
+            limit -= high - start
+            if limit < 0:
+                return None
+            for k in range(start, high):
+                i = by_head[k]
+                if i != j and backs[i].startswith(back):
+                    table.setdefault(i, []).append(j)
+    if not later:
+        return table
+    assert head_at is not None
+    by_back = sorted(inners, key=backs.__getitem__)
+    ordered_backs = [backs[i] for i in by_back]
+    back_at = _first_places(ordered_backs)
+    for j in later:
+        head, back = heads[j], backs[j]
+        start, back_start = head_at[head], back_at[back]
+        a, b = start, back_start  # the ends of the runs measured so far
+        while True:
+            limit -= 1
+            if a - start <= b - back_start:
+                if a < last and ordered[a].startswith(head):
+                    a += 1
+                    continue
+                run, low, high, by_prefix = by_head, start, a, True
+            else:
+                if b < last and ordered_backs[b].startswith(back):
+                    b += 1
+                    continue
+                run, low, high, by_prefix = by_back, back_start, b, False
+            break
+        limit -= high - low
+        if limit < 0:
+            return None
+        for k in range(low, high):
+            i = run[k]
+            if i != j and (backs[i].startswith(back) if by_prefix else heads[i].startswith(head)):
+                table.setdefault(i, []).append(j)
+    for found in table.values():
+        found.sort()  # the outers of `later` were added after the others
+    return table
+
+
+_SHORT_RUN = 16
+"""Runs of prefixes up to this long are looked through without measuring the suffix run."""
+
+
+def _first_places(ordered: list[str]) -> dict[str, int]:
+    """Where each string of a sorted list first appears."""
+    found: dict[str, int] = {}
+    for k, text in enumerate(ordered):
+        found.setdefault(text, k)
+    return found
 
 
 def _fitting_outers(
-    ends: dict[int, tuple[str, str]], outers: list[int]
+    heads: list[str], backs: list[str], outers: list[int]
 ) -> Callable[[int], list[int]]:
     """`_PrefixIndex` of the outer (wildcard) entries, built in one pass without its per-entry
-    calls (a long list, such as a Resource list of ARNs whose region is `*`, makes this the
-    linter's inner loop): a function listing, for an inner entry, the outers that may cover it
-    (in increasing order)."""
+    calls: a function listing, for an inner entry, the outers that may cover it (itself
+    included, in increasing order), at one dictionary lookup per distinct (prefix length,
+    suffix length) of the outers."""
     buckets: dict[tuple[str, str], list[int]] = {}
     shapes: list[tuple[int, int]] = []
     for j in outers:  # every outer is an inner too: a first occurrence
-        prefix, suffix = key = ends[j]
+        key = (heads[j], backs[j])
         bucket = buckets.get(key)
         if bucket is None:
             bucket = buckets[key] = []
-            shape = (len(prefix), len(suffix))
+            shape = (len(key[0]), len(key[1]))
             if shape not in shapes:
                 shapes.append(shape)
         bucket.append(j)
 
     def fitting(i: int) -> list[int]:
-        prefix, suffix = ends[i]
-        start, end = len(prefix), len(suffix)
+        prefix, back = heads[i], backs[i]
+        start, end = len(prefix), len(back)
         found: list[list[int]] = []
         for p, q in shapes:
             if p <= start and q <= end:
-                bucket = buckets.get((prefix[:p], suffix[end - q :]))
+                bucket = buckets.get((prefix[:p], back[:q]))
                 if bucket is not None:
                     found.append(bucket)
         if len(found) == 1:
@@ -771,7 +883,7 @@ def _fitting_outers(
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
     return [
-        context.finding(check, _element_values(st, name)[i].location, message, hint)
+        context.finding(check, st.entry_location(name, i), message, hint)
         for st, name, i, message, hint in _entry_problems(context)[check.id]
     ]
 
