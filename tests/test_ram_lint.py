@@ -1185,9 +1185,11 @@ _some_statements = pool_statements | st.builds(
 
 @settings(max_examples=120, deadline=None)
 @given(
-    # Up to 32 statements every pair is a candidate; past that, an index picks them.
+    # Up to 32 statements every pair is a candidate; past that, an index picks them; past
+    # 64, the pairs are refused one by one rather than by bit masks.
     st.lists(_some_statements, min_size=2, max_size=12)
-    | st.lists(_some_statements, min_size=33, max_size=40),
+    | st.lists(_some_statements, min_size=33, max_size=40)
+    | st.lists(_some_statements, min_size=65, max_size=70),
     st.integers(min_value=0, max_value=400),
 )
 def test_statement_subsumed_spends_the_budget_as_comparing_each_pair_does(
@@ -1270,6 +1272,25 @@ def _entries_one_pair_at_a_time(
 def test_list_entries_spend_the_budget_as_comparing_each_pair_does(
     entries: list[str], actions: bool, steps: int
 ) -> None:
+    _same_entries_as_one_pair_at_a_time(entries, actions, steps)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    # Past 256 distinct entries the candidates come from a table of the sorted entries.
+    st.lists(
+        st.text(alphabet="ab*?", min_size=1, max_size=7), min_size=300, max_size=400, unique=True
+    ),
+    st.booleans(),
+    st.sampled_from([0, 200, 3000, 10**6]),
+)
+def test_long_lists_spend_the_budget_as_comparing_each_pair_does(
+    entries: list[str], actions: bool, steps: int
+) -> None:
+    _same_entries_as_one_pair_at_a_time(entries, actions, steps)
+
+
+def _same_entries_as_one_pair_at_a_time(entries: list[str], actions: bool, steps: int) -> None:
     from acscontract.ram._lint._base import LintContext
     from acscontract.ram._lint._redundancy import _entry_problems
 

@@ -399,8 +399,16 @@ class Statement:
     def entry_location(self, name: str, index: int) -> Location:
         """Where entry `index` of the element `name` (a list, or one value: index 0) is written,
         without building the element's nodes."""
+        where = self.entry_address(name, index)
+        if isinstance(where, str):
+            return Location(where, False, 0, self.source)
+        return where
+
+    def entry_address(self, name: str, index: int) -> Location | str:
+        """`entry_location`, or just its JSON Pointer when the entry is an item of a list (an
+        item is written once: its pointer alone locates it; a finding needs nothing more)."""
         if type(self.raw.get(name)) is list:
-            return Location(f"{self.pointer}/{name}/{index}", False, 0, self.source)
+            return f"{self.pointer}/{name}/{index}"
         element = self._element(name)
         assert element is not None
         assert index == 0

@@ -128,7 +128,12 @@ class SourceMap:
             seen = self._seen[key]
             found = seen.get(pointer)
             if found is None:  # several findings often share a node (a statement, say)
-                found = seen[pointer] = self._locate(index, pointer, key)
+                offset = index.offset(pointer, key)
+                found = seen[pointer] = (
+                    index.line_column(offset)
+                    if offset is not None
+                    else self._locate(index, pointer, key)
+                )
             return found
         offsets = self._offsets
         if offsets is None:

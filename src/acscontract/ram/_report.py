@@ -327,7 +327,7 @@ def text_chunks(
 ) -> Iterator[str]:
     """`render_text`, in pieces of whole lines (their concatenation is the report): a caller
     can write a report of hundreds of thousands of findings as it is made, without holding it
-    all at once."""
+    all at once. A piece holds `CHUNK_LINES` items: a line, or the lines of one finding."""
     lines = _text_lines(result, fail_on, color, baselined, read_lines or _read_lines)
     while True:
         piece = list(itertools.islice(lines, CHUNK_LINES))
@@ -379,6 +379,9 @@ def _text_lines(
     yield paint(summary_line(result, fail_on=fail_on, baselined=baselined), _BOLD)
 
 
+_PADDED = {s: f"{s.value:<11}" for s in Severity}
+
+
 def _plain_lines(
     result: LintResult,
     fail_on: Severity | str | None,
@@ -395,26 +398,29 @@ def _plain_lines(
         lines = reader(file)
         count = len(lines) if lines is not None else 0
         clean: dict[int, bool] = {}
-        for f in findings:
+        for f in findings:  # one item of several lines per finding
             line = f.line
             where = f"  {printable(f.pointer)}" if f.pointer else ""
-            yield f"  {line}:{f.column}  {f.severity.value:<11}{f.check}{where}"
-            yield "    " + printable(f.message)
+            hint = f.hint
+            if hint:
+                shown = hints.get(hint)
+                if shown is None:
+                    shown = hints[hint] = printable(hint)
+                hint = "\n    hint: " + shown
+            head = f"  {line}:{f.column}  {_PADDED[f.severity]}{f.check}{where}\n    "
             if 1 <= line <= count:
                 text = lines[line - 1]  # type: ignore[index]
                 is_clean = clean.get(line)
                 if is_clean is None:
                     is_clean = clean[line] = printable(text) is text
                 source, column = excerpt(text, f.column)
+                if not is_clean:
+                    source = printable(source)
                 gutter = f"    {line:>4} | "
-                yield gutter + (source if is_clean else printable(source))
-                yield " " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^"
-            hint = f.hint
-            if hint:
-                shown = hints.get(hint)
-                if shown is None:
-                    shown = hints[hint] = printable(hint)
-                yield "    hint: " + shown
+                caret = " " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^"
+                yield f"{head}{printable(f.message)}\n{gutter}{source}\n{caret}{hint}"
+            else:
+                yield f"{head}{printable(f.message)}{hint}"
         yield ""
     yield summary_line(result, fail_on=fail_on, baselined=baselined)
 

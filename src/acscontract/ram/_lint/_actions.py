@@ -67,7 +67,7 @@ def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -
                     )
                 )
                 hint = f"Did you mean {meant!r}?" if meant else "Check the action's name."
-            yield context.finding(check, sf.action_location(k), message, hint)
+            yield context.finding(check, sf.action_at(k), message, hint)
 
 
 @rule(
@@ -81,14 +81,15 @@ def _service_unknown(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     facts = context.facts
+    known = facts.known_patterns
     prefixes = sorted(facts.prefixes)
     for sf in context.statements:
         if sf.actions_named:
             continue
-        for value in sf.actions:
-            text: str = value.value
-            if text == "*" or facts.action_pattern(text).prefix_known:
+        for k, text in enumerate(sf.action_texts):
+            if text == "*" or (known.get(text) or facts.action_pattern(text)).prefix_known:
                 continue
+            location = sf.action_at(k)
             prefix, colon, name = text.partition(":")
             if not colon:
                 meant = (
@@ -98,7 +99,7 @@ def _service_unknown(
                 )
                 yield context.finding(
                     check,
-                    value.location,
+                    location,
                     f"{text!r} in {sf.where} has no service prefix; actions are written "
                     "<service>:<Action>, so this matches nothing.",
                     f"Did you mean {meant!r}?" if meant else "Add the service prefix.",
@@ -128,7 +129,7 @@ def _service_unknown(
                 )
             yield context.finding(
                 check,
-                value.location,
+                location,
                 f"{text!r} in {sf.where} uses the service prefix {prefix!r}{extra}; no such "
                 f"action exists, so it matches nothing.",
                 f"Did you mean {meant!r}?",
@@ -193,7 +194,7 @@ def _swept_in(
                     continue
                 yield context.finding(
                     check,
-                    sf.action_location(k),
+                    sf.action_at(k),
                     f"The action wildcard {text!r} in {sf.where} also allows {_what(entry)}; "
                     "reviewers reading the access level take it for read-only.",
                     f"List the actions you need instead of {text!r}; if {entry.action} is "
@@ -245,7 +246,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
                 )
                 if every is None:
                     context.undecided(
-                        sf.resource_location(k),
+                        sf.resource_at(k),
                         f"whether the resource {text!r} reaches every resource of "
                         f"{shape.resource_type.arn_template} (the wildcards are too complex to "
                         "compare exactly)",

@@ -174,6 +174,7 @@ class StatementFacts:
     """
 
     __slots__ = (
+        "_action_base",
         "_actions",
         "_resources",
         "_where",
@@ -196,6 +197,7 @@ class StatementFacts:
         self._where: str | None = None
         self._actions: tuple[Value, ...] | None = None
         self._resources: tuple[Value, ...] | None = None
+        self._action_base: str | None = None  # see `action_at`
         self.memo: dict[str, Any] = {}
         """Results that several checks share, computed by the first that needs them."""
         raw = statement.raw
@@ -256,19 +258,22 @@ class StatementFacts:
             found = self._actions = _strings(values) if values else ()
         return found
 
-    def action_location(self, k: int) -> Location:
-        """Where `action_texts[k]` is written (without building every action's node)."""
-        element = "NotAction" if self.negated else "Action"
-        listed = self.statement.raw.get(element)
-        if type(listed) is list and len(listed) == len(self.action_texts):
-            return self.statement.entry_location(element, k)
-        return self.actions[k].location
+    def action_at(self, k: int) -> Location | str:
+        """Where `action_texts[k]` is written, for `LintContext.finding` (without building
+        every action's node)."""
+        base = self._action_base
+        if base is None:
+            element = "NotAction" if self.negated else "Action"
+            listed = self.statement.raw.get(element)
+            plain = type(listed) is list and len(listed) == len(self.action_texts)
+            base = self._action_base = f"{self.statement.pointer}/{element}/" if plain else ""
+        return base + str(k) if base else self.actions[k].location
 
-    def resource_location(self, k: int) -> Location:
-        """Where `resource_texts[k]` is written."""
+    def resource_at(self, k: int) -> Location | str:
+        """Where `resource_texts[k]` is written, for `LintContext.finding`."""
         listed = self.statement.raw.get("Resource")
         if type(listed) is list and len(listed) == len(self.resource_texts or ()):
-            return self.statement.entry_location("Resource", k)
+            return self.statement.entry_address("Resource", k)
         return self.resources[k].location  # type: ignore[index]
 
     @property
@@ -389,10 +394,12 @@ class LintContext:
                 by_check.setdefault(problem.check, []).append(problem)
         return by_check.get(check_id, [])
 
-    def undecided(self, location: Location, question: str) -> None:
+    def undecided(self, location: Location | str, question: str) -> None:
         """Record a question a check could not decide within the budget (`analysis-undecided`
-        reports it)."""
-        self._undecided.append((location, question))
+        reports it); `location` as for `finding`."""
+        if type(location) is str:
+            location = Location(location, False, 0, self.document.positions)
+        self._undecided.append((location, question))  # type: ignore[arg-type]
         self.features |= NEEDS_UNDECIDED
 
     @property
@@ -402,20 +409,28 @@ class LintContext:
     def finding(
         self,
         check: Check,
-        location: Location,
+        location: Location | str,
         message: str,
         hint: str,
         severity: Severity | None = None,
     ) -> Finding:
-        """A finding of `check` at `location` (its line and column are resolved now)."""
-        line, column = location.position
+        """A finding of `check` at `location` (its line and column are resolved now): a
+        `Location`, or the JSON Pointer of a node written once in the document (an item of a
+        list, say), which is quicker for a check that reports thousands of them."""
+        if type(location) is str:
+            pointer = location
+            positions = self.document.positions
+            line, column = positions.position(pointer, 0, False) if positions else (1, 1)
+        else:
+            line, column = location.position  # type: ignore[union-attr]
+            pointer = location.pointer  # type: ignore[union-attr]
         return Finding(
             check.id,
             severity or check.severity,
             self.document.name,
             line,
             column,
-            location.pointer,
+            pointer,
             message,
             hint,
         )

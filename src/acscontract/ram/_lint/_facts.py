@@ -324,12 +324,13 @@ class CatalogFacts:
         key = fold(pattern)
         found = self._actions.get(key)
         if found is None:
-            if not has_wildcard(key):
-                found = (key,) if key in self.known else ()
-            else:
-                found = self._names.matching(key)
-            self._actions[key] = found
+            found = self._actions[key] = self._actions_of(key)
         return found
+
+    def _actions_of(self, key: str) -> tuple[str, ...]:
+        if "*" in key or "?" in key:
+            return self._names.matching(key)
+        return (key,) if key in self.known else ()
 
     def entries_matching(self, pattern: str) -> tuple[CatalogEntry, ...]:
         """The catalogued actions that the action `pattern` matches."""
@@ -357,12 +358,10 @@ class CatalogFacts:
             key = fold(text)
             known = self._actions.get(key)
             if known is None:
-                known = self._actions[key] = (
-                    self._names.matching(key)
-                    if "*" in key or "?" in key
-                    else ((key,) if key in self.known else ())
-                )
-            entries = self._entries.get(key)
+                known = self._actions_of(key)
+                if known:  # (most patterns of a long list of typos match nothing: not kept)
+                    self._actions[key] = known
+            entries = self._entries.get(key) if known else ()
             if entries is None:
                 by_name = self._entry_by_name
                 entries = self._entries[key] = tuple(

@@ -349,7 +349,9 @@ def _subsumed_statements(
     first_of: dict[Hashable, int] = {}
     same = [first_of.setdefault(s.key, i) for i, s in enumerate(summaries)]
     candidates = _statement_candidates(summaries, budget)
-    refusals = _Refusals(summaries)
+    # The bit masks of the index take memory in proportion to the statements: past a few
+    # dozen, the pairs (fewer, from `candidates`) are refused one by one.
+    refusals = _Refusals(summaries) if len(summaries) <= _MASKED else None
     for i, inner in enumerate(summaries):
         if inner.effect is None or same[i] != i:
             continue  # statement-duplicate reports a repeat
@@ -362,7 +364,8 @@ def _subsumed_statements(
                 _out_of_budget(context, statements[i])
                 return
         keys, ic = inner.condition_keys, inner.conditions
-        fitting = refusals.fitting(inner) if outers else 0
+        ia, ir = inner.actions, inner.resources
+        fitting = refusals.fitting(inner) if outers and refusals is not None else -1
         pending = 0  # refused pairs not yet charged: one budget step each, as compared
         for j in outers:
             if not (fitting >> j) & 1:
@@ -373,6 +376,12 @@ def _subsumed_statements(
                 return
             pending = 0
             outer = summaries[j]
+            if refusals is None and (  # the set tests, when there is no index
+                not outer.comparable
+                or (not outer.action_wild and not ia <= outer.actions)  # type: ignore[operator]
+                or (not outer.resource_wild and not ir <= outer.resources)  # type: ignore[operator]
+            ):
+                continue
             # The cheap refusals of `_subsumes`, inline (they spend no budget there either).
             oc = outer.conditions
             if oc and not (
@@ -524,6 +533,8 @@ def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -
 
 _SMALL = 32
 """Up to this many statements, every pair is compared (cheaper than building an index)."""
+_MASKED = 64
+"""Up to this many statements, `_Refusals` refuses pairs by bit masks."""
 _SMALL_LIST = 8
 """Likewise for the entries of one Action or Resource list."""
 _Candidates = Callable[[int], list[int]]
@@ -616,6 +627,7 @@ def _folded(texts: list[str]) -> list[str | None]:
     return list(map(_fold_fast, texts))
 
 
+_WILD = re.compile("[*?]")
 _HEAD = re.compile(r"^[^*?\n]*", re.MULTILINE)
 """The literal prefix of each line (the text before its first wildcard, or all of it)."""
 
@@ -663,18 +675,33 @@ def _subsumed_entries(
     budget = context.budget
     if len(first) == len(keys) and None not in first:
         inners = list(range(len(keys)))  # every entry is a first occurrence
+        outers = list(itertools.compress(inners, map(_WILD.search, keys)))  # type: ignore[arg-type]
     else:
         inners = [i for i, key in enumerate(keys) if key is not None and first[key] == i]
-    outers = [j for j in inners if "*" in keys[j] or "?" in keys[j]]  # type: ignore[operator]
+        outers = [j for j in inners if "*" in keys[j] or "?" in keys[j]]  # type: ignore[operator]
     heads, backs = _ends_of(keys)
     lookup: Callable[[int], list[int]] | None = None
     shapes = 0
     order: Iterable[int] = inners
-    if len(keys) > _SMALL_LIST:  # a long list: look the candidates up
-        shapes = len({(len(heads[j]), len(backs[j])) for j in outers})
-        # Every candidate pair costs a budget step: a table of more pairs than the budget
-        # allows is not built, and the candidates are looked up one entry at a time instead.
-        table = _fitting_table(heads, backs, inners, outers, 4 * len(inners) + max(budget.left, 0))
+    small = len(keys) <= _SMALL_LIST
+    if not small:
+        outer_heads = [heads[j] for j in outers]
+        outer_backs = [backs[j] for j in outers]
+        shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
+    if not small and (_apart([heads[i] for i in inners]) or _apart([backs[i] for i in inners])):
+        # No entry's prefix starts another's (or no suffix ends another's): no pair fits, and
+        # only the lookups' budget steps remain.
+        budget.left -= shapes * len(inners)
+        return None
+    if not small:  # a long list: look the candidates up
+        # A table for a very long list, unless it would hold more pairs than the budget
+        # allows (each candidate pair costs a step): then, and for a shorter list, the
+        # candidates are looked up one entry at a time.
+        table = (
+            _fitting_table(heads, backs, inners, outers, 4 * len(inners) + max(budget.left, 0))
+            if len(inners) > _LONG_LIST
+            else None
+        )
         if table is None:
             lookup = _fitting_outers(heads, backs, outers)
         else:
@@ -746,6 +773,13 @@ def _subsumed_entries(
     return undecided
 
 
+def _apart(texts: list[str]) -> bool:
+    """Whether none of these strings starts another (or equals it): sorted, a string that
+    starts another starts its successor too, so neighbours tell."""
+    ordered = sorted(texts)
+    return not any(map(str.startswith, ordered[1:], ordered[:-1]))
+
+
 def _too_many(texts: list[str | None], i: int, name: str, sf: StatementFacts) -> str:
     return (
         f"whether {texts[i]!r} and the entries after it in {name} of {sf.where} are covered by "
@@ -769,22 +803,19 @@ def _fitting_table(
     through the one that ends first. A long list of distinct wildcards costs a sort or two and
     a few steps per entry."""
     by_head = sorted(inners, key=heads.__getitem__)
-    ordered = [heads[i] for i in by_head]
+    ordered = list(map(heads.__getitem__, by_head))
     starts_next = list(map(str.startswith, ordered[1:], ordered[:-1]))
     near = set(itertools.compress(range(len(starts_next)), starts_next))
     near = {by_head[k] for k in near} | {by_head[k + 1] for k in near}
     limit -= len(outers)
     last = len(inners)
-    head_at: dict[str, int] | None = None
     table: dict[int, list[int]] = {}
     later: list[int] = []  # outers with a long run of prefixes
     for j in outers:  # in increasing order, so each inner's list is too (but for `later`)
         if j not in near:
             continue  # its prefix run is itself alone
-        if head_at is None:
-            head_at = _first_places(ordered)
         head, back = heads[j], backs[j]
-        start = head_at[head]
+        start = bisect.bisect_left(ordered, head)  # its run starts at its first copy
         high = start + 1
         while high < last and ordered[high].startswith(head):
             high += 1
@@ -801,13 +832,12 @@ def _fitting_table(
                     table.setdefault(i, []).append(j)
     if not later:
         return table
-    assert head_at is not None
     by_back = sorted(inners, key=backs.__getitem__)
-    ordered_backs = [backs[i] for i in by_back]
-    back_at = _first_places(ordered_backs)
+    ordered_backs = list(map(backs.__getitem__, by_back))
     for j in later:
         head, back = heads[j], backs[j]
-        start, back_start = head_at[head], back_at[back]
+        start = bisect.bisect_left(ordered, head)
+        back_start = bisect.bisect_left(ordered_backs, back)
         a, b = start, back_start  # the ends of the runs measured so far
         while True:
             limit -= 1
@@ -834,16 +864,10 @@ def _fitting_table(
     return table
 
 
+_LONG_LIST = 256
+"""Past this many distinct entries, the candidates of a list come from `_fitting_table`."""
 _SHORT_RUN = 16
 """Runs of prefixes up to this long are looked through without measuring the suffix run."""
-
-
-def _first_places(ordered: list[str]) -> dict[str, int]:
-    """Where each string of a sorted list first appears."""
-    found: dict[str, int] = {}
-    for k, text in enumerate(ordered):
-        found.setdefault(text, k)
-    return found
 
 
 def _fitting_outers(
@@ -883,7 +907,7 @@ def _fitting_outers(
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
     return [
-        context.finding(check, st.entry_location(name, i), message, hint)
+        context.finding(check, st.entry_address(name, i), message, hint)
         for st, name, i, message, hint in _entry_problems(context)[check.id]
     ]
 

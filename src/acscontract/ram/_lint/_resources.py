@@ -468,7 +468,7 @@ def _wildcard_reach(
             if text == "*":
                 yield context.finding(
                     check,
-                    sf.resource_location(k),
+                    sf.resource_at(k),
                     f"The resource '*' in {sf.where} allows {actions} on every resource of "
                     "every service in the account.",
                     f"Name the resources, such as {_example(context)} with the real values.",
@@ -485,7 +485,7 @@ def _wildcard_reach(
                 if reach[0] == "every":
                     yield context.finding(
                         check,
-                        sf.resource_location(k),
+                        sf.resource_at(k),
                         f"The resource {text!r} in {sf.where} allows {actions} on every "
                         f"{reach[1]} in the account, not only the ones you use today.",
                         f"List the {reach[1]}s this principal works with, one ARN each.",
@@ -501,7 +501,7 @@ def _wildcard_reach(
                     )
                     yield context.finding(
                         check,
-                        sf.resource_location(k),
+                        sf.resource_at(k),
                         f"The {name} wildcard {domain!r} in {sf.where} also matches unrelated "
                         f"domains such as {example!r}, so {actions} is allowed on more domains "
                         "than it seems.",
@@ -539,7 +539,7 @@ def _reach(
         found = _compute_reach(context, parts, entry)
     except _Undecided as exc:
         context.undecided(
-            sf.resource_location(k),
+            sf.resource_at(k),
             f"whether the resource {exc.relative!r} reaches every resource of "
             f"{exc.template} (the wildcards are too complex to compare exactly)",
         )
