@@ -1101,9 +1101,46 @@ class _Ungated:
         return self._check.run(document, context)
 
 
-@settings(max_examples=200, deadline=None)
+# Statements whose pieces each set off some check (so that a skipped check with something to
+# report is seen): wrong services, shapes and accounts, typos, expired and contradictory
+# conditions, AWS operators, private addresses, repeated and covered entries.
+_TELLING_RESOURCES = [
+    arn(),
+    arn("*.example.com"),
+    arn("*example.com"),
+    arn("a.example.com:80/app"),
+    arn(account="12"),
+    arn().replace(":cdn:", ":live:"),
+    "acs:cdn:*:{#accountId}:domain/x",
+    "*",
+]
+_TELLING_CONDITIONS = [
+    None,
+    TLS,
+    {"IpAddress": {"acs:SourceIp": ["10.0.0.0/8"]}},
+    {"DateLessThan": {"acs:CurrentTime": "2020-01-01T00:00:00Z"}},
+    {"NumericLessThan": {"acs:Bogus": "1"}, "NumericGreaterThan": {"acs:Bogus": "2"}},
+    {"StringEqualsIfExists": {"acs:SourceVpc": "vpc-1"}},
+    {"DateGreaterThan": {"acs:SourceIp": "2020-01-01"}},
+]
+telling_statements = st.builds(
+    lambda effect, actions, resources, condition: statement(
+        effect=effect, action=actions, resource=resources, condition=condition
+    ),
+    st.sampled_from(["Allow", "Deny"]),
+    st.lists(
+        st.sampled_from([*_POOL_ACTIONS, "live:RealTimeRecordComand", "cdn:Describe*"]),
+        min_size=1,
+        max_size=3,
+    ),
+    st.lists(st.sampled_from(_TELLING_RESOURCES), min_size=1, max_size=3),
+    st.sampled_from(_TELLING_CONDITIONS),
+)
+
+
+@settings(max_examples=250, deadline=None)
 @given(
-    st.lists(statements | values | pool_statements, max_size=5),
+    st.lists(statements | values | pool_statements | telling_statements, max_size=5),
     st.sampled_from(["identity", "trust"]),
 )
 def test_skipped_checks_would_have_found_nothing(items: list[Any], kind: str) -> None:
@@ -1326,9 +1363,10 @@ def test_the_ends_of_a_list_are_each_entrys_literal_ends(keys: list[str | None])
     # A list's literal prefixes and reversed suffixes are found in two passes over all of it
     # (and entry by entry when an entry holds a line break or is not a string).
     from acscontract.ram._lint._facts import literal_ends
-    from acscontract.ram._lint._redundancy import _ends_of, _fold_fast, _folded
+    from acscontract.ram._lint._redundancy import _each_ends, _ends_of, _fold_fast, _folded
 
     heads, backs = _ends_of(keys)
+    assert _each_ends(keys) == (heads, backs)
     expected = [literal_ends(k) if k is not None else ("", "") for k in keys]
     assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
     texts = [k for k in keys if k is not None]

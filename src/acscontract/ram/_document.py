@@ -297,8 +297,13 @@ def condition_tests(condition: object) -> list[tuple[str, str, Any]]:
     if not isinstance(condition, dict):
         return []
     found: list[tuple[str, str, Any]] = []
-    for operator, block in _pairs(condition):
-        if isinstance(block, dict):
+    # A plain dict repeats no name (the parser keeps an object that does in a subclass, with
+    # every member in `pairs`).
+    for operator, block in condition.items() if type(condition) is dict else _pairs(condition):
+        if type(block) is dict:
+            for key, values in block.items():
+                found.append((operator, key, values))
+        elif isinstance(block, dict):
             for key, values in _pairs(block):
                 found.append((operator, key, values))
     return found

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from acscontract.ram._document import Location, PolicyDocument, Statement, Value
 from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._language import OPERATORS
 from acscontract.ram._lint._facts import CatalogFacts
 from acscontract.ram._wildcard import SearchBudget
 from acscontract.spec import CatalogEntry
@@ -72,6 +73,24 @@ NEEDS_STAR = 64
 NEEDS_UNDECIDED = 128
 """`RuleCheck.needs`: a check has recorded a question it could not decide (see
 `LintContext.undecided`)."""
+NEEDS_OTHER_OPERATOR = 256
+"""`RuleCheck.needs`: a Condition names an operator RAM does not have."""
+NEEDS_IP_TEST = 512
+"""`RuleCheck.needs`: a Condition has an IP-address operator."""
+NEEDS_DATE_TEST = 1024
+"""`RuleCheck.needs`: a Condition has a date operator."""
+NEEDS_TESTS = 2048
+"""`RuleCheck.needs`: a statement's Condition has two tests or more."""
+NEEDS_SYNTAX_PROBLEM = 4096
+"""`RuleCheck.needs`: a resource may have a syntax problem. Set for every document; the check
+that first looks at every resource clears it when none has (see `LintContext.clear`)."""
+NEEDS_ENTRY_PROBLEM = 8192
+"""`RuleCheck.needs`: a list may repeat or cover an entry. Set when a list has two entries or
+more; the check that first compares them clears it when none does."""
+
+_IP_OPERATORS = frozenset(name for name, spec in OPERATORS.items() if spec.type == "ip")
+_DATE_OPERATORS = frozenset(name for name, spec in OPERATORS.items() if spec.type == "date")
+_OPERATOR_NAMES = frozenset(OPERATORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +252,7 @@ class StatementFacts:
         the action-name checks have nothing to say about this statement."""
         features = 0 if named else NEEDS_ACTION_NAMES
         if "Condition" in raw:
-            features |= NEEDS_CONDITION
+            features |= NEEDS_CONDITION | _condition_features(raw["Condition"])
         resources = self.resource_texts
         if entries:
             if self.allow:
@@ -243,7 +262,7 @@ class StatementFacts:
         if resources and self.allow and "*" in resources:
             features |= NEEDS_STAR
         if len(actions) > 1 or (resources is not None and len(resources) > 1) or _lists(raw):
-            features |= NEEDS_LIST
+            features |= NEEDS_LIST | NEEDS_ENTRY_PROBLEM
         self.features = features
         """The `NEEDS_*` flags this statement has (see `RuleCheck.needs`)."""
 
@@ -305,6 +324,26 @@ class StatementFacts:
 
 
 _ONLY_STR = {str}
+
+
+def _condition_features(condition: object) -> int:
+    """The `NEEDS_*` flags of a Condition's operators and tests (all of them for one whose
+    operators or keys repeat: it is not worth telling apart)."""
+    if not isinstance(condition, dict):
+        return 0
+    blocks = condition.values()
+    if type(condition) is not dict or any(
+        type(b) is not dict and isinstance(b, dict) for b in blocks
+    ):
+        return NEEDS_OTHER_OPERATOR | NEEDS_IP_TEST | NEEDS_DATE_TEST | NEEDS_TESTS
+    features = 0 if _OPERATOR_NAMES.issuperset(condition) else NEEDS_OTHER_OPERATOR
+    if not _IP_OPERATORS.isdisjoint(condition):
+        features |= NEEDS_IP_TEST
+    if not _DATE_OPERATORS.isdisjoint(condition):
+        features |= NEEDS_DATE_TEST
+    if sum(len(b) for b in blocks if type(b) is dict) > 1:
+        features |= NEEDS_TESTS
+    return features
 
 
 def _lists(raw: Mapping[str, Any]) -> bool:
@@ -374,7 +413,7 @@ class LintContext:
             StatementFacts(st, facts) for st in document.statements
         )
         """Per-statement facts, in document order (every check needs them)."""
-        features = NEEDS_STATEMENTS if len(self.statements) > 1 else 0
+        features = NEEDS_SYNTAX_PROBLEM | (NEEDS_STATEMENTS if len(self.statements) > 1 else 0)
         for sf in self.statements:
             features |= sf.features
         self.features = features
@@ -393,6 +432,11 @@ class LintContext:
             for problem in self.problems:
                 by_check.setdefault(problem.check, []).append(problem)
         return by_check.get(check_id, [])
+
+    def clear(self, flags: int) -> None:
+        """Clear `NEEDS_*` flags that a shared computation found the document does not have
+        (the checks that need only them are then skipped)."""
+        self.features &= ~flags
 
     def undecided(self, location: Location | str, question: str) -> None:
         """Record a question a check could not decide within the budget (`analysis-undecided`

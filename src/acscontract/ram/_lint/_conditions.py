@@ -32,6 +32,10 @@ from acscontract.ram._language import (
 )
 from acscontract.ram._lint._base import (
     NEEDS_CONDITION,
+    NEEDS_DATE_TEST,
+    NEEDS_IP_TEST,
+    NEEDS_OTHER_OPERATOR,
+    NEEDS_TESTS,
     LintContext,
     RuleCheck,
     StatementFacts,
@@ -91,7 +95,7 @@ def _dead_effect(sf: StatementFacts) -> str:
     Severity.ERROR,
     "An AWS IAM condition operator (…IfExists, Null, ForAnyValue:, ForAllValues:, Arn*) "
     "that RAM does not have.",
-    needs=NEEDS_CONDITION,
+    needs=NEEDS_OTHER_OPERATOR,
 )
 def _aws_only(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -335,7 +339,7 @@ def _non_public(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | No
     Severity.WARNING,
     "A private or reserved range on an IP-address condition key, which only ever holds the "
     "public address a request comes from.",
-    needs=NEEDS_CONDITION,
+    needs=NEEDS_IP_TEST,
 )
 def _source_ip_private(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -386,7 +390,7 @@ def _source_ip_private(
     "time-window-expired",
     Severity.WARNING,
     "A date condition on the request time that can no longer match (the window is over).",
-    needs=NEEDS_CONDITION,
+    needs=NEEDS_DATE_TEST,
 )
 def _time_expired(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -586,7 +590,7 @@ def _covered(
     Severity.WARNING,
     "Conditions on one key that can never all hold (an empty date or number range, Equals and "
     "NotEquals of the same value, Bool true and false).",
-    needs=NEEDS_CONDITION,
+    needs=NEEDS_TESTS,
 )
 def _contradictions(
     check: RuleCheck, document: PolicyDocument, context: LintContext

@@ -259,6 +259,7 @@ class CatalogFacts:
         "known_patterns",
         "memo",
         "prefixes",
+        "remembered_inclusions",
         "resource_services",
         "shapes",
     )
@@ -306,6 +307,10 @@ class CatalogFacts:
         self._includes: dict[tuple[str, str, bool], bool | _Known] = {}
         """Inclusion answers: those that took no search steps, and the others with their steps
         (charged again on every use; see `_remember`)."""
+        self.remembered_inclusions = self._includes
+        """`includes`' answers by (general, specific, ignore_case): an answer that is a bool is
+        what `includes` returns for the pair (for any budget, with no step spent), so a hot
+        loop may read it directly; for any other value, or none, call `includes`."""
         self._template: dict[tuple[str, str, bool], bool | _Known] = {}
         self._caches: tuple[dict[Any, Any], ...] = (
             self.memo,

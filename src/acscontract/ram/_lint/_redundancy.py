@@ -23,7 +23,7 @@ from acscontract.ram._document import PolicyDocument, Statement, Value, conditio
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
 from acscontract.ram._lint._base import (
-    NEEDS_LIST,
+    NEEDS_ENTRY_PROBLEM,
     NEEDS_STATEMENTS,
     LintContext,
     RuleCheck,
@@ -208,14 +208,20 @@ def _covered(
         return True
     if not outer_wild:
         return False
-    includes = context.facts.includes
+    facts = context.facts
+    includes = facts.includes
+    remembered = facts.remembered_inclusions
     budget = context.budget
     undecided = False
     ordered = sorted(outer)
     for i in sorted(inner - outer):
         for o in ordered:
-            budget.spend()
-            found = includes(o, i, ignore_case=ignore_case, budget=budget)
+            budget.left -= 1  # `spend`, whose answer this loop does not need
+            # `includes`, at once for an answer it remembers as itself (the usual case; o is
+            # never i here, as i is not in outer).
+            found = remembered.get((o, i, ignore_case))
+            if found is not True and found is not False:
+                found = includes(o, i, ignore_case=ignore_case, budget=budget)
             if found:
                 break
             if found is None:
@@ -351,7 +357,7 @@ def _subsumed_statements(
     candidates = _statement_candidates(summaries, budget)
     # The bit masks of the index take memory in proportion to the statements: past a few
     # dozen, the pairs (fewer, from `candidates`) are refused one by one.
-    refusals = _Refusals(summaries) if len(summaries) <= _MASKED else None
+    refusals = _Refusals(summaries) if _UNMASKED < len(summaries) <= _MASKED else None
     for i, inner in enumerate(summaries):
         if inner.effect is None or same[i] != i:
             continue  # statement-duplicate reports a repeat
@@ -533,8 +539,9 @@ def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -
 
 _SMALL = 32
 """Up to this many statements, every pair is compared (cheaper than building an index)."""
-_MASKED = 64
-"""Up to this many statements, `_Refusals` refuses pairs by bit masks."""
+_UNMASKED, _MASKED = 4, 64
+"""Between these many statements, `_Refusals` refuses pairs by bit masks (below, testing the
+few pairs costs less than building the masks; above, the masks take too much memory)."""
 _SMALL_LIST = 8
 """Likewise for the entries of one Action or Resource list."""
 _Candidates = Callable[[int], list[int]]
@@ -576,6 +583,8 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
             if set(map(type, entries)) == _ONLY_STR:  # the usual case, tested in C
                 texts: list[str | None] = entries
                 wild = _wild("".join(entries))
+                if not wild and not actions and len(set(entries)) == len(entries):
+                    continue  # no repeat, and without a wildcard nothing covers another entry
                 keys = _folded(entries) if actions else entries
             else:
                 texts = [t if type(t) is str else None for t in entries]
@@ -612,6 +621,8 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
                 context.undecided(st.entry_location(name, index), question)
                 exhausted = context.budget.left <= 0
     context.memo["entries"] = found
+    if not any(found.values()):
+        context.clear(NEEDS_ENTRY_PROBLEM)  # the other entry checks have nothing to do
     return found
 
 
@@ -642,6 +653,11 @@ def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
             backs: list[str] = _HEAD.findall(joined[::-1])
             backs.reverse()
             return heads, backs
+    return _each_ends(keys)
+
+
+def _each_ends(keys: list[str | None]) -> tuple[list[str], list[str]]:
+    """`_ends_of`, key by key (quicker for a few keys)."""
     heads, backs = [], []
     for key in keys:
         head, tail = literal_ends(key) if key is not None else ("", "")
@@ -673,17 +689,17 @@ def _subsumed_entries(
     kind = "action" if actions else "resource"
     facts = context.facts
     budget = context.budget
+    small = len(keys) <= _SMALL_LIST
     if len(first) == len(keys) and None not in first:
         inners = list(range(len(keys)))  # every entry is a first occurrence
         outers = list(itertools.compress(inners, map(_WILD.search, keys)))  # type: ignore[arg-type]
     else:
         inners = [i for i, key in enumerate(keys) if key is not None and first[key] == i]
         outers = [j for j in inners if "*" in keys[j] or "?" in keys[j]]  # type: ignore[operator]
-    heads, backs = _ends_of(keys)
+    heads, backs = _ends_of(keys) if not small else _each_ends(keys)
     lookup: Callable[[int], list[int]] | None = None
     shapes = 0
     order: Iterable[int] = inners
-    small = len(keys) <= _SMALL_LIST
     if not small:
         outer_heads = [heads[j] for j in outers]
         outer_backs = [backs[j] for j in outers]
@@ -916,7 +932,7 @@ def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
     "action-duplicate",
     Severity.SUGGESTION,
     "An action listed twice in one Action or NotAction list (names are case-insensitive).",
-    needs=NEEDS_LIST,
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _duplicate_actions(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -928,7 +944,7 @@ def _duplicate_actions(
     "resource-duplicate",
     Severity.SUGGESTION,
     "A resource listed twice in one Resource or NotResource list.",
-    needs=NEEDS_LIST,
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _duplicate_resources(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -941,7 +957,7 @@ def _duplicate_resources(
     Severity.SUGGESTION,
     "An action that a wildcard in the same list already covers (`<product>:*` next to one of "
     "the product's actions).",
-    needs=NEEDS_LIST,
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _subsumed_actions(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -953,7 +969,7 @@ def _subsumed_actions(
     "resource-subsumed",
     Severity.SUGGESTION,
     "A resource that a wildcard in the same list already covers.",
-    needs=NEEDS_LIST,
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _subsumed_resources(
     check: RuleCheck, document: PolicyDocument, context: LintContext

@@ -17,6 +17,7 @@ from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._lint._base import (
     NEEDS_ALLOW_ENTRIES,
     NEEDS_ENTRY_RESOURCES,
+    NEEDS_SYNTAX_PROBLEM,
     LintContext,
     RuleCheck,
     StatementFacts,
@@ -159,6 +160,8 @@ def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, 
                             values = st.resources if name == "Resource" else st.not_resources
                             found.append((sf, values[k], syntax))  # type: ignore[index]
         context.memo["syntax"] = found
+        if not found:
+            context.clear(NEEDS_SYNTAX_PROBLEM)  # the other syntax checks have nothing to do
     return found
 
 
@@ -167,6 +170,7 @@ def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, 
     Severity.ERROR,
     "A resource that is neither `*` nor a well-formed RAM ARN (five colon-separated parts: "
     "prefix, service, region, account, relative id).",
+    needs=NEEDS_SYNTAX_PROBLEM,
 )
 def _arn_malformed(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -186,6 +190,7 @@ def _arn_malformed(
     "arn-account-invalid",
     Severity.ERROR,
     f"The account part of an ARN is neither `*` nor a {ACCOUNT_ID_DIGITS}-digit account id.",
+    needs=NEEDS_SYNTAX_PROBLEM,
 )
 def _account_invalid(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -207,6 +212,7 @@ def _account_invalid(
     "resource-placeholder",
     Severity.ERROR,
     "A resource still holds a template placeholder ({#DomainName}, <DomainName>, ${...}).",
+    needs=NEEDS_SYNTAX_PROBLEM,
 )
 def _placeholder(
     check: RuleCheck, document: PolicyDocument, context: LintContext
