@@ -1124,8 +1124,12 @@ _TELLING_CONDITIONS = [
     {"DateGreaterThan": {"acs:SourceIp": "2020-01-01"}},
 ]
 telling_statements = st.builds(
-    lambda effect, actions, resources, condition: statement(
-        effect=effect, action=actions, resource=resources, condition=condition
+    lambda effect, actions, resources, condition, negated: statement(
+        effect=effect,
+        action=... if negated else actions,
+        resource=resources,
+        condition=condition,
+        NotAction=actions if negated else ...,
     ),
     st.sampled_from(["Allow", "Deny"]),
     st.lists(
@@ -1135,6 +1139,7 @@ telling_statements = st.builds(
     ),
     st.lists(st.sampled_from(_TELLING_RESOURCES), min_size=1, max_size=3),
     st.sampled_from(_TELLING_CONDITIONS),
+    st.booleans(),
 )
 
 

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -556,10 +557,13 @@ def _read_bytes(path: str | Path) -> bytes:
     of small files notices the cost of building a buffered file object for each)."""
     fd = os.open(path, _READ_FLAGS)
     try:
-        size = os.fstat(fd).st_size
+        info = os.fstat(fd)
+        size = info.st_size
         chunks = [os.read(fd, size + 1 if size > 0 else 65536)]
+        if len(chunks[0]) <= size and stat.S_ISREG(info.st_mode):
+            return chunks[0]  # fewer bytes than asked of a regular file: its end
         while chunks[-1]:  # until the read that finds the end
             chunks.append(os.read(fd, 65536))
     finally:
         os.close(fd)
-    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
+    return b"".join(chunks)

@@ -13,8 +13,9 @@ from acscontract.ram._document import PolicyDocument
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._lint._base import (
     NEEDS_ACTION_NAMES,
-    NEEDS_ALLOW_ENTRIES,
+    NEEDS_IMPLICIT,
     NEEDS_STAR,
+    NEEDS_UNCONDITIONED,
     LintContext,
     RuleCheck,
     StatementFacts,
@@ -162,7 +163,7 @@ def _what(entry: CatalogEntry) -> str:
     Severity.SECURITY,
     "An Allow whose action wildcard or NotAction also grants the state-changing, billable "
     "catalogued action without naming it.",
-    needs=NEEDS_ALLOW_ENTRIES,
+    needs=NEEDS_IMPLICIT,
 )
 def _swept_in(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -261,7 +262,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
     Severity.SUGGESTION,
     "An Allow of the billable, state-changing catalogued action on every resource of its type "
     "(every domain) with no Condition at all.",
-    needs=NEEDS_ALLOW_ENTRIES,
+    needs=NEEDS_UNCONDITIONED,
 )
 def _unconditioned(
     check: RuleCheck, document: PolicyDocument, context: LintContext

@@ -88,6 +88,14 @@ NEEDS_ENTRY_PROBLEM = 8192
 """`RuleCheck.needs`: a list may repeat or cover an entry. Set when a list has two entries or
 more; the check that first compares them clears it when none does."""
 
+NEEDS_UNCONDITIONED = 16384
+"""`RuleCheck.needs`: an Allow statement without a Condition covers a catalogued action."""
+NEEDS_IMPLICIT = 32768
+"""`RuleCheck.needs`: an Allow statement covers a catalogued action it does not name exactly."""
+NEEDS_RESOURCE_MISS = 65536
+"""`RuleCheck.needs`: a resource may fit none of its statement's catalogued actions. Set with
+`NEEDS_ENTRY_RESOURCES`; the check that first looks clears it when none does."""
+
 _IP_OPERATORS = frozenset(name for name, spec in OPERATORS.items() if spec.type == "ip")
 _DATE_OPERATORS = frozenset(name for name, spec in OPERATORS.items() if spec.type == "date")
 _OPERATOR_NAMES = frozenset(OPERATORS)
@@ -257,8 +265,12 @@ class StatementFacts:
         if entries:
             if self.allow:
                 features |= NEEDS_ALLOW_ENTRIES
+                if "Condition" not in raw:
+                    features |= NEEDS_UNCONDITIONED
+                if not explicit.issuperset(entries):
+                    features |= NEEDS_IMPLICIT
             if resources:
-                features |= NEEDS_ENTRY_RESOURCES
+                features |= NEEDS_ENTRY_RESOURCES | NEEDS_RESOURCE_MISS
         if resources and self.allow and "*" in resources:
             features |= NEEDS_STAR
         if len(actions) > 1 or (resources is not None and len(resources) > 1) or _lists(raw):

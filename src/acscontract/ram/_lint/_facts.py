@@ -185,8 +185,9 @@ class _NameIndex:
 
     def __init__(self, names: Iterable[str]) -> None:
         self._names = sorted(names)
-        self._heads = frozenset(name[:k] for name in self._names for k in range(len(name) + 1))
-        """Every start of a name: a pattern whose literal prefix is none matches nothing."""
+        self._heads: frozenset[str] | None = None
+        """Every start of a name (made for the first wildcard): a pattern whose literal prefix
+        is none matches nothing."""
         self._joined = "\n".join(self._names)
         starts, at = [], 0
         for name in self._names:
@@ -205,7 +206,10 @@ class _NameIndex:
         star, mark = pattern.find("*"), pattern.find("?")
         cut = mark if star < 0 or 0 <= mark < star else star
         head = pattern[:cut] if cut >= 0 else pattern
-        if head not in self._heads:
+        heads = self._heads
+        if heads is None:
+            heads = self._heads = frozenset(n[:k] for n in names for k in range(len(n) + 1))
+        if head not in heads:
             return []
         if head:
             first = bisect.bisect_left(names, head)

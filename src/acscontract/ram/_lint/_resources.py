@@ -16,7 +16,7 @@ from acscontract.ram._document import PolicyDocument, Value
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._lint._base import (
     NEEDS_ALLOW_ENTRIES,
-    NEEDS_ENTRY_RESOURCES,
+    NEEDS_RESOURCE_MISS,
     NEEDS_SYNTAX_PROBLEM,
     LintContext,
     RuleCheck,
@@ -371,16 +371,21 @@ def _miss_effect(sf: StatementFacts, reaching: bool) -> str:
 def _report_misses(
     check: RuleCheck, context: LintContext, kind: str
 ) -> Iterator[tuple[StatementFacts, Value, _Miss, bool]]:
+    missed = False
     for sf in context.statements:
         found = _misses(context, sf)
         if found is None:
             continue
         misses, reaching = found
+        if misses:
+            missed = True
         if not sf.only_catalogued and reaching:
             continue  # the other actions of the statement may be what the resource is for
         for value, miss in misses:
             if miss.kind == kind:
                 yield sf, value, miss, reaching
+    if not missed:
+        context.clear(NEEDS_RESOURCE_MISS)  # the other mismatch check has nothing to do
 
 
 def _with_service(text: str, service: str) -> str:
@@ -394,7 +399,7 @@ def _with_service(text: str, service: str) -> str:
     Severity.ERROR,
     "A resource whose ARN names another service than the catalogued action's ARN template "
     "(an action's product prefix is not always the service in its resource ARN).",
-    needs=NEEDS_ENTRY_RESOURCES,
+    needs=NEEDS_RESOURCE_MISS,
 )
 def _service_mismatch(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -417,7 +422,7 @@ def _service_mismatch(
     Severity.ERROR,
     "A resource whose relative id does not fit the catalogued action's ARN template "
     "(a stream path, a URL scheme or a port after the domain).",
-    needs=NEEDS_ENTRY_RESOURCES,
+    needs=NEEDS_RESOURCE_MISS,
 )
 def _shape_mismatch(
     check: RuleCheck, document: PolicyDocument, context: LintContext
