@@ -368,14 +368,22 @@ def test_an_unreadable_folder_is_named(
 def test_an_unreadable_file_is_named(
     tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = open
+    # The tests run as root, which reads any file: opening good.json is made to fail instead
+    # (at the level the linter opens files: the system call, and Python's open for the rest).
+    real, real_os = open, os.open
 
     def locked_open(file: Any, *args: Any, **kwargs: Any) -> Any:
         if str(file).endswith("good.json"):
             raise PermissionError(13, "Permission denied", str(file))
         return real(file, *args, **kwargs)
 
+    def locked_os_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("good.json"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_os(file, *args, **kwargs)
+
     monkeypatch.setattr("builtins.open", locked_open)
+    monkeypatch.setattr("os.open", locked_os_open)
     code, out, err = run(capsys, "policies")
     assert (code, out) == (2, "")
     one_line(err, "policies/good.json: cannot be read (Permission denied)")

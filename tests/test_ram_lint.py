@@ -1081,3 +1081,298 @@ def test_findings_do_not_depend_on_what_was_linted_before(build: Any) -> None:
     warm.check_source(first, name="a.json")
     assert warm.check_source(second, name="b.json") == alone
     assert warm.check_source(second, name="b.json") == alone  # every answer remembered now
+
+
+# ---------------------------------------------------------------------------------------------
+# The linter's shortcuts (skipped checks, pairs refused by an index, steps charged in bulk) give
+# the findings, the undecided questions and the budget left that doing every step one by one
+# gives. The references below are the plain loops: every candidate pair, one step each.
+
+
+class _Ungated:
+    """A built-in check run as a plain `Check` (its `needs` unknown to the linter: never
+    skipped)."""
+
+    def __init__(self, check: Any) -> None:
+        self.id, self.severity, self.description = check.id, check.severity, check.description
+        self._check = check
+
+    def run(self, document: Any, context: Any) -> Any:
+        return self._check.run(document, context)
+
+
+# Statements whose pieces each set off some check (so that a skipped check with something to
+# report is seen): wrong services, shapes and accounts, typos, expired and contradictory
+# conditions, AWS operators, private addresses, repeated and covered entries.
+_TELLING_RESOURCES = [
+    arn(),
+    arn("*.example.com"),
+    arn("*example.com"),
+    arn("a.example.com:80/app"),
+    arn(account="12"),
+    arn().replace(":cdn:", ":live:"),
+    "acs:cdn:*:{#accountId}:domain/x",
+    "*",
+]
+_TELLING_CONDITIONS = [
+    None,
+    TLS,
+    {"IpAddress": {"acs:SourceIp": ["10.0.0.0/8"]}},
+    {"DateLessThan": {"acs:CurrentTime": "2020-01-01T00:00:00Z"}},
+    {"NumericLessThan": {"acs:Bogus": "1"}, "NumericGreaterThan": {"acs:Bogus": "2"}},
+    {"StringEqualsIfExists": {"acs:SourceVpc": "vpc-1"}},
+    {"DateGreaterThan": {"acs:SourceIp": "2020-01-01"}},
+]
+telling_statements = st.builds(
+    lambda effect, actions, resources, condition, negated: statement(
+        effect=effect,
+        action=... if negated else actions,
+        resource=resources,
+        condition=condition,
+        NotAction=actions if negated else ...,
+    ),
+    st.sampled_from(["Allow", "Deny"]),
+    st.lists(
+        st.sampled_from([*_POOL_ACTIONS, "live:RealTimeRecordComand", "cdn:Describe*"]),
+        min_size=1,
+        max_size=3,
+    ),
+    st.lists(st.sampled_from(_TELLING_RESOURCES), min_size=1, max_size=3),
+    st.sampled_from(_TELLING_CONDITIONS),
+    st.booleans(),
+)
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    st.lists(statements | values | pool_statements | telling_statements, max_size=5),
+    st.sampled_from(["identity", "trust"]),
+)
+def test_skipped_checks_would_have_found_nothing(items: list[Any], kind: str) -> None:
+    source = json.dumps({"Version": "1", "Statement": items}, indent=1)
+    ungated = CheckRegistry([_Ungated(c) for c in default_registry()])
+    everything = Linter(registry=ungated, now=NOW).check_source(source, kind=kind)
+    assert Linter(now=NOW).check_source(source, kind=kind) == everything
+
+
+def _subsumed_one_pair_at_a_time(context: Any) -> list[tuple[int, int]]:
+    """statement-subsumed as it was written before the index of refusals: every candidate
+    pair in order, one budget step each, refused by the set tests one by one."""
+    from acscontract.ram._lint._redundancy import (
+        _out_of_budget,
+        _spend_each,
+        _statement_candidates,
+        _subsumes,
+        _summaries,
+    )
+
+    statements = context.statements
+    summaries = _summaries(context)
+    budget = context.budget
+    first_of: dict[Any, int] = {}
+    same = [first_of.setdefault(s.key, i) for i, s in enumerate(summaries)]
+    candidates = _statement_candidates(summaries, budget)
+    found: list[tuple[int, int]] = []
+    for i, inner in enumerate(summaries):
+        if inner.effect is None or same[i] != i:
+            continue
+        undecided = False
+        outers = [j for j in candidates(i) if same[j] != i]
+        if not inner.comparable:
+            steps, outers = len(outers), []
+            if not _spend_each(budget, steps):
+                _out_of_budget(context, statements[i])
+                return found
+        for j in outers:
+            outer = summaries[j]
+            if not budget.spend():
+                _out_of_budget(context, statements[i])
+                return found
+            if not outer.comparable:
+                continue
+            oc = outer.conditions
+            if oc and not (
+                outer.condition_keys <= inner.condition_keys
+                and all(inner.conditions[key] <= allowed for key, allowed in oc.items())
+            ):
+                continue
+            if not outer.action_wild and not inner.actions <= outer.actions:
+                continue
+            if not outer.resource_wild and not inner.resources <= outer.resources:
+                continue
+            covers = _subsumes(context, outer, inner)
+            if covers is None:
+                undecided = True
+                continue
+            if not covers:
+                continue
+            if j > i and _subsumes(context, inner, outer) is not False:
+                continue
+            found.append((i, j))
+            break
+        else:
+            if undecided:
+                context.undecided(statements[i].statement.location, f"undecided {i}")
+    return found
+
+
+_COSTLY_ACTIONS = ["live:Describe*A?b*", "live:Describe*A*", "live:*A??*", "live:Describe?A*"]
+
+
+_some_statements = pool_statements | st.builds(
+    lambda actions: statement(action=actions, resource="*"),
+    st.lists(st.sampled_from(_COSTLY_ACTIONS), min_size=1, max_size=2, unique=True),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    # Up to 32 statements every pair is a candidate; past that, an index picks them; past
+    # 64, the pairs are refused one by one rather than by bit masks.
+    st.lists(_some_statements, min_size=2, max_size=12)
+    | st.lists(_some_statements, min_size=33, max_size=40)
+    | st.lists(_some_statements, min_size=65, max_size=70),
+    st.integers(min_value=0, max_value=400),
+)
+def test_statement_subsumed_spends_the_budget_as_comparing_each_pair_does(
+    items: list[dict[str, Any]], steps: int
+) -> None:
+    from acscontract.ram._lint._base import LintContext
+    from acscontract.ram._lint._redundancy import CHECKS
+
+    check = next(c for c in CHECKS if c.id == "statement-subsumed")
+    document = parse(policy(*items), name="policy.json").document
+    assert document is not None
+    facts = Linter(now=NOW).facts
+    fast, plain = LintContext(document, facts, NOW), LintContext(document, facts, NOW)
+    fast.budget.left = plain.budget.left = steps
+    found = [
+        (
+            int(f.pointer.rsplit("/", 1)[1]),
+            int(re.search(r"covered by statement (\d+)", f.message).group(1)),
+        )  # type: ignore[union-attr]
+        for f in check.body(check, document, fast)
+    ]
+    assert found == _subsumed_one_pair_at_a_time(plain)
+    assert fast.budget.left == plain.budget.left
+    assert [loc.pointer for loc, _ in fast.undecided_questions] == [
+        loc.pointer for loc, _ in plain.undecided_questions
+    ]
+
+
+def _entries_one_pair_at_a_time(
+    facts: Any, budget: Any, keys: list[str], actions: bool
+) -> tuple[list[tuple[int, int]], int | None]:
+    """The covered entries of one list as `_subsumed_entries` was written before the bulk
+    steps: every candidate pair (every outer for a short list, those of the ends index for a
+    long one) in order, one budget step each. Returns the (inner, outer) pairs reported and the
+    entry where it stopped or was first left undecided."""
+    from acscontract.ram._lint._redundancy import _PrefixIndex
+
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    outers = [j for j, k in enumerate(keys) if first[k] == j and ("*" in k or "?" in k)]
+    inners = [i for i, k in enumerate(keys) if first[k] == i]
+    if len(keys) <= 8:
+        fitting = lambda _: outers  # noqa: E731
+    else:
+        index = _PrefixIndex(budget)  # each lookup spends a step per (prefix, suffix) length
+        for j in outers:
+            index.add(j, keys[j])
+        fitting = lambda i: index.candidates(keys[i])  # noqa: E731
+    found: list[tuple[int, int]] = []
+    undecided = None
+    for i in inners:
+        candidates = fitting(i)
+        if len(candidates) == 1 and candidates[0] == i:
+            continue
+        for j in candidates:
+            if j == i:
+                continue
+            if not budget.spend():
+                return found, i
+            covers = facts.includes(keys[j], keys[i], ignore_case=actions, budget=budget)
+            if covers is None:
+                undecided = i if undecided is None else undecided
+                continue
+            if not covers:
+                continue
+            if j > i and facts.includes(keys[i], keys[j], ignore_case=actions, budget=budget):
+                continue
+            found.append((i, j))
+            break
+    return found, undecided
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab*?", min_size=1, max_size=5), min_size=2, max_size=24),
+    st.booleans(),
+    st.integers(min_value=0, max_value=300),
+)
+def test_list_entries_spend_the_budget_as_comparing_each_pair_does(
+    entries: list[str], actions: bool, steps: int
+) -> None:
+    _same_entries_as_one_pair_at_a_time(entries, actions, steps)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    # Past 256 distinct entries the candidates come from a table of the sorted entries.
+    st.lists(
+        st.text(alphabet="ab*?", min_size=1, max_size=7), min_size=300, max_size=400, unique=True
+    ),
+    st.booleans(),
+    st.sampled_from([0, 200, 3000, 10**6]),
+)
+def test_long_lists_spend_the_budget_as_comparing_each_pair_does(
+    entries: list[str], actions: bool, steps: int
+) -> None:
+    _same_entries_as_one_pair_at_a_time(entries, actions, steps)
+
+
+def _same_entries_as_one_pair_at_a_time(entries: list[str], actions: bool, steps: int) -> None:
+    from acscontract.ram._lint._base import LintContext
+    from acscontract.ram._lint._redundancy import _entry_problems
+
+    values = [f"live:{e}" for e in entries] if actions else [arn(e) for e in entries]
+    document = parse(
+        policy(statement(action=values) if actions else statement(resource=values)), name="p"
+    ).document
+    assert document is not None
+    facts = Linter(now=NOW).facts
+    fast = LintContext(document, facts, NOW)
+    fast.budget.left = steps
+    problems = _entry_problems(fast)
+    kind = "action" if actions else "resource"
+    found = [(i, _pair(message)) for _, _, i, message, _ in problems[f"{kind}-subsumed"]]
+    keys = [v.lower() for v in values] if actions else values
+    plain = LintContext(document, facts, NOW)
+    plain.budget.left = steps
+    expected, stopped = _entries_one_pair_at_a_time(facts, plain.budget, keys, actions)
+    assert found == [(i, _pair(f"covered by {values[j]!r} in")) for i, j in expected]
+    assert fast.budget.left == plain.budget.left
+    assert [loc.pointer for loc, _ in fast.undecided_questions] == (
+        [] if stopped is None else [f"/Statement/0/{'Action' if actions else 'Resource'}/{stopped}"]
+    )
+
+
+def _pair(message: str) -> str:
+    return re.search(r"covered by ('.*') in", message).group(1)  # type: ignore[union-attr]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="aB*?\n:İ") | st.none(), max_size=12))
+def test_the_ends_of_a_list_are_each_entrys_literal_ends(keys: list[str | None]) -> None:
+    # A list's literal prefixes and reversed suffixes are found in two passes over all of it
+    # (and entry by entry when an entry holds a line break or is not a string).
+    from acscontract.ram._lint._facts import literal_ends
+    from acscontract.ram._lint._redundancy import _each_ends, _ends_of, _fold_fast, _folded
+
+    heads, backs = _ends_of(keys)
+    assert _each_ends(keys) == (heads, backs)
+    expected = [literal_ends(k) if k is not None else ("", "") for k in keys]
+    assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
+    texts = [k for k in keys if k is not None]
+    assert _folded(texts) == [_fold_fast(t) for t in texts]

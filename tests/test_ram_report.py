@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acscontract._resources import DOCS_URL
 from acscontract.ram import (
@@ -229,3 +231,39 @@ def test_summary_line(
     findings: tuple[Finding, ...], files: tuple[str, ...], fail_on: str, expected: str
 ) -> None:
     assert summary_line(LintResult(findings, files), fail_on=fail_on) == expected
+
+
+_ANSI = re.compile("\x1b\\[[0-9;]*m")
+_text_pieces = st.text(  # any character, lone surrogates and control characters included
+    alphabet=st.characters(exclude_categories=()) | st.sampled_from("\x00\x1b\t\x7f\x9b\ud800")
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=4),
+            st.integers(min_value=1, max_value=400),
+            _text_pieces,
+            _text_pieces,
+            st.sampled_from(["", "/Statement/0", "/Statement/1/Action/0"]),
+            st.sampled_from(list(Severity)),
+        ),
+        max_size=6,
+    ),
+    st.lists(_text_pieces | st.just("x" * 500 + "\t" + "y" * 300), min_size=1, max_size=3),
+)
+def test_plain_text_report_is_the_coloured_one_without_colour(
+    rows: list[tuple[int, int, str, str, str, Severity]], lines: list[str]
+) -> None:
+    # The plain report is built in one piece; it must read exactly as the coloured one does.
+    findings = tuple(
+        Finding("value-type", severity, "p\x1b.json", line, column, pointer, message, hint)
+        for line, column, message, hint, pointer, severity in sorted(rows, key=lambda r: r[:2])
+    )
+    result = LintResult(findings, ("p\x1b.json",))
+    plain = render_text(result, color=False, read_lines=lambda _: lines)
+    coloured = render_text(result, color=True, read_lines=lambda _: lines)
+    assert plain == _ANSI.sub("", coloured)
+    assert "\x1b" not in plain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -21,7 +22,7 @@ from acscontract.ram import (
     load_config,
     render_json,
     render_sarif,
-    render_text,
+    text_chunks,
 )
 
 __all__ = ["lint"]
@@ -126,22 +127,25 @@ def lint(
         baselined = len(known)
 
     stream = sys.stdout
+    pieces: Iterable[str]
     if fmt == "json":
-        text = render_json(result, fail_on=threshold, baselined=baselined)
+        pieces = [render_json(result, fail_on=threshold, baselined=baselined)]
     elif fmt == "sarif":
-        text = render_sarif(result, registry=registry, docs_url=config.docs_url)
-    else:
+        pieces = [render_sarif(result, registry=registry, docs_url=config.docs_url)]
+    else:  # written as it is made: a report of many findings is never held whole
         color = output is None and Out(stream).color
-        text = render_text(result, fail_on=threshold, color=color, baselined=baselined)
+        pieces = text_chunks(result, fail_on=threshold, color=color, baselined=baselined)
     if output is not None:
         try:
-            output.write_text(text, encoding="utf-8", errors="backslashreplace")
+            with output.open("w", encoding="utf-8", errors="backslashreplace") as report:
+                report.writelines(pieces)
         except OSError as exc:
             raise InputError(
                 str(output), f"the report cannot be written ({exc.strerror or exc})."
             ) from None
     else:
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
     if note is not None:
         # A result of the command: on standard output, unless that carries a JSON or SARIF
         # document, which must stay parseable.

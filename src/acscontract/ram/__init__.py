@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     )
     from acscontract.ram._load import load_policies, load_policy, read_policy, require_valid
     from acscontract.ram._parser import parse
-    from acscontract.ram._report import render_json, render_sarif, render_text
+    from acscontract.ram._report import render_json, render_sarif, render_text, text_chunks
     from acscontract.ram._wildcard import (
         Pattern,
         SearchLimitError,
@@ -131,7 +131,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     ),
     "_load": ("load_policies", "load_policy", "read_policy", "require_valid"),
     "_parser": ("parse",),
-    "_report": ("render_json", "render_sarif", "render_text"),
+    "_report": ("render_json", "render_sarif", "render_text", "text_chunks"),
     "_wildcard": (
         "Pattern",
         "SearchLimitError",
@@ -209,6 +209,7 @@ __all__ = [
     "render_text",
     "require_valid",
     "template_pattern",
+    "text_chunks",
     "validate",
     "validate_account",
     "validate_domain",

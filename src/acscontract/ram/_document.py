@@ -267,30 +267,222 @@ def _members(raw: object, pointer: str, source: PositionSource | None) -> tuple[
     return tuple(members)
 
 
-@dataclass(slots=True)
+def _child(pointer: str, name: str) -> str:
+    if "/" in name or "~" in name:
+        return pointer + "/" + escape_pointer(name)
+    return pointer + "/" + name
+
+
+def _list_values(value: Value) -> tuple[Value, ...]:
+    """The listed values of an element (a single value, or a list's items, each a `Value`)."""
+    raw = value.value
+    if type(raw) is list:
+        base = value.pointer + "/"
+        source = value.source
+        return tuple([Value(item, base + str(i), source) for i, item in enumerate(raw)])
+    return (value,)
+
+
+def _pairs(obj: Mapping[str, Any]) -> Any:
+    """The members of a parsed object, repeated names included (the parser keeps them in
+    `pairs` when a name repeats)."""
+    pairs = getattr(obj, "pairs", None)
+    return pairs if pairs is not None else obj.items()
+
+
+def condition_tests(condition: object) -> list[tuple[str, str, Any]]:
+    """The `operator: {key: values}` tests of a parsed Condition value as plain (operator, key,
+    values) triples, in the order written (repeated names included); the values as parsed (a
+    list, or a single value). What `Statement.conditions` holds, without building nodes."""
+    if not isinstance(condition, dict):
+        return []
+    found: list[tuple[str, str, Any]] = []
+    # A plain dict repeats no name (the parser keeps an object that does in a subclass, with
+    # every member in `pairs`).
+    for operator, block in condition.items() if type(condition) is dict else _pairs(condition):
+        if type(block) is dict:
+            for key, values in block.items():
+                found.append((operator, key, values))
+        elif isinstance(block, dict):
+            for key, values in _pairs(block):
+                found.append((operator, key, values))
+    return found
+
+
+def _clauses(value: Value) -> tuple[ConditionClause, ...]:
+    clauses: list[ConditionClause] = []
+    base = value.pointer
+    source = value.source
+    for operator, key, values in condition_tests(value.value):
+        ptr = _child(_child(base, operator), key)
+        clauses.append(
+            ConditionClause(operator, key, _list_values(Value(values, ptr, source)), ptr, source)
+        )
+    return tuple(clauses)
+
+
+_UNSET: Any = object()
+
+
 class Statement:
     """One statement of a policy.
 
-    The element fields hold what the statement says, taking the last member when a name repeats
-    (duplicates are reported by the parser). `actions`, `not_actions`, `resources` and
+    The element properties hold what the statement says, taking the last member when a name
+    repeats (duplicates are reported by the parser). `actions`, `not_actions`, `resources` and
     `not_resources` list the element's values (a single string is one value) or are None when the
     element is absent; a value of the wrong JSON type is kept as is, for the grammar checks.
     `raw` is the statement object as parsed; `members` lists every member as written.
+
+    The element nodes are built from `raw` when first read: a linter reads the plain values of
+    `raw` in its hot paths and asks for the nodes (and their positions) only for what it reports.
+    Treat a statement as read-only.
     """
 
-    index: int
-    pointer: str
-    raw: Mapping[str, Any]
-    sid: Value | None
-    effect: Value | None
-    actions: tuple[Value, ...] | None
-    not_actions: tuple[Value, ...] | None
-    resources: tuple[Value, ...] | None
-    not_resources: tuple[Value, ...] | None
-    principal: Value | None
-    condition: Value | None
-    conditions: tuple[ConditionClause, ...]
-    source: PositionSource | None = field(default=None, compare=False, repr=False, hash=False)
+    __slots__ = (
+        "_actions",
+        "_condition",
+        "_conditions",
+        "_effect",
+        "_not_actions",
+        "_not_resources",
+        "_occurrences",
+        "_principal",
+        "_resources",
+        "_sid",
+        "index",
+        "pointer",
+        "raw",
+        "source",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        pointer: str,
+        raw: Mapping[str, Any],
+        source: PositionSource | None = None,
+    ) -> None:
+        self.index = index
+        self.pointer = pointer
+        self.raw = raw
+        self.source = source
+        self._occurrences: dict[str, int] | None = _UNSET
+        self._sid = self._effect = self._principal = self._condition = _UNSET
+        self._actions = self._not_actions = self._resources = self._not_resources = _UNSET
+        self._conditions: tuple[ConditionClause, ...] = _UNSET
+
+    def __repr__(self) -> str:
+        return f"Statement(index={self.index!r}, pointer={self.pointer!r}, raw={self.raw!r})"
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.index, self.pointer, self.raw, getattr(self.raw, "pairs", None))
+
+    def __eq__(self, other: object) -> bool:
+        """Statements are equal when they say the same thing at the same place (as written,
+        repeated members included), whatever text they were parsed from."""
+        if not isinstance(other, Statement):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _element(self, name: str) -> Value | None:
+        """The element called `name` (its last member when the name repeats), or None."""
+        raw = self.raw
+        if name not in raw:
+            return None
+        occurrences = self._occurrences
+        if occurrences is _UNSET:
+            occurrences = self._occurrences = last_occurrences(raw)
+        occurrence = occurrences[name] if occurrences is not None else 0
+        return Value(raw[name], self.pointer + "/" + name, self.source, occurrence)
+
+    def _listed(self, name: str) -> tuple[Value, ...] | None:
+        element = self._element(name)
+        return _list_values(element) if element is not None else None
+
+    def entry_location(self, name: str, index: int) -> Location:
+        """Where entry `index` of the element `name` (a list, or one value: index 0) is written,
+        without building the element's nodes."""
+        where = self.entry_address(name, index)
+        if isinstance(where, str):
+            return Location(where, False, 0, self.source)
+        return where
+
+    def entry_address(self, name: str, index: int) -> Location | str:
+        """`entry_location`, or just its JSON Pointer when the entry is an item of a list (an
+        item is written once: its pointer alone locates it; a finding needs nothing more)."""
+        if type(self.raw.get(name)) is list:
+            return f"{self.pointer}/{name}/{index}"
+        element = self._element(name)
+        assert element is not None
+        assert index == 0
+        return element.location
+
+    @property
+    def sid(self) -> Value | None:
+        found = self._sid
+        if found is _UNSET:
+            found = self._sid = self._element("Sid")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def effect(self) -> Value | None:
+        found = self._effect
+        if found is _UNSET:
+            found = self._effect = self._element("Effect")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def principal(self) -> Value | None:
+        found = self._principal
+        if found is _UNSET:
+            found = self._principal = self._element("Principal")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def condition(self) -> Value | None:
+        found = self._condition
+        if found is _UNSET:
+            found = self._condition = self._element("Condition")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def actions(self) -> tuple[Value, ...] | None:
+        found = self._actions
+        if found is _UNSET:
+            found = self._actions = self._listed("Action")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def not_actions(self) -> tuple[Value, ...] | None:
+        found = self._not_actions
+        if found is _UNSET:
+            found = self._not_actions = self._listed("NotAction")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def resources(self) -> tuple[Value, ...] | None:
+        found = self._resources
+        if found is _UNSET:
+            found = self._resources = self._listed("Resource")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def not_resources(self) -> tuple[Value, ...] | None:
+        found = self._not_resources
+        if found is _UNSET:
+            found = self._not_resources = self._listed("NotResource")
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def conditions(self) -> tuple[ConditionClause, ...]:
+        """Each `operator: {key: values}` test of the Condition, in the order written."""
+        found = self._conditions
+        if found is _UNSET:
+            condition = self.condition
+            found = self._conditions = _clauses(condition) if condition is not None else ()
+        return found
 
     @property
     def location(self) -> Location:
@@ -311,11 +503,13 @@ class Statement:
 
     @property
     def sid_text(self) -> str | None:
-        return self.sid.text if self.sid is not None else None
+        sid = self.raw.get("Sid")
+        return sid if type(sid) is str else None
 
     @property
     def effect_text(self) -> str | None:
-        return self.effect.text if self.effect is not None else None
+        effect = self.raw.get("Effect")
+        return effect if type(effect) is str else None
 
     def member(self, name: str) -> Member | None:
         """The last member called exactly `name`, or None."""
@@ -324,6 +518,18 @@ class Statement:
             if m.name == name:
                 found = m
         return found
+
+
+def last_occurrences(obj: Mapping[str, Any]) -> dict[str, int] | None:
+    """For an object with repeated names: each name's last occurrence number (None: no name
+    repeats, so every occurrence is 0)."""
+    pairs = getattr(obj, "pairs", None)
+    if pairs is None:
+        return None
+    counts: dict[str, int] = {}
+    for name, _ in pairs:
+        counts[name] = counts.get(name, -1) + 1
+    return counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,8 +108,10 @@ class Finding:
 
     def sort_key(self) -> tuple[str, int, int, int, str]:
         """Order by file, position, then worst severity first."""
-        return (self.file, self.line, self.column, -self.severity.rank, self.check)
+        return (self.file, self.line, self.column, _NEG_RANK[self.severity], self.check)
 
+
+_NEG_RANK = {s: -s.rank for s in Severity}
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

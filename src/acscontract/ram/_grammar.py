@@ -17,6 +17,7 @@ from acscontract.ram._document import (
     PolicyKind,
     Statement,
     Value,
+    condition_tests,
     escape_pointer,
     json_type,
 )
@@ -108,6 +109,7 @@ class _Emitter:
 _DOCUMENT_SET = frozenset(DOCUMENT_ELEMENTS)
 _ONLY_STR = {str}
 _STATEMENT_SET = frozenset(STATEMENT_ELEMENTS)
+_EFFECT_SET = frozenset(EFFECTS)
 
 
 def _child(pointer: str, name: str) -> str:
@@ -254,10 +256,12 @@ def _unknown(emit: _Emitter, name: str, pointer: str, known: Sequence[str], wher
 
 def _check_statement(emit: _Emitter, doc: PolicyDocument, st: Statement) -> None:
     where = f"statement {st.index}" if len(doc.statements) > 0 else "the statement"
-    for name in st.raw:
-        if name not in _STATEMENT_SET:
-            _unknown(emit, name, _child(st.pointer, name), STATEMENT_ELEMENTS, where)
-    if st.sid is not None:
+    raw = st.raw
+    if not _STATEMENT_SET.issuperset(raw):
+        for name in raw:
+            if name not in _STATEMENT_SET:
+                _unknown(emit, name, _child(st.pointer, name), STATEMENT_ELEMENTS, where)
+    if "Sid" in raw and st.sid is not None:
         if not st.sid.is_string:
             emit.at_value(
                 "value-type",
@@ -274,8 +278,9 @@ def _check_statement(emit: _Emitter, doc: PolicyDocument, st: Statement) -> None
                 "Remove the Sid, or keep it only if your account accepts it.",
                 key=True,
             )
-    effect = st.effect
-    if effect is None:
+    if type(effect_text := raw.get("Effect")) is str and effect_text in _EFFECT_SET:
+        pass  # the usual case: no Effect node to build
+    elif (effect := st.effect) is None:
         emit.add(
             "effect-invalid",
             st.pointer,
@@ -294,19 +299,10 @@ def _check_statement(emit: _Emitter, doc: PolicyDocument, st: Statement) -> None
             f'Effect in {where} is {effect.value!r}; it must be exactly "Allow" or "Deny".',
             hint,
         )
-    _check_pair(emit, st, where, "Action", "NotAction", st.actions, st.not_actions, True)
-    needs_resource = doc.kind is not PolicyKind.TRUST
-    _check_pair(
-        emit,
-        st,
-        where,
-        "Resource",
-        "NotResource",
-        st.resources,
-        st.not_resources,
-        needs_resource,
-    )
-    if doc.kind is PolicyKind.IDENTITY and st.principal is not None:
+    _check_pair(emit, st, where, "Action", "NotAction", True)
+    _check_pair(emit, st, where, "Resource", "NotResource", doc.kind is not PolicyKind.TRUST)
+    principal = "Principal" in raw
+    if doc.kind is PolicyKind.IDENTITY and principal and st.principal is not None:
         emit.add(
             "principal-not-allowed",
             st.principal.pointer,
@@ -315,7 +311,7 @@ def _check_statement(emit: _Emitter, doc: PolicyDocument, st: Statement) -> None
             "Remove Principal, or check the policy as a trust or resource policy.",
             key=True,
         )
-    elif doc.kind is not PolicyKind.IDENTITY and st.principal is None:
+    elif doc.kind is not PolicyKind.IDENTITY and not principal:
         emit.add(
             "principal-missing",
             st.pointer,
@@ -323,20 +319,27 @@ def _check_statement(emit: _Emitter, doc: PolicyDocument, st: Statement) -> None
             "applies to.",
             'Add "Principal": {"RAM": [...]} or {"Service": [...]}.',
         )
-    if st.condition is not None:
+    if "Condition" in raw:
         _check_condition(emit, st, where)
 
 
 def _check_pair(
-    emit: _Emitter,
-    st: Statement,
-    where: str,
-    name: str,
-    not_name: str,
-    values: tuple[Value, ...] | None,
-    not_values: tuple[Value, ...] | None,
-    required: bool,
+    emit: _Emitter, st: Statement, where: str, name: str, not_name: str, required: bool
 ) -> None:
+    raw = st.raw
+    has, has_not = name in raw, not_name in raw
+    if has != has_not:  # the usual case: exactly one of them, checked without building nodes
+        element = name if has else not_name
+        value = raw[element]
+        if type(value) is str:
+            if value:
+                return
+        elif (
+            type(value) is list and value and "" not in value and set(map(type, value)) == _ONLY_STR
+        ):
+            return  # a list of non-empty strings (tested in C: this is every clean policy)
+    values = st.actions if name == "Action" else st.resources
+    not_values = st.not_actions if name == "Action" else st.not_resources
     check_base = name.lower()
     if values is not None and not_values is not None:
         emit.add(
@@ -362,7 +365,27 @@ def _check_pair(
             _check_strings(emit, st, element, vals, where)
 
 
+def _clean_condition(raw: object) -> bool:
+    """Whether a Condition is known operators, each mapping keys to one value that its
+    operator reads (nothing to report; decided without building the clause nodes)."""
+    if type(raw) is not dict or not raw:
+        return False
+    for operator, block in raw.items():
+        if operator not in OPERATORS or type(block) is not dict or not block:
+            return False
+    for operator, _, values in condition_tests(raw):
+        if type(values) is list:
+            if len(values) != 1:
+                return False
+            values = values[0]
+        if type(values) is not str or _value_problem(OPERATORS[operator].type, values) is not None:
+            return False
+    return True
+
+
 def _check_condition(emit: _Emitter, st: Statement, where: str) -> None:
+    if _clean_condition(st.raw["Condition"]):
+        return
     condition = st.condition
     assert condition is not None
     raw = condition.value

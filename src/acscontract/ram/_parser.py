@@ -11,7 +11,9 @@ from __future__ import annotations
 import bisect
 import functools
 import json
+import os
 import re
+import stat
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,13 +21,13 @@ from typing import Any
 
 from acscontract.errors import InputError
 from acscontract.ram._document import (
-    ConditionClause,
     ParseResult,
     PolicyDocument,
     PolicyKind,
     Statement,
     Value,
     escape_pointer,
+    last_occurrences,
 )
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._positions import PositionIndex
@@ -116,17 +118,23 @@ class SourceMap:
         self._duplicates: list[_Duplicate] = []
         self._unique = unique
         self._index: PositionIndex | None = None  # made for the first position asked for
-        self._seen: dict[tuple[str, bool], tuple[int, int]] = {}
+        self._seen: tuple[dict[str, tuple[int, int]], ...] = ({}, {})
+        """Positions found so far: of values, and of member names (`key`)."""
 
     def position(self, pointer: str, occurrence: int, key: bool) -> tuple[int, int]:
         if self._unique and occurrence == 0:
             index = self._index
             if index is None:
                 index = self._index = PositionIndex(self._text, unique=True)
-            seen = self._seen
-            found = seen.get((pointer, key))
+            seen = self._seen[key]
+            found = seen.get(pointer)
             if found is None:  # several findings often share a node (a statement, say)
-                found = seen[(pointer, key)] = self._locate(index, pointer, key)
+                offset = index.offset(pointer, key)
+                found = seen[pointer] = (
+                    index.line_column(offset)
+                    if offset is not None
+                    else self._locate(index, pointer, key)
+                )
             return found
         offsets = self._offsets
         if offsets is None:
@@ -489,88 +497,10 @@ def _pairs(obj: dict[str, Any]) -> Iterable[tuple[str, Any]]:
     return pairs if pairs is not None else obj.items()
 
 
-def _child(pointer: str, name: str) -> str:
-    if "/" in name or "~" in name:
-        return pointer + "/" + escape_pointer(name)
-    return pointer + "/" + name
-
-
-def _values(value: Value) -> tuple[Value, ...]:
-    raw = value.value
-    if type(raw) is list:
-        base = value.pointer + "/"
-        source = value.source
-        return tuple([Value(item, base + str(i), source) for i, item in enumerate(raw)])
-    return (value,)
-
-
-def _conditions(value: Value) -> tuple[ConditionClause, ...]:
-    raw = value.value
-    if not isinstance(raw, dict):
-        return ()
-    clauses: list[ConditionClause] = []
-    base = value.pointer
-    source = value.source
-    for operator, block in _pairs(raw):
-        if not isinstance(block, dict):
-            continue
-        op_pointer = _child(base, operator)
-        for key, values in _pairs(block):
-            ptr = _child(op_pointer, key)
-            clauses.append(
-                ConditionClause(operator, key, _values(Value(values, ptr, source)), ptr, source)
-            )
-    return tuple(clauses)
-
-
-_ELEMENTS = frozenset(
-    {"Effect", "Action", "Resource", "Condition", "NotAction", "NotResource", "Principal", "Sid"}
-)
-
-
-def _last_members(obj: dict[str, Any]) -> dict[str, int]:
-    """For an object with repeated names: each name's last occurrence number."""
-    counts: dict[str, int] = {}
-    for name, _ in _pairs(obj):
-        counts[name] = counts.get(name, -1) + 1
-    return counts
-
-
-def _build_statement(obj: dict[str, Any], index: int, pointer: str, source: SourceMap) -> Statement:
-    last = _last_members(obj) if type(obj) is _Object else None
-    base = pointer + "/"
-    found: dict[str, Value] = {}
-    for name, raw in obj.items():
-        if name in _ELEMENTS:
-            found[name] = Value(raw, base + name, source, last[name] if last is not None else 0)
-    get = found.get
-    actions = get("Action")
-    not_actions = get("NotAction")
-    resources = get("Resource")
-    not_resources = get("NotResource")
-    condition = get("Condition")
-    # Positional arguments, in the field order of Statement (a measurable share of the parse).
-    return Statement(
-        index,
-        pointer,
-        obj,
-        get("Sid"),
-        get("Effect"),
-        _values(actions) if actions is not None else None,
-        _values(not_actions) if not_actions is not None else None,
-        _values(resources) if resources is not None else None,
-        _values(not_resources) if not_resources is not None else None,
-        get("Principal"),
-        condition,
-        _conditions(condition) if condition is not None else (),
-        source,
-    )
-
-
 def _build_document(
     data: dict[str, Any], name: str, kind: PolicyKind, text: str, source: SourceMap
 ) -> PolicyDocument:
-    last = _last_members(data) if type(data) is _Object else None
+    last = last_occurrences(data)
     version = statement_element = None
     raw_version = data.get("Version", _MISSING)
     if raw_version is not _MISSING:
@@ -584,9 +514,9 @@ def _build_document(
         if isinstance(raw_statements, list):
             for i, item in enumerate(raw_statements):
                 if isinstance(item, dict):
-                    statements.append(_build_statement(item, i, "/Statement/" + str(i), source))
+                    statements.append(Statement(i, "/Statement/" + str(i), item, source))
         elif isinstance(raw_statements, dict):
-            statements.append(_build_statement(raw_statements, 0, "/Statement", source))
+            statements.append(Statement(0, "/Statement", raw_statements, source))
     return PolicyDocument(
         name=name,
         kind=kind,
@@ -610,11 +540,30 @@ def read_policy_source(path: str | Path) -> bytes:
         return sys.stdin.buffer.read()
     p = path
     try:
-        with open(p, "rb") as policy:
-            return policy.read()
+        return _read_bytes(p)
     except FileNotFoundError:
         raise InputError(str(p), "no such file; check the path of the policy.") from None
     except IsADirectoryError:
         raise InputError(str(p), "is a directory; give the path of a policy JSON file.") from None
     except OSError as exc:
         raise InputError(str(p), f"cannot be read ({exc.strerror or exc}).") from None
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    """The whole content of a file, read with the system calls themselves (a lint of thousands
+    of small files notices the cost of building a buffered file object for each)."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        info = os.fstat(fd)
+        size = info.st_size
+        chunks = [os.read(fd, size + 1 if size > 0 else 65536)]
+        if len(chunks[0]) <= size and stat.S_ISREG(info.st_mode):
+            return chunks[0]  # fewer bytes than asked of a regular file: its end
+        while chunks[-1]:  # until the read that finds the end
+            chunks.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)

@@ -85,13 +85,27 @@ class PositionIndex:
         """The character offset where the node at `pointer` starts (its member name when
         `key`), or None when the node does not exist or a repeated name makes it ambiguous."""
         text = self._text
-        i = _skip(text, 0)
-        if not pointer:
-            return i if i < len(text) else None
-        parts = pointer.split("/")[1:]
-        last = len(parts) - 1
-        current = ""
         containers = self._containers
+        cut = pointer.rfind("/")
+        parent = containers.get(pointer[:cut]) if cut >= 0 else None
+        if parent is not None:
+            # The parent is indexed already (a sibling was asked for): start there.
+            raw = pointer[cut + 1 :]
+            items = parent.children
+            if type(items) is list and raw.isdigit() and (raw == "0" or raw[0] != "0"):
+                position = int(raw)
+                if position < len(items):
+                    return items[position]  # an item already found
+            parts = [raw]
+            current = pointer[:cut]
+            i = -1  # where the parent starts: not needed, its container exists
+        else:
+            i = _skip(text, 0)
+            if not pointer:
+                return i if i < len(text) else None
+            parts = pointer.split("/")[1:]
+            current = ""
+        last = len(parts) - 1
         for depth, raw in enumerate(parts):
             node = containers.get(current)
             if node is None:
@@ -183,10 +197,16 @@ class PositionIndex:
 
     def _scan_items(self, node: _Container, wanted: int | None) -> None:
         """Scan an array's items on from where the last scan stopped, until item `wanted` is
-        known (every item for None)."""
+        known (every item for None).
+
+        A scan that reaches a later item goes on as far again as it has come (at least 16
+        items): findings in a long list are asked for in order, and this makes one scan serve
+        many of them while scanning at most twice the items they need."""
         text = self._text
         items = node.children
         assert isinstance(items, list)
+        if wanted is not None and wanted > 0:
+            wanted = max(wanted, min(2 * len(items), wanted + 4096), 15)
         try:
             i = self._resume(node)
             while text[i] != "]":

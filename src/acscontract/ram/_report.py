@@ -6,8 +6,9 @@ The JSON shape is documented in docs/ram-lint.md and is stable: fields are only 
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ __all__ = [
     "render_sarif",
     "render_text",
     "report_dict",
+    "text_chunks",
 ]
 
 REPORT_VERSION = 1
@@ -304,14 +306,53 @@ def render_text(
 ) -> str:
     """Findings grouped by file, each with an excerpt of its source line and a caret, then a
     summary line. Long lines are cut to `EXCERPT` characters around the finding."""
+    return "".join(
+        text_chunks(
+            result, fail_on=fail_on, color=color, baselined=baselined, read_lines=read_lines
+        )
+    )
+
+
+CHUNK_LINES = 8192
+"""Lines of the text report per piece `text_chunks` yields."""
+
+
+def text_chunks(
+    result: LintResult,
+    *,
+    fail_on: Severity | str | None = "security",
+    color: bool = False,
+    baselined: int = 0,
+    read_lines: Callable[[str], list[str] | None] | None = None,
+) -> Iterator[str]:
+    """`render_text`, in pieces of whole lines (their concatenation is the report): a caller
+    can write a report of hundreds of thousands of findings as it is made, without holding it
+    all at once. A piece holds `CHUNK_LINES` items: a line, or the lines of one finding."""
+    lines = _text_lines(result, fail_on, color, baselined, read_lines or _read_lines)
+    while True:
+        piece = list(itertools.islice(lines, CHUNK_LINES))
+        if not piece:
+            return
+        piece.append("")  # each line ends with a line break
+        yield "\n".join(piece)
+
+
+def _text_lines(
+    result: LintResult,
+    fail_on: Severity | str | None,
+    color: bool,
+    baselined: int,
+    reader: Callable[[str], list[str] | None],
+) -> Iterator[str]:
+    if not color:
+        yield from _plain_lines(result, fail_on, baselined, reader)
+        return
 
     def paint(text: str, style: str) -> str:
-        return f"\x1b[{style}m{text}\x1b[0m" if color and text else text
+        return f"\x1b[{style}m{text}\x1b[0m" if text else text
 
-    out: list[str] = []
-    reader = read_lines or _read_lines
     for file, findings in _by_file(result.findings):
-        out.append(paint(printable(file), _UNDERLINE))
+        yield paint(printable(file), _UNDERLINE)
         lines = reader(file)
         for f in findings:
             style = _STYLES[f.severity]
@@ -324,19 +365,64 @@ def render_text(
             )
             if f.pointer:
                 head += "  " + paint(printable(f.pointer), _DIM)
-            out.append(head)
-            out.append("    " + printable(f.message))
+            yield head
+            yield "    " + printable(f.message)
             if lines is not None and 1 <= f.line <= len(lines):
                 source, column = excerpt(lines[f.line - 1], f.column)
                 gutter = f"    {f.line:>4} | "
-                out.append(paint(gutter, _DIM) + printable(source))
+                yield paint(gutter, _DIM) + printable(source)
                 caret = paint(" " * (len(gutter) - 2) + "| ", _DIM)
-                out.append(caret + paint(" " * (column - 1) + "^", style))
+                yield caret + paint(" " * (column - 1) + "^", style)
             if f.hint:
-                out.append(paint("    hint: ", _GREEN) + printable(f.hint))
-        out.append("")
-    out.append(paint(summary_line(result, fail_on=fail_on, baselined=baselined), _BOLD))
-    return "\n".join(out) + "\n"
+                yield paint("    hint: ", _GREEN) + printable(f.hint)
+        yield ""
+    yield paint(summary_line(result, fail_on=fail_on, baselined=baselined), _BOLD)
+
+
+_PADDED = {s: f"{s.value:<11}" for s in Severity}
+
+
+def _plain_lines(
+    result: LintResult,
+    fail_on: Severity | str | None,
+    baselined: int,
+    reader: Callable[[str], list[str] | None],
+) -> Iterator[str]:
+    """The lines of `render_text` without colour, with fewer steps per finding (a report of
+    hundreds of thousands of findings is quick to make). `printable` escapes single characters,
+    so it is applied to the pieces that can hold them, and a source line is tested once, not at
+    every finding on it."""
+    hints: dict[str, str] = {}  # a hint repeats from finding to finding: made printable once
+    for file, findings in _by_file(result.findings):
+        yield printable(file)
+        lines = reader(file)
+        count = len(lines) if lines is not None else 0
+        clean: dict[int, bool] = {}
+        for f in findings:  # one item of several lines per finding
+            line = f.line
+            where = f"  {printable(f.pointer)}" if f.pointer else ""
+            hint = f.hint
+            if hint:
+                shown = hints.get(hint)
+                if shown is None:
+                    shown = hints[hint] = printable(hint)
+                hint = "\n    hint: " + shown
+            head = f"  {line}:{f.column}  {_PADDED[f.severity]}{f.check}{where}\n    "
+            if 1 <= line <= count:
+                text = lines[line - 1]  # type: ignore[index]
+                is_clean = clean.get(line)
+                if is_clean is None:
+                    is_clean = clean[line] = printable(text) is text
+                source, column = excerpt(text, f.column)
+                if not is_clean:
+                    source = printable(source)
+                gutter = f"    {line:>4} | "
+                caret = " " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^"
+                yield f"{head}{printable(f.message)}\n{gutter}{source}\n{caret}{hint}"
+            else:
+                yield f"{head}{printable(f.message)}{hint}"
+        yield ""
+    yield summary_line(result, fail_on=fail_on, baselined=baselined)
 
 
 def _by_file(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:

@@ -11,7 +11,16 @@ from collections.abc import Iterator
 
 from acscontract.ram._document import PolicyDocument
 from acscontract.ram._findings import Finding, Severity
-from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._base import (
+    NEEDS_ACTION_NAMES,
+    NEEDS_IMPLICIT,
+    NEEDS_STAR,
+    NEEDS_UNCONDITIONED,
+    LintContext,
+    RuleCheck,
+    StatementFacts,
+    rule,
+)
 from acscontract.ram._lint._facts import has_wildcard
 from acscontract.ram._wildcard import fold
 from acscontract.spec import CatalogEntry
@@ -27,20 +36,24 @@ def _action_values(sf: StatementFacts) -> str:
     "action-unknown",
     Severity.ERROR,
     "An action of a catalogued service that does not exist (or a wildcard that matches none).",
+    needs=NEEDS_ACTION_NAMES,
 )
 def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -> Iterator[Finding]:
     facts = context.facts
+    known = facts.known_patterns
     for sf in context.statements:
         if sf.actions_named:
             continue
-        for value in sf.actions:
-            text: str = value.value
-            if not facts.action_pattern(text).unknown or has_wildcard(text.partition(":")[0]):
+        element = _action_values(sf)
+        for k, text in enumerate(sf.action_texts):
+            if not (known.get(text) or facts.action_pattern(text)).unknown:
                 continue
             prefix = text.partition(":")[0]
-            if has_wildcard(text):
+            if "*" in prefix or "?" in prefix:
+                continue
+            if "*" in text or "?" in text:
                 message = (
-                    f"The {_action_values(sf)} pattern {text!r} in {sf.where} matches no "
+                    f"The {element} pattern {text!r} in {sf.where} matches no "
                     f"{prefix} action, so it has no effect."
                 )
                 hint = "Fix the pattern; the known actions are listed in the product's API docs."
@@ -55,7 +68,7 @@ def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -
                     )
                 )
                 hint = f"Did you mean {meant!r}?" if meant else "Check the action's name."
-            yield context.finding(check, value.location, message, hint)
+            yield context.finding(check, sf.action_at(k), message, hint)
 
 
 @rule(
@@ -63,19 +76,21 @@ def _unknown(check: RuleCheck, document: PolicyDocument, context: LintContext) -
     Severity.ERROR,
     "An action whose service prefix is wrong: a catalogued action under another prefix (such "
     "as the service of its resource ARN), a near-miss prefix, or no prefix at all.",
+    needs=NEEDS_ACTION_NAMES,
 )
 def _service_unknown(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     facts = context.facts
+    known = facts.known_patterns
     prefixes = sorted(facts.prefixes)
     for sf in context.statements:
         if sf.actions_named:
             continue
-        for value in sf.actions:
-            text: str = value.value
-            if text == "*" or facts.action_pattern(text).prefix_known:
+        for k, text in enumerate(sf.action_texts):
+            if text == "*" or (known.get(text) or facts.action_pattern(text)).prefix_known:
                 continue
+            location = sf.action_at(k)
             prefix, colon, name = text.partition(":")
             if not colon:
                 meant = (
@@ -85,7 +100,7 @@ def _service_unknown(
                 )
                 yield context.finding(
                     check,
-                    value.location,
+                    location,
                     f"{text!r} in {sf.where} has no service prefix; actions are written "
                     "<service>:<Action>, so this matches nothing.",
                     f"Did you mean {meant!r}?" if meant else "Add the service prefix.",
@@ -115,7 +130,7 @@ def _service_unknown(
                 )
             yield context.finding(
                 check,
-                value.location,
+                location,
                 f"{text!r} in {sf.where} uses the service prefix {prefix!r}{extra}; no such "
                 f"action exists, so it matches nothing.",
                 f"Did you mean {meant!r}?",
@@ -148,6 +163,7 @@ def _what(entry: CatalogEntry) -> str:
     Severity.SECURITY,
     "An Allow whose action wildcard or NotAction also grants the state-changing, billable "
     "catalogued action without naming it.",
+    needs=NEEDS_IMPLICIT,
 )
 def _swept_in(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -171,8 +187,7 @@ def _swept_in(
                     "of what is really needed.",
                 )
             continue
-        for value in sf.actions:
-            text: str = value.value
+        for k, text in enumerate(sf.action_texts):
             if not has_wildcard(text):
                 continue
             for entry in facts.entries_matching(text):
@@ -180,7 +195,7 @@ def _swept_in(
                     continue
                 yield context.finding(
                     check,
-                    value.location,
+                    sf.action_at(k),
                     f"The action wildcard {text!r} in {sf.where} also allows {_what(entry)}; "
                     "reviewers reading the access level take it for read-only.",
                     f"List the actions you need instead of {text!r}; if {entry.action} is "
@@ -197,17 +212,15 @@ def _all_actions(text: str) -> bool:
     "star-on-star",
     Severity.SECURITY,
     "An Allow of every action (`*`) on every resource (`*`): full administrator access.",
+    needs=NEEDS_STAR,
 )
 def _star_on_star(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     for sf in context.statements:
-        if not sf.allow or sf.negated or not sf.resources:
+        if not sf.allow or sf.negated or not sf.resource_texts or "*" not in sf.resource_texts:
             continue
-        if not any(v.value == "*" for v in sf.resources):
-            continue
-        star = next((v for v in sf.actions if _all_actions(v.value)), None)
-        if star is None:
+        if not any(_all_actions(text) for text in sf.action_texts):
             continue
         condition = " (a Condition narrows when, not what)" if sf.statement.conditions else ""
         yield context.finding(
@@ -221,8 +234,7 @@ def _star_on_star(
 
 
 def _wide(context: LintContext, sf: StatementFacts) -> str | None:
-    for value in sf.resources or ():
-        text: str = value.value
+    for k, text in enumerate(sf.resource_texts or ()):
         if text == "*":
             return text
         parts = context.facts.arn(text)
@@ -235,7 +247,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
                 )
                 if every is None:
                     context.undecided(
-                        value.location,
+                        sf.resource_at(k),
                         f"whether the resource {text!r} reaches every resource of "
                         f"{shape.resource_type.arn_template} (the wildcards are too complex to "
                         "compare exactly)",
@@ -250,6 +262,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
     Severity.SUGGESTION,
     "An Allow of the billable, state-changing catalogued action on every resource of its type "
     "(every domain) with no Condition at all.",
+    needs=NEEDS_UNCONDITIONED,
 )
 def _unconditioned(
     check: RuleCheck, document: PolicyDocument, context: LintContext

@@ -9,13 +9,14 @@ and shared by every check.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from acscontract.ram._document import Location, PolicyDocument, Statement, Value
 from acscontract.ram._findings import Finding, Severity
+from acscontract.ram._language import OPERATORS
 from acscontract.ram._lint._facts import CatalogFacts
 from acscontract.ram._wildcard import SearchBudget
 from acscontract.spec import CatalogEntry
@@ -54,24 +55,78 @@ class Check(Protocol):
 RuleBody = Callable[["RuleCheck", PolicyDocument, "LintContext"], Iterable[Finding]]
 
 
+NEEDS_STATEMENTS = 1
+"""`RuleCheck.needs`: the document has two statements or more."""
+NEEDS_CONDITION = 2
+"""`RuleCheck.needs`: a statement has a Condition."""
+NEEDS_ACTION_NAMES = 4
+"""`RuleCheck.needs`: a statement has an action that is not `StatementFacts.actions_named`."""
+NEEDS_ALLOW_ENTRIES = 8
+"""`RuleCheck.needs`: an Allow statement covers a catalogued action."""
+NEEDS_ENTRY_RESOURCES = 16
+"""`RuleCheck.needs`: a statement covers a catalogued action and lists resources."""
+NEEDS_LIST = 32
+"""`RuleCheck.needs`: an Action, NotAction, Resource or NotResource list has two entries or
+more."""
+NEEDS_STAR = 64
+"""`RuleCheck.needs`: an Allow statement lists the resource `*`."""
+NEEDS_UNDECIDED = 128
+"""`RuleCheck.needs`: a check has recorded a question it could not decide (see
+`LintContext.undecided`)."""
+NEEDS_OTHER_OPERATOR = 256
+"""`RuleCheck.needs`: a Condition names an operator RAM does not have."""
+NEEDS_IP_TEST = 512
+"""`RuleCheck.needs`: a Condition has an IP-address operator."""
+NEEDS_DATE_TEST = 1024
+"""`RuleCheck.needs`: a Condition has a date operator."""
+NEEDS_TESTS = 2048
+"""`RuleCheck.needs`: a statement's Condition has two tests or more."""
+NEEDS_SYNTAX_PROBLEM = 4096
+"""`RuleCheck.needs`: a resource may have a syntax problem. Set for every document; the check
+that first looks at every resource clears it when none has (see `LintContext.clear`)."""
+NEEDS_ENTRY_PROBLEM = 8192
+"""`RuleCheck.needs`: a list may repeat or cover an entry. Set when a list has two entries or
+more; the check that first compares them clears it when none does."""
+
+NEEDS_UNCONDITIONED = 16384
+"""`RuleCheck.needs`: an Allow statement without a Condition covers a catalogued action."""
+NEEDS_IMPLICIT = 32768
+"""`RuleCheck.needs`: an Allow statement covers a catalogued action it does not name exactly."""
+NEEDS_RESOURCE_MISS = 65536
+"""`RuleCheck.needs`: a resource may fit none of its statement's catalogued actions. Set with
+`NEEDS_ENTRY_RESOURCES`; the check that first looks clears it when none does."""
+
+_IP_OPERATORS = frozenset(name for name, spec in OPERATORS.items() if spec.type == "ip")
+_DATE_OPERATORS = frozenset(name for name, spec in OPERATORS.items() if spec.type == "date")
+_OPERATOR_NAMES = frozenset(OPERATORS)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleCheck:
-    """A check written as a function; `body(check, document, context)` yields its findings."""
+    """A check written as a function; `body(check, document, context)` yields its findings.
+
+    `needs`: `NEEDS_*` flags of which the document must have at least one for the check to find
+    anything (0: always run). The linter skips the check, as a shortcut, for a document with
+    none of them (`LintContext.features`); a check must find nothing in such a document.
+    """
 
     id: str
     severity: Severity
     description: str
     body: RuleBody
+    needs: int = 0
 
     def run(self, document: PolicyDocument, context: LintContext) -> Iterable[Finding]:
         return self.body(self, document, context)
 
 
-def rule(id: str, severity: Severity, description: str) -> Callable[[RuleBody], RuleCheck]:
-    """Decorator: make a `RuleCheck` of a function."""
+def rule(
+    id: str, severity: Severity, description: str, *, needs: int = 0
+) -> Callable[[RuleBody], RuleCheck]:
+    """Decorator: make a `RuleCheck` of a function (see `RuleCheck.needs`)."""
 
     def wrap(body: RuleBody) -> RuleCheck:
-        return RuleCheck(id, severity, description, body)
+        return RuleCheck(id, severity, description, body, needs)
 
     return wrap
 
@@ -134,54 +189,59 @@ class CheckRegistry:
 class StatementFacts:
     """What several checks need to know about one statement, computed once.
 
-    - `actions`: the string values of Action, or of NotAction when `negated`
+    - `action_texts`: the string values of Action, or of NotAction when `negated`
+    - `actions`: the same values as document nodes (built when first read, for findings)
     - `entries`: the catalogued actions the statement covers (for NotAction: those it does not
       leave out)
     - `explicit`: the catalogued actions named exactly, without a wildcard, in Action
     - `only_catalogued`: Action lists nothing but catalogued actions, so a resource that fits none
       of their ARN templates is dead weight
-    - `resources`: the string values of Resource, or None (NotResource, or no Resource)
+    - `resource_texts`: the string values of Resource, or None (NotResource, or no Resource)
+    - `resources`: the same values as document nodes, or None
     """
 
     __slots__ = (
+        "_action_base",
+        "_actions",
+        "_resources",
         "_where",
-        "actions",
+        "action_texts",
         "actions_named",
         "allow",
         "deny",
         "entries",
         "explicit",
+        "features",
         "memo",
         "negated",
         "only_catalogued",
-        "resources",
+        "resource_texts",
         "statement",
     )
 
     def __init__(self, statement: Statement, facts: CatalogFacts) -> None:
         self.statement = statement
         self._where: str | None = None
+        self._actions: tuple[Value, ...] | None = None
+        self._resources: tuple[Value, ...] | None = None
+        self._action_base: str | None = None  # see `action_at`
         self.memo: dict[str, Any] = {}
         """Results that several checks share, computed by the first that needs them."""
-        effect = statement.effect.value if statement.effect is not None else None
+        raw = statement.raw
+        effect = raw.get("Effect")
         self.allow = effect == "Allow"
         self.deny = effect == "Deny"
-        negated = self.negated = statement.actions is None and statement.not_actions is not None
-        raw_actions = statement.not_actions if negated else statement.actions
-        actions = self.actions = _strings(raw_actions) if raw_actions else ()
-        resources = statement.resources
-        self.resources: tuple[Value, ...] | None = (
-            _strings(resources) if resources is not None else None
-        )
+        negated = self.negated = "Action" not in raw and "NotAction" in raw
+        actions = self.action_texts = string_entries(raw, "NotAction" if negated else "Action")
+        self.resource_texts = string_entries(raw, "Resource") if "Resource" in raw else None
+        known = facts.known_patterns
         entries: dict[str, CatalogEntry] = {}
         explicit: set[str] = set()
         only = bool(actions) and not negated
-        known = facts.known_patterns
         named = True
-        for value in actions:
-            text = value.value
+        for text in actions:
             info = known.get(text) or facts.action_pattern(text)
-            if info.unknown or not (info.prefix_known or text == "*"):
+            if not info.named:
                 named = False
             if info.entries:
                 for entry in info.entries:
@@ -198,6 +258,66 @@ class StatementFacts:
         self.actions_named = named
         """Every action names a known product's prefix (or is `*`) and no unknown action of it:
         the action-name checks have nothing to say about this statement."""
+        features = 0 if named else NEEDS_ACTION_NAMES
+        if "Condition" in raw:
+            features |= NEEDS_CONDITION | _condition_features(raw["Condition"])
+        resources = self.resource_texts
+        if entries:
+            if self.allow:
+                features |= NEEDS_ALLOW_ENTRIES
+                if "Condition" not in raw:
+                    features |= NEEDS_UNCONDITIONED
+                if not explicit.issuperset(entries):
+                    features |= NEEDS_IMPLICIT
+            if resources:
+                features |= NEEDS_ENTRY_RESOURCES | NEEDS_RESOURCE_MISS
+        if resources and self.allow and "*" in resources:
+            features |= NEEDS_STAR
+        if len(actions) > 1 or (resources is not None and len(resources) > 1) or _lists(raw):
+            features |= NEEDS_LIST | NEEDS_ENTRY_PROBLEM
+        self.features = features
+        """The `NEEDS_*` flags this statement has (see `RuleCheck.needs`)."""
+
+    @property
+    def actions(self) -> tuple[Value, ...]:
+        """The string values of Action (NotAction when `negated`) as nodes, in the order of
+        `action_texts`."""
+        found = self._actions
+        if found is None:
+            st = self.statement
+            values = st.not_actions if self.negated else st.actions
+            found = self._actions = _strings(values) if values else ()
+        return found
+
+    def action_at(self, k: int) -> Location | str:
+        """Where `action_texts[k]` is written, for `LintContext.finding` (without building
+        every action's node)."""
+        base = self._action_base
+        if base is None:
+            element = "NotAction" if self.negated else "Action"
+            listed = self.statement.raw.get(element)
+            plain = type(listed) is list and len(listed) == len(self.action_texts)
+            base = self._action_base = f"{self.statement.pointer}/{element}/" if plain else ""
+        return base + str(k) if base else self.actions[k].location
+
+    def resource_at(self, k: int) -> Location | str:
+        """Where `resource_texts[k]` is written, for `LintContext.finding`."""
+        listed = self.statement.raw.get("Resource")
+        if type(listed) is list and len(listed) == len(self.resource_texts or ()):
+            return self.statement.entry_address("Resource", k)
+        return self.resources[k].location  # type: ignore[index]
+
+    @property
+    def resources(self) -> tuple[Value, ...] | None:
+        """The string values of Resource as nodes (in the order of `resource_texts`), or
+        None."""
+        found = self._resources
+        if found is None:
+            values = self.statement.resources
+            if values is None:
+                return None
+            found = self._resources = _strings(values)
+        return found
 
     @property
     def where(self) -> str:
@@ -213,6 +333,51 @@ class StatementFacts:
     @property
     def effect(self) -> str | None:
         return self.statement.effect_text
+
+
+_ONLY_STR = {str}
+
+
+def _condition_features(condition: object) -> int:
+    """The `NEEDS_*` flags of a Condition's operators and tests (all of them for one whose
+    operators or keys repeat: it is not worth telling apart)."""
+    if not isinstance(condition, dict):
+        return 0
+    blocks = condition.values()
+    if type(condition) is not dict or any(
+        type(b) is not dict and isinstance(b, dict) for b in blocks
+    ):
+        return NEEDS_OTHER_OPERATOR | NEEDS_IP_TEST | NEEDS_DATE_TEST | NEEDS_TESTS
+    features = 0 if _OPERATOR_NAMES.issuperset(condition) else NEEDS_OTHER_OPERATOR
+    if not _IP_OPERATORS.isdisjoint(condition):
+        features |= NEEDS_IP_TEST
+    if not _DATE_OPERATORS.isdisjoint(condition):
+        features |= NEEDS_DATE_TEST
+    if sum(len(b) for b in blocks if type(b) is dict) > 1:
+        features |= NEEDS_TESTS
+    return features
+
+
+def _lists(raw: Mapping[str, Any]) -> bool:
+    """Whether an element lists two values or more (strings or not; `NEEDS_LIST`)."""
+    for name in ("Action", "NotAction", "Resource", "NotResource"):
+        value = raw.get(name)
+        if type(value) is list and len(value) > 1:
+            return True
+    return False
+
+
+def string_entries(raw: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """The strings an element lists: the element itself when it is one, the string items of a
+    list, else none (read from the parsed statement, without building its nodes)."""
+    value = raw.get(name)
+    if type(value) is str:
+        return (value,)
+    if type(value) is list:
+        if set(map(type, value)) <= _ONLY_STR:  # tested in C: every clean policy
+            return tuple(value)
+        return tuple([v for v in value if type(v) is str])
+    return ()
 
 
 def _strings(values: tuple[Value, ...]) -> tuple[Value, ...]:
@@ -236,6 +401,7 @@ class LintContext:
         "budget",
         "document",
         "facts",
+        "features",
         "memo",
         "now",
         "problems",
@@ -259,6 +425,11 @@ class LintContext:
             StatementFacts(st, facts) for st in document.statements
         )
         """Per-statement facts, in document order (every check needs them)."""
+        features = NEEDS_SYNTAX_PROBLEM | (NEEDS_STATEMENTS if len(self.statements) > 1 else 0)
+        for sf in self.statements:
+            features |= sf.features
+        self.features = features
+        """The `NEEDS_*` flags the document has (see `RuleCheck.needs`)."""
         self.budget = SearchBudget(budget_for(len(document.source)))
         """Comparison steps the checks may spend on this document, shared by all of them; a
         check that runs out reports what it left undecided (`undecided`)."""
@@ -274,10 +445,18 @@ class LintContext:
                 by_check.setdefault(problem.check, []).append(problem)
         return by_check.get(check_id, [])
 
-    def undecided(self, location: Location, question: str) -> None:
+    def clear(self, flags: int) -> None:
+        """Clear `NEEDS_*` flags that a shared computation found the document does not have
+        (the checks that need only them are then skipped)."""
+        self.features &= ~flags
+
+    def undecided(self, location: Location | str, question: str) -> None:
         """Record a question a check could not decide within the budget (`analysis-undecided`
-        reports it)."""
-        self._undecided.append((location, question))
+        reports it); `location` as for `finding`."""
+        if type(location) is str:
+            location = Location(location, False, 0, self.document.positions)
+        self._undecided.append((location, question))  # type: ignore[arg-type]
+        self.features |= NEEDS_UNDECIDED
 
     @property
     def undecided_questions(self) -> tuple[tuple[Location, str], ...]:
@@ -286,20 +465,28 @@ class LintContext:
     def finding(
         self,
         check: Check,
-        location: Location,
+        location: Location | str,
         message: str,
         hint: str,
         severity: Severity | None = None,
     ) -> Finding:
-        """A finding of `check` at `location` (its line and column are resolved now)."""
-        line, column = location.position
+        """A finding of `check` at `location` (its line and column are resolved now): a
+        `Location`, or the JSON Pointer of a node written once in the document (an item of a
+        list, say), which is quicker for a check that reports thousands of them."""
+        if type(location) is str:
+            pointer = location
+            positions = self.document.positions
+            line, column = positions.position(pointer, 0, False) if positions else (1, 1)
+        else:
+            line, column = location.position  # type: ignore[union-attr]
+            pointer = location.pointer  # type: ignore[union-attr]
         return Finding(
             check.id,
             severity or check.severity,
             self.document.name,
             line,
             column,
-            location.pointer,
+            pointer,
             message,
             hint,
         )

@@ -12,8 +12,14 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from acscontract.ram._document import ConditionClause, PolicyDocument, escape_pointer
+from acscontract.ram._document import (
+    ConditionClause,
+    PolicyDocument,
+    condition_tests,
+    escape_pointer,
+)
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import (
     OPERATORS,
@@ -24,7 +30,17 @@ from acscontract.ram._language import (
     parse_network,
     parse_number,
 )
-from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._base import (
+    NEEDS_CONDITION,
+    NEEDS_DATE_TEST,
+    NEEDS_IP_TEST,
+    NEEDS_OTHER_OPERATOR,
+    NEEDS_TESTS,
+    LintContext,
+    RuleCheck,
+    StatementFacts,
+    rule,
+)
 from acscontract.ram._wildcard import compile_union
 from acscontract.spec import ConditionKey
 
@@ -79,20 +95,21 @@ def _dead_effect(sf: StatementFacts) -> str:
     Severity.ERROR,
     "An AWS IAM condition operator (…IfExists, Null, ForAnyValue:, ForAllValues:, Arn*) "
     "that RAM does not have.",
+    needs=NEEDS_OTHER_OPERATOR,
 )
 def _aws_only(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     for sf in context.statements:
-        condition = sf.statement.condition
-        if condition is None or not isinstance(condition.value, dict):
+        condition = sf.statement.raw.get("Condition")
+        if not isinstance(condition, dict) or _OPERATOR_SET.issuperset(condition):
             continue
-        for operator in condition.value:
+        for operator in condition:
             found = aws_only_operator(operator)
             if found is None:
                 continue
             what, instead = found
-            pointer = condition.pointer + "/" + escape_pointer(operator)
+            pointer = sf.statement.pointer + "/Condition/" + escape_pointer(operator)
             if instead is not None:
                 hint = (
                     f"Use {instead}. RAM's positive operators do not match when the key is "
@@ -118,19 +135,34 @@ def _resolve(context: LintContext, sf: StatementFacts, key: str) -> ConditionKey
     return facts.global_key(key) or facts.entry_key(key, sf.entries)
 
 
-_Clause = tuple[ConditionClause, OperatorSpec | None, ConditionKey | None]
+_Test = tuple[int, str, str, Any, OperatorSpec | None, ConditionKey | None]
+"""One `operator: {key: values}` test of a statement: its index in `Statement.conditions` (whose
+node a finding asks for), the operator, the key, the values as parsed, the operator's spec and
+the key (None: unknown)."""
+
+_OPERATOR_SET = frozenset(OPERATORS)
 
 
-def _clauses(context: LintContext, sf: StatementFacts) -> list[_Clause]:
-    """Each condition of the statement with its operator's spec and its key (None: unknown);
-    computed once per statement for every condition check."""
-    found = sf.memo.get("clauses")
+def _tests(context: LintContext, sf: StatementFacts) -> list[_Test]:
+    """Each condition test of the statement with its operator's spec and its key; computed once
+    per statement for every condition check, from the parsed values (no nodes built)."""
+    found = sf.memo.get("tests")
     if found is None:
-        found = sf.memo["clauses"] = [
-            (c, OPERATORS.get(c.operator), _resolve(context, sf, c.key))
-            for c in sf.statement.conditions
-        ]
+        raw = sf.statement.raw
+        found = sf.memo["tests"] = (
+            [
+                (i, operator, key, values, OPERATORS.get(operator), _resolve(context, sf, key))
+                for i, (operator, key, values) in enumerate(condition_tests(raw["Condition"]))
+            ]
+            if "Condition" in raw
+            else []
+        )
     return found
+
+
+def _listed(values: Any) -> list[Any]:
+    """A test's values as a list (a single value is one)."""
+    return values if type(values) is list else [values]
 
 
 def _key_names(context: LintContext, sf: StatementFacts) -> list[str]:
@@ -158,6 +190,7 @@ def _suggest_key(key: str, names: list[str]) -> str | None:
     "condition-key-unknown",
     Severity.ERROR,
     "A condition key that is neither a RAM global key nor a key of the catalogued action.",
+    needs=NEEDS_CONDITION,
 )
 def _key_unknown(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -166,10 +199,10 @@ def _key_unknown(
     global_prefixes = facts.key_prefixes
     services = facts.prefixes | facts.resource_services
     for sf in context.statements:
-        for clause, _, resolved in _clauses(context, sf):
+        for index, _, key, _, _, resolved in _tests(context, sf):
             if resolved is not None:
                 continue
-            key = clause.key
+            clause = sf.statement.conditions[index]
             prefix, colon, _ = key.partition(":")
             prefix = prefix.lower()
             names = _key_names(context, sf)
@@ -224,14 +257,16 @@ def _equivalent(spec: OperatorSpec, type_: str) -> list[str]:
     Severity.WARNING,
     "A condition operator of one type (String, Numeric, Date, Bool, IpAddress) on a key of "
     "another type.",
+    needs=NEEDS_CONDITION,
 )
 def _type_mismatch(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     for sf in context.statements:
-        for clause, spec, key in _clauses(context, sf):
+        for index, _, _, _, spec, key in _tests(context, sf):
             if spec is None or key is None or key.type == spec.type:
                 continue
+            clause = sf.statement.conditions[index]
             meant = _equivalent(spec, key.type)
             yield context.finding(
                 check,
@@ -304,22 +339,27 @@ def _non_public(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | No
     Severity.WARNING,
     "A private or reserved range on an IP-address condition key, which only ever holds the "
     "public address a request comes from.",
+    needs=NEEDS_IP_TEST,
 )
 def _source_ip_private(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     for sf in context.statements:
-        for clause, spec, key in _clauses(context, sf):
+        for index, _, key_name, values, spec, key in _tests(context, sf):
             if spec is None or spec.type != "ip" or key is None or key.type != "ip":
                 continue
-            if context.facts.global_key(clause.key) is None:
+            if context.facts.global_key(key_name) is None:
                 continue
-            texts = [(v, canonical_value(v.value)) for v in clause.values]
-            private = [(v, t, b) for v, t in texts if t is not None and (b := _non_public(t))]
+            texts = [canonical_value(v) for v in _listed(values)]
+            private = [
+                (k, t, b) for k, t in enumerate(texts) if t is not None and (b := _non_public(t))
+            ]
             if not private:
                 continue
+            clause = sf.statement.conditions[index]
             every = len(private) == len(texts)
-            for value, text, block in private:
+            for k, text, block in private:
+                value = clause.values[k]
                 if spec.negated:
                     effect = (
                         "so the condition is true for every request"
@@ -350,25 +390,27 @@ def _source_ip_private(
     "time-window-expired",
     Severity.WARNING,
     "A date condition on the request time that can no longer match (the window is over).",
+    needs=NEEDS_DATE_TEST,
 )
 def _time_expired(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     now = context.now
     for sf in context.statements:
-        for clause, spec, key in _clauses(context, sf):
+        for index, _, key_name, values, spec, key in _tests(context, sf):
             if spec is None or spec.type != "date" or spec.negated:
                 continue
             if spec.test not in ("less", "less-equals", "equals"):
                 continue
-            if key is None or key.type != "date" or context.facts.global_key(clause.key) is None:
+            if key is None or key.type != "date" or context.facts.global_key(key_name) is None:
                 continue
-            dates = [_date(v.value) for v in clause.values]
+            dates = [_date(v) for v in _listed(values)]
             if not dates or any(d is None for d in dates):
                 continue
             latest = max(d for d in dates if d is not None)
             if latest > now:
                 continue
+            clause = sf.statement.conditions[index]
             yield context.finding(
                 check,
                 clause.key_location,
@@ -548,14 +590,19 @@ def _covered(
     Severity.WARNING,
     "Conditions on one key that can never all hold (an empty date or number range, Equals and "
     "NotEquals of the same value, Bool true and false).",
+    needs=NEEDS_TESTS,
 )
 def _contradictions(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     for sf in context.statements:
-        conditions = sf.statement.conditions
-        if len(conditions) < 2:
+        tests = _tests(context, sf)
+        if len(tests) < 2:
             continue
+        keys = [key.lower() for _, _, key, _, spec, _ in tests if spec is not None]
+        if len(set(keys)) == len(keys):
+            continue  # no key is tested twice
+        conditions = sf.statement.conditions
         by_key: dict[str, list[tuple[ConditionClause, OperatorSpec]]] = {}
         for clause in conditions:
             spec = OPERATORS.get(clause.operator)

@@ -114,9 +114,10 @@ class _Plan:
 
     problems: dict[str, ProblemCheck]
     rules: tuple[Check, ...]
-    calls: tuple[tuple[RuleBody | None, Check], ...]
-    """The rules as (body, check): a `RuleCheck`'s body is called directly (one call less per
-    check and document), any other check through `run` (body None)."""
+    calls: tuple[tuple[RuleBody | None, Check, int], ...]
+    """The rules as (body, check, needs): a `RuleCheck`'s body is called directly (one call less
+    per check and document), any other check through `run` (body None); `needs` is the
+    `RuleCheck.needs` of the check (0 for any other)."""
 
     def problems_in(self, found: Iterable[Finding]) -> list[Finding]:
         routed: list[Finding] = []
@@ -165,7 +166,9 @@ class Linter:
             plan = self._plans[off] = _Plan(
                 {c.id: c for c in checks if isinstance(c, ProblemCheck)},
                 rules,
-                tuple((c.body if type(c) is RuleCheck else None, c) for c in rules),
+                tuple(
+                    (c.body, c, c.needs) if type(c) is RuleCheck else (None, c, 0) for c in rules
+                ),
             )
         return plan
 
@@ -188,7 +191,9 @@ class Linter:
         every = (*problems, *check_grammar(document))
         found = plan.problems_in(every)
         context = LintContext(document, self.facts, self.now, every)
-        for body, check in plan.calls:
+        for body, check, needs in plan.calls:
+            if needs and not context.features & needs:
+                continue  # the document has nothing this check looks at
             found.extend(
                 check.run(document, context) if body is None else body(check, document, context)  # type: ignore[arg-type]
             )
@@ -241,7 +246,8 @@ class Linter:
         else:
             for path in files:
                 findings.extend(self.check_file(path, kind=kind))
-        findings.sort(key=Finding.sort_key)
+        if len(files) > 1:
+            findings.sort(key=Finding.sort_key)  # each file's are sorted already
         names = tuple("<stdin>" if str(p) == "-" else _display(p) for p in files)
         return LintResult(tuple(findings), names)
 

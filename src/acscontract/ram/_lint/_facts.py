@@ -115,6 +115,8 @@ class ActionPattern:
     `only_catalogued`: it matches at least one catalogued action and no other known action.
     `unknown`: it names a known product's prefix but matches none of its actions.
     `prefix_known`: its service prefix is a catalogued product's (or a wildcard).
+    `named`: it names a known product's prefix (or is `*`) and is not `unknown`, so the
+    action-name checks have nothing to say about it.
     """
 
     entries: tuple[CatalogEntry, ...]
@@ -122,7 +124,12 @@ class ActionPattern:
     only_catalogued: bool
     unknown: bool
     prefix_known: bool
+    named: bool = False
 
+
+_NO_ENTRIES: dict[tuple[bool, bool, bool, bool], ActionPattern] = {}
+"""The `ActionPattern`s that cover no catalogued action, by (wildcard, unknown, prefix_known,
+named): a list of thousands of distinct patterns shares a handful of them."""
 
 SUGGESTION_COST = 300
 """Budget steps one "did you mean" costs (about its time in microseconds)."""
@@ -174,10 +181,13 @@ class _NameIndex:
     pattern's literal prefix (a range of the sorted names), else by its longest literal piece
     (found in all the names at once, in C), else all of them."""
 
-    __slots__ = ("_joined", "_names", "_starts")
+    __slots__ = ("_heads", "_joined", "_names", "_starts")
 
     def __init__(self, names: Iterable[str]) -> None:
         self._names = sorted(names)
+        self._heads: frozenset[str] | None = None
+        """Every start of a name (made for the first wildcard): a pattern whose literal prefix
+        is none matches nothing."""
         self._joined = "\n".join(self._names)
         starts, at = [], 0
         for name in self._names:
@@ -193,8 +203,14 @@ class _NameIndex:
 
     def _candidates(self, pattern: str) -> list[str]:
         names = self._names
-        cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=-1)
+        star, mark = pattern.find("*"), pattern.find("?")
+        cut = mark if star < 0 or 0 <= mark < star else star
         head = pattern[:cut] if cut >= 0 else pattern
+        heads = self._heads
+        if heads is None:
+            heads = self._heads = frozenset(n[:k] for n in names for k in range(len(n) + 1))
+        if head not in heads:
+            return []
         if head:
             first = bisect.bisect_left(names, head)
             last = bisect.bisect_left(names, head + "\U0010ffff", first)
@@ -247,6 +263,7 @@ class CatalogFacts:
         "known_patterns",
         "memo",
         "prefixes",
+        "remembered_inclusions",
         "resource_services",
         "shapes",
     )
@@ -294,6 +311,10 @@ class CatalogFacts:
         self._includes: dict[tuple[str, str, bool], bool | _Known] = {}
         """Inclusion answers: those that took no search steps, and the others with their steps
         (charged again on every use; see `_remember`)."""
+        self.remembered_inclusions = self._includes
+        """`includes`' answers by (general, specific, ignore_case): an answer that is a bool is
+        what `includes` returns for the pair (for any budget, with no step spent), so a hot
+        loop may read it directly; for any other value, or none, call `includes`."""
         self._template: dict[tuple[str, str, bool], bool | _Known] = {}
         self._caches: tuple[dict[Any, Any], ...] = (
             self.memo,
@@ -312,12 +333,13 @@ class CatalogFacts:
         key = fold(pattern)
         found = self._actions.get(key)
         if found is None:
-            if not has_wildcard(key):
-                found = (key,) if key in self.known else ()
-            else:
-                found = self._names.matching(key)
-            self._actions[key] = found
+            found = self._actions[key] = self._actions_of(key)
         return found
+
+    def _actions_of(self, key: str) -> tuple[str, ...]:
+        if "*" in key or "?" in key:
+            return self._names.matching(key)
+        return (key,) if key in self.known else ()
 
     def entries_matching(self, pattern: str) -> tuple[CatalogEntry, ...]:
         """The catalogued actions that the action `pattern` matches."""
@@ -342,17 +364,34 @@ class CatalogFacts:
         """What the action pattern `text` (as written) covers; cached."""
         found = self._patterns.get(text)
         if found is None:
-            entries = self.entries_matching(text)
-            known = self.actions_matching(text)
-            prefix, colon, _ = text.partition(":")
-            prefix = fold(prefix)
-            found = self._patterns[text] = ActionPattern(
-                entries=entries,
-                wildcard=has_wildcard(text),
-                only_catalogued=bool(entries) and len(known) == len(entries),
-                unknown=not known and prefix in self.prefixes,
-                prefix_known=bool(colon) and (prefix in self.prefixes or has_wildcard(prefix)),
-            )
+            key = fold(text)
+            known = self._actions.get(key)
+            if known is None:
+                known = self._actions_of(key)
+                if known:  # (most patterns of a long list of typos match nothing: not kept)
+                    self._actions[key] = known
+            entries = self._entries.get(key) if known else ()
+            if entries is None:
+                by_name = self._entry_by_name
+                entries = self._entries[key] = tuple(
+                    [by_name[name] for name in known if name in by_name]
+                )
+            prefix, colon, _ = key.partition(":")
+            unknown = not known and prefix in self.prefixes
+            prefix_known = bool(colon) and (prefix in self.prefixes or has_wildcard(prefix))
+            wildcard = "*" in text or "?" in text
+            only = bool(entries) and len(known) == len(entries)
+            named = not unknown and (prefix_known or text == "*")
+            if entries:
+                found = ActionPattern(entries, wildcard, only, unknown, prefix_known, named)
+            else:  # one of a few shapes: shared, not built per pattern
+                shape = (wildcard, unknown, prefix_known, named)
+                found = _NO_ENTRIES.get(shape)
+                if found is None:
+                    found = _NO_ENTRIES[shape] = ActionPattern(
+                        (), wildcard, False, unknown, prefix_known, named
+                    )
+            self._patterns[text] = found
         return found
 
     def suggest_action(self, name: str, budget: SearchBudget | None = None) -> str | None:

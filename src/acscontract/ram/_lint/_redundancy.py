@@ -12,13 +12,24 @@ rest is not compared and `analysis-undecided` says so.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
-from collections.abc import Callable, Hashable, Iterator, Sequence
+import re
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-from acscontract.ram._document import PolicyDocument, Statement, Value
+from acscontract.ram._document import PolicyDocument, Statement, Value, condition_tests
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
-from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._base import (
+    NEEDS_ENTRY_PROBLEM,
+    NEEDS_STATEMENTS,
+    LintContext,
+    RuleCheck,
+    StatementFacts,
+    rule,
+)
 from acscontract.ram._lint._facts import literal_ends
 from acscontract.ram._wildcard import SearchBudget, fold
 
@@ -29,12 +40,15 @@ def _raw_key(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _set(values: tuple[Value, ...] | None, fold_case: bool) -> tuple[frozenset[str] | None, bool]:
-    """A list element as a set (order and repeats do not matter; actions ignore case), and
-    whether every entry was a string (others are kept as their JSON text)."""
-    if values is None:
+def _set(raw: Mapping[str, Any], name: str, fold_case: bool) -> tuple[frozenset[str] | None, bool]:
+    """An element's entries as a set (order and repeats do not matter; actions ignore case), and
+    whether every entry was a string (others are kept as their JSON text); (None, False) when
+    the statement has no such element."""
+    if name not in raw:
         return None, False
-    texts = [v.value for v in values]
+    texts = raw[name]
+    if type(texts) is str or type(texts) is not list:
+        texts = [texts]
     if set(map(type, texts)) == _ONLY_STR:  # the usual case, tested in C
         if not fold_case:
             return frozenset(texts), True
@@ -54,6 +68,7 @@ _ONLY_STR = {str}
     "statement-duplicate",
     Severity.SUGGESTION,
     "A statement that repeats an earlier one (apart from its Sid).",
+    needs=NEEDS_STATEMENTS,
 )
 def _duplicate_statements(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -99,43 +114,69 @@ class _Summary:
     )
 
     def __init__(self, st: Statement) -> None:
-        effect = self.effect = st.effect_text
-        principal = self.principal = (
-            _raw_key(st.principal.value) if st.principal is not None else None
-        )
-        actions, plain_actions = _set(st.actions, True)
-        resources, plain_resources = _set(st.resources, False)
+        raw = st.raw
+        effect = raw.get("Effect")
+        effect = self.effect = effect if type(effect) is str else None
+        principal = self.principal = _raw_key(raw["Principal"]) if "Principal" in raw else None
+        # `_set` for Action and Resource, inline for their usual form (strings).
+        actions: frozenset[str] | None
+        texts = raw.get("Action")
+        if type(texts) is str:
+            actions = frozenset((texts.lower() if texts.isascii() else fold(texts),))
+            plain_actions = True
+            self.action_wild = "*" in texts or "?" in texts
+        else:
+            actions, plain_actions = _set(raw, "Action", True)
+            self.action_wild = actions is not None and _wild("".join(actions))
+        resources: frozenset[str] | None
+        texts = raw.get("Resource")
+        if type(texts) is str:
+            resources = frozenset((texts,))
+            plain_resources = True
+            self.resource_wild = "*" in texts or "?" in texts
+        else:
+            resources, plain_resources = _set(raw, "Resource", False)
+            self.resource_wild = resources is not None and _wild("".join(resources))
         self.actions = actions if plain_actions else None
         self.resources = resources if plain_resources else None
-        self.action_wild = actions is not None and _wild("".join(actions))
-        self.resource_wild = resources is not None and _wild("".join(resources))
-        condition = st.condition
         conditions: dict[tuple[str, str], frozenset[str | None]] = {}
-        for c in st.conditions:
-            values = [v.value for v in c.values]
-            conditions[(c.operator, c.key.lower())] = (
-                frozenset(values)  # strings are their own canonical value
-                if set(map(type, values)) <= _ONLY_STR
-                else frozenset(map(canonical_value, values))
-            )
-        opaque = condition is not None and not st.conditions
+        opaque = False
+        if "Condition" in raw:
+            for operator, key, values in condition_tests(raw["Condition"]):
+                if type(values) is str:
+                    conditions[(operator, key.lower())] = frozenset((values,))
+                    continue
+                if type(values) is not list:
+                    values = [values]
+                conditions[(operator, key.lower())] = (
+                    frozenset(values)  # strings are their own canonical value
+                    if set(map(type, values)) <= _ONLY_STR
+                    else frozenset(map(canonical_value, values))
+                )
+            opaque = not conditions  # a Condition with no test: compared as written
         self.conditions: dict[tuple[str, str], frozenset[str | None]] | None = (
             None if opaque else conditions
         )
-        self.comparable = self.actions is not None and self.resources is not None and not opaque
+        self.comparable = plain_actions and plain_resources and not opaque
         """Whether the statement can be compared for subsumption at all (see `conditions`)."""
-        self.condition_keys = frozenset(conditions)
+        if conditions:
+            self.condition_keys = frozenset(conditions)
+            condition_key: object = frozenset(conditions.items())
+        else:
+            self.condition_keys = _NO_KEYS
+            condition_key = _raw_key(raw["Condition"]) if opaque else _NO_KEYS
         self.key = (
             effect,
             actions,
-            None if st.not_actions is None else _set(st.not_actions, True)[0],
+            _set(raw, "NotAction", True)[0] if "NotAction" in raw else None,
             resources,
-            None if st.not_resources is None else _set(st.not_resources, False)[0],
-            _raw_key(condition.value)
-            if opaque and condition is not None
-            else frozenset(conditions.items()),
+            _set(raw, "NotResource", False)[0] if "NotResource" in raw else None,
+            condition_key,
             principal,
         )
+
+
+_NO_KEYS: frozenset[Any] = frozenset()
 
 
 def _wild(text: str) -> bool:
@@ -167,14 +208,20 @@ def _covered(
         return True
     if not outer_wild:
         return False
-    includes = context.facts.includes
+    facts = context.facts
+    includes = facts.includes
+    remembered = facts.remembered_inclusions
     budget = context.budget
     undecided = False
     ordered = sorted(outer)
     for i in sorted(inner - outer):
         for o in ordered:
-            budget.spend()
-            found = includes(o, i, ignore_case=ignore_case, budget=budget)
+            budget.left -= 1  # `spend`, whose answer this loop does not need
+            # `includes`, at once for an answer it remembers as itself (the usual case; o is
+            # never i here, as i is not in outer).
+            found = remembered.get((o, i, ignore_case))
+            if found is not True and found is not False:
+                found = includes(o, i, ignore_case=ignore_case, budget=budget)
             if found:
                 break
             if found is None:
@@ -295,6 +342,7 @@ def _out_of_budget(context: LintContext, facts: StatementFacts) -> None:
     "statement-subsumed",
     Severity.SUGGESTION,
     "A statement that another statement of the same effect already covers entirely.",
+    needs=NEEDS_STATEMENTS,
 )
 def _subsumed_statements(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -307,6 +355,9 @@ def _subsumed_statements(
     first_of: dict[Hashable, int] = {}
     same = [first_of.setdefault(s.key, i) for i, s in enumerate(summaries)]
     candidates = _statement_candidates(summaries, budget)
+    # The bit masks of the index take memory in proportion to the statements: past a few
+    # dozen, the pairs (fewer, from `candidates`) are refused one by one.
+    refusals = _Refusals(summaries) if _UNMASKED < len(summaries) <= _MASKED else None
     for i, inner in enumerate(summaries):
         if inner.effect is None or same[i] != i:
             continue  # statement-duplicate reports a repeat
@@ -318,24 +369,31 @@ def _subsumed_statements(
             if not _spend_each(budget, steps):
                 _out_of_budget(context, statements[i])
                 return
-        ia, ir, keys, ic = inner.actions, inner.resources, inner.condition_keys, inner.conditions
+        keys, ic = inner.condition_keys, inner.conditions
+        ia, ir = inner.actions, inner.resources
+        fitting = refusals.fitting(inner) if outers and refusals is not None else -1
+        pending = 0  # refused pairs not yet charged: one budget step each, as compared
         for j in outers:
-            outer = summaries[j]
-            if not budget.spend():
+            if not (fitting >> j) & 1:
+                pending += 1  # refused by the set tests below, in the index instead
+                continue
+            if not _spend_each(budget, pending + 1):
                 _out_of_budget(context, statements[i])
                 return
-            # The cheap refusals of `_subsumes`, inline (they spend no budget there either).
-            if not outer.comparable:
+            pending = 0
+            outer = summaries[j]
+            if refusals is None and (  # the set tests, when there is no index
+                not outer.comparable
+                or (not outer.action_wild and not ia <= outer.actions)  # type: ignore[operator]
+                or (not outer.resource_wild and not ir <= outer.resources)  # type: ignore[operator]
+            ):
                 continue
+            # The cheap refusals of `_subsumes`, inline (they spend no budget there either).
             oc = outer.conditions
             if oc and not (
                 outer.condition_keys <= keys
                 and all(ic[key] <= allowed for key, allowed in oc.items())  # type: ignore[index]
             ):
-                continue
-            if not outer.action_wild and not ia <= outer.actions:  # type: ignore[operator]
-                continue
-            if not outer.resource_wild and not ir <= outer.resources:  # type: ignore[operator]
                 continue
             covers = _subsumes(context, outer, inner)
             if covers is None:
@@ -356,6 +414,9 @@ def _subsumed_statements(
             )
             break
         else:
+            if not _spend_each(budget, pending):
+                _out_of_budget(context, statements[i])
+                return
             if undecided:
                 _note_undecided(
                     context,
@@ -363,6 +424,53 @@ def _subsumed_statements(
                     f"whether another statement covers {statements[i].where} (its wildcards are "
                     "too complex to compare exactly)",
                 )
+
+
+class _Refusals:
+    """The set tests that refuse most pairs of statements before any wildcard comparison, as
+    an index: for an inner statement, a bit mask of the statements that pass them (comparable,
+    and covering its actions and its resources as sets, unless they have a wildcard there).
+    The same pairs as testing each one, without a Python step per refused pair."""
+
+    __slots__ = ("_action_wild", "_actions", "_all", "_resource_wild", "_resources")
+
+    def __init__(self, summaries: Sequence[_Summary]) -> None:
+        actions: dict[str, int] = {}
+        resources: dict[str, int] = {}
+        every = action_wild = resource_wild = 0
+        for j, s in enumerate(summaries):
+            if not s.comparable:
+                continue
+            bit = 1 << j
+            every |= bit
+            if s.action_wild:
+                action_wild |= bit
+            if s.resource_wild:
+                resource_wild |= bit
+            for text in s.actions:  # type: ignore[union-attr]
+                actions[text] = actions.get(text, 0) | bit
+            for text in s.resources:  # type: ignore[union-attr]
+                resources[text] = resources.get(text, 0) | bit
+        self._all = every
+        self._action_wild = action_wild
+        self._resource_wild = resource_wild
+        self._actions = actions
+        self._resources = resources
+
+    def fitting(self, inner: _Summary) -> int:
+        """The statements that are comparable, have an action wildcard or list every action of
+        `inner` (folded), and have a resource wildcard or list every resource of `inner`."""
+        every = self._all
+        listed = every
+        index = self._actions
+        for text in inner.actions:  # type: ignore[union-attr]
+            listed &= index.get(text, 0)
+        found = every & (self._action_wild | listed)
+        listed = every
+        index = self._resources
+        for text in inner.resources:  # type: ignore[union-attr]
+            listed &= index.get(text, 0)
+        return found & (self._resource_wild | listed)
 
 
 def _spend_each(budget: SearchBudget, steps: int) -> bool:
@@ -431,12 +539,24 @@ def _statement_candidates(summaries: Sequence[_Summary], budget: SearchBudget) -
 
 _SMALL = 32
 """Up to this many statements, every pair is compared (cheaper than building an index)."""
+_UNMASKED, _MASKED = 4, 64
+"""Between these many statements, `_Refusals` refuses pairs by bit masks (below, testing the
+few pairs costs less than building the masks; above, the masks take too much memory)."""
 _SMALL_LIST = 8
 """Likewise for the entries of one Action or Resource list."""
 _Candidates = Callable[[int], list[int]]
 
 
-_Entry = tuple[Value, str, str]  # the entry, the message, the hint
+_Entry = tuple[Statement, str, int, str, str]
+"""An entry problem: the statement, the element name and the entry's index (its node is built
+only for the report), the message, the hint."""
+
+_LISTS = (
+    ("Action", True),
+    ("NotAction", True),
+    ("Resource", False),
+    ("NotResource", False),
+)
 
 
 def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
@@ -454,52 +574,96 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
     exhausted = False
     for sf in context.statements:
         st = sf.statement
-        a, na, r, nr = st.actions, st.not_actions, st.resources, st.not_resources
-        if (
-            (a is None or len(a) < 2)
-            and (r is None or len(r) < 2)
-            and (na is None or len(na) < 2)
-            and (nr is None or len(nr) < 2)
-        ):
-            continue
-        for name, values, actions in (
-            ("Action", st.actions, True),
-            ("NotAction", st.not_actions, True),
-            ("Resource", st.resources, False),
-            ("NotResource", st.not_resources, False),
-        ):
-            if values is None or len(values) < 2:
-                continue
-            kind = "action" if actions else "resource"
-            texts = [v.value if type(v.value) is str else None for v in values]
-            keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
-            strings = [t for t in texts if t is not None]
-            wild = _wild("".join(strings))
-            if len(set(keys)) == len(keys) and not wild:
+        raw = st.raw
+        for name, actions in _LISTS:
+            entries = raw.get(name)
+            if type(entries) is not list or len(entries) < 2:
+                continue  # absent, or one value: nothing to repeat or cover
+            keys: list[str | None]
+            if set(map(type, entries)) == _ONLY_STR:  # the usual case, tested in C
+                texts: list[str | None] = entries
+                wild = _wild("".join(entries))
+                if not wild and not actions and len(set(entries)) == len(entries):
+                    continue  # no repeat, and without a wildcard nothing covers another entry
+                keys = _folded(entries) if actions else entries
+            else:
+                texts = [t if type(t) is str else None for t in entries]
+                keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
+                wild = _wild("".join([t for t in texts if t is not None]))
+            # Each key's first place (the last written wins: going backwards, the first).
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+            if len(first) == len(keys) and not wild:
                 continue  # no repeat, and without a wildcard nothing covers another entry
-            first: dict[str, int] = {}
-            for i, key in enumerate(keys):
-                if key is None:
-                    continue
-                j = first.setdefault(key, i)
-                if j != i:
-                    same = "" if texts[j] == texts[i] else f" ({texts[j]!r}; case does not matter)"
-                    found[f"{kind}-duplicate"].append(
-                        (
-                            values[i],
-                            f"{texts[i]!r} appears twice in {name} of {sf.where}{same}.",
-                            "Remove the second entry.",
+            kind = "action" if actions else "resource"
+            if len(first) < len(keys):
+                for i, key in enumerate(keys):
+                    if key is None:
+                        continue
+                    j = first[key]
+                    if j != i:
+                        same = (
+                            "" if texts[j] == texts[i] else f" ({texts[j]!r}; case does not matter)"
                         )
-                    )
+                        found[f"{kind}-duplicate"].append(
+                            (
+                                st,
+                                name,
+                                i,
+                                f"{texts[i]!r} appears twice in {name} of {sf.where}{same}.",
+                                "Remove the second entry.",
+                            )
+                        )
             if not wild or exhausted:
                 continue
-            stopped = _subsumed_entries(context, found, name, sf, values, texts, keys, first)
+            stopped = _subsumed_entries(context, found, name, sf, texts, keys, first)
             if stopped is not None:
                 index, question = stopped
-                _note_undecided(context, values[index], question)
+                context.undecided(st.entry_location(name, index), question)
                 exhausted = context.budget.left <= 0
     context.memo["entries"] = found
+    if not any(found.values()):
+        context.clear(NEEDS_ENTRY_PROBLEM)  # the other entry checks have nothing to do
     return found
+
+
+def _folded(texts: list[str]) -> list[str | None]:
+    """`_fold_fast` of each string (action names compare case-insensitively); for ASCII, in one
+    pass over them all."""
+    joined = "\n".join(texts)
+    if joined.isascii():
+        folded = joined.lower().split("\n")
+        if len(folded) == len(texts):  # no entry holds a line break
+            return folded  # type: ignore[return-value]
+        return list(map(str.lower, texts))
+    return list(map(_fold_fast, texts))
+
+
+_WILD = re.compile("[*?]")
+_HEAD = re.compile(r"^[^*?\n]*", re.MULTILINE)
+"""The literal prefix of each line (the text before its first wildcard, or all of it)."""
+
+
+def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
+    """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
+    None): for lists of strings without line breaks, found for them all in two C passes."""
+    if None not in keys:
+        joined = "\n".join(keys)  # type: ignore[arg-type]
+        heads = _HEAD.findall(joined)
+        if len(heads) == len(keys):  # no key holds a line break
+            backs: list[str] = _HEAD.findall(joined[::-1])
+            backs.reverse()
+            return heads, backs
+    return _each_ends(keys)
+
+
+def _each_ends(keys: list[str | None]) -> tuple[list[str], list[str]]:
+    """`_ends_of`, key by key (quicker for a few keys)."""
+    heads, backs = [], []
+    for key in keys:
+        head, tail = literal_ends(key) if key is not None else ("", "")
+        heads.append(head)
+        backs.append(tail[::-1])
+    return heads, backs
 
 
 def _subsumed_entries(
@@ -507,43 +671,85 @@ def _subsumed_entries(
     found: dict[str, list[_Entry]],
     name: str,
     sf: StatementFacts,
-    values: tuple[Value, ...],
     texts: list[str | None],
     keys: list[str | None],
-    first: dict[str, int],
+    first: dict[str | None, int],
 ) -> tuple[int, str] | None:
     """Report the entries of one list that another entry covers; when the comparison was not
-    complete, the first entry it left undecided and the question."""
+    complete, the first entry it left undecided and the question.
+
+    An outer (wildcard) entry can cover an inner one only if its literal prefix starts the
+    inner's and its literal suffix ends the inner's (`includes` answers False for any other
+    pair, at no cost). A short list compares every pair, at one budget step each; for a long one
+    the candidates are looked up (`_fitting_table`), at one step per lookup and distinct (prefix
+    length, suffix length) of the outers, and one per candidate, as `_PrefixIndex` spends. Pairs
+    that cannot fit and lookups that find nothing are counted, and charged in bulk where the next
+    comparison (or the end) would charge them."""
     actions = name.endswith("Action")
     kind = "action" if actions else "resource"
     facts = context.facts
     budget = context.budget
-    outers = [
-        j
-        for j, outer in enumerate(keys)
-        if outer is not None and first.get(outer) == j and _wild(outer)
-    ]
-    inners = [i for i, inner in enumerate(keys) if inner is not None and first.get(inner) == i]
-    if len(keys) <= _SMALL_LIST:  # a short list: compare every pair, no index to build
-        fitting: Callable[[int], list[int]] = lambda _: outers  # noqa: E731
-        shapes = 0
+    small = len(keys) <= _SMALL_LIST
+    if len(first) == len(keys) and None not in first:
+        inners = list(range(len(keys)))  # every entry is a first occurrence
+        outers = list(itertools.compress(inners, map(_WILD.search, keys)))  # type: ignore[arg-type]
     else:
-        fitting, shapes = _fitting_outers(keys, inners, outers)
+        inners = [i for i, key in enumerate(keys) if key is not None and first[key] == i]
+        outers = [j for j in inners if "*" in keys[j] or "?" in keys[j]]  # type: ignore[operator]
+    heads, backs = _ends_of(keys) if not small else _each_ends(keys)
+    lookup: Callable[[int], list[int]] | None = None
+    shapes = 0
+    order: Iterable[int] = inners
+    if not small:
+        outer_heads = [heads[j] for j in outers]
+        outer_backs = [backs[j] for j in outers]
+        shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
+    if not small and (_apart([heads[i] for i in inners]) or _apart([backs[i] for i in inners])):
+        # No entry's prefix starts another's (or no suffix ends another's): no pair fits, and
+        # only the lookups' budget steps remain.
+        budget.left -= shapes * len(inners)
+        return None
+    if not small:  # a long list: look the candidates up
+        # A table for a very long list, unless it would hold more pairs than the budget
+        # allows (each candidate pair costs a step): then, and for a shorter list, the
+        # candidates are looked up one entry at a time.
+        table = (
+            _fitting_table(heads, backs, inners, outers, 4 * len(inners) + max(budget.left, 0))
+            if len(inners) > _LONG_LIST
+            else None
+        )
+        if table is None:
+            lookup = _fitting_outers(heads, backs, outers)
+        else:
+            lookup = table.__getitem__
+            order = sorted(table)  # the others find nothing: only their lookups are charged
     undecided: tuple[int, str] | None = None
-    for i in inners:
-        budget.left -= shapes  # what a `_PrefixIndex` lookup spends
-        candidates = fitting(i)
-        if len(candidates) == 1 and candidates[0] == i:
-            continue  # only itself
+    looked_up = 0  # lookups not yet charged
+    place = -1  # where in `inners` the last entry compared is
+    candidates = outers
+    for i in order:
+        if lookup is not None:
+            if order is not inners:
+                at = bisect.bisect_left(inners, i)
+                looked_up += at - place - 1  # the entries in between found nothing
+                place = at
+            candidates = lookup(i)
+            if not candidates or (len(candidates) == 1 and candidates[0] == i):
+                looked_up += 1  # found nothing but the entry itself
+                continue
+            budget.left -= shapes * (looked_up + 1)  # what each `_PrefixIndex` lookup spends
+            looked_up = 0
+        head, back = heads[i], backs[i]
+        pending = 0  # pairs that cannot fit, not yet charged: one budget step each
         for j in candidates:
             if j == i:
                 continue
-            if not budget.spend():
-                return i, (
-                    f"whether {texts[i]!r} and the entries after it in {name} of {sf.where} "
-                    "are covered by other entries (the list has too many wildcards to compare "
-                    "every pair)"
-                )
+            if not (head.startswith(heads[j]) and back.startswith(backs[j])):
+                pending += 1  # `includes` is False for it, at no cost but the pair's step
+                continue
+            if not _spend_each(budget, pending + 1):
+                return i, _too_many(texts, i, name, sf)
+            pending = 0
             outer_text, inner_text = texts[j], texts[i]
             assert outer_text is not None
             assert inner_text is not None
@@ -564,7 +770,9 @@ def _subsumed_entries(
                 continue  # equivalent entries: the later one is reported
             found[f"{kind}-subsumed"].append(
                 (
-                    values[i],
+                    sf.statement,
+                    name,
+                    i,
                     f"{inner_text!r} in {name} of {sf.where} is already covered by "
                     f"{outer_text!r} in the same list.",
                     f"Remove {inner_text!r}, or replace {outer_text!r} with a narrower entry if "
@@ -572,58 +780,151 @@ def _subsumed_entries(
                 )
             )
             break
+        else:
+            if not _spend_each(budget, pending):
+                return i, _too_many(texts, i, name, sf)
+    if order is not inners:
+        looked_up += len(inners) - place - 1
+    budget.left -= shapes * looked_up
     return undecided
 
 
-def _fitting_outers(
-    keys: list[str | None], inners: list[int], outers: list[int]
-) -> tuple[Callable[[int], list[int]], int]:
-    """`_PrefixIndex` of the outer (wildcard) entries, built in one pass without its per-entry
-    calls (a long list, such as a Resource list of ARNs whose region is `*`, makes this the
-    linter's inner loop): a function listing, for an inner entry, the outers that may cover it
-    (in increasing order); and how many distinct (prefix length, suffix length) shapes the
-    index has, which each of its lookups spends."""
-    ends: dict[int, tuple[str, str]] = {}
-    for i in inners:
-        text: str = keys[i]  # type: ignore[assignment]
-        star, mark = text.find("*"), text.find("?")
-        if star < 0 and mark < 0:
-            ends[i] = (text, text)
+def _apart(texts: list[str]) -> bool:
+    """Whether none of these strings starts another (or equals it): sorted, a string that
+    starts another starts its successor too, so neighbours tell."""
+    ordered = sorted(texts)
+    return not any(map(str.startswith, ordered[1:], ordered[:-1]))
+
+
+def _too_many(texts: list[str | None], i: int, name: str, sf: StatementFacts) -> str:
+    return (
+        f"whether {texts[i]!r} and the entries after it in {name} of {sf.where} are covered by "
+        "other entries (the list has too many wildcards to compare every pair)"
+    )
+
+
+def _fitting_table(
+    heads: list[str], backs: list[str], inners: list[int], outers: list[int], limit: int
+) -> dict[int, list[int]] | None:
+    """For each inner entry, the other outers whose literal prefix (`heads`) starts its prefix
+    and whose literal suffix ends its suffix (`backs`, the suffixes reversed, start), in
+    increasing order (entries with none are left out); None when that takes more than `limit`
+    steps (pairs looked at).
+
+    The entries are sorted by prefix: the strings that start with a prefix sort in one run from
+    its first copy, and every outer is in that order itself (an outer is an inner too). An outer
+    whose prefix starts no neighbour's fits only itself; most other runs are a few entries long
+    and are looked through at once; for the rest the entries are also sorted by reversed
+    suffix, and each measures its two runs a step on the shorter so far at a time and looks
+    through the one that ends first. A long list of distinct wildcards costs a sort or two and
+    a few steps per entry."""
+    by_head = sorted(inners, key=heads.__getitem__)
+    ordered = list(map(heads.__getitem__, by_head))
+    starts_next = list(map(str.startswith, ordered[1:], ordered[:-1]))
+    near = set(itertools.compress(range(len(starts_next)), starts_next))
+    near = {by_head[k] for k in near} | {by_head[k + 1] for k in near}
+    limit -= len(outers)
+    last = len(inners)
+    table: dict[int, list[int]] = {}
+    later: list[int] = []  # outers with a long run of prefixes
+    for j in outers:  # in increasing order, so each inner's list is too (but for `later`)
+        if j not in near:
+            continue  # its prefix run is itself alone
+        head, back = heads[j], backs[j]
+        start = bisect.bisect_left(ordered, head)  # its run starts at its first copy
+        high = start + 1
+        while high < last and ordered[high].startswith(head):
+            high += 1
+            if high - start > _SHORT_RUN:
+                later.append(j)
+                break
         else:
-            cut = star if mark < 0 or (0 <= star < mark) else mark
-            ends[i] = (text[:cut], text[max(text.rfind("*"), text.rfind("?")) + 1 :])
+            limit -= high - start
+            if limit < 0:
+                return None
+            for k in range(start, high):
+                i = by_head[k]
+                if i != j and backs[i].startswith(back):
+                    table.setdefault(i, []).append(j)
+    if not later:
+        return table
+    by_back = sorted(inners, key=backs.__getitem__)
+    ordered_backs = list(map(backs.__getitem__, by_back))
+    for j in later:
+        head, back = heads[j], backs[j]
+        start = bisect.bisect_left(ordered, head)
+        back_start = bisect.bisect_left(ordered_backs, back)
+        a, b = start, back_start  # the ends of the runs measured so far
+        while True:
+            limit -= 1
+            if a - start <= b - back_start:
+                if a < last and ordered[a].startswith(head):
+                    a += 1
+                    continue
+                run, low, high, by_prefix = by_head, start, a, True
+            else:
+                if b < last and ordered_backs[b].startswith(back):
+                    b += 1
+                    continue
+                run, low, high, by_prefix = by_back, back_start, b, False
+            break
+        limit -= high - low
+        if limit < 0:
+            return None
+        for k in range(low, high):
+            i = run[k]
+            if i != j and (backs[i].startswith(back) if by_prefix else heads[i].startswith(head)):
+                table.setdefault(i, []).append(j)
+    for found in table.values():
+        found.sort()  # the outers of `later` were added after the others
+    return table
+
+
+_LONG_LIST = 256
+"""Past this many distinct entries, the candidates of a list come from `_fitting_table`."""
+_SHORT_RUN = 16
+"""Runs of prefixes up to this long are looked through without measuring the suffix run."""
+
+
+def _fitting_outers(
+    heads: list[str], backs: list[str], outers: list[int]
+) -> Callable[[int], list[int]]:
+    """`_PrefixIndex` of the outer (wildcard) entries, built in one pass without its per-entry
+    calls: a function listing, for an inner entry, the outers that may cover it (itself
+    included, in increasing order), at one dictionary lookup per distinct (prefix length,
+    suffix length) of the outers."""
     buckets: dict[tuple[str, str], list[int]] = {}
     shapes: list[tuple[int, int]] = []
     for j in outers:  # every outer is an inner too: a first occurrence
-        prefix, suffix = key = ends[j]
+        key = (heads[j], backs[j])
         bucket = buckets.get(key)
         if bucket is None:
             bucket = buckets[key] = []
-            shape = (len(prefix), len(suffix))
+            shape = (len(key[0]), len(key[1]))
             if shape not in shapes:
                 shapes.append(shape)
         bucket.append(j)
 
     def fitting(i: int) -> list[int]:
-        prefix, suffix = ends[i]
-        start, end = len(prefix), len(suffix)
+        prefix, back = heads[i], backs[i]
+        start, end = len(prefix), len(back)
         found: list[list[int]] = []
         for p, q in shapes:
             if p <= start and q <= end:
-                bucket = buckets.get((prefix[:p], suffix[end - q :]))
+                bucket = buckets.get((prefix[:p], back[:q]))
                 if bucket is not None:
                     found.append(bucket)
         if len(found) == 1:
             return found[0]
         return sorted(index for bucket in found for index in bucket)
 
-    return fitting, len(shapes)
+    return fitting
 
 
 def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
     return [
-        context.finding(check, value.location, message, hint)
-        for value, message, hint in _entry_problems(context)[check.id]
+        context.finding(check, st.entry_address(name, i), message, hint)
+        for st, name, i, message, hint in _entry_problems(context)[check.id]
     ]
 
 
@@ -631,6 +932,7 @@ def _report_entries(check: RuleCheck, context: LintContext) -> list[Finding]:
     "action-duplicate",
     Severity.SUGGESTION,
     "An action listed twice in one Action or NotAction list (names are case-insensitive).",
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _duplicate_actions(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -642,6 +944,7 @@ def _duplicate_actions(
     "resource-duplicate",
     Severity.SUGGESTION,
     "A resource listed twice in one Resource or NotResource list.",
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _duplicate_resources(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -654,6 +957,7 @@ def _duplicate_resources(
     Severity.SUGGESTION,
     "An action that a wildcard in the same list already covers (`<product>:*` next to one of "
     "the product's actions).",
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _subsumed_actions(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -665,6 +969,7 @@ def _subsumed_actions(
     "resource-subsumed",
     Severity.SUGGESTION,
     "A resource that a wildcard in the same list already covers.",
+    needs=NEEDS_ENTRY_PROBLEM,
 )
 def _subsumed_resources(
     check: RuleCheck, document: PolicyDocument, context: LintContext

@@ -12,9 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from acscontract.ram._document import Location, PolicyDocument, Value
+from acscontract.ram._document import PolicyDocument, Value
 from acscontract.ram._findings import Finding, Severity
-from acscontract.ram._lint._base import LintContext, RuleCheck, StatementFacts, rule
+from acscontract.ram._lint._base import (
+    NEEDS_ALLOW_ENTRIES,
+    NEEDS_RESOURCE_MISS,
+    NEEDS_SYNTAX_PROBLEM,
+    LintContext,
+    RuleCheck,
+    StatementFacts,
+    rule,
+)
 from acscontract.ram._lint._facts import ArnParts, TemplateShape, has_wildcard
 from acscontract.ram._wildcard import matches
 from acscontract.spec import CatalogEntry
@@ -127,21 +135,33 @@ def _account_problem(account: str) -> str | None:
     return "is empty" if not account else f"is {account!r}"
 
 
+_RESOURCE_ELEMENTS = ("Resource", "NotResource")
+
+
 def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, _Syntax]]:
     """Every resource with a syntax problem, in document order; computed once per document."""
     found = context.memo.get("syntax")
     if found is None:
         found = []
+        cache = context.facts.memo
         for sf in context.statements:
-            st = sf.statement
-            for values in (st.resources, st.not_resources):
-                for value in values or ():
-                    raw = value.value
-                    if type(raw) is str:
-                        syntax = _syntax(context, raw)
+            raw = sf.statement.raw
+            for name in _RESOURCE_ELEMENTS:
+                if name not in raw:
+                    continue
+                entries = raw[name]
+                if type(entries) is not list:
+                    entries = [entries]
+                for k, text in enumerate(entries):
+                    if type(text) is str:
+                        syntax = cache.get(("syntax", text)) or _syntax(context, text)
                         if syntax is not _CLEAN:
-                            found.append((sf, value, syntax))
+                            st = sf.statement
+                            values = st.resources if name == "Resource" else st.not_resources
+                            found.append((sf, values[k], syntax))  # type: ignore[index]
         context.memo["syntax"] = found
+        if not found:
+            context.clear(NEEDS_SYNTAX_PROBLEM)  # the other syntax checks have nothing to do
     return found
 
 
@@ -150,6 +170,7 @@ def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, 
     Severity.ERROR,
     "A resource that is neither `*` nor a well-formed RAM ARN (five colon-separated parts: "
     "prefix, service, region, account, relative id).",
+    needs=NEEDS_SYNTAX_PROBLEM,
 )
 def _arn_malformed(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -169,6 +190,7 @@ def _arn_malformed(
     "arn-account-invalid",
     Severity.ERROR,
     f"The account part of an ARN is neither `*` nor a {ACCOUNT_ID_DIGITS}-digit account id.",
+    needs=NEEDS_SYNTAX_PROBLEM,
 )
 def _account_invalid(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -190,6 +212,7 @@ def _account_invalid(
     "resource-placeholder",
     Severity.ERROR,
     "A resource still holds a template placeholder ({#DomainName}, <DomainName>, ${...}).",
+    needs=NEEDS_SYNTAX_PROBLEM,
 )
 def _placeholder(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -285,7 +308,7 @@ def _misses(
 ) -> tuple[list[tuple[Value, _Miss]], bool] | None:
     """The resources that fit none of the statement's catalogued actions' templates, and
     whether any resource fits; None when the statement has no such action or no Resource."""
-    if not sf.entries or not sf.resources:
+    if not sf.entries or not sf.resource_texts:
         return None
     memo = sf.memo.get("misses")
     if memo is None:
@@ -296,12 +319,11 @@ def _misses(
 def _compute_misses(
     context: LintContext, sf: StatementFacts
 ) -> tuple[list[tuple[Value, _Miss]], bool]:
-    assert sf.resources is not None
+    assert sf.resource_texts is not None
     prefixes = context.facts.arn_prefixes
     misses: list[tuple[Value, _Miss]] = []
     reaching = False
-    for value in sf.resources:
-        text: str = value.value
+    for k, text in enumerate(sf.resource_texts):
         if text == "*":
             reaching = True
             continue
@@ -323,7 +345,7 @@ def _compute_misses(
         if fits:
             reaching = True
         elif first is not None:
-            misses.append((value, first))
+            misses.append((sf.resources[k], first))  # type: ignore[index]
     return misses, reaching
 
 
@@ -349,16 +371,21 @@ def _miss_effect(sf: StatementFacts, reaching: bool) -> str:
 def _report_misses(
     check: RuleCheck, context: LintContext, kind: str
 ) -> Iterator[tuple[StatementFacts, Value, _Miss, bool]]:
+    missed = False
     for sf in context.statements:
         found = _misses(context, sf)
         if found is None:
             continue
         misses, reaching = found
+        if misses:
+            missed = True
         if not sf.only_catalogued and reaching:
             continue  # the other actions of the statement may be what the resource is for
         for value, miss in misses:
             if miss.kind == kind:
                 yield sf, value, miss, reaching
+    if not missed:
+        context.clear(NEEDS_RESOURCE_MISS)  # the other mismatch check has nothing to do
 
 
 def _with_service(text: str, service: str) -> str:
@@ -372,6 +399,7 @@ def _with_service(text: str, service: str) -> str:
     Severity.ERROR,
     "A resource whose ARN names another service than the catalogued action's ARN template "
     "(an action's product prefix is not always the service in its resource ARN).",
+    needs=NEEDS_RESOURCE_MISS,
 )
 def _service_mismatch(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -394,6 +422,7 @@ def _service_mismatch(
     Severity.ERROR,
     "A resource whose relative id does not fit the catalogued action's ARN template "
     "(a stream path, a URL scheme or a port after the domain).",
+    needs=NEEDS_RESOURCE_MISS,
 )
 def _shape_mismatch(
     check: RuleCheck, document: PolicyDocument, context: LintContext
@@ -436,21 +465,21 @@ def _overreach(domain: str) -> tuple[str, list[str]] | None:
     Severity.SECURITY,
     "A resource wildcard that reaches more than it seems to: `*`, every domain, or a domain "
     "wildcard that also matches unrelated domains (`*example.com` matches badexample.com).",
+    needs=NEEDS_ALLOW_ENTRIES,
 )
 def _wildcard_reach(
     check: RuleCheck, document: PolicyDocument, context: LintContext
 ) -> Iterator[Finding]:
     prefixes = context.facts.arn_prefixes
     for sf in context.statements:
-        if not sf.allow or not sf.entries or not sf.resources:
+        if not sf.allow or not sf.entries or not sf.resource_texts:
             continue
         actions = _actions_of(sf)
-        for value in sf.resources:
-            text: str = value.value
+        for k, text in enumerate(sf.resource_texts):
             if text == "*":
                 yield context.finding(
                     check,
-                    value.location,
+                    sf.resource_at(k),
                     f"The resource '*' in {sf.where} allows {actions} on every resource of "
                     "every service in the account.",
                     f"Name the resources, such as {_example(context)} with the real values.",
@@ -461,13 +490,13 @@ def _wildcard_reach(
             if parts is None or parts.prefix not in prefixes:
                 continue
             for entry in sf.entries:
-                reach = _reach(context, value.location, text, parts, entry)
+                reach = _reach(context, sf, k, text, parts, entry)
                 if reach is None:
                     continue
                 if reach[0] == "every":
                     yield context.finding(
                         check,
-                        value.location,
+                        sf.resource_at(k),
                         f"The resource {text!r} in {sf.where} allows {actions} on every "
                         f"{reach[1]} in the account, not only the ones you use today.",
                         f"List the {reach[1]}s this principal works with, one ARN each.",
@@ -483,7 +512,7 @@ def _wildcard_reach(
                     )
                     yield context.finding(
                         check,
-                        value.location,
+                        sf.resource_at(k),
                         f"The {name} wildcard {domain!r} in {sf.where} also matches unrelated "
                         f"domains such as {example!r}, so {actions} is allowed on more domains "
                         "than it seems.",
@@ -497,7 +526,12 @@ _Reach = tuple[str, ...]
 
 
 def _reach(
-    context: LintContext, location: Location, text: str, parts: ArnParts, entry: CatalogEntry
+    context: LintContext,
+    sf: StatementFacts,
+    k: int,
+    text: str,
+    parts: ArnParts,
+    entry: CatalogEntry,
 ) -> _Reach | None:
     """How far a resource reaches for a catalogued action: ("every", resource type) or
     ("overreach", placeholder, value, example, intended patterns); None when it stays narrow.
@@ -516,7 +550,7 @@ def _reach(
         found = _compute_reach(context, parts, entry)
     except _Undecided as exc:
         context.undecided(
-            location,
+            sf.resource_at(k),
             f"whether the resource {exc.relative!r} reaches every resource of "
             f"{exc.template} (the wildcards are too complex to compare exactly)",
         )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from acscontract.ram._document import PolicyDocument
 from acscontract.ram._findings import Finding, Severity
-from acscontract.ram._lint._base import LintContext, RuleCheck, rule
+from acscontract.ram._lint._base import NEEDS_UNDECIDED, LintContext, RuleCheck, rule
 
 __all__ = ["CHECKS"]
 
@@ -24,6 +24,7 @@ __all__ = ["CHECKS"]
     Severity.WARNING,
     "A question a check could not decide within the document's search budget (wildcards too "
     "complex to compare exactly, or too many entries to compare every pair), so it was skipped.",
+    needs=NEEDS_UNDECIDED,
 )
 def _undecided(
     check: RuleCheck, document: PolicyDocument, context: LintContext
