@@ -590,10 +590,10 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
                 texts = [t if type(t) is str else None for t in entries]
                 keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
                 wild = _wild("".join([t for t in texts if t is not None]))
+            if not wild and len(set(keys)) == len(keys):
+                continue  # no repeat, and without a wildcard nothing covers another entry
             # Each key's first place (the last written wins: going backwards, the first).
             first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-            if len(first) == len(keys) and not wild:
-                continue  # no repeat, and without a wildcard nothing covers another entry
             kind = "action" if actions else "resource"
             if len(first) < len(keys):
                 for i, key in enumerate(keys):
