@@ -904,9 +904,9 @@ def test_catalog_caches_stay_bounded() -> None:
     linter = Linter(now=NOW)
     for i in range(30):
         linter.check_source(policy(statement(resource=arn(f"d{i}.example.com"), condition=TLS)))
-    assert len(linter.facts.memo) > 10
+    assert len(linter.facts.resource_atoms) > 10  # one per distinct resource
     linter.facts.trim(limit=10)
-    assert len(linter.facts.memo) == 0
+    assert len(linter.facts.resource_atoms) == 0
     assert linter.check_source(GOOD) == []  # and everything still works after a trim
 
 
@@ -1365,13 +1365,12 @@ def _pair(message: str) -> str:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet="aB*?\n:İ") | st.none(), max_size=12))
 def test_the_ends_of_a_list_are_each_entrys_literal_ends(keys: list[str | None]) -> None:
-    # A list's literal prefixes and reversed suffixes are found in two passes over all of it
-    # (and entry by entry when an entry holds a line break or is not a string).
+    # A list's literal prefixes and reversed suffixes are found in passes over all of it (and
+    # entry by entry when an entry holds a line break or is not a string).
     from acscontract.ram._lint._facts import literal_ends
-    from acscontract.ram._lint._redundancy import _each_ends, _ends_of, _fold_fast, _folded
+    from acscontract.ram._lint._redundancy import _ends_of, _fold_fast, _folded
 
     heads, backs = _ends_of(keys)
-    assert _each_ends(keys) == (heads, backs)
     expected = [literal_ends(k) if k is not None else ("", "") for k in keys]
     assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
     texts = [k for k in keys if k is not None]

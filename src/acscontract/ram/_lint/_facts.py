@@ -264,6 +264,7 @@ class CatalogFacts:
         "memo",
         "prefixes",
         "remembered_inclusions",
+        "resource_atoms",
         "resource_services",
         "shapes",
     )
@@ -316,7 +317,10 @@ class CatalogFacts:
         what `includes` returns for the pair (for any budget, with no step spent), so a hot
         loop may read it directly; for any other value, or none, call `includes`."""
         self._template: dict[tuple[str, str, bool], bool | _Known] = {}
+        self.resource_atoms: dict[str, Any] = {}
+        """What the resource checks derive from each resource string (their own objects)."""
         self._caches: tuple[dict[Any, Any], ...] = (
+            self.resource_atoms,
             self.memo,
             self._arns,
             self._global_keys,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-import re
+import operator
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -47,8 +47,8 @@ def _set(raw: Mapping[str, Any], name: str, fold_case: bool) -> tuple[frozenset[
     if name not in raw:
         return None, False
     texts = raw[name]
-    if type(texts) is str or type(texts) is not list:
-        texts = [texts]
+    if type(texts) is not list:
+        texts = [texts]  # one value (a string, or a value of the wrong type)
     if set(map(type, texts)) == _ONLY_STR:  # the usual case, tested in C
         if not fold_case:
             return frozenset(texts), True
@@ -590,10 +590,10 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
                 texts = [t if type(t) is str else None for t in entries]
                 keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
                 wild = _wild("".join([t for t in texts if t is not None]))
+            if not wild and len(set(keys)) == len(keys):
+                continue  # no repeat, and without a wildcard nothing covers another entry
             # Each key's first place (the last written wins: going backwards, the first).
             first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-            if len(first) == len(keys) and not wild:
-                continue  # no repeat, and without a wildcard nothing covers another entry
             kind = "action" if actions else "resource"
             if len(first) < len(keys):
                 for i, key in enumerate(keys):
@@ -638,26 +638,21 @@ def _folded(texts: list[str]) -> list[str | None]:
     return list(map(_fold_fast, texts))
 
 
-_WILD = re.compile("[*?]")
-_HEAD = re.compile(r"^[^*?\n]*", re.MULTILINE)
-"""The literal prefix of each line (the text before its first wildcard, or all of it)."""
+_FIRST = operator.itemgetter(0)
+_LAST = operator.itemgetter(2)
+_REVERSED = operator.itemgetter(slice(None, None, -1))
 
 
 def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
     """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
-    None): for lists of strings without line breaks, found for them all in two C passes."""
+    None): for lists of strings without line breaks, found for them all in C passes (the `?`
+    read as `*`, the text before the first and after the last)."""
     if None not in keys:
-        joined = "\n".join(keys)  # type: ignore[arg-type]
-        heads = _HEAD.findall(joined)
-        if len(heads) == len(keys):  # no key holds a line break
-            backs: list[str] = _HEAD.findall(joined[::-1])
-            backs.reverse()
-            return heads, backs
-    return _each_ends(keys)
-
-
-def _each_ends(keys: list[str | None]) -> tuple[list[str], list[str]]:
-    """`_ends_of`, key by key (quicker for a few keys)."""
+        lines = "\n".join(keys).replace("?", "*").split("\n")  # type: ignore[arg-type]
+        if len(lines) == len(keys):  # no key holds a line break
+            heads = list(map(_FIRST, map(str.partition, lines, itertools.repeat("*"))))
+            tails = map(_LAST, map(str.rpartition, lines, itertools.repeat("*")))
+            return heads, list(map(_REVERSED, tails))
     heads, backs = [], []
     for key in keys:
         head, tail = literal_ends(key) if key is not None else ("", "")
@@ -690,13 +685,16 @@ def _subsumed_entries(
     facts = context.facts
     budget = context.budget
     small = len(keys) <= _SMALL_LIST
-    if len(first) == len(keys) and None not in first:
-        inners = list(range(len(keys)))  # every entry is a first occurrence
-        outers = list(itertools.compress(inners, map(_WILD.search, keys)))  # type: ignore[arg-type]
+    heads, backs = _ends_of(keys)
+    every = len(first) == len(keys) and None not in first  # every entry a first occurrence
+    if every:
+        inners = list(range(len(keys)))
+        # An entry has a wildcard where its literal prefix is shorter than it.
+        wild = map(operator.lt, map(len, heads), map(len, keys))  # type: ignore[arg-type]
+        outers = list(itertools.compress(inners, wild))
     else:
         inners = [i for i, key in enumerate(keys) if key is not None and first[key] == i]
         outers = [j for j in inners if "*" in keys[j] or "?" in keys[j]]  # type: ignore[operator]
-    heads, backs = _ends_of(keys) if not small else _each_ends(keys)
     lookup: Callable[[int], list[int]] | None = None
     shapes = 0
     order: Iterable[int] = inners
@@ -704,7 +702,10 @@ def _subsumed_entries(
         outer_heads = [heads[j] for j in outers]
         outer_backs = [backs[j] for j in outers]
         shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
-    if not small and (_apart([heads[i] for i in inners]) or _apart([backs[i] for i in inners])):
+    if not small and (
+        _apart(heads if every else [heads[i] for i in inners])
+        or _apart(backs if every else [backs[i] for i in inners])
+    ):
         # No entry's prefix starts another's (or no suffix ends another's): no pair fits, and
         # only the lookups' budget steps remain.
         budget.left -= shapes * len(inners)

@@ -68,14 +68,27 @@ class _Syntax:
 _CLEAN = _Syntax(None, None, None)
 
 
-def _syntax(context: LintContext, text: str) -> _Syntax:
-    """The syntax problems of a resource string; cached (policies repeat resources)."""
-    cache = context.facts.memo
-    key = ("syntax", text)
-    found = cache.get(key)
+class _Resource:
+    """What the checks derive from one resource string, kept per string (policies repeat
+    resources): its parts, its syntax problems, its fit to each ARN template (by the template's
+    identity) and its reach for each catalogued action (with the search steps it took)."""
+
+    __slots__ = ("fits", "parts", "reach", "syntax")
+
+    def __init__(self, context: LintContext, text: str) -> None:
+        self.parts = context.facts.arn(text)
+        self.syntax = _compute_syntax(context, text)
+        self.fits: dict[int, _Miss | None] = {}
+        self.reach: dict[str, tuple[_Reach | None, int]] = {}
+
+
+def _resource(context: LintContext, text: str) -> _Resource:
+    """The `_Resource` of a resource string (made on first use)."""
+    atoms = context.facts.resource_atoms
+    found = atoms.get(text)
     if found is None:
-        found = cache[key] = _compute_syntax(context, text)
-    return cast(_Syntax, found)
+        found = atoms[text] = _Resource(context, text)
+    return found
 
 
 def _compute_syntax(context: LintContext, text: str) -> _Syntax:
@@ -143,7 +156,7 @@ def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, 
     found = context.memo.get("syntax")
     if found is None:
         found = []
-        cache = context.facts.memo
+        atoms = context.facts.resource_atoms
         for sf in context.statements:
             raw = sf.statement.raw
             for name in _RESOURCE_ELEMENTS:
@@ -154,7 +167,8 @@ def _syntax_problems(context: LintContext) -> list[tuple[StatementFacts, Value, 
                     entries = [entries]
                 for k, text in enumerate(entries):
                     if type(text) is str:
-                        syntax = cache.get(("syntax", text)) or _syntax(context, text)
+                        atom = atoms.get(text) or _resource(context, text)
+                        syntax = atom.syntax
                         if syntax is not _CLEAN:
                             st = sf.statement
                             values = st.resources if name == "Resource" else st.not_resources
@@ -264,15 +278,15 @@ def _value_problem(name: str, value: str, last: bool) -> str | None:
     return None
 
 
-def _fit(context: LintContext, parts: ArnParts, shape: TemplateShape) -> _Miss | None:
+def _fit(context: LintContext, atom: _Resource, shape: TemplateShape) -> _Miss | None:
     """None when the resource can name a resource of `shape`, else why not (cached)."""
-    cache = context.facts.memo
-    key = ("fit", parts.service, parts.relative, shape.service, shape.relative)
-    try:
-        return cast("_Miss | None", cache[key])
-    except KeyError:
-        found = cache[key] = _compute_fit(context, parts, shape)
-        return found
+    fits = atom.fits
+    key = id(shape)  # the catalog's templates live as long as the facts that hold the atoms
+    if key in fits:
+        return fits[key]
+    assert atom.parts is not None
+    found = fits[key] = _compute_fit(context, atom.parts, shape)
+    return found
 
 
 def _compute_fit(context: LintContext, parts: ArnParts, shape: TemplateShape) -> _Miss | None:
@@ -321,20 +335,23 @@ def _compute_misses(
 ) -> tuple[list[tuple[Value, _Miss]], bool]:
     assert sf.resource_texts is not None
     prefixes = context.facts.arn_prefixes
+    atoms = context.facts.resource_atoms
+    shapes = context.facts.shapes
     misses: list[tuple[Value, _Miss]] = []
     reaching = False
     for k, text in enumerate(sf.resource_texts):
         if text == "*":
             reaching = True
             continue
-        parts = context.facts.arn(text)
+        atom = atoms.get(text) or _resource(context, text)
+        parts = atom.parts
         if parts is None or parts.prefix not in prefixes:
             continue  # arn-malformed reports it
         first: _Miss | None = None
         fits = False
         for entry in sf.entries:
-            for shape in context.facts.shapes.get(entry.action, ()):
-                miss = _fit(context, parts, shape)
+            for shape in shapes.get(entry.action, ()):
+                miss = _fit(context, atom, shape)
                 if miss is None:
                     fits = True
                     break
@@ -486,11 +503,12 @@ def _wildcard_reach(
                     Severity.SECURITY,
                 )
                 continue
-            parts = context.facts.arn(text)
+            atom = _resource(context, text)
+            parts = atom.parts
             if parts is None or parts.prefix not in prefixes:
                 continue
             for entry in sf.entries:
-                reach = _reach(context, sf, k, text, parts, entry)
+                reach = _reach(context, sf, k, atom, entry)
                 if reach is None:
                     continue
                 if reach[0] == "every":
@@ -529,8 +547,7 @@ def _reach(
     context: LintContext,
     sf: StatementFacts,
     k: int,
-    text: str,
-    parts: ArnParts,
+    atom: _Resource,
     entry: CatalogEntry,
 ) -> _Reach | None:
     """How far a resource reaches for a catalogued action: ("every", resource type) or
@@ -538,16 +555,16 @@ def _reach(
     Cached per resource and action, with the search steps it took: a remembered answer is
     charged them again, and worked out again when they no longer fit in the budget, so the
     findings do not depend on what was linted before."""
-    cache = context.facts.memo
-    key = ("reach", text, entry.action)
+    cache = atom.reach
+    key = entry.action
     budget = context.budget
-    known = cast("tuple[_Reach | None, int] | None", cache.get(key))
+    known = cache.get(key)
     if known is not None and (known[1] == 0 or known[1] <= budget.left):
         budget.left -= known[1]
         return known[0]
     before = budget.left
     try:
-        found = _compute_reach(context, parts, entry)
+        found = _compute_reach(context, atom, entry)
     except _Undecided as exc:
         context.undecided(
             sf.resource_at(k),
@@ -568,9 +585,11 @@ class _Undecided(Exception):
         self.template = template
 
 
-def _compute_reach(context: LintContext, parts: ArnParts, entry: CatalogEntry) -> _Reach | None:
+def _compute_reach(context: LintContext, atom: _Resource, entry: CatalogEntry) -> _Reach | None:
+    parts = atom.parts
+    assert parts is not None
     for shape in context.facts.shapes.get(entry.action, ()):
-        if _fit(context, parts, shape) is not None:
+        if _fit(context, atom, shape) is not None:
             continue
         relative = parts.relative
         m = shape.relative_regex.fullmatch(relative)
