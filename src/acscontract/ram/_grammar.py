@@ -278,27 +278,32 @@ def _check_statement(emit: _Emitter, doc: PolicyDocument, st: Statement) -> None
                 "Remove the Sid, or keep it only if your account accepts it.",
                 key=True,
             )
-    if type(effect_text := raw.get("Effect")) is str and effect_text in _EFFECT_SET:
-        pass  # the usual case: no Effect node to build
-    elif (effect := st.effect) is None:
-        emit.add(
-            "effect-invalid",
-            st.pointer,
-            f"{where.capitalize()} has no Effect; every statement must say Allow or Deny.",
-            'Add "Effect": "Allow" or "Effect": "Deny".',
-        )
-    elif effect.value not in EFFECTS:
-        text = effect.text
-        meant = next((e for e in EFFECTS if text is not None and text.lower() == e.lower()), None)
-        hint = (
-            f"Write {meant!r} (values are case-sensitive)." if meant else 'Use "Allow" or "Deny".'
-        )
-        emit.at_value(
-            "effect-invalid",
-            effect,
-            f'Effect in {where} is {effect.value!r}; it must be exactly "Allow" or "Deny".',
-            hint,
-        )
+    effect_text = raw.get("Effect")
+    # A valid Effect is the usual case: its node is built only when there is something to say.
+    if type(effect_text) is not str or effect_text not in _EFFECT_SET:
+        if (effect := st.effect) is None:
+            emit.add(
+                "effect-invalid",
+                st.pointer,
+                f"{where.capitalize()} has no Effect; every statement must say Allow or Deny.",
+                'Add "Effect": "Allow" or "Effect": "Deny".',
+            )
+        elif effect.value not in EFFECTS:
+            text = effect.text
+            meant = next(
+                (e for e in EFFECTS if text is not None and text.lower() == e.lower()), None
+            )
+            hint = (
+                f"Write {meant!r} (values are case-sensitive)."
+                if meant
+                else 'Use "Allow" or "Deny".'
+            )
+            emit.at_value(
+                "effect-invalid",
+                effect,
+                f'Effect in {where} is {effect.value!r}; it must be exactly "Allow" or "Deny".',
+                hint,
+            )
     _check_pair(emit, st, where, "Action", "NotAction", True)
     _check_pair(emit, st, where, "Resource", "NotResource", doc.kind is not PolicyKind.TRUST)
     principal = "Principal" in raw
