@@ -16,6 +16,7 @@ import bisect
 import itertools
 import json
 import operator
+import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -640,21 +641,26 @@ def _folded(texts: list[str], joined: str | None = None) -> list[str | None]:
     return list(map(_fold_fast, texts))
 
 
-_FIRST = operator.itemgetter(0)
-_LAST = operator.itemgetter(2)
-_REVERSED = operator.itemgetter(slice(None, None, -1))
+_FROM_WILDCARD = re.compile(r"\*[^\n]*")
+"""A wildcard and the rest of its line: what is left of each line without it is the text
+before the line's first wildcard."""
 
 
 def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
     """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
-    None): for lists of strings without line breaks, found for them all in C passes (the `?`
-    read as `*`, the text before the first and after the last)."""
+    None): for lists of strings without line breaks, found for them all in C passes over the
+    keys joined by line breaks (the `?` read as `*`): the text of each line before its first
+    wildcard, and the same of the whole text reversed (each key's suffix, reversed, in reverse
+    order)."""
     if None not in keys:
-        lines = "\n".join(keys).replace("?", "*").split("\n")  # type: ignore[arg-type]
-        if len(lines) == len(keys):  # no key holds a line break
-            heads = list(map(_FIRST, map(str.partition, lines, itertools.repeat("*"))))
-            tails = map(_LAST, map(str.rpartition, lines, itertools.repeat("*")))
-            return heads, list(map(_REVERSED, tails))
+        joined = "\n".join(keys)  # type: ignore[arg-type]
+        if "?" in joined:
+            joined = joined.replace("?", "*")
+        heads = _FROM_WILDCARD.sub("", joined).split("\n")
+        if len(heads) == len(keys):  # no key holds a line break
+            backs = _FROM_WILDCARD.sub("", joined[::-1]).split("\n")
+            backs.reverse()
+            return heads, backs
     heads, backs = [], []
     for key in keys:
         head, tail = literal_ends(key) if key is not None else ("", "")
