@@ -25,6 +25,7 @@ from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
 from acscontract.ram._lint._base import (
     NEEDS_ENTRY_PROBLEM,
+    NEEDS_LIST,
     NEEDS_STATEMENTS,
     LintContext,
     RuleCheck,
@@ -574,6 +575,8 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
     }
     exhausted = False
     for sf in context.statements:
+        if not sf.features & NEEDS_LIST:
+            continue  # no element lists two entries or more
         st = sf.statement
         raw = st.raw
         for name, actions in _LISTS:
