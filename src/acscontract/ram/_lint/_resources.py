@@ -95,17 +95,19 @@ def _compute_syntax(context: LintContext, text: str) -> _Syntax:
     if text == "*" or not text:
         return _CLEAN
     prefixes = context.facts.arn_prefixes
-    shown = "/".join(sorted(prefixes))
-    form = f"{shown}:<service>:<region>:<account>:<relative-id>"
     parts = context.facts.arn(text)
-    head = text.split(":", 1)[0]
     malformed: tuple[str, str] | None = None
+    if parts is None or parts.prefix not in prefixes:
+        # Worded only for a resource that needs it (a corpus of new resources notices).
+        shown = "/".join(sorted(prefixes))
+        form = f"{shown}:<service>:<region>:<account>:<relative-id>"
+        head = text.split(":", 1)[0]
     if parts is None:
         malformed = (
             f"has {text.count(':') + 1} colon-separated part(s); an ARN has five ({form})",
             f"Write the full ARN, such as {_example(context)}.",
         )
-    elif head not in prefixes:
+    elif parts.prefix not in prefixes:
         if head.lower() in prefixes:
             malformed = (
                 f"starts with {head!r}; the ARN prefix is lower-case {shown!r}",
