@@ -1375,3 +1375,18 @@ def test_the_ends_of_a_list_are_each_entrys_literal_ends(keys: list[str | None])
     assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
     texts = [k for k in keys if k is not None]
     assert _folded(texts) == [_fold_fast(t) for t in texts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    # Up to 8 distinct entries, a short list is charged at once when no pair fits.
+    st.lists(
+        st.text(alphabet="ab*?.", min_size=1, max_size=6), min_size=2, max_size=8, unique=True
+    ),
+    st.booleans(),
+    st.integers(min_value=0, max_value=80),
+)
+def test_short_lists_of_distinct_entries_spend_the_budget_as_comparing_each_pair_does(
+    entries: list[str], actions: bool, steps: int
+) -> None:
+    _same_entries_as_one_pair_at_a_time(entries, actions, steps)

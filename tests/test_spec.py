@@ -354,6 +354,17 @@ def test_validate_never_crashes_on_arbitrary_text(tmp_path: Path, text: str) -> 
     assert all(p.file == str(target) for p in problems)
 
 
+@pytest.mark.parametrize("value", ["0000-0-0 0:00:00", "2020-13-01", "2020-01-01 10:00:00+30:00"])
+def test_a_date_that_names_no_day_is_one_problem_at_its_line(tmp_path: Path, value: str) -> None:
+    # YAML reads these as timestamps; PyYAML's own error is a ValueError without a position.
+    target = tmp_path / "dates.yaml"
+    target.write_text(f"name: x\nwhen: {value}\n", encoding="utf-8")
+    (problem,) = validate_paths([target])
+    assert problem.file == str(target)
+    assert problem.message.startswith("line 2, column 7: ")
+    assert f"{value!r} reads as a date but is not one" in problem.message
+
+
 def test_resolve_operation_by_short_and_qualified_name() -> None:
     assert spec.resolve_operation("RealTimeRecordCommand") == SPEC_FILE
     assert spec.resolve_operation("live/2016-11-01/RealTimeRecordCommand") == SPEC_FILE

@@ -349,6 +349,7 @@ class Statement:
         "_principal",
         "_resources",
         "_sid",
+        "_tests",
         "index",
         "pointer",
         "raw",
@@ -370,6 +371,7 @@ class Statement:
         self._sid = self._effect = self._principal = self._condition = _UNSET
         self._actions = self._not_actions = self._resources = self._not_resources = _UNSET
         self._conditions: tuple[ConditionClause, ...] = _UNSET
+        self._tests: list[tuple[str, str, Any]] = _UNSET
 
     def __repr__(self) -> str:
         return f"Statement(index={self.index!r}, pointer={self.pointer!r}, raw={self.raw!r})"
@@ -482,6 +484,15 @@ class Statement:
         if found is _UNSET:
             condition = self.condition
             found = self._conditions = _clauses(condition) if condition is not None else ()
+        return found
+
+    def condition_tests(self) -> list[tuple[str, str, Any]]:
+        """`condition_tests` of the Condition as parsed (none without one), worked out once for
+        the grammar module and every check that reads them; do not change the list."""
+        found = self._tests
+        if found is _UNSET:
+            raw = self.raw
+            found = self._tests = condition_tests(raw["Condition"]) if "Condition" in raw else []
         return found
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from acscontract._resources import doc_reference
 from acscontract.ram._document import (
@@ -17,7 +18,6 @@ from acscontract.ram._document import (
     PolicyKind,
     Statement,
     Value,
-    condition_tests,
     escape_pointer,
     json_type,
 )
@@ -370,15 +370,16 @@ def _check_pair(
             _check_strings(emit, st, element, vals, where)
 
 
-def _clean_condition(raw: object) -> bool:
-    """Whether a Condition is known operators, each mapping keys to one value that its
-    operator reads (nothing to report; decided without building the clause nodes)."""
+def _clean_condition(raw: object, tests: list[tuple[str, str, Any]]) -> bool:
+    """Whether a Condition (`raw`, whose `condition_tests` are `tests`) is known operators,
+    each mapping keys to one value that its operator reads (nothing to report; decided without
+    building the clause nodes)."""
     if type(raw) is not dict or not raw:
         return False
     for operator, block in raw.items():
         if operator not in OPERATORS or type(block) is not dict or not block:
             return False
-    for operator, _, values in condition_tests(raw):
+    for operator, _, values in tests:
         if type(values) is list:
             if len(values) != 1:
                 return False
@@ -389,7 +390,7 @@ def _clean_condition(raw: object) -> bool:
 
 
 def _check_condition(emit: _Emitter, st: Statement, where: str) -> None:
-    if _clean_condition(st.raw["Condition"]):
+    if _clean_condition(st.raw["Condition"], st.condition_tests()):
         return
     condition = st.condition
     assert condition is not None

@@ -294,7 +294,7 @@ def parse(
     """
     kind = PolicyKind.parse(kind)
     problems: list[Finding] = []
-    if isinstance(source, bytes | bytearray | memoryview):
+    if type(source) is not str and isinstance(source, bytes | bytearray | memoryview):
         text, problems = _decode(bytes(source), name)
         if text is None:
             return ParseResult(None, tuple(problems))

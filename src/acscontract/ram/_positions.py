@@ -199,14 +199,16 @@ class PositionIndex:
         """Scan an array's items on from where the last scan stopped, until item `wanted` is
         known (every item for None).
 
-        A scan that reaches a later item goes on as far again as it has come (at least 16
-        items): findings in a long list are asked for in order, and this makes one scan serve
-        many of them while scanning at most twice the items they need."""
+        A scan that reaches a later item goes on as far again as it has come: findings in a
+        long list are asked for in order, and this makes one scan serve many of them while
+        scanning at most twice the items they need. The first scan stops at the item asked for
+        (skipping an item decodes it, and in a short list, such as a policy's statements, the
+        items after the last one a finding names need not be decoded at all)."""
         text = self._text
         items = node.children
         assert isinstance(items, list)
         if wanted is not None and wanted > 0:
-            wanted = max(wanted, min(2 * len(items), wanted + 4096), 15)
+            wanted = max(wanted, min(2 * len(items), wanted + 4096))
         try:
             i = self._resume(node)
             while text[i] != "]":

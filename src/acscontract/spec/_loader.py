@@ -123,7 +123,22 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[st
     return result
 
 
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML date or time; one that names no real day (`0000-0-0`, `2020-13-01`) is a
+    ConstructorError at its position, not the ValueError PyYAML lets through."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"{node.value!r} reads as a date but is not one ({exc}); quote it to keep it as text",
+            node.start_mark,
+        ) from None
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def bundled_spec_dir() -> Path:

@@ -336,24 +336,29 @@ class StatementFacts:
 
 
 _ONLY_STR = {str}
+_ONLY_DICT = frozenset((dict,))
 
 
 def _condition_features(condition: object) -> int:
     """The `NEEDS_*` flags of a Condition's operators and tests (all of them for one whose
     operators or keys repeat: it is not worth telling apart)."""
-    if not isinstance(condition, dict):
-        return 0
-    blocks = condition.values()
-    if type(condition) is not dict or any(
-        type(b) is not dict and isinstance(b, dict) for b in blocks
-    ):
+    if type(condition) is not dict:
+        if not isinstance(condition, dict):
+            return 0
         return NEEDS_OTHER_OPERATOR | NEEDS_IP_TEST | NEEDS_DATE_TEST | NEEDS_TESTS
+    blocks = list(condition.values())
+    if _ONLY_DICT.issuperset(map(type, blocks)):  # the usual case, tested in C
+        tests = sum(map(len, blocks))
+    elif any(type(b) is not dict and isinstance(b, dict) for b in blocks):
+        return NEEDS_OTHER_OPERATOR | NEEDS_IP_TEST | NEEDS_DATE_TEST | NEEDS_TESTS
+    else:
+        tests = sum(len(b) for b in blocks if type(b) is dict)
     features = 0 if _OPERATOR_NAMES.issuperset(condition) else NEEDS_OTHER_OPERATOR
     if not _IP_OPERATORS.isdisjoint(condition):
         features |= NEEDS_IP_TEST
     if not _DATE_OPERATORS.isdisjoint(condition):
         features |= NEEDS_DATE_TEST
-    if sum(len(b) for b in blocks if type(b) is dict) > 1:
+    if tests > 1:
         features |= NEEDS_TESTS
     return features
 

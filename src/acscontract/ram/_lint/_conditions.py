@@ -17,7 +17,6 @@ from typing import Any
 from acscontract.ram._document import (
     ConditionClause,
     PolicyDocument,
-    condition_tests,
     escape_pointer,
 )
 from acscontract.ram._findings import Finding, Severity
@@ -148,15 +147,10 @@ def _tests(context: LintContext, sf: StatementFacts) -> list[_Test]:
     per statement for every condition check, from the parsed values (no nodes built)."""
     found = sf.memo.get("tests")
     if found is None:
-        raw = sf.statement.raw
-        found = sf.memo["tests"] = (
-            [
-                (i, operator, key, values, OPERATORS.get(operator), _resolve(context, sf, key))
-                for i, (operator, key, values) in enumerate(condition_tests(raw["Condition"]))
-            ]
-            if "Condition" in raw
-            else []
-        )
+        found = sf.memo["tests"] = [
+            (i, operator, key, values, OPERATORS.get(operator), _resolve(context, sf, key))
+            for i, (operator, key, values) in enumerate(sf.statement.condition_tests())
+        ]
     return found
 
 
@@ -197,7 +191,6 @@ def _key_unknown(
 ) -> Iterator[Finding]:
     facts = context.facts
     global_prefixes = facts.key_prefixes
-    services = facts.prefixes | facts.resource_services
     for sf in context.statements:
         for index, _, key, _, _, resolved in _tests(context, sf):
             if resolved is not None:
@@ -223,7 +216,7 @@ def _key_unknown(
                     f"{key!r} in {sf.where} is an AWS IAM key; RAM never sets aws: keys, so the "
                     "condition never matches"
                 )
-            elif prefix in services and sf.entries:
+            elif sf.entries and (prefix in facts.prefixes or prefix in facts.resource_services):
                 actions = ", ".join(e.action for e in sf.entries)
                 own = [k.key for e in sf.entries for k in e.condition_keys]
                 defined = (

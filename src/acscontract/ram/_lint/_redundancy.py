@@ -16,14 +16,16 @@ import bisect
 import itertools
 import json
 import operator
+import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from acscontract.ram._document import PolicyDocument, Statement, Value, condition_tests
+from acscontract.ram._document import PolicyDocument, Statement, Value
 from acscontract.ram._findings import Finding, Severity
 from acscontract.ram._language import canonical_value
 from acscontract.ram._lint._base import (
     NEEDS_ENTRY_PROBLEM,
+    NEEDS_LIST,
     NEEDS_STATEMENTS,
     LintContext,
     RuleCheck,
@@ -142,7 +144,7 @@ class _Summary:
         conditions: dict[tuple[str, str], frozenset[str | None]] = {}
         opaque = False
         if "Condition" in raw:
-            for operator, key, values in condition_tests(raw["Condition"]):
+            for operator, key, values in st.condition_tests():
                 if type(values) is str:
                     conditions[(operator, key.lower())] = frozenset((values,))
                     continue
@@ -573,6 +575,8 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
     }
     exhausted = False
     for sf in context.statements:
+        if not sf.features & NEEDS_LIST:
+            continue  # no element lists two entries or more
         st = sf.statement
         raw = st.raw
         for name, actions in _LISTS:
@@ -582,10 +586,11 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
             keys: list[str | None]
             if set(map(type, entries)) == _ONLY_STR:  # the usual case, tested in C
                 texts: list[str | None] = entries
-                wild = _wild("".join(entries))
+                joined = "\n".join(entries)
+                wild = "*" in joined or "?" in joined
                 if not wild and not actions and len(set(entries)) == len(entries):
                     continue  # no repeat, and without a wildcard nothing covers another entry
-                keys = _folded(entries) if actions else entries
+                keys = _folded(entries, joined) if actions else entries
             else:
                 texts = [t if type(t) is str else None for t in entries]
                 keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
@@ -626,10 +631,11 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
     return found
 
 
-def _folded(texts: list[str]) -> list[str | None]:
+def _folded(texts: list[str], joined: str | None = None) -> list[str | None]:
     """`_fold_fast` of each string (action names compare case-insensitively); for ASCII, in one
-    pass over them all."""
-    joined = "\n".join(texts)
+    pass over them all (`joined`: the strings joined by line breaks, when the caller has it)."""
+    if joined is None:
+        joined = "\n".join(texts)
     if joined.isascii():
         folded = joined.lower().split("\n")
         if len(folded) == len(texts):  # no entry holds a line break
@@ -638,21 +644,26 @@ def _folded(texts: list[str]) -> list[str | None]:
     return list(map(_fold_fast, texts))
 
 
-_FIRST = operator.itemgetter(0)
-_LAST = operator.itemgetter(2)
-_REVERSED = operator.itemgetter(slice(None, None, -1))
+_FROM_WILDCARD = re.compile(r"\*[^\n]*")
+"""A wildcard and the rest of its line: what is left of each line without it is the text
+before the line's first wildcard."""
 
 
 def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
     """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
-    None): for lists of strings without line breaks, found for them all in C passes (the `?`
-    read as `*`, the text before the first and after the last)."""
+    None): for lists of strings without line breaks, found for them all in C passes over the
+    keys joined by line breaks (the `?` read as `*`): the text of each line before its first
+    wildcard, and the same of the whole text reversed (each key's suffix, reversed, in reverse
+    order)."""
     if None not in keys:
-        lines = "\n".join(keys).replace("?", "*").split("\n")  # type: ignore[arg-type]
-        if len(lines) == len(keys):  # no key holds a line break
-            heads = list(map(_FIRST, map(str.partition, lines, itertools.repeat("*"))))
-            tails = map(_LAST, map(str.rpartition, lines, itertools.repeat("*")))
-            return heads, list(map(_REVERSED, tails))
+        joined = "\n".join(keys)  # type: ignore[arg-type]
+        if "?" in joined:
+            joined = joined.replace("?", "*")
+        heads = _FROM_WILDCARD.sub("", joined).split("\n")
+        if len(heads) == len(keys):  # no key holds a line break
+            backs = _FROM_WILDCARD.sub("", joined[::-1]).split("\n")
+            backs.reverse()
+            return heads, backs
     heads, backs = [], []
     for key in keys:
         head, tail = literal_ends(key) if key is not None else ("", "")
@@ -692,6 +703,14 @@ def _subsumed_entries(
         # An entry has a wildcard where its literal prefix is shorter than it.
         wild = map(operator.lt, map(len, heads), map(len, keys))  # type: ignore[arg-type]
         outers = list(itertools.compress(inners, wild))
+        if small:
+            # Every pair of an inner and another outer is compared at one step: when no entry's
+            # suffix ends another's, or no prefix starts another's, no pair fits, and those
+            # steps are all that is left (charged at once when the budget has them).
+            steps = len(outers) * (len(keys) - 1)  # each outer is an inner too
+            if budget.left >= steps and (_apart(backs) or _apart(heads)):
+                budget.left -= steps
+                return None
     else:
         inners = [i for i, key in enumerate(keys) if key is not None and first[key] == i]
         outers = [j for j in inners if "*" in keys[j] or "?" in keys[j]]  # type: ignore[operator]
@@ -699,8 +718,11 @@ def _subsumed_entries(
     shapes = 0
     order: Iterable[int] = inners
     if not small:
-        outer_heads = [heads[j] for j in outers]
-        outer_backs = [backs[j] for j in outers]
+        if len(outers) == len(keys):  # every entry is an outer (each has a wildcard)
+            outer_heads, outer_backs = heads, backs
+        else:
+            outer_heads = [heads[j] for j in outers]
+            outer_backs = [backs[j] for j in outers]
         shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
     if not small and (
         _apart(heads if every else [heads[i] for i in inners])

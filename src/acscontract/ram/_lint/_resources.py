@@ -95,17 +95,19 @@ def _compute_syntax(context: LintContext, text: str) -> _Syntax:
     if text == "*" or not text:
         return _CLEAN
     prefixes = context.facts.arn_prefixes
-    shown = "/".join(sorted(prefixes))
-    form = f"{shown}:<service>:<region>:<account>:<relative-id>"
     parts = context.facts.arn(text)
-    head = text.split(":", 1)[0]
     malformed: tuple[str, str] | None = None
+    if parts is None or parts.prefix not in prefixes:
+        # Worded only for a resource that needs it (a corpus of new resources notices).
+        shown = "/".join(sorted(prefixes))
+        form = f"{shown}:<service>:<region>:<account>:<relative-id>"
+        head = text.split(":", 1)[0]
     if parts is None:
         malformed = (
             f"has {text.count(':') + 1} colon-separated part(s); an ARN has five ({form})",
             f"Write the full ARN, such as {_example(context)}.",
         )
-    elif head not in prefixes:
+    elif parts.prefix not in prefixes:
         if head.lower() in prefixes:
             malformed = (
                 f"starts with {head!r}; the ARN prefix is lower-case {shown!r}",
@@ -491,14 +493,13 @@ def _wildcard_reach(
     for sf in context.statements:
         if not sf.allow or not sf.entries or not sf.resource_texts:
             continue
-        actions = _actions_of(sf)
         for k, text in enumerate(sf.resource_texts):
             if text == "*":
                 yield context.finding(
                     check,
                     sf.resource_at(k),
-                    f"The resource '*' in {sf.where} allows {actions} on every resource of "
-                    "every service in the account.",
+                    f"The resource '*' in {sf.where} allows {_actions_of(sf)} on every "
+                    "resource of every service in the account.",
                     f"Name the resources, such as {_example(context)} with the real values.",
                     Severity.SECURITY,
                 )
@@ -515,8 +516,8 @@ def _wildcard_reach(
                     yield context.finding(
                         check,
                         sf.resource_at(k),
-                        f"The resource {text!r} in {sf.where} allows {actions} on every "
-                        f"{reach[1]} in the account, not only the ones you use today.",
+                        f"The resource {text!r} in {sf.where} allows {_actions_of(sf)} on "
+                        f"every {reach[1]} in the account, not only the ones you use today.",
                         f"List the {reach[1]}s this principal works with, one ARN each.",
                         Severity.WARNING,
                     )
@@ -532,8 +533,8 @@ def _wildcard_reach(
                         check,
                         sf.resource_at(k),
                         f"The {name} wildcard {domain!r} in {sf.where} also matches unrelated "
-                        f"domains such as {example!r}, so {actions} is allowed on more domains "
-                        "than it seems.",
+                        f"domains such as {example!r}, so {_actions_of(sf)} is allowed on more "
+                        "domains than it seems.",
                         hint,
                         Severity.WARNING,
                     )
