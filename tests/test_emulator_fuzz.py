@@ -21,7 +21,7 @@ from acscontract.emulator import (
     signed_request,
 )
 from acscontract.signing import Credentials, encode_pairs
-from acscontract.spec import operation
+from acscontract.spec import example_parameters, operation
 
 OP = operation()
 ROOT = Credentials("LTAIemulatorRootKey0001", "emulator-root-secret-not-real-0001")
@@ -240,3 +240,31 @@ def test_fuzzed_http_requests_never_fail_unplanned_or_hang_and_keep_the_store_in
     assert sorted(
         json.dumps(r.value, sort_keys=True) for r in stored.records if r.kind == tasks
     ) == sorted(json.dumps(t["record"], sort_keys=True) for t in before["world"].get(tasks, []))
+
+
+@pytest.mark.parametrize("style", ["json", "repeatList"])
+def test_a_parameter_nested_past_pythons_recursion_limit_is_malformed_not_a_crash(style):
+    # Python's JSON parser and the repeatList reader both recurse: a 2-3 KB value nested about
+    # 1,000 levels deep (within the emulator's length limits) used to answer 500 InternalError.
+    name = next(
+        path.stem
+        for path in sorted(operation().path.parent.glob("*.yaml"))
+        if f"style: {style}" in path.read_text(encoding="utf-8")
+    )
+    op = operation(name)
+    parameter = next(p for p in op.parameters if p.style == style)
+    params = {
+        k: v
+        for k, v in example_parameters(op)
+        if k != parameter.name and not k.startswith(parameter.name + ".")
+    }
+    if style == "json":
+        params[parameter.name] = "[" * 1_000 + "]" * 1_000
+    else:
+        params[parameter.name + ".1" * 1_200] = "x"
+    response = EM.handle(signed_request(params, ROOT, operation=op))
+    assert EM.unplanned_errors == 0
+    assert response.status == 400
+    document = json.loads(response.body)
+    assert document["Code"] == next(c.code for c in op.checks if c.check == "malformedParameter")
+    assert "nested too deeply to read" in document["Message"]

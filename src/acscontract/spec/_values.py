@@ -160,7 +160,10 @@ def decode(
             return False, None
         tree: Any = None
         for path, value in sorted(pairs.items(), key=lambda kv: [_order(p) for p in kv[0]]):
-            tree = _place(tree, path, value, schema, name)
+            try:
+                tree = _place(tree, path, value, schema, name)
+            except RecursionError:
+                raise ShapeError(f"{name}: a key is nested too deeply to read") from None
         return True, tree
     if name not in params:
         return False, None
@@ -170,6 +173,8 @@ def decode(
             return True, json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ShapeError(f"{name} is not valid JSON ({exc.msg})") from None
+        except RecursionError:  # Python's parser stops at its recursion limit
+            raise ShapeError(f"{name} is JSON nested too deeply to read") from None
         except ValueError:
             raise ShapeError(f"{name} is not valid JSON") from None
     if style == "simple" or kind == "array":
