@@ -667,3 +667,70 @@ def test_secrets_never_appear_in_reprs(em):
         for secret in [*secrets, "tok-secret"]:
             assert secret not in text
     assert isinstance(seed, Seed)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "words"),
+    [
+        ("dates.yaml", "accounts:\n  - id: '1'\n    created: 2020-13-01\n", "names no real day"),
+        ("zero.yaml", "description: 0000-0-0 0:00:00\n", "names no real day"),
+        ("deep.yaml", "accounts: " + "[" * 1_500 + "]" * 1_500 + "\n", "nested too deeply"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_seed_file_python_cannot_build_is_one_input_error(
+    tmp_path: Path, name: str, text: str, words: str
+):
+    # PyYAML raises a bare ValueError for a date with no real day, and both parsers a
+    # RecursionError for deep nesting: the CLI answered "internal error" (exit 70).
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_seed(path)
+    assert str(info.value).startswith(str(path))
+    assert words in str(info.value)
+    assert "2020-13-01" not in str(info.value)  # values are never quoted: they may be secrets
+
+
+def test_a_seed_naming_a_policy_file_nested_too_deeply_is_one_input_error(tmp_path: Path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    seed = load_seed(None).to_json()
+    seed["accounts"][0]["users"][0]["policies"] = ["deep.json"]
+    (tmp_path / "seed.json").write_text(json.dumps(seed), encoding="utf-8")
+    with pytest.raises(InputError, match="nested too deeply to read"):
+        load_seed(tmp_path / "seed.json")
+
+
+_DATE_LIKE = st.from_regex(
+    r"[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([ Tt][0-9]{1,2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{1,2}:[0-9]{2})?)?",
+    fullmatch=True,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        _DATE_LIKE.map(lambda d: f"description: {d}\n"),
+        st.sampled_from([1, 50, 1_500]).map(lambda n: "accounts: " + "[" * n + "]" * n),
+    ),
+    suffix=st.sampled_from([".yaml", ".json"]),
+)
+def test_reading_any_seed_text_gives_a_seed_or_one_input_error(
+    tmp_path: Path, text: str, suffix: str
+):
+    path = tmp_path / f"seed{suffix}"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        load_seed(path)
+    except InputError as exc:
+        problem = str(exc)
+    else:
+        event("a valid seed")
+        return
+    event("one InputError")
+    assert problem.startswith(str(path))
+    assert "Traceback" not in problem

@@ -362,7 +362,8 @@ def test_a_date_that_names_no_day_is_one_problem_at_its_line(tmp_path: Path, val
     (problem,) = validate_paths([target])
     assert problem.file == str(target)
     assert problem.message.startswith("line 2, column 7: ")
-    assert f"{value!r} reads as a date but is not one" in problem.message
+    assert "a value that reads as a date names no real day" in problem.message
+    assert value not in problem.message  # a seed read with the same loader may hold secrets
 
 
 def test_resolve_operation_by_short_and_qualified_name() -> None:

@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 
 from acscontract._resources import doc_reference
 from acscontract.errors import InputError
+from acscontract.spec import SafeYamlLoader
 
 __all__ = [
     "DEFAULT_SEED",
@@ -291,7 +292,7 @@ def load_seed(
     if seed is None or (isinstance(seed, str) and seed == DEFAULT_SEED):
         ref = resources.files(__package__).joinpath(_DEFAULT_SEED_NAME)
         text = ref.read_text("utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SafeYamlLoader)  # noqa: S506 - a SafeLoader subclass
         return _build(data, f"<embedded {_DEFAULT_SEED_NAME}>", base_dir or Path.cwd())
     if isinstance(seed, str | Path):
         path = Path(seed)
@@ -314,7 +315,11 @@ def read_document(path: Path, what: str) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SafeYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise InputError(
+            str(path), f"the {what} file is nested too deeply to read; flatten it."
+        ) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}:{exc.lineno}:{exc.colno}",
@@ -469,6 +474,10 @@ def _policies(
                     where,
                     f"the policy file {str(path)!r} is not valid JSON (line {exc.lineno}, "
                     f"column {exc.colno}: {exc.msg}).",
+                ) from None
+            except RecursionError:
+                raise _fail(
+                    source, where, f"the policy file {str(path)!r} is nested too deeply to read."
                 ) from None
             out.append(PolicySource(text, str(path)))
         else:

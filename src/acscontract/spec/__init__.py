@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     )
     from acscontract.spec._importer import ImportResult, import_metadata, operation_from_metadata
     from acscontract.spec._loader import (
+        SafeYamlLoader,
         SpecError,
         SpecProblem,
         bundled_spec_dir,
@@ -92,6 +93,7 @@ _LAZY = {
     ),
     "acscontract.spec._importer": ("ImportResult", "import_metadata", "operation_from_metadata"),
     "acscontract.spec._loader": (
+        "SafeYamlLoader",
         "SpecError",
         "SpecProblem",
         "bundled_spec_dir",
@@ -183,6 +185,7 @@ __all__ = [
     "ResourceEvent",
     "ResourceProperty",
     "ResourceType",
+    "SafeYamlLoader",
     "SeedBinding",
     "SignatureMethod",
     "SpecError",

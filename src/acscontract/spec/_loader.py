@@ -96,8 +96,14 @@ class SpecError(InputError):
         super().__init__(first.file, f"{first.pointer or '/'}: {first.message}{more}")
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and keys that are not strings."""
+class SafeYamlLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, except that a value YAML reads as a date but that names no real day
+    (`0000-0-0`, `2020-13-01`) is a ConstructorError at its position, where PyYAML raises a bare
+    ValueError. The message does not quote the value (a seed's values may be secrets)."""
+
+
+class _StrictLoader(SafeYamlLoader):
+    """SafeYamlLoader that refuses duplicate keys and keys that are not strings."""
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -123,22 +129,20 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[st
     return result
 
 
-def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
-    """A YAML date or time; one that names no real day (`0000-0-0`, `2020-13-01`) is a
-    ConstructorError at its position, not the ValueError PyYAML lets through."""
+def _construct_timestamp(loader: SafeYamlLoader, node: yaml.ScalarNode) -> Any:
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
     except ValueError as exc:
         raise yaml.constructor.ConstructorError(
             None,
             None,
-            f"{node.value!r} reads as a date but is not one ({exc}); quote it to keep it as text",
+            f"a value that reads as a date names no real day ({exc}); quote it to keep it as text",
             node.start_mark,
         ) from None
 
 
+SafeYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def bundled_spec_dir() -> Path:
