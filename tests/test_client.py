@@ -288,6 +288,15 @@ def test_response_exposes_status_headers_json_and_text() -> None:
     assert isinstance(response.started_at, datetime)
 
 
+@responses.activate
+def test_a_response_nested_past_pythons_parser_is_text_not_a_crash() -> None:
+    # A hostile or broken endpoint: json.loads raises RecursionError, not ValueError.
+    deep = "[" * 100_000 + "]" * 100_000
+    responses.add(responses.POST, re.compile(r".*"), body=deep, status=200)
+    response = _client().call(ACTION, VERSION, PARAMS)
+    assert (response.status, response.json, response.text) == (200, None, deep)
+
+
 @pytest.mark.parametrize("scheme", list(Scheme))
 def test_reprs_never_show_secret_token_or_signature(gateway: Gateway, scheme: Scheme) -> None:
     client = _client(scheme, STS)

@@ -252,6 +252,16 @@ def test_admin_seed_and_snapshot(em):
     )
     assert not_json.status_code == 400
     assert "not JSON" in not_json.json()["error"]
+    for path in ("/_emulator/seed", "/_emulator/snapshot", "/_emulator/faults"):
+        deep = asgi(
+            app,
+            "POST",
+            path,
+            content=b"[" * 100_000 + b"]" * 100_000,
+            headers={"content-type": "application/json"},
+        )
+        assert deep.status_code == 400  # was a 500: Python's parser raised RecursionError
+        assert deep.json()["error"] == "The request body is JSON nested too deeply to read."
     assert em.state.task_state("push.example.com", "live", "extra") == "recording"
 
 

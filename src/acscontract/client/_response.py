@@ -134,7 +134,7 @@ class ApiResponse:
             text = body.decode("utf-8", "replace")
         try:
             document: Any = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's parser
             document = None
         items = headers.items() if isinstance(headers, Mapping) else headers
         return cls(

@@ -132,7 +132,7 @@ def _body(response: ResponseLike) -> Any:
         return parsed
     try:
         return json.loads(response.text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -352,6 +352,8 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise _BadBody(f"The request body is not JSON ({exc}).") from None
+        except RecursionError:
+            raise _BadBody("The request body is JSON nested too deeply to read.") from None
 
     def picked(record: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
         return all(str(record.get(k)) == v for k, v in wanted.items() if k in record)
