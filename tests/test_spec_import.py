@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from acscontract.errors import InputError, UsageError
 from acscontract.spec import bundled_spec_dir, load_operation, operation, validate_paths
@@ -88,3 +90,58 @@ def test_unknown_api_and_bad_metadata_are_clear_errors(tmp_path: Path) -> None:
         import_metadata(bad, tmp_path / "out")
     with pytest.raises(InputError, match="cannot read"):
         import_metadata(tmp_path / "missing.json", tmp_path / "out")
+
+
+_INFO = {"style": "RPC", "product": "live", "version": "2016-11-01"}
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_SEGMENT = st.sampled_from(["live", "2016-11-01", "..", "../up", "a/b", "", ".hidden", "X"])
+_HOSTILE_METADATA = st.one_of(
+    _JSON,
+    st.fixed_dictionaries(
+        {
+            "info": st.fixed_dictionaries(
+                {"style": st.just("RPC"), "product": _SEGMENT, "version": _SEGMENT}
+            ),
+            "apis": st.dictionaries(_SEGMENT, _JSON, max_size=3),
+        },
+        optional={"endpoints": _JSON},
+    ),
+    st.builds(
+        lambda api: {"info": _INFO, "apis": {"RealTimeRecordCommand": api}},
+        st.dictionaries(
+            st.sampled_from(["parameters", "responses", "description", "errorCodes", "title"]),
+            _JSON,
+            max_size=3,
+        ),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=_HOSTILE_METADATA)
+def test_importing_any_metadata_writes_inside_the_output_or_is_one_error(
+    tmp_path_factory: pytest.TempPathFactory, document: object
+) -> None:
+    # Found by hand: API names and info.product/version became paths (`../../etc` wrote
+    # outside the output folder), and an API or parameter list of the wrong type crashed.
+    work = tmp_path_factory.mktemp("fuzz")
+    source = work / "api-docs.json"
+    source.write_text(json.dumps(document), encoding="utf-8")
+    out = work / "out"
+    try:
+        result = import_metadata(source, out)
+    except (InputError, UsageError) as exc:
+        event("refused")
+        problem = str(exc)
+        assert problem.startswith(str(source))
+    else:
+        event("imported")
+        for path in (result.product_file, *result.operation_files):
+            assert path.resolve().is_relative_to(out.resolve())
+    assert {p.name for p in work.iterdir()} <= {"api-docs.json", "out"}

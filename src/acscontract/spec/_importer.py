@@ -84,6 +84,61 @@ _QPS_UNITS = {"秒": "second", "分钟": "minute"}
 _PROTOCOL_FILE = Path("protocols") / "rpc.yaml"
 
 
+# The part of api-docs.json the importer reads, as JSON Schema. Names become file and folder
+# names, so they are single path segments: letters, digits, `.`, `_`, `-`, not starting with `.`.
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"}
+_METADATA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["info", "apis"],
+    "properties": {
+        "info": {
+            "type": "object",
+            "required": ["style", "product", "version"],
+            "properties": {"style": {"type": "string"}, "product": _NAME, "version": _NAME},
+        },
+        "apis": {
+            "type": "object",
+            "propertyNames": _NAME,
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "parameters": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "in", "schema"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "in": {"type": "string"},
+                                "schema": {"type": "object"},
+                            },
+                        },
+                    },
+                    "responses": {
+                        "type": "object",
+                        "properties": {
+                            "200": {
+                                "type": "object",
+                                "properties": {"schema": {"type": "object"}},
+                            }
+                        },
+                    },
+                },
+            },
+        },
+        "endpoints": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["regionId", "endpoint"],
+                "properties": {"regionId": {"type": "string"}, "endpoint": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     """What an import wrote."""
@@ -104,6 +159,8 @@ def _load_metadata(path: Path) -> dict[str, Any]:
         raise InputError(
             str(path), f"the metadata is not valid JSON ({exc}); give an api-docs.json file."
         ) from None
+    except RecursionError:
+        raise InputError(str(path), "the metadata is JSON nested too deeply to read.") from None
     if not isinstance(data, dict) or not isinstance(data.get("apis"), dict):
         raise InputError(
             str(path), "this is not Alibaba api-docs.json metadata: it has no `apis` mapping."
@@ -112,6 +169,16 @@ def _load_metadata(path: Path) -> dict[str, Any]:
     if not isinstance(info, dict) or not {"product", "version", "style"} <= info.keys():
         raise InputError(
             str(path), "the metadata's `info` must give `product`, `version` and `style`."
+        )
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    error = best_match(Draft202012Validator(_METADATA_SCHEMA).iter_errors(data))
+    if error is not None:
+        pointer = "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in error.path)
+        shown = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+        raise InputError(
+            f"{path}:{pointer}", f"the metadata is not in the shape api-docs.json has ({shown})."
         )
     return data
 
@@ -259,8 +326,13 @@ def import_metadata(
     skipped: list[str] = []
     written = []
     for name in names:
-        document = operation_from_metadata(name, data["apis"][name], info["product"], skipped)
-        target = product_dir / f"{name}.yaml"
-        _dump(target, document, header)
+        try:
+            document = operation_from_metadata(name, data["apis"][name], info["product"], skipped)
+            target = product_dir / f"{name}.yaml"
+            _dump(target, document, header)
+        except RecursionError:
+            raise InputError(
+                f"{metadata}:/apis/{name}", "the operation is nested too deeply to convert."
+            ) from None
         written.append(target)
     return ImportResult(product_file, tuple(written), tuple(skipped))
