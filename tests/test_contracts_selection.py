@@ -63,6 +63,8 @@ def test_a_comma_list_keeps_its_order_drops_repeats_and_takes_qualified_names():
         ("realtimerecordcommand", f"did you mean {OP.name}?"),
         (" , ,", "names no operation"),
         ("a/b", "is not an operation name"),
+        ("A" * 5_000, "There is no operation 'AAAAA"),  # echoed cut short, not 5,000 characters
+        ("a/" * 2_000, "...' is not an operation name"),
     ],
 )
 def test_a_bad_name_is_one_line_with_close_names(value, message):
@@ -71,6 +73,7 @@ def test_a_bad_name_is_one_line_with_close_names(value, message):
     text = str(raised.value)
     assert message in text
     assert "\n" not in text
+    assert len(text) < 300
 
 
 @pytest.mark.parametrize("command", [["run"], ["probe", "rate-limit", "--target", "emulator"]])
@@ -137,3 +140,22 @@ def test_the_workflow_runs_only_when_its_whole_family_is_selected(capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "All 1 contracts hold." in out
+
+
+def test_run_checks_the_pacing_store_url_whatever_the_target(capsys, monkeypatch):
+    # Ignored with the emulator targets before: a typo passed there and failed only on the
+    # first run against a real endpoint.
+    code = main(["run", "--pacing-store", "nonsense"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err == (
+        "acscontract: --pacing-store 'nonsense' is not a Redis URL; give redis://HOST:PORT/DB "
+        "(or rediss:// for TLS), or leave it out for the file lock store.\n"
+    )
+    assert out == ""
+    monkeypatch.setenv("ACSCONTRACT_PACING_STORE", "http://user:hunter2@cache:6379/0")
+    code = main(["run"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "not a Redis URL" in err
+    assert "hunter2" not in err

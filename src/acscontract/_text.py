@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable"]
+__all__ = ["printable", "shorten"]
 
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -15,6 +15,12 @@ def printable(text: str) -> str:
     if _UNPRINTABLE.search(text) is None:
         return text
     return _UNPRINTABLE.sub(_escape, text)
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` cut to at most `limit` characters, ending in `...` when cut: for echoing what a
+    user typed in a one-line error, whatever its length."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _escape(match: re.Match[str]) -> str:

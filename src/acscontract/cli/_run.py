@@ -309,6 +309,10 @@ def run(
     from acscontract.contracts.targets import TargetOptions
 
     select_operations(operation)  # an unknown name ends the run here, with one line
+    if pacing_store:  # checked whatever the target, so a typo shows before a real run
+        from acscontract.client import check_pacing_url
+
+        check_pacing_url(pacing_store)
     options = TargetOptions(
         target=target,
         domain=domain,

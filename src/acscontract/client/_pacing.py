@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from acscontract._text import shorten
 from acscontract.errors import UsageError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "PacingStore",
     "RedisStore",
     "SharedPacer",
+    "check_pacing_url",
     "pacer_for",
     "pacing_budget",
     "pacing_dir",
@@ -360,13 +362,17 @@ def pacing_store(url: str | None = None) -> PacingStore:
     """
     if not url:
         return FileStore(pacing_dir())
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("redis", "rediss", "unix"):
+    check_pacing_url(url)
+    return RedisStore(url)
+
+
+def check_pacing_url(url: str) -> None:
+    """UsageError, with one clear line, unless `url` is a Redis URL a pacing store can use."""
+    if urlsplit(url).scheme.lower() not in ("redis", "rediss", "unix"):
         raise UsageError(
-            f"--pacing-store {_without_password(url)!r} is not a Redis URL; give "
+            f"--pacing-store {shorten(_without_password(url))!r} is not a Redis URL; give "
             "redis://HOST:PORT/DB (or rediss:// for TLS), or leave it out for the file lock store."
         )
-    return RedisStore(url)
 
 
 def pacing_budget(flow: FlowControl, share: float = PACING_SHARE) -> int:

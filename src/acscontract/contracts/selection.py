@@ -25,6 +25,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from acscontract._text import shorten
 from acscontract.errors import UsageError
 
 if TYPE_CHECKING:
@@ -133,7 +134,8 @@ def select_operations(value: str | None = None) -> Selection:
     products = {(op.product.name, op.product.version) for op in chosen}
     if len(products) > 1:
         raise UsageError(
-            f"--operation {spelled!r} names operations of several products; a run covers one."
+            f"--operation {shorten(spelled)!r} names operations of several products; a run covers "
+            "one."
         )
     return Selection(tuple(chosen), spelled)
 
@@ -148,8 +150,8 @@ def _resolve(name: str) -> tuple[Operation, ...]:
         where, plain = "/".join(parts[:2]), parts[2]
     elif len(parts) != 1:
         raise UsageError(
-            f"--operation {name!r} is not an operation name; write Name or product/version/Name "
-            "(for example RealTimeRecordCommand), or all."
+            f"--operation {shorten(name)!r} is not an operation name; write Name or "
+            "product/version/Name (for example RealTimeRecordCommand), or all."
         )
     the_product = product(where)
     if plain.lower() == ALL:
@@ -162,7 +164,7 @@ def _resolve(name: str) -> tuple[Operation, ...]:
     close += [n for n in difflib.get_close_matches(plain, known, n=3, cutoff=0.6) if n not in close]
     hint = f"; did you mean {', '.join(close)}?" if close else "."
     raise UsageError(
-        f"There is no operation {plain!r} in {the_product.title} {the_product.version} "
+        f"There is no operation {shorten(plain)!r} in {the_product.title} {the_product.version} "
         f"({len(known)} operations; `acscontract spec show --coverage` lists them){hint}"
     )
 
