@@ -676,6 +676,15 @@ def test_secrets_never_appear_in_reprs(em):
         ("zero.yaml", "description: 0000-0-0 0:00:00\n", "names no real day"),
         ("deep.yaml", "accounts: " + "[" * 1_500 + "]" * 1_500 + "\n", "nested too deeply"),
         ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            "laughs.yaml",
+            "accounts:\n  - id: '1'\n    name: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"    k{n}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 10)}]\n"
+                for n in range(7)
+            ),
+            "more than 1,000,000 values",
+        ),
     ],
 )
 def test_a_seed_file_python_cannot_build_is_one_input_error(

@@ -25,6 +25,7 @@ from acscontract.spec import (
     action_catalog,
     bundled_spec_dir,
     error_response_schema,
+    load_document,
     load_operation,
     openapi_document,
     request_schema,
@@ -527,3 +528,39 @@ def test_an_operation_pickles_after_its_values_were_checked(cache_root: Path) ->
     unpicklable = lambda: None  # noqa: E731
     assert cached("lambda", cache_root, _counting_build(calls, unpicklable)) is unpicklable
     assert not list((cache_root / "__pycache__").glob("acscontract-lambda-*.pickle"))
+
+
+def _laughs(levels: int) -> str:
+    """A "billion laughs" YAML file: each level lists the one before nine times."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels + 1):
+        previous = ", ".join([f"*l{level - 1}"] * 9)
+        lines.append(f"l{level}: &l{level} [{previous}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_laughs(8), "its aliases expand the document to more than 1,000,000 values"),
+        ("a: &a [1, *a]\n", "an alias refers to a value that contains it"),
+    ],
+)
+def test_yaml_aliases_that_explode_or_loop_are_one_problem_found_at_once(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    # Aliases let a few lines stand for hundreds of millions of values: a seed of eight such
+    # levels took 11 s to refuse, and each further level nine times as long. A value that
+    # contains itself recursed without end.
+    target = tmp_path / "aliases.yaml"
+    target.write_text(text, encoding="utf-8")
+    (problem,) = validate_paths([target])
+    assert message in problem.message
+    assert problem.message.startswith("line ")
+
+
+def test_yaml_aliases_within_the_limit_are_read_as_usual(tmp_path: Path) -> None:
+    target = tmp_path / "aliases.yaml"
+    target.write_text(_laughs(4), encoding="utf-8")  # 59,049 values
+    data = load_document(target)
+    assert data["l4"][0][0][0][0] == ["lol"] * 9

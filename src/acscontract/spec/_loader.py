@@ -96,10 +96,74 @@ class SpecError(InputError):
         super().__init__(first.file, f"{first.pointer or '/'}: {first.message}{more}")
 
 
+#: The most values a YAML document may expand to through its aliases (`*name`): far beyond any
+#: spec or seed, and small enough that reading it stays quick. acscontract's own choice.
+MAX_YAML_VALUES = 1_000_000
+
+
 class SafeYamlLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, except that a value YAML reads as a date but that names no real day
-    (`0000-0-0`, `2020-13-01`) is a ConstructorError at its position, where PyYAML raises a bare
-    ValueError. The message does not quote the value (a seed's values may be secrets)."""
+    """PyYAML's SafeLoader, with two differences, each a ConstructorError at its position:
+
+    - a value YAML reads as a date but that names no real day (`0000-0-0`, `2020-13-01`), where
+      PyYAML raises a bare ValueError; the message does not quote the value (a seed's values
+      may be secrets);
+    - a document whose aliases expand it to more than MAX_YAML_VALUES values, or into itself
+      (a "billion laughs" file of a few lines would otherwise take minutes to check).
+    """
+
+    _aliased = False
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliased = True
+        return super().compose_node(parent, index)
+
+    def compose_document(self) -> yaml.Node | None:
+        self._aliased = False
+        node = super().compose_document()
+        if self._aliased and node is not None:
+            _check_expansion(node)
+        return node
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """ConstructorError when the node graph, with every alias expanded, holds more than
+    MAX_YAML_VALUES values or a cycle. Each node is sized once, so this is quick for any file."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = min(MAX_YAML_VALUES + 1, 1 + sum(sizes[id(c)] for c in children))
+            if sizes[key] > MAX_YAML_VALUES:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"its aliases expand the document to more than {MAX_YAML_VALUES:,} values",
+                    node.start_mark,
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an alias refers to a value that contains it", node.start_mark
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 class _StrictLoader(SafeYamlLoader):
