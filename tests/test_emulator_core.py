@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -532,6 +533,56 @@ def test_the_default_virtual_clock_moves_and_fresh_requests_stay_fresh():
     assert response.status == 200, response.body
     emulator.reset()
     assert emulator.clock.now() < before + 60
+
+
+@pytest.mark.parametrize("seconds", [10**400, 1e308, 1e18, float("nan")])
+def test_the_clock_never_moves_past_the_last_time_a_timestamp_can_write(seconds):
+    # Before: 1e308 was accepted (a later stop then failed to format its recording's times, a
+    # 500), and an integer too large for a float was an OverflowError (a 500 over HTTP).
+    emulator = Emulator()
+    before = emulator.clock.now()
+    with pytest.raises(UsageError, match="9999-12-31T23:59:59Z") as raised:
+        emulator.advance_clock(seconds)
+    assert len(str(raised.value)) < 300
+    assert emulator.clock.now() < before + 60
+    assert emulator.handle(signed_request(params("start"), ROOT)).status == 200
+
+
+def test_the_clock_can_reach_the_last_time_and_recordings_are_still_written():
+    emulator = Emulator(clock=ManualClock())
+    assert emulator.handle(signed_request(params("start"), ROOT)).status == 200
+    emulator.advance_clock(253_402_300_799.0 - emulator.clock.now())
+    with pytest.raises(UsageError, match="cannot move past"):
+        emulator.advance_clock(1)
+    for command in ("stop", "cancel_delay"):  # the file is written when the delay is cancelled
+        assert emulator.handle(signed_request(params(command), ROOT)).status == 200
+    (recording,) = emulator.recordings()
+    assert recording.ended_at == 253_402_300_799.0
+
+
+def _with_sts_expiry(em: Emulator, expires_at: object) -> dict[str, Any]:
+    seed = em.seed.to_json()
+    seed["accounts"][0]["sts_tokens"][0]["expires_at"] = expires_at
+    return seed
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda em: em.set_gateway_offset(10**400),
+        lambda em: em.restore({**em.snapshot(), "clock": {"now": 10**400}}),
+        lambda em: em.restore({**em.snapshot(), "clock": {"offset": 1e300}}),
+        lambda em: em.add_fault({"kind": "latency", "latency_s": 10**400}),
+        lambda em: em.load_seed(_with_sts_expiry(em, 10**400)),
+        lambda em: em.load_seed(_with_sts_expiry(em, float("nan"))),
+    ],
+)
+def test_numbers_too_large_for_a_float_or_a_timestamp_are_one_clear_error(em, bad):
+    before = em.snapshot()
+    with pytest.raises(AcsContractError) as raised:
+        bad(em)
+    assert len(str(raised.value)) < 300
+    assert em.snapshot() == before
 
 
 def test_the_gateway_offset_makes_requests_stale_and_reset_clears_it():

@@ -199,6 +199,22 @@ def test_admin_clock_advance_needs_a_movable_clock():
     assert "cannot be moved" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/_emulator/clock/advance", b'{"seconds": 1' + b"0" * 400 + b"}"),
+        ("/_emulator/clock/gateway-offset", b'{"seconds": 1' + b"0" * 400 + b"}"),
+        ("/_emulator/faults", b'{"kind": "latency", "latency_s": 1' + b"0" * 400 + b"}"),
+    ],
+)
+def test_admin_numbers_too_large_for_a_float_are_refused_not_a_500(em, path, body):
+    response = asgi(
+        asgi_app(em), "POST", path, content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code in (400, 409)  # 409: the clock cannot move that far
+    assert len(response.json()["error"]) < 300
+
+
 def test_admin_faults(em):
     app = asgi_app(em)
     created = asgi(app, "POST", "/_emulator/faults", json={"kind": "error", "every_nth": 2})

@@ -453,7 +453,7 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             return _error(400, 'The body must be {"seconds": <a number of seconds, 0 or more>}.')
         try:
-            now = emulator.advance_clock(float(seconds))
+            now = emulator.advance_clock(seconds)
         except AcsContractError as exc:
             return _error(409, str(exc))
         return JSONResponse({"now": now, "recordings": len(emulator.recordings())})
@@ -463,7 +463,7 @@ def _admin_routes(emulator: Emulator, guard: AdminGuard) -> list[Route]:
         seconds = data.get("seconds") if isinstance(data, dict) else None
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             return _error(400, 'The body must be {"seconds": <the gateway clock\'s offset>}.')
-        emulator.set_gateway_offset(float(seconds))
+        emulator.set_gateway_offset(seconds)
         return JSONResponse(
             {"gateway_offset": emulator.gateway_offset, "gateway_now": emulator.gateway_now()}
         )

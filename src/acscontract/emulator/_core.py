@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from acscontract._text import shorten
 from acscontract.emulator._authz import Authorizer, Denial, PolicyAuthorizer
 from acscontract.emulator._checks import Call, run_checks
 from acscontract.emulator._effects import run_effect
@@ -68,6 +69,7 @@ from acscontract.emulator._state import (
 )
 from acscontract.emulator._throttle import AccountThrottle, BucketFactory, bucket_factory
 from acscontract.emulator._types import (
+    LATEST_TIME,
     Clock,
     EmulatorRequest,
     EmulatorResponse,
@@ -122,6 +124,7 @@ _ONLINE_ROLES = {True: "streamOnline", False: "streamOffline"}
 
 # A gateway offset of more than ten years is a mistake, not a test.
 _MAX_GATEWAY_OFFSET = 10 * 365 * 86_400.0
+
 
 _PRINCIPAL_TYPES = {"user": "SubUser", "sts": "AssumedRoleUser"}
 _POLICY_TYPE = "AccountLevelIdentityBasedPolicy"
@@ -462,10 +465,11 @@ class Emulator:
         Requests are fresh when their timestamp is within the spec's skew of the gateway's time,
         so an offset simulates a client (or server) whose clock is wrong. `reset` sets it to 0.
         """
-        if not math.isfinite(seconds) or abs(seconds) > _MAX_GATEWAY_OFFSET:
+        # The bound first: math.isfinite cannot take an integer too large for a float.
+        if abs(seconds) > _MAX_GATEWAY_OFFSET or not math.isfinite(seconds):
             raise UsageError(
                 "The gateway offset must be a number of seconds within "
-                f"±{_MAX_GATEWAY_OFFSET:.0f}; {seconds!r} is not."
+                f"±{_MAX_GATEWAY_OFFSET:.0f}; {shorten(repr(seconds))} is not."
             )
         with self._lock:
             self._gateway_offset = float(seconds)
@@ -589,18 +593,25 @@ class Emulator:
         if position is None:
             return
         if not isinstance(position, Mapping) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and abs(v) <= LATEST_TIME
+            and math.isfinite(v)
             for v in position.values()
         ):
-            raise InputError(source, "the clock position must map names to numbers of seconds.")
+            raise InputError(
+                source,
+                "the clock position must map names to numbers of seconds, each within "
+                f"±{LATEST_TIME:.0f} (9999-12-31T23:59:59Z).",
+            )
 
     @staticmethod
     def _check_gateway_offset(offset: Any, source: str) -> float:
         if (
             isinstance(offset, bool)
             or not isinstance(offset, int | float)
-            or not math.isfinite(offset)
             or abs(offset) > _MAX_GATEWAY_OFFSET
+            or not math.isfinite(offset)
         ):
             raise InputError(
                 source,
@@ -891,12 +902,20 @@ class Emulator:
                 f"The emulator runs on {self._clock!r}, which cannot be moved; create it with "
                 "clock=ManualClock() (or serve it with a manual clock) to advance time."
             )
-        if not math.isfinite(seconds) or seconds < 0:
+        # The bound first: math.isfinite cannot take an integer too large for a float.
+        if seconds < 0 or seconds > LATEST_TIME or not math.isfinite(seconds):
             raise UsageError(
-                f"The clock only moves forward by a finite number of seconds; {seconds} is not."
+                "The clock only moves forward, by a number of seconds that keeps it at or before "
+                f"9999-12-31T23:59:59Z; {shorten(str(seconds))} is not one."
             )
         with self._lock:
-            advance(seconds)
+            if self._clock.now() + seconds > LATEST_TIME:
+                raise UsageError(
+                    f"The virtual clock cannot move past 9999-12-31T23:59:59Z, the latest time the "
+                    f"protocol's timestamps can write; it is at {self._clock.now():.0f}, and "
+                    f"{seconds:.0f} s more would pass it."
+                )
+            advance(float(seconds))
             now = self._clock.now()
             self._journal_meta.add(_META_CLOCK)
             self._tick(now)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from acscontract._text import shorten
 from acscontract.errors import InputError
 
 __all__ = ["FAULT_KINDS", "FaultDecision", "FaultInjector", "FaultRule"]
@@ -45,7 +46,9 @@ class FaultRule:
     def __post_init__(self) -> None:
         where = f"fault rule {self.id or '(new)'}"
         if self.kind not in FAULT_KINDS:
-            raise InputError(where, f"kind {self.kind!r} is not one of {', '.join(FAULT_KINDS)}.")
+            raise InputError(
+                where, f"kind {shorten(repr(self.kind))} is not one of {', '.join(FAULT_KINDS)}."
+            )
         if self.probability is not None and not 0.0 <= self.probability <= 1.0:
             raise InputError(where, f"probability {self.probability} is not between 0 and 1.")
         if self.every_nth is not None and self.every_nth < 1:
@@ -126,13 +129,16 @@ class FaultRule:
                 continue
             if not isinstance(value, types[name]) or isinstance(value, bool):
                 raise InputError(
-                    "fault rule", f"{name} must be a {types[name][0].__name__}, not {value!r}."
+                    "fault rule",
+                    f"{name} must be a {types[name][0].__name__}, not {shorten(repr(value))}.",
                 )
             values[name] = value
-        if "latency_s" in values:
-            values["latency_s"] = float(values["latency_s"])
-        if "probability" in values:
-            values["probability"] = float(values["probability"])
+        for name in ("latency_s", "probability"):
+            if name in values:
+                try:
+                    values[name] = float(values[name])
+                except OverflowError:  # an integer too large for a float
+                    raise InputError("fault rule", f"{name} is too large.") from None
         return cls(**values)
 
 
@@ -180,8 +186,8 @@ class FaultInjector:
             if code not in self.allowed_codes:
                 raise InputError(
                     f"fault rule {rule.id or '(new)'}",
-                    f"code {rule.code!r} is not a server error of the spec; use one of "
-                    f"{', '.join(self.allowed_codes)}.",
+                    f"code {shorten(repr(rule.code))} is not a server error of the spec; use one "
+                    f"of {', '.join(self.allowed_codes)}.",
                 )
             rule = _replace(rule, code=code)
         if not rule.id:

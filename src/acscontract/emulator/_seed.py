@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from acscontract._resources import doc_reference
+from acscontract._text import shorten
+from acscontract.emulator._types import LATEST_TIME
 from acscontract.errors import InputError
 from acscontract.spec import SafeYamlLoader
 
@@ -425,8 +428,13 @@ def _expires(value: Any, source: str, parts: list[Any]) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float):
+        # The bound first: math.isfinite cannot take an integer too large for a float.
+        if abs(value) > LATEST_TIME or not math.isfinite(value):
+            raise _fail(
+                source, parts, "write a time as Unix seconds at or before 9999-12-31T23:59:59Z."
+            )
         return float(value)
-    text = str(value)
+    text = shorten(str(value))
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from acscontract.signing import WireRequest
 
 __all__ = [
+    "LATEST_TIME",
     "Clock",
     "EmulatorRequest",
     "EmulatorResponse",
@@ -29,6 +30,10 @@ __all__ = [
     "Recording",
     "SystemClock",
 ]
+
+#: The latest time the protocol's timestamps (four-digit years) can write, 9999-12-31T23:59:59Z:
+#: clocks, clock positions and expiry times the emulator accepts stay within it.
+LATEST_TIME = 253_402_300_799.0
 
 _SECRET_HEADERS = frozenset({"authorization", "x-acs-security-token"})
 
