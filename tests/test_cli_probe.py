@@ -246,8 +246,17 @@ def test_missing_credentials_are_a_usage_error(capsys, monkeypatch):
         (["--target", "live.aliyuncs.com"], "neither 'emulator' nor an http"),
         (["--target", REMOTE, "--throttle", "sliding-log"], "only with --target emulator"),
         (["--target", "emulator", "--throttle", "leaky"], "is not an algorithm"),
-        (["--target", "emulator", "--seconds", "0"], "--seconds must be more than 0"),
+        (["--target", "emulator", "--seconds", "0"], "--seconds must be a finite number more"),
         (["--target", "emulator", "--mode", "guess"], "Invalid value for '--mode'"),
+        # Each of these was an internal error, a silent pass or a run killed for its memory:
+        (["--target", "emulator", "--seconds", "inf"], "--seconds must be a finite number"),
+        (["--target", "emulator", "--max-rate", "nan"], "--max-rate must be a finite number"),
+        (["--target", "emulator", "--seconds", "1e308"], "more than 1,000,000 calls"),
+        (["--target", "emulator", "--limit", "99999999999999999999"], "more than 1,000,000 calls"),
+        (
+            ["--target", "emulator", "--max-calls", "99999999999", "--allow-throttling"],
+            "the most the probe sends in one run",
+        ),
     ],
 )
 def test_bad_usage_exits_2_with_one_clear_line(capsys, args, message):

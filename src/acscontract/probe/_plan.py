@@ -13,6 +13,7 @@ The safety rules live here, so that they hold for the library as well as the com
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -45,6 +46,10 @@ MEASURE_IDLE_WINDOWS = 2.0
 #: Default durations in seconds.
 CHECK_SECONDS = 10.0
 MEASURE_SECONDS = 4.0
+#: The most calls one run may plan, whatever --limit, --seconds and --max-calls say: far above
+#: what any documented limit needs (a measure of 50/s sends about 2,000), and small enough that
+#: planning and sending stay bounded. acscontract's own choice.
+MAX_PROBE_CALLS = 1_000_000
 
 
 class Mode(StrEnum):
@@ -141,13 +146,19 @@ def _default_ceilings(
     rate = limit / window
     if mode is Mode.MEASURE:
         max_rate = MEASURE_FACTOR * rate
-        calls = math.ceil(max_rate * seconds) + 1
+        calls = _count(max_rate * seconds) + 1
     else:
         max_rate = ENFORCEMENT_FACTOR * rate if enforcement else rate
-        calls = math.ceil(CAPACITY_SHARE * rate * seconds) + 1
+        calls = _count(CAPACITY_SHARE * rate * seconds) + 1
         if enforcement:
-            calls += math.ceil(ENFORCEMENT_FACTOR * rate * ENFORCEMENT_WINDOWS * window)
+            calls += _count(ENFORCEMENT_FACTOR * rate * ENFORCEMENT_WINDOWS * window)
     return Ceilings(max_rate, calls)
+
+
+def _count(calls: float, rounding: Callable[[float], int] = math.ceil) -> int:
+    """`calls` rounded (up by default), or one past MAX_PROBE_CALLS when it is more, even too
+    large for an integer (plan_probe refuses such a run, or fits it to --max-calls)."""
+    return rounding(calls) if calls <= MAX_PROBE_CALLS else MAX_PROBE_CALLS + 1
 
 
 def _fit(phases: list[PhasePlan], budget: int) -> tuple[list[PhasePlan], bool]:
@@ -201,14 +212,16 @@ def plan_probe(
             )
     default_seconds = MEASURE_SECONDS if mode is Mode.MEASURE else CHECK_SECONDS
     seconds = settings.seconds if settings.seconds is not None else default_seconds
-    if not seconds > 0:
-        raise UsageError(f"--seconds must be more than 0; {seconds:g} was given.")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise UsageError(f"--seconds must be a finite number more than 0; {seconds:g} was given.")
     rate = expected / window_s
     defaults = _default_ceilings(mode, expected, window_s, seconds, enforcement)
     max_rate, max_calls = defaults.max_rate, defaults.max_calls
     if settings.max_rate is not None:
-        if settings.max_rate <= 0:
-            raise UsageError(f"--max-rate must be more than 0; {settings.max_rate:g} was given.")
+        if not (settings.max_rate > 0 and math.isfinite(settings.max_rate)):  # NaN included
+            raise UsageError(
+                f"--max-rate must be a finite number more than 0; {settings.max_rate:g} was given."
+            )
         if settings.max_rate > max_rate and not allow:
             raise UsageError(
                 f"--max-rate {settings.max_rate:g} is above this run's ceiling of "
@@ -225,6 +238,12 @@ def plan_probe(
                 "calls; it can only be lowered unless you pass --allow-throttling."
             )
         max_calls = settings.max_calls
+    if max_calls > MAX_PROBE_CALLS:
+        raise UsageError(
+            f"This run would send more than {MAX_PROBE_CALLS:,} calls (limit {expected}, "
+            f"{seconds:g} s), the most the probe sends in one run; lower --limit, --seconds or "
+            "--max-calls."
+        )
     notes: list[str] = []
     phases: list[PhasePlan] = []
     if mode is Mode.MEASURE:
@@ -237,13 +256,13 @@ def plan_probe(
             PhasePlan(
                 "measure",
                 max_rate,
-                max(2, round(max_rate * seconds)),
+                max(2, _count(max_rate * seconds, round)),
                 idle_before=MEASURE_IDLE_WINDOWS * window_s,
                 align=0.5,
                 dither=True,
             )
         )
-        expected_refusals = max(0, phases[0].calls - math.ceil(expected * (seconds / window_s + 1)))
+        expected_refusals = max(0, phases[0].calls - _count(expected * (seconds / window_s + 1)))
     else:
         capacity_rate = min(CAPACITY_SHARE * rate, max_rate)
         if capacity_rate < CAPACITY_SHARE * rate:
@@ -255,7 +274,7 @@ def plan_probe(
             PhasePlan(
                 "capacity",
                 capacity_rate,
-                max(2, round(capacity_rate * seconds)),
+                max(2, _count(capacity_rate * seconds, round)),
                 idle_before=IDLE_WINDOWS * window_s,
             )
         )
