@@ -227,3 +227,39 @@ def test_mock_live_without_its_extra_names_it(monkeypatch: pytest.MonkeyPatch) -
     hint = r"pip install 'acscontract\[emulator\] @ git\+https:"
     with pytest.raises(ModuleNotFoundError, match=hint):
         acscontract.mock_live  # noqa: B018 - the attribute access is what is tested
+
+
+_NOT_A_FILE = [
+    ("emulator", "serve", "--port", "0", "--seed", "{path}"),
+    ("probe", "rate-limit", "--target", "emulator", "--seed", "{path}"),
+    ("spec", "import", "{path}", "-o", "{out}"),
+    ("ram", "lint", "--config", "{path}", POLICY),
+    ("ram", "lint", "--baseline", "{path}", POLICY),
+]
+
+
+@pytest.mark.parametrize("command", _NOT_A_FILE, ids=lambda c: " ".join(c[:3]))
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_device_or_a_pipe_named_as_an_input_file_is_one_line_not_a_read_without_end(
+    capsys, tmp_path, command, kind
+):
+    # /dev/zero was read until the kernel killed the process (or, under a memory limit, "out of
+    # memory"); opening a FIFO blocked for ever. ram lint's policy paths already refused both.
+    if kind == "device":
+        path = "/dev/zero"
+    else:
+        path = str(tmp_path / "input.fifo")
+        os.mkfifo(path)
+    args = [a.format(path=path, out=tmp_path / "out") for a in command]
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    one_line(err)
+    assert "not a regular file (a pipe, socket or device)" in err
+    assert path in err
+
+
+def test_spec_validate_reports_a_device_as_a_file_it_cannot_read(capsys):
+    code, out, _ = run(capsys, "spec", "validate", "/dev/zero")
+    assert code == 1
+    assert "/dev/zero:/: the file cannot be read: not a regular file" in out

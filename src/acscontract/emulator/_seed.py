@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from acscontract._files import read_regular_text
 from acscontract._resources import doc_reference
 from acscontract._text import shorten
 from acscontract.emulator._types import LATEST_TIME
@@ -308,12 +309,18 @@ def load_seed(
 def read_document(path: Path, what: str) -> Any:
     """Parse a YAML or JSON file; InputError with a clear message when it cannot be read."""
     try:
-        text = path.read_text("utf-8")
+        text = read_regular_text(path)
     except FileNotFoundError:
         raise InputError(str(path), f"the {what} file does not exist; check the path.") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise InputError(str(path), f"is a folder; give the {what} file.") from None
+    except UnicodeDecodeError as exc:
         raise InputError(
-            str(path), f"the {what} file cannot be read ({type(exc).__name__}: {exc})."
+            str(path), f"the {what} file is not UTF-8 text (byte {exc.start}); save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            str(path), f"the {what} file cannot be read ({exc.strerror or exc})."
         ) from None
     try:
         if path.suffix.lower() == ".json":
@@ -466,7 +473,7 @@ def _policies(
             if not path.is_absolute():
                 path = base / path
             try:
-                text = path.read_text("utf-8")
+                text = read_regular_text(path)
             except OSError as exc:
                 raise _fail(
                     source,

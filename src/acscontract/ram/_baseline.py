@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from acscontract._files import read_regular_text
 from acscontract.errors import InputError
 from acscontract.ram._findings import Finding, json_document
 
@@ -55,13 +56,19 @@ class Baseline:
         """Read a baseline file; InputError if it cannot be read or is not a baseline."""
         p = Path(path)
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(read_regular_text(p))
         except FileNotFoundError:
             raise InputError(
                 str(p), "no such baseline file; create one with --write-baseline."
             ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(str(p), f"the baseline cannot be read ({exc}).") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                str(p), f"the baseline is not UTF-8 text (byte {exc.start}); write it again."
+            ) from None
+        except OSError as exc:
+            raise InputError(
+                str(p), f"the baseline cannot be read ({exc.strerror or exc})."
+            ) from None
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{p}:{exc.lineno}:{exc.colno}", f"the baseline is not valid JSON ({exc.msg})."

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from acscontract._files import read_regular_bytes
 from acscontract._resources import doc_reference
 from acscontract.errors import UsageError
 from acscontract.ram._findings import Severity
@@ -197,7 +198,7 @@ def _table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file; check --config.") from None
     except IsADirectoryError:

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from acscontract._files import read_regular_bytes
 from acscontract.errors import InputError, UsageError
 from acscontract.spec._loader import bundled_spec_dir, parameter_from_raw
 from acscontract.spec._model import _value_problem
@@ -150,7 +151,7 @@ class ImportResult:
 
 def _load_metadata(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        raw = read_regular_bytes(path)
     except OSError as exc:
         raise InputError(str(path), f"cannot read the metadata file: {exc.strerror}.") from None
     try:

@@ -21,6 +21,7 @@ from referencing import Registry
 from referencing import Resource as SchemaResource
 from referencing.jsonschema import DRAFT202012
 
+from acscontract._files import read_regular_text
 from acscontract._resources import bundled_path
 from acscontract.errors import InputError, UsageError
 from acscontract.spec._model import (
@@ -230,7 +231,7 @@ def _meta_validator() -> Draft202012Validator:
 def load_document(path: Path) -> Any:
     """Read one YAML or JSON file strictly; raise SpecError naming the file and the position."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except FileNotFoundError:
         raise SpecError([SpecProblem(str(path), "", "the file does not exist")]) from None
     except IsADirectoryError:
