@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from acscontract.cli import main
+from acscontract.ram import _parser
 from acscontract.spec import action_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,3 +283,42 @@ def test_ram_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     for command in ("simulate", "diff", "generate"):
         assert command in out
+
+
+@pytest.mark.parametrize("command", ["simulate", "diff"])
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_simulate_and_diff_refuse_a_device_or_a_pipe_with_one_line(capsys, tmp_path, command, kind):
+    # /dev/zero was read until memory ran out; a FIFO blocked at open. lint already refused them.
+    if kind == "device":
+        path = "/dev/zero"
+    else:
+        path = str(tmp_path / "policy.fifo")
+        os.mkfifo(path)
+    if command == "simulate":
+        args = ["ram", "simulate", path, "-a", "live:RealTimeRecordCommand", "-r", "*"]
+    else:
+        args = ["ram", "diff", path, str(POLICIES / "recorder-least-privilege.json")]
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == f"acscontract: {path}: cannot be read (not a regular file (a pipe, socket or device)).\n"
+    )
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_policy_source_over_the_size_limit_is_one_line(capsys, tmp_path, monkeypatch, source):
+    monkeypatch.setattr(_parser, "MAX_POLICY_FILE_BYTES", 1_000)
+    text = json.dumps({"Version": "1", "Statement": [], "Padding": "x" * 2_000})
+    if source == "file":
+        path = tmp_path / "big.json"
+        path.write_text(text, encoding="utf-8")
+        name = str(path)
+    else:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+        name = "-"
+    code, out, err = run(capsys, "ram", "lint", name)
+    assert (code, out) == (2, "")
+    shown = "<stdin>" if source == "stdin" else name
+    assert err.startswith(f"acscontract: {shown}: holds more than ")
+    assert err.count("\n") == 1

@@ -9,6 +9,7 @@ broken, gives either a document or the problems that stopped it.
 from __future__ import annotations
 
 import bisect
+import errno
 import functools
 import json
 import os
@@ -532,12 +533,21 @@ def _build_document(
 _MISSING = object()
 
 
+#: The most bytes acscontract reads of one policy file or of standard input: RAM policies are a
+#: few kilobytes, and the linter takes about a second per megabyte. Its own limit.
+MAX_POLICY_FILE_BYTES = 64 * 1024 * 1024
+
+
 def read_policy_source(path: str | Path) -> bytes:
-    """The bytes of a policy file, or `-` for standard input; InputError if it cannot be read."""
+    """The bytes of a policy file, or `-` for standard input; InputError if it cannot be read,
+    is not a regular file, or holds more than MAX_POLICY_FILE_BYTES."""
     if str(path) == "-":
         import sys
 
-        return sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_POLICY_FILE_BYTES + 1)
+        if len(data) > MAX_POLICY_FILE_BYTES:
+            raise InputError("<stdin>", _too_large())
+        return data
     p = path
     try:
         return _read_bytes(p)
@@ -545,25 +555,51 @@ def read_policy_source(path: str | Path) -> bytes:
         raise InputError(str(p), "no such file; check the path of the policy.") from None
     except IsADirectoryError:
         raise InputError(str(p), "is a directory; give the path of a policy JSON file.") from None
+    except _TooLarge:
+        raise InputError(str(p), _too_large()) from None
     except OSError as exc:
         raise InputError(str(p), f"cannot be read ({exc.strerror or exc}).") from None
 
 
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+def _too_large() -> str:
+    return (
+        f"holds more than {MAX_POLICY_FILE_BYTES // (1024 * 1024)} MiB, more than acscontract "
+        "reads of one policy (a RAM policy is a few kilobytes)."
+    )
+
+
+class _TooLarge(Exception):
+    """A policy source holds more than MAX_POLICY_FILE_BYTES."""
+
+
+# O_NONBLOCK: opening a FIFO would otherwise wait for a writer (a regular file ignores it).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 def _read_bytes(path: str | Path) -> bytes:
-    """The whole content of a file, read with the system calls themselves (a lint of thousands
-    of small files notices the cost of building a buffered file object for each)."""
+    """The whole content of a regular file, read with the system calls themselves (a lint of
+    thousands of small files notices the cost of building a buffered file object for each).
+    OSError for a pipe, socket or device, which could be read for ever; _TooLarge past
+    MAX_POLICY_FILE_BYTES."""
     fd = os.open(path, _READ_FLAGS)
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device)", str(path))
         size = info.st_size
+        if size > MAX_POLICY_FILE_BYTES:
+            raise _TooLarge
         chunks = [os.read(fd, size + 1 if size > 0 else 65536)]
-        if len(chunks[0]) <= size and stat.S_ISREG(info.st_mode):
+        if len(chunks[0]) <= size:
             return chunks[0]  # fewer bytes than asked of a regular file: its end
-        while chunks[-1]:  # until the read that finds the end
+        total = len(chunks[0])
+        while chunks[-1]:  # a file that grew, or says size 0 (as in /proc): until its end
+            if total > MAX_POLICY_FILE_BYTES:
+                raise _TooLarge
             chunks.append(os.read(fd, 65536))
+            total += len(chunks[-1])
     finally:
         os.close(fd)
     return b"".join(chunks)
