@@ -3,6 +3,10 @@ resource model gives."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +17,8 @@ from acscontract.contracts.suite import commands
 from acscontract.contracts.workflow import recording_families, recording_path
 from acscontract.errors import UsageError
 from acscontract.spec import operation, operation_names
+
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 
 OP = operation()
 PRODUCT = OP.product
@@ -159,3 +165,28 @@ def test_run_checks_the_pacing_store_url_whatever_the_target(capsys, monkeypatch
     assert code == 2
     assert "not a Redis URL" in err
     assert "hunter2" not in err
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("--acscontract-max-recordings=abc", "max-recordings must be a whole number"),
+        ("--acscontract-profile=nope", "There is no contract profile 'nope'"),
+        ("--acscontract-pacing-store=nonsense", "is not a Redis URL"),
+    ],
+)
+def test_plain_pytest_with_a_bad_plugin_option_stops_with_one_line(given, message):
+    # Run as `pytest contracts ...` (not through `acscontract run`): a bad count, profile or
+    # pacing store was a collection error with a traceback in every contract module.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(CONTRACTS), "-q", "-p", "no:cacheprovider", given],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 4  # pytest's usage error
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, done.stderr
+    assert message in errors[0]
+    assert "Traceback" not in done.stdout + done.stderr

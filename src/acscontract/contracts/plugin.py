@@ -135,22 +135,34 @@ def pytest_configure(config: pytest.Config) -> None:
         "account; such contracts run last, after every contract that only expects refusals.",
     )
     _STATE.config = config
-    if option(config, "operation"):
-        # An operation the product does not have ends the session with its one line, before
-        # the contract modules (which parametrize by operation) are collected.
-        from acscontract.errors import UsageError
-
-        try:
-            selection(config)
-        except UsageError as exc:
-            raise pytest.UsageError(str(exc)) from None
     if not hasattr(config, "workerinput"):
         config.stash[_RUN_ID] = option(config, "run-id") or uuid.uuid4().hex
     else:
         config.stash[_RUN_ID] = str(config.workerinput.get("acscontract_run_id", ""))
+    _check_options(config)
     summary = AreaSummary()
     config.stash[_SUMMARY] = summary
     config.pluginmanager.register(summary, "acscontract-summary")
+
+
+def _check_options(config: pytest.Config) -> None:
+    """Every acscontract option of the session read once, so that a bad value (an operation
+    the product does not have, a count that is not a number, an unknown profile, a pacing
+    store that is not Redis) ends the session with its one line before the contract modules,
+    which read them at import, are collected."""
+    from acscontract.client import check_pacing_url
+    from acscontract.errors import UsageError
+
+    try:
+        if option(config, "operation"):
+            selection(config)
+        if option(config, "profile") or os.environ.get(_env_name("profile")):
+            profile_settings(config)
+        options = target_options(config)
+        if options.pacing_store:
+            check_pacing_url(options.pacing_store)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def option(config: pytest.Config, name: str) -> str | None:
