@@ -195,6 +195,16 @@ def test_missing_baseline_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[st
     assert "no such baseline file" in err
 
 
+def test_a_baseline_nested_too_deeply_is_exit_2(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python's parser raised RecursionError: an internal error (exit 70) before.
+    Path("deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    code, out, err = run(capsys, "policies", "--baseline", "deep.json")
+    assert (code, out) == (2, "")
+    assert err == "acscontract: deep.json: the baseline is JSON nested too deeply to read.\n"
+
+
 def test_kind_trust(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trust = {
         "Version": "1",

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["read_regular_bytes", "read_regular_text"]
+__all__ = ["read_regular_bytes", "read_regular_text", "require_regular"]
 
 _NOT_REGULAR = "not a regular file (a pipe, socket or device)"
 
@@ -20,9 +20,9 @@ _NOT_REGULAR = "not a regular file (a pipe, socket or device)"
 def read_regular_bytes(path: str | Path) -> bytes:
     """The bytes of the regular file at `path`; OSError (strerror says why) for anything else,
     IsADirectoryError for a folder."""
-    _require_regular(os.stat(path).st_mode, path)  # before opening: opening a FIFO blocks
+    require_regular(os.stat(path).st_mode, path)  # before opening: opening a FIFO blocks
     with open(path, "rb") as handle:
-        _require_regular(os.fstat(handle.fileno()).st_mode, path)  # what was opened
+        require_regular(os.fstat(handle.fileno()).st_mode, path)  # what was opened
         return handle.read()
 
 
@@ -32,7 +32,9 @@ def read_regular_text(path: str | Path, encoding: str = "utf-8") -> str:
     return read_regular_bytes(path).decode(encoding)
 
 
-def _require_regular(mode: int, path: str | Path) -> None:
+def require_regular(mode: int, path: str | Path) -> None:
+    """IsADirectoryError for a folder's `mode` (from stat), OSError for anything else that is
+    not a regular file; nothing for a regular file."""
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     if not stat.S_ISREG(mode):

@@ -70,6 +70,7 @@ from acscontract.emulator._state import (
 from acscontract.emulator._throttle import AccountThrottle, BucketFactory, bucket_factory
 from acscontract.emulator._types import (
     LATEST_TIME,
+    LATEST_TIME_TEXT,
     Clock,
     EmulatorRequest,
     EmulatorResponse,
@@ -602,7 +603,7 @@ class Emulator:
             raise InputError(
                 source,
                 "the clock position must map names to numbers of seconds, each within "
-                f"±{LATEST_TIME:.0f} (9999-12-31T23:59:59Z).",
+                f"±{LATEST_TIME:.0f} ({LATEST_TIME_TEXT}).",
             )
 
     @staticmethod
@@ -906,12 +907,12 @@ class Emulator:
         if seconds < 0 or seconds > LATEST_TIME or not math.isfinite(seconds):
             raise UsageError(
                 "The clock only moves forward, by a number of seconds that keeps it at or before "
-                f"9999-12-31T23:59:59Z; {shorten(str(seconds))} is not one."
+                f"{LATEST_TIME_TEXT}; {shorten(str(seconds))} is not one."
             )
         with self._lock:
             if self._clock.now() + seconds > LATEST_TIME:
                 raise UsageError(
-                    f"The virtual clock cannot move past 9999-12-31T23:59:59Z, the latest time the "
+                    f"The virtual clock cannot move past {LATEST_TIME_TEXT}, the latest time the "
                     f"protocol's timestamps can write; it is at {self._clock.now():.0f}, and "
                     f"{seconds:.0f} s more would pass it."
                 )

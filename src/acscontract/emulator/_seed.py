@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from acscontract._files import read_regular_text
 from acscontract._resources import doc_reference
 from acscontract._text import shorten
-from acscontract.emulator._types import LATEST_TIME
+from acscontract.emulator._types import LATEST_TIME, LATEST_TIME_TEXT
 from acscontract.errors import InputError
 from acscontract.spec import SafeYamlLoader
 
@@ -438,7 +438,7 @@ def _expires(value: Any, source: str, parts: list[Any]) -> float | None:
         # The bound first: math.isfinite cannot take an integer too large for a float.
         if abs(value) > LATEST_TIME or not math.isfinite(value):
             raise _fail(
-                source, parts, "write a time as Unix seconds at or before 9999-12-31T23:59:59Z."
+                source, parts, f"write a time as Unix seconds at or before {LATEST_TIME_TEXT}."
             )
         return float(value)
     text = shorten(str(value))

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LATEST_TIME",
+    "LATEST_TIME_TEXT",
     "Clock",
     "EmulatorRequest",
     "EmulatorResponse",
@@ -31,9 +33,12 @@ __all__ = [
     "SystemClock",
 ]
 
-#: The latest time the protocol's timestamps (four-digit years) can write, 9999-12-31T23:59:59Z:
+#: The latest time the protocol's timestamps (four-digit years) can write (Unix seconds):
 #: clocks, clock positions and expiry times the emulator accepts stay within it.
-LATEST_TIME = 253_402_300_799.0
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+LATEST_TIME = _LATEST.timestamp()
+#: LATEST_TIME as the emulator's messages write it.
+LATEST_TIME_TEXT = _LATEST.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 _SECRET_HEADERS = frozenset({"authorization", "x-acs-security-token"})
 

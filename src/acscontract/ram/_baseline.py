@@ -73,6 +73,8 @@ class Baseline:
             raise InputError(
                 f"{p}:{exc.lineno}:{exc.colno}", f"the baseline is not valid JSON ({exc.msg})."
             ) from None
+        except RecursionError:
+            raise InputError(str(p), "the baseline is JSON nested too deeply to read.") from None
         entries = data.get("findings") if isinstance(data, dict) else None
         if (
             not isinstance(data, dict)

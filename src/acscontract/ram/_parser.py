@@ -9,17 +9,16 @@ broken, gives either a document or the problems that stopped it.
 from __future__ import annotations
 
 import bisect
-import errno
 import functools
 import json
 import os
 import re
-import stat
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from acscontract._files import require_regular
 from acscontract.errors import InputError
 from acscontract.ram._document import (
     ParseResult,
@@ -584,10 +583,7 @@ def _read_bytes(path: str | Path) -> bytes:
     fd = os.open(path, _READ_FLAGS)
     try:
         info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device)", str(path))
+        require_regular(info.st_mode, path)
         size = info.st_size
         if size > MAX_POLICY_FILE_BYTES:
             raise _TooLarge
