@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from acscontract.cli._console import Console
 from acscontract.contracts.budget import DEFAULT_MAX_RECORDINGS, DEFAULT_MAX_WRITES
 from acscontract.errors import UsageError
 
