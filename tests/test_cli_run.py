@@ -97,6 +97,18 @@ def test_a_url_target_needs_its_resources(capsys, monkeypatch):
     assert "example-secret" not in err
 
 
+@pytest.mark.parametrize("target", ["http://[::1", "http://127.0.0.1:99999", "http://a b.example"])
+def test_a_target_that_is_no_url_is_one_line_naming_it(capsys, monkeypatch, target):
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    code = main(["run", "--target", target, "--domain", "d", "--app", "a", "--stream", "s"])
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert err.count("\n") == 1
+    assert err.startswith(f"acscontract: The target {target!r} is not a usable URL")
+    assert out == ""
+
+
 SEEDS = Path(__file__).parent / "data" / "seeds"
 
 

@@ -131,6 +131,14 @@ def _target(
             f"--target {target!r} is neither 'emulator' nor an http:// or https:// URL; give "
             "the endpoint's URL, such as http://127.0.0.1:8765 or https://live.aliyuncs.com."
         )
+    from acscontract.client import endpoint_problem
+
+    problem = endpoint_problem(target)
+    if problem is not None:
+        raise UsageError(
+            f"--target {target!r} is not a usable URL: {problem}; give one such as "
+            "http://127.0.0.1:8765 or https://live.aliyuncs.com."
+        )
     from acscontract.client import pacing_store as store_for
 
     store = store_for(pacing_store) if pacing_store else None

@@ -45,18 +45,22 @@ AREAS = {
 
 def _target_problem(options: Any) -> str | None:
     """Why the options cannot run at all (bad target, no credentials, no resources), or None."""
-    from urllib.parse import urlsplit
-
+    from acscontract.client import endpoint_problem
     from acscontract.contracts.targets import EMULATOR_TARGETS
     from acscontract.signing import Credentials
 
     if options.target in EMULATOR_TARGETS:
         return None
-    parts = urlsplit(options.target)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not options.target.lower().startswith(("http://", "https://")):
         return (
             f"The target {options.target!r} is neither 'emulator', 'emulator-http' nor an "
             "http(s) URL; use --target emulator, or a URL such as https://live.aliyuncs.com."
+        )
+    problem = endpoint_problem(options.target)
+    if problem is not None:
+        return (
+            f"The target {options.target!r} is not a usable URL: {problem}; give one such as "
+            "https://live.aliyuncs.com or http://127.0.0.1:8765."
         )
     try:
         Credentials.from_env()

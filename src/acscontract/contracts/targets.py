@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import requests
 import urllib3
@@ -50,6 +50,7 @@ from acscontract.client import (
     SharedPacer,
     Tamper,
     Transport,
+    endpoint_problem,
     pacer_for,
     pacing_interval,
     pacing_store,
@@ -1126,11 +1127,12 @@ def _served_extras(
 
 def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> ContractTarget:
     url = options.target
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    problem = endpoint_problem(url)
+    if not url.lower().startswith(("http://", "https://")) or problem is not None:
         raise UsageError(
-            f"The target {url!r} is neither 'emulator', 'emulator-http' nor an http(s) URL; pass "
-            "--target emulator, or a URL such as https://live.aliyuncs.com."
+            f"The target {url!r} is neither 'emulator', 'emulator-http' nor a usable http(s) URL"
+            f"{f' ({problem})' if problem else ''}; pass --target emulator, or a URL such as "
+            "https://live.aliyuncs.com."
         )
     session = requests.Session()
     # Proxy settings from the environment make no sense for this machine's own ports.
