@@ -195,6 +195,28 @@ def test_an_unreachable_target_is_one_line(capsys, monkeypatch, tmp_path):
     assert captured.out == ""
 
 
+def test_a_target_whose_admin_api_answers_json_nested_too_deep_is_one_line(
+    capsys, monkeypatch, tmp_path
+):
+    """The run asks every URL target whether it is a served emulator (GET /_emulator/state);
+    an answer nested past Python's parser is no emulator's, not a crash."""
+    import re
+
+    import responses
+
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
+    deep = "[" * 100_000 + "]" * 100_000
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(responses.GET, re.compile(r"http://127\.0\.0\.1:1/_emulator/state.*"), body=deep)
+        code = main(_serve_args("http://127.0.0.1:1", "d.example", "a", "s"))
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("acscontract: The target http://127.0.0.1:1 does not answer")
+
+
 def test_an_unwritable_junit_path_is_refused_before_anything_runs(capsys, tmp_path):
     code = main(["run", "--junitxml", str(tmp_path / "missing" / "out.xml")])
     captured = capsys.readouterr()

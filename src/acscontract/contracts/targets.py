@@ -257,7 +257,13 @@ class HttpAdmin:
                 f"The emulator's admin API refused {method} {ADMIN_PREFIX}{path} with HTTP "
                 f"{response.status}: {text[:300]}"
             )
-        return json.loads(text) if text else None
+        try:
+            return json.loads(text) if text else None
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's parser
+            raise UsageError(
+                f"The emulator's admin API answered {method} {ADMIN_PREFIX}{path} with HTTP "
+                f"{response.status} and a body that is not JSON; is --target a served emulator?"
+            ) from None
 
     def invalidate(self) -> None:
         with self._lock:
@@ -1057,7 +1063,7 @@ def _probe_admin(
         return None
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's parser
         return None
     return data if isinstance(data, Mapping) and "world" in data else None
 
