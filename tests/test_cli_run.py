@@ -136,6 +136,29 @@ def test_a_served_emulator_gives_the_suite_its_seed(capsys, monkeypatch):
     assert root.secret not in out
 
 
+def test_the_guides_served_emulator_recipe_runs_as_written(capsys, monkeypatch):
+    """docs/contracts.md: serve, export the credentials it shows, run against the URL."""
+    import shlex
+
+    guide = (Path(__file__).parents[1] / "docs" / "contracts.md").read_text(encoding="utf-8")
+    lines = [line.removeprefix("$ ") for line in guide.splitlines() if line.startswith("$ ")]
+    serve = next(i for i, line in enumerate(lines) if line.startswith("acscontract emulator serve"))
+    run_line = next(line for line in lines[serve:] if "--target http://127.0.0.1" in line)
+    for line in lines[serve : lines.index(run_line)]:
+        if line.startswith("export "):
+            for pair in shlex.split(line)[1:]:
+                name, _, value = pair.partition("=")
+                monkeypatch.setenv(name, value)
+    args = shlex.split(run_line.partition("#")[0])
+    assert args[:2] == ["acscontract", "run"]
+    with serve_in_thread(Emulator()) as url:
+        args = [url if a.startswith("http://127.0.0.1") else a for a in args[1:]]
+        code = main([*args, "--", "-k", "test_ram.py"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err or captured.out
+    assert "All 1 contracts hold." in captured.out
+
+
 def test_a_user_seed_skips_what_it_cannot_give_with_reasons(capsys, monkeypatch):
     emulator = Emulator(SEEDS / "minimal.yaml")
     monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIminimalRoot000001")
