@@ -240,6 +240,30 @@ def test_a_target_whose_admin_api_answers_json_nested_too_deep_is_one_line(
     assert line.startswith("acscontract: The target http://127.0.0.1:1 does not answer")
 
 
+def test_a_target_answering_200_with_no_json_is_named_as_no_api_endpoint(
+    capsys, monkeypatch, tmp_path
+):
+    """A web server that answers everything with a 200 page is not 'ok, but not StreamNotFound':
+    the preflight says the answer is not the API's."""
+    import re
+
+    import responses
+
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
+    page = "<html><body>Welcome to nginx!</body></html>"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in (responses.GET, responses.POST):
+            mock.add(method, re.compile(r"http://127\.0\.0\.1:1/.*"), body=page, status=200)
+        code = main(_serve_args("http://127.0.0.1:1", "d.example", "a", "s"))
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    (line,) = captured.err.strip().splitlines()
+    assert "HTTP 200 with a body that is not the API's JSON" in line
+    assert "that --target is the operation's endpoint" in line
+
+
 def test_an_unwritable_junit_path_is_refused_before_anything_runs(capsys, tmp_path):
     code = main(["run", "--junitxml", str(tmp_path / "missing" / "out.xml")])
     captured = capsys.readouterr()
