@@ -232,6 +232,16 @@ def test_a_remote_target_needs_a_domain(capsys):
     assert "--domain" in err
 
 
+def test_names_are_shown_as_given_not_as_markup_or_terminal_codes(capsys):
+    # rich read "[/x]" as a closing tag (internal error, exit 70) and "[bold]" as a style, so the
+    # plan showed a name that was not the one sent; ESC reached the terminal as it was.
+    app = "[bold]app[/x]\x1b[31m"
+    code, out, err = run(capsys, "--target", "emulator", "--app", app, "--seconds", "1")
+    assert code == 0, err
+    assert "AppName=[bold]app[/x]\\x1b[31m," in err
+    assert "\x1b" not in err + out
+
+
 @pytest.mark.usefixtures("remote_credentials")
 @pytest.mark.parametrize("target", ["http://[::1", "http://127.0.0.1:99999", "http://a b.example"])
 def test_a_target_that_is_no_url_is_one_line_before_any_plan(capsys, target):

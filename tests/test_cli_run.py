@@ -318,6 +318,21 @@ def test_main_job_adds_the_probe_and_the_policy_lint(capsys, tmp_path):
     assert "FAILED" in out
 
 
+def test_main_job_shows_policy_text_as_it_is_not_as_markup(capsys, tmp_path):
+    # A Sid of "[/x]" in a linted policy ended the main job with an internal error (rich read
+    # the finding's source line as markup).
+    policy = tmp_path / "p.json"
+    policy.write_text(
+        '{"Version": "1", "Statement": [{"Sid": "[/x]", "Effect": "Allow", '
+        '"Action": "live:RealTimeRecordCommand", "Resource": "*"}]}'
+    )
+    code = main(["run", "--lint", str(policy), "--", "-k", "test_ram.py"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err  # the lint fails its gate: live:RealTimeRecordCommand on *
+    assert captured.err == ""
+    assert '"Sid": "[/x]"' in captured.out
+
+
 def test_main_job_lint_of_a_missing_path_is_a_usage_error(capsys, tmp_path):
     code = main(["run", "--lint", str(tmp_path / "missing"), "--", "-k", "ram"])
     err = capsys.readouterr().err

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
-from acscontract.cli._console import Console
+from acscontract.cli._console import Console, safe_text
 from acscontract.errors import UsageError
 
 if TYPE_CHECKING:
@@ -186,8 +187,8 @@ def _summary(result: ProbeResult, console: Console) -> None:
         for note in estimate.notes:
             table.add_row("note", note)
     for finding in result.findings:
-        mark = "[green]pass[/]" if finding.passed else "[red]FAIL[/]"
-        table.add_row(f"{mark} {finding.name}", finding.detail)
+        mark = safe_text("pass", "green") if finding.passed else safe_text("FAIL", "red")
+        table.add_row(Text.assemble(mark, " ", finding.name), finding.detail)
     console.print(table)
 
 
