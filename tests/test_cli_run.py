@@ -159,6 +159,30 @@ def test_the_guides_served_emulator_recipe_runs_as_written(capsys, monkeypatch):
     assert "All 1 contracts hold." in captured.out
 
 
+@pytest.mark.parametrize("token", [None, "not-the-token"])
+def test_a_served_emulator_whose_admin_api_wants_a_token_says_so(
+    capsys, monkeypatch, tmp_path, token
+):
+    """Served with a token (as on a non-loopback --host), the emulator's admin API answers 401;
+    the run named it 'a real account' and skipped what needs the admin API."""
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
+    emulator = Emulator()
+    root = next(k for k in emulator.seed.accounts[0].access_keys if k.user is None and k.active)
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, root.id)
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, root.secret)
+    with serve_in_thread(emulator, admin_token="the-printed-token") as url:
+        args = _serve_args(url, "push.example.com", "live", "stream1")
+        if token:
+            args += ["--admin-token", token]
+        code = main([*args, "--", "-k", "test_ram.py"])
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert "--admin-token" in line
+    assert "the-printed-token" not in line
+    assert emulator.recordings() == ()
+
+
 def test_a_user_seed_skips_what_it_cannot_give_with_reasons(capsys, monkeypatch):
     emulator = Emulator(SEEDS / "minimal.yaml")
     monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIminimalRoot000001")

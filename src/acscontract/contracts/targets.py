@@ -1059,11 +1059,19 @@ def _probe_admin(
         )
     except requests.RequestException:
         return None
-    if response.status_code != 200:
-        return None
     try:
         data = response.json()
     except (ValueError, RecursionError):  # not JSON, or nested past Python's parser
+        return None
+    if response.status_code == 401 and isinstance(data, Mapping) and "error" in data:
+        # A served emulator whose admin API wants a token: without it the run would take it
+        # for a real account, and skip what needs the admin API.
+        raise UsageError(
+            f"The target {url} is a served emulator whose admin API "
+            + ("refused the --admin-token given" if token else "needs a token")
+            + ": pass the --admin-token that `acscontract emulator serve` printed."
+        )
+    if response.status_code != 200:
         return None
     return data if isinstance(data, Mapping) and "world" in data else None
 
