@@ -112,6 +112,7 @@ def _closed_pipe(args: list[str]) -> subprocess.CompletedProcess[bytes]:
         ["ram", "lint", str(ROOT / "tests" / "data"), "--format", "sarif"],
         ["ram", "generate", "--account", "1234567890123456", "--domain", "a.example.com"],
         ["--help"],
+        ["run", "--summary"],  # printed through rich, whose answer is SystemExit(1)
     ],
     ids=lambda a: " ".join(a[:3]),
 )
@@ -119,6 +120,15 @@ def test_a_closed_pipe_ends_quietly_with_exit_0(args: list[str]) -> None:
     done = _closed_pipe(args)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stderr == b""
+
+
+def test_a_closed_pipe_ends_the_probe_quietly_with_exit_0() -> None:
+    # The probe prints its plan on standard error and its results through rich.
+    done = _closed_pipe(["probe", "rate-limit", "--target", "emulator", "--seconds", "1"])
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr.startswith(b"Probe check of the in-process emulator")
+    assert b"acscontract:" not in done.stderr
+    assert b"Traceback" not in done.stderr
 
 
 def test_output_an_encoding_cannot_show_is_escaped(tmp_path: Path) -> None:

@@ -232,6 +232,26 @@ def test_a_remote_target_needs_a_domain(capsys):
     assert "--domain" in err
 
 
+def test_names_are_shown_as_given_not_as_markup_or_terminal_codes(capsys):
+    # rich read "[/x]" as a closing tag (internal error, exit 70) and "[bold]" as a style, so the
+    # plan showed a name that was not the one sent; ESC reached the terminal as it was.
+    app = "[bold]app[/x]\x1b[31m"
+    code, out, err = run(capsys, "--target", "emulator", "--app", app, "--seconds", "1")
+    assert code == 0, err
+    assert "AppName=[bold]app[/x]\\x1b[31m," in err
+    assert "\x1b" not in err + out
+
+
+@pytest.mark.usefixtures("remote_credentials")
+@pytest.mark.parametrize("target", ["http://[::1", "http://127.0.0.1:99999", "http://a b.example"])
+def test_a_target_that_is_no_url_is_one_line_before_any_plan(capsys, target):
+    code, out, err = run(capsys, "--target", target, "--domain", "example.com")
+    assert code == 2, err
+    assert err.count("\n") == 1
+    assert err.startswith(f"acscontract: --target {target!r} is not a usable URL")
+    assert out == ""
+
+
 def test_missing_credentials_are_a_usage_error(capsys, monkeypatch):
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", raising=False)

@@ -97,6 +97,18 @@ def test_a_url_target_needs_its_resources(capsys, monkeypatch):
     assert "example-secret" not in err
 
 
+@pytest.mark.parametrize("target", ["http://[::1", "http://127.0.0.1:99999", "http://a b.example"])
+def test_a_target_that_is_no_url_is_one_line_naming_it(capsys, monkeypatch, target):
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    code = main(["run", "--target", target, "--domain", "d", "--app", "a", "--stream", "s"])
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert err.count("\n") == 1
+    assert err.startswith(f"acscontract: The target {target!r} is not a usable URL")
+    assert out == ""
+
+
 SEEDS = Path(__file__).parent / "data" / "seeds"
 
 
@@ -122,6 +134,53 @@ def test_a_served_emulator_gives_the_suite_its_seed(capsys, monkeypatch):
     assert "Skipped contracts and notes" not in out  # nothing skipped, nothing to note
     assert "recordings started on the emulator" in out
     assert root.secret not in out
+
+
+def test_the_guides_served_emulator_recipe_runs_as_written(capsys, monkeypatch):
+    """docs/contracts.md: serve, export the credentials it shows, run against the URL."""
+    import shlex
+
+    guide = (Path(__file__).parents[1] / "docs" / "contracts.md").read_text(encoding="utf-8")
+    lines = [line.removeprefix("$ ") for line in guide.splitlines() if line.startswith("$ ")]
+    serve = next(i for i, line in enumerate(lines) if line.startswith("acscontract emulator serve"))
+    run_line = next(line for line in lines[serve:] if "--target http://127.0.0.1" in line)
+    for line in lines[serve : lines.index(run_line)]:
+        if line.startswith("export "):
+            for pair in shlex.split(line)[1:]:
+                name, _, value = pair.partition("=")
+                monkeypatch.setenv(name, value)
+    args = shlex.split(run_line.partition("#")[0])
+    assert args[:2] == ["acscontract", "run"]
+    with serve_in_thread(Emulator()) as url:
+        args = [url if a.startswith("http://127.0.0.1") else a for a in args[1:]]
+        code = main([*args, "--", "-k", "test_ram.py"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err or captured.out
+    assert "All 1 contracts hold." in captured.out
+
+
+@pytest.mark.parametrize("token", [None, "not-the-token"])
+def test_a_served_emulator_whose_admin_api_wants_a_token_says_so(
+    capsys, monkeypatch, tmp_path, token
+):
+    """Served with a token (as on a non-loopback --host), the emulator's admin API answers 401;
+    the run named it 'a real account' and skipped what needs the admin API."""
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
+    emulator = Emulator()
+    root = next(k for k in emulator.seed.accounts[0].access_keys if k.user is None and k.active)
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, root.id)
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, root.secret)
+    with serve_in_thread(emulator, admin_token="the-printed-token") as url:
+        args = _serve_args(url, "push.example.com", "live", "stream1")
+        if token:
+            args += ["--admin-token", token]
+        code = main([*args, "--", "-k", "test_ram.py"])
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert "--admin-token" in line
+    assert "the-printed-token" not in line
+    assert emulator.recordings() == ()
 
 
 def test_a_user_seed_skips_what_it_cannot_give_with_reasons(capsys, monkeypatch):
@@ -183,6 +242,52 @@ def test_an_unreachable_target_is_one_line(capsys, monkeypatch, tmp_path):
     assert captured.out == ""
 
 
+def test_a_target_whose_admin_api_answers_json_nested_too_deep_is_one_line(
+    capsys, monkeypatch, tmp_path
+):
+    """The run asks every URL target whether it is a served emulator (GET /_emulator/state);
+    an answer nested past Python's parser is no emulator's, not a crash."""
+    import re
+
+    import responses
+
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
+    deep = "[" * 100_000 + "]" * 100_000
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(responses.GET, re.compile(r"http://127\.0\.0\.1:1/_emulator/state.*"), body=deep)
+        code = main(_serve_args("http://127.0.0.1:1", "d.example", "a", "s"))
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("acscontract: The target http://127.0.0.1:1 does not answer")
+
+
+def test_a_target_answering_200_with_no_json_is_named_as_no_api_endpoint(
+    capsys, monkeypatch, tmp_path
+):
+    """A web server that answers everything with a 200 page is not 'ok, but not StreamNotFound':
+    the preflight says the answer is not the API's."""
+    import re
+
+    import responses
+
+    monkeypatch.setenv(ENV_ACCESS_KEY_ID, "LTAIexample")
+    monkeypatch.setenv(ENV_ACCESS_KEY_SECRET, "example-secret")
+    monkeypatch.setenv("ACSCONTRACT_PACING_DIR", str(tmp_path))
+    page = "<html><body>Welcome to nginx!</body></html>"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in (responses.GET, responses.POST):
+            mock.add(method, re.compile(r"http://127\.0\.0\.1:1/.*"), body=page, status=200)
+        code = main(_serve_args("http://127.0.0.1:1", "d.example", "a", "s"))
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    (line,) = captured.err.strip().splitlines()
+    assert "HTTP 200 with a body that is not the API's JSON" in line
+    assert "that --target is the operation's endpoint" in line
+
+
 def test_an_unwritable_junit_path_is_refused_before_anything_runs(capsys, tmp_path):
     code = main(["run", "--junitxml", str(tmp_path / "missing" / "out.xml")])
     captured = capsys.readouterr()
@@ -235,6 +340,21 @@ def test_main_job_adds_the_probe_and_the_policy_lint(capsys, tmp_path):
     assert code == 1
     assert "star-on-star" in out
     assert "FAILED" in out
+
+
+def test_main_job_shows_policy_text_as_it_is_not_as_markup(capsys, tmp_path):
+    # A Sid of "[/x]" in a linted policy ended the main job with an internal error (rich read
+    # the finding's source line as markup).
+    policy = tmp_path / "p.json"
+    policy.write_text(
+        '{"Version": "1", "Statement": [{"Sid": "[/x]", "Effect": "Allow", '
+        '"Action": "live:RealTimeRecordCommand", "Resource": "*"}]}'
+    )
+    code = main(["run", "--lint", str(policy), "--", "-k", "test_ram.py"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err  # the lint fails its gate: live:RealTimeRecordCommand on *
+    assert captured.err == ""
+    assert '"Sid": "[/x]"' in captured.out
 
 
 def test_main_job_lint_of_a_missing_path_is_a_usage_error(capsys, tmp_path):

@@ -74,6 +74,26 @@ def test_show_unknown_operation_exits_2(capsys: pytest.CaptureFixture[str]) -> N
     assert "no operation 'NoSuchOperation'" in err
 
 
+@pytest.mark.parametrize(
+    "product",
+    ["live", "live/2016-11-01", "RealTimeRecordCommand", "live/2016-11-01/RealTimeRecordCommand"],
+)
+def test_coverage_names_the_product_by_name_or_by_name_and_version(
+    capsys: pytest.CaptureFixture[str], product: str
+) -> None:
+    code, out, err = run(capsys, "spec", "show", "--coverage", "--format", "json", product)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["product"] == "live/2016-11-01"
+
+
+@pytest.mark.parametrize("name", ["nosuchproduct", "live/1999-01-01", "../..", "live/../live", ""])
+def test_coverage_of_no_product_is_one_line(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, out, err = run(capsys, "spec", "show", "--coverage", name)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert f"{name!r} names no product" in err
+
+
 def test_openapi_to_file_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "openapi.json"
     code, _, _ = run(capsys, "spec", "openapi", "RealTimeRecordCommand", "-o", str(target))

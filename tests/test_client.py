@@ -346,6 +346,24 @@ def test_endpoints_and_usage_errors() -> None:
         _client().build(ACTION, VERSION, PARAMS, method="GET", placement=Placement.BODY)
 
 
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("http://[::1", "cannot be read as a URL"),  # an unbalanced bracket
+        ("http://127.0.0.1:99999", "port"),
+        ("http://127.0.0.1:abc", "port"),
+        ("http://exa mple.com", "space or a control character"),
+        ("http://127.0.0.1:8765/\x1b[31m", "space or a control character"),
+    ],
+)
+def test_an_endpoint_that_is_no_url_is_a_usage_error_naming_why(bad: str, reason: str) -> None:
+    with pytest.raises(UsageError, match="endpoint") as caught:
+        Client(bad, CREDS)
+    message = str(caught.value)
+    assert reason in message
+    assert "\x1b" not in message  # quoted, never sent to the terminal as it is
+
+
 # --- requests auth -----------------------------------------------------------------------------
 
 

@@ -1217,3 +1217,26 @@ async def test_mock_live_decorates_a_pytest_asyncio_test() -> None:
 @ASYNC_LIVE
 async def test_mock_live_decorates_an_anyio_test() -> None:
     await _record_async("s2")
+
+
+# --- HEAD, as the served emulator answers it ---------------------------------------------------
+
+
+def test_a_head_request_gets_the_status_and_headers_without_a_body():
+    """The server (uvicorn) answers HEAD with the headers alone; the mock gave each library the
+    body too, which requests refuses ('Response may not contain content')."""
+    url = "https://live.aliyuncs.com/?Action=RealTimeRecordCommand"
+
+    async def with_aiohttp() -> tuple[int, bytes]:
+        async with aiohttp.ClientSession() as session, session.head(url) as answer:
+            return answer.status, await answer.read()
+
+    with mock_live():
+        by_requests = requests.head(url, timeout=5)
+        by_vendored = vendored_requests.head(url, timeout=5)
+        by_httpx = httpx.head(url)
+        by_aiohttp = asyncio.run(with_aiohttp())
+    assert (by_requests.status_code, by_requests.content) == (405, b"")
+    assert (by_vendored.status_code, by_vendored.content) == (405, b"")
+    assert (by_httpx.status_code, by_httpx.content) == (405, b"")
+    assert by_aiohttp == (405, b"")

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import requests
 
+import acscontract.emulator
 from acscontract.cli import main
 from acscontract.emulator import (
     Emulator,
@@ -32,6 +33,7 @@ from acscontract.errors import InputError, UsageError
 from acscontract.signing import Credentials
 from acscontract.spec import operation
 
+SEEDS = Path(__file__).parent / "data" / "seeds"
 OP = operation()
 ROOT = Credentials("LTAIemulatorRootKey0001", "emulator-root-secret-not-real-0001")
 PARAMS = {
@@ -577,8 +579,8 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]
     )
 
 
-def _start_server(state: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
-    process = _cli("emulator", "serve", "--port", "0", "--state-file", str(state))
+def _start_server(state: Path, *more: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    process = _cli("emulator", "serve", "--port", "0", "--state-file", str(state), *more)
     assert process.stdout is not None
     lines = [process.stdout.readline()]
     url = lines[0].rsplit(" on ", 1)[1].strip()
@@ -617,12 +619,32 @@ def test_the_serve_command_prints_its_url_and_credentials_and_persists_state(tmp
         assert restored.attach(database)
         assert restored.state.task_state("push.example.com", "live", "stream1") == "recording"
 
-    process, url, lines = _start_server(state)
+    # Naming the seed the state was made from is fine: the state goes on.
+    default_seed = Path(acscontract.emulator.__file__).parent / "default_seed.yaml"
+    process, url, lines = _start_server(state, "--seed", str(default_seed))
     try:
         assert "restored from the state file" in "".join(lines)
         assert http_call(url).json()["Code"] == TASK_ALREADY_STARTED
     finally:
         _stop(process)
+
+
+def test_a_seed_other_than_the_state_files_is_refused_not_silently_ignored(tmp_path: Path):
+    """The state file's seed wins at a restart, so a changed --seed would not be used."""
+    state = tmp_path / "state.db"
+    with StateDatabase(state) as database:
+        Emulator(SEEDS / "minimal.yaml").attach(database)
+    args = ["emulator", "serve", "--port", "0", "--state-file", str(state)]
+    code, out, err = _run_cli(*args, "--seed", str(SEEDS / "ram-user.yaml"), timeout=10)
+    assert code == 2, err  # None: it served, on the state file's seed
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "ram-user.yaml" in err
+    assert str(state) in err
+    with StateDatabase(state) as database:  # the state file is as it was
+        restored = Emulator()
+        assert restored.attach(database)
+        assert restored.seed.to_json() == Emulator(SEEDS / "minimal.yaml").seed.to_json()
 
 
 @pytest.mark.parametrize(

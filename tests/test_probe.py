@@ -508,6 +508,21 @@ def test_check_against_the_real_http_server_in_real_time():
     assert result.throttled > 0
 
 
+def test_a_loopback_target_is_called_directly_whatever_the_proxy_settings(monkeypatch):
+    # `acscontract run` already ignored HTTP_PROXY for this machine's own ports; the probe sent
+    # its signed calls to the proxy (here one that refuses connections) and stopped at once.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:1")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with serve_in_thread(Emulator()) as url:
+        target = http_target(url, ROOT)
+        result = run_probe(target, ProbeSettings(max_calls=5), resources=Resources(DOMAIN))
+    assert result.stop is None, result.stop
+    assert len(result.attempts) == 5
+    assert result.passed, result.findings
+
+
 def test_a_per_minute_limit_is_shown_as_a_share_of_its_window() -> None:
     # 133.3 calls per second against 10,000 per minute is 80% of the limit, not 1%.
     finding = capacity_finding([], 10_000 * 0.8 / 60, 10_000, 60.0)

@@ -256,6 +256,19 @@ def _problems(path: Path) -> list[str]:
     return [str(p) for p in validate_paths([path])]
 
 
+@pytest.mark.parametrize("kind_line", ["", "kind: operations\n"])
+def test_a_file_of_no_known_kind_is_told_so_once_not_checked_as_every_kind(
+    tmp_path: Path, kind_line: str
+) -> None:
+    # A file without `kind` was checked against the operation, product and protocol schemas at
+    # once: 32 problems (each required key twice) for a one-line file.
+    path = tmp_path / "notes.yaml"
+    path.write_text(f'specVersion: "1"\n{kind_line}title: my notes\n', encoding="utf-8")
+    (problem,) = _problems(path)
+    assert problem.startswith(f"{path}:/")
+    assert "kind" in problem
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [

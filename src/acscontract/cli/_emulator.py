@@ -107,9 +107,17 @@ def serve(
     database = None
     restored = False
     if state_file is not None:
+        given = instance.seed
         database = StateDatabase(state_file)
         try:
             restored = instance.attach(database)
+            if restored and seed_path is not None and instance.seed.to_json() != given.to_json():
+                instance.detach()
+                raise UsageError(
+                    f"--seed {seed_path} is not the seed of the state kept in {state_file}, and "
+                    "a kept state goes on with its own seed: leave --seed out to continue it, "
+                    "or pick a new --state-file (or delete this one) to start from the seed."
+                )
         except BaseException:
             database.close()
             raise

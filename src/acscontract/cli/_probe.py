@@ -8,10 +8,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
+from acscontract.cli._console import Console, safe_text
 from acscontract.errors import UsageError
 
 if TYPE_CHECKING:
@@ -131,6 +132,14 @@ def _target(
             f"--target {target!r} is neither 'emulator' nor an http:// or https:// URL; give "
             "the endpoint's URL, such as http://127.0.0.1:8765 or https://live.aliyuncs.com."
         )
+    from acscontract.client import endpoint_problem
+
+    problem = endpoint_problem(target)
+    if problem is not None:
+        raise UsageError(
+            f"--target {target!r} is not a usable URL: {problem}; give one such as "
+            "http://127.0.0.1:8765 or https://live.aliyuncs.com."
+        )
     from acscontract.client import pacing_store as store_for
 
     store = store_for(pacing_store) if pacing_store else None
@@ -178,8 +187,8 @@ def _summary(result: ProbeResult, console: Console) -> None:
         for note in estimate.notes:
             table.add_row("note", note)
     for finding in result.findings:
-        mark = "[green]pass[/]" if finding.passed else "[red]FAIL[/]"
-        table.add_row(f"{mark} {finding.name}", finding.detail)
+        mark = safe_text("pass", "green") if finding.passed else safe_text("FAIL", "red")
+        table.add_row(Text.assemble(mark, " ", finding.name), finding.detail)
     console.print(table)
 
 

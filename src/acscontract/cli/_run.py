@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
+from acscontract._text import printable
+from acscontract.cli._console import Console, safe_text
 from acscontract.contracts.budget import DEFAULT_MAX_RECORDINGS, DEFAULT_MAX_WRITES
 from acscontract.errors import UsageError
 
@@ -45,18 +45,22 @@ AREAS = {
 
 def _target_problem(options: Any) -> str | None:
     """Why the options cannot run at all (bad target, no credentials, no resources), or None."""
-    from urllib.parse import urlsplit
-
+    from acscontract.client import endpoint_problem
     from acscontract.contracts.targets import EMULATOR_TARGETS
     from acscontract.signing import Credentials
 
     if options.target in EMULATOR_TARGETS:
         return None
-    parts = urlsplit(options.target)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not options.target.lower().startswith(("http://", "https://")):
         return (
             f"The target {options.target!r} is neither 'emulator', 'emulator-http' nor an "
             "http(s) URL; use --target emulator, or a URL such as https://live.aliyuncs.com."
+        )
+    problem = endpoint_problem(options.target)
+    if problem is not None:
+        return (
+            f"The target {options.target!r} is not a usable URL: {problem}; give one such as "
+            "https://live.aliyuncs.com or http://127.0.0.1:8765."
         )
     try:
         Credentials.from_env()
@@ -125,7 +129,7 @@ def _overview(console: Console, options: Any) -> None:
             f"schema-only; {sum(1 for o in chosen.operations if o.writes)} the spec says write."
             f"\nGateway, RAM and throttling against {text}"
         )
-    console.print(Panel(Text(f"{text}\nTarget: {options.target}"), title="acscontract run"))
+    console.print(Panel(safe_text(f"{text}\nTarget: {options.target}"), title="acscontract run"))
     console.print(table)
 
 
@@ -165,19 +169,19 @@ def _result_table(console: Console, summary: Mapping[str, Any]) -> None:
         skipped_operations = result.get("skipped_operations", {})
         for reason, count in reasons.items():
             line = skip_line(reason, skipped_operations)
-            details.add_row(name, Text(f"skipped {count}: {line}", style="yellow"))
+            details.add_row(name, safe_text(f"skipped {count}: {line}", "yellow"))
         for note in result.get("notes", []):
-            details.add_row(name, Text(str(note)))
+            details.add_row(name, safe_text(str(note)))
     if details.row_count:
         console.print(details)
     for name, result in areas.items():
         failure = result.get("first_failure")
         if not failure:
             continue
-        body = Text(f"{failure.get('test', '')}\n\n{failure.get('message', '')}")
+        body = safe_text(f"{failure.get('test', '')}\n\n{failure.get('message', '')}")
         exchange = failure.get("exchange")
         if exchange:
-            body.append(f"\n\nlast exchange:\n{exchange}")
+            body.append(printable(f"\n\nlast exchange:\n{exchange}"))
         console.print(Panel(body, title=f"{name}: first failure", border_style="red"))
 
 
@@ -391,15 +395,16 @@ def run(
         )
     if len(jobs) == 1:
         if jobs[0].ok:
-            console.print(f"[green]All {result.passed} contracts hold.[/]")
+            console.print(safe_text(f"All {result.passed} contracts hold.", "green"))
             return EXIT_OK
-        console.print(f"[red]{result.failed} contracts failed.[/]")
+        console.print(safe_text(f"{result.failed} contracts failed.", "red"))
         return EXIT_FAILED
     table = Table(title="Main job", title_justify="left")
     for column in ("job", "result", "details"):
         table.add_column(column)
     for job in jobs:
-        table.add_row(job.name, "[green]ok[/]" if job.ok else "[red]FAILED[/]", job.details)
+        verdict = safe_text("ok", "green") if job.ok else safe_text("FAILED", "red")
+        table.add_row(job.name, verdict, job.details)
     console.print(table)
     return EXIT_OK if all(job.ok for job in jobs) else EXIT_FAILED
 

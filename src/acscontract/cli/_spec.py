@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ import click
 
 from acscontract import spec as spec_api
 from acscontract.cli._text import BOLD, Out, printable
-from acscontract.errors import InputError
+from acscontract.errors import AcsContractError, InputError, UsageError
 
 __all__ = ["spec"]
 
@@ -183,6 +184,27 @@ def _print_coverage(data: Mapping[str, Any]) -> None:
         out.line("  " + line)
 
 
+def _product_named(name: str) -> spec_api.Product:
+    """The bundled product `name` names: `live/2016-11-01`, `live` (its one bundled version), or
+    an operation of it (`RealTimeRecordCommand`, `live/2016-11-01/RealTimeRecordCommand`)."""
+    root = spec_api.bundled_spec_dir()
+    found = sorted(p.parent.relative_to(root).as_posix() for p in root.glob("*/*/product.yaml"))
+    parts = name.strip("/").split("/")
+    if all(p and p not in (".", "..") for p in parts):
+        versions = [f for f in found if f.partition("/")[0] == parts[0]]
+        if len(parts) == 1 and len(versions) == 1:
+            return spec_api.product(versions[0])
+        if len(parts) >= 2 and "/".join(parts[:2]) in found:
+            return spec_api.product("/".join(parts[:2]))
+        if len(parts) == 1 and not versions:
+            with contextlib.suppress(AcsContractError):  # not an operation either
+                return spec_api.operation(name).product
+    raise UsageError(
+        f"{name!r} names no product: give a product ({', '.join(found)}), with or without its "
+        "version, or one of its operations."
+    )
+
+
 @spec.command("show")
 @click.argument("operation", default=spec_api.DEFAULT_OPERATION)
 @click.option(
@@ -193,18 +215,12 @@ def _print_coverage(data: Mapping[str, Any]) -> None:
     "coverage_",
     is_flag=True,
     help="List the product's operations the emulator models and those it answers schema-only "
-    "(OPERATION then names the product, e.g. live/2016-11-01).",
+    "(OPERATION then names the product, live or live/2016-11-01, or one of its operations).",
 )
 def show(operation: str, fmt: str, coverage_: bool) -> int:
     """Show an operation's spec (OPERATION is product/version/Name or a plain Name)."""
     if coverage_:
-        parts = operation.strip("/").split("/")
-        the_product = (
-            spec_api.product("/".join(parts[:2]))
-            if len(parts) >= 2
-            else spec_api.operation(operation).product
-        )
-        data = coverage(the_product)
+        data = coverage(_product_named(operation))
         if fmt == "json":
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         else:

@@ -19,6 +19,7 @@ from acscontract.client._client import (
     ParamValue,
     Placement,
     Tamper,
+    endpoint_problem,
 )
 from acscontract.client._pacing import (
     PACING_DIR_ENV,
@@ -68,6 +69,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "check_pacing_url",
+    "endpoint_problem",
     "pacer_for",
     "pacing_budget",
     "pacing_dir",

@@ -35,6 +35,7 @@ __all__ = [
     "Params",
     "Placement",
     "Tamper",
+    "endpoint_problem",
 ]
 
 ParamValue = str | int | float | bool
@@ -119,14 +120,34 @@ class Tamper:
 NO_TAMPER = Tamper()
 
 
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why `endpoint` (a host, or an http(s) URL) cannot be called, or None when it can."""
+    if any(c.isspace() or not c.isprintable() for c in endpoint):
+        return "it contains a space or a control character"
+    try:
+        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    except ValueError as exc:  # an unbalanced IPv6 bracket
+        return f"it cannot be read as a URL ({exc})"
+    try:
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        return "its port is not a number from 0 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "it is neither a host nor an http:// or https:// URL"
+    if parts.query or parts.fragment:
+        return "it has a query or a fragment"
+    return None
+
+
 def _endpoint_parts(endpoint: str) -> tuple[str, str, str]:
-    url = endpoint if "://" in endpoint else f"https://{endpoint}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
         raise UsageError(
-            f"The endpoint {endpoint!r} is not usable: give a host such as 'live.aliyuncs.com' "
-            "or a URL such as 'http://127.0.0.1:8080', without a query or fragment."
+            f"The endpoint {endpoint!r} is not usable: {problem}; give a host such as "
+            "'live.aliyuncs.com' or a URL such as 'http://127.0.0.1:8080', without a query or "
+            "fragment."
         )
+    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
     return parts.scheme, parts.netloc, parts.path or "/"
 
 

@@ -55,17 +55,26 @@ class Transport(Protocol):
 class HttpTransport:
     """Over `requests`. With a `session`, every call uses it (and the session's settings, such as
     `trust_env`); without one, each thread gets a session of its own, so that a thread pool can
-    keep several calls in flight. `timeout` is the connect and read timeout, in seconds.
+    keep several calls in flight. `timeout` is the connect and read timeout, in seconds;
+    `trust_env=False` gives those sessions no proxy or other settings from the environment (for
+    an endpoint on this machine).
 
     The session adds its default headers (User-Agent, Accept, ...), which the signature does not
     cover.
     """
 
-    __slots__ = ("_local", "_lock", "_owned", "_session", "timeout")
+    __slots__ = ("_local", "_lock", "_owned", "_session", "timeout", "trust_env")
 
-    def __init__(self, session: requests.Session | None = None, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        timeout: float = 10.0,
+        trust_env: bool = True,
+    ) -> None:
         self._session = session
         self.timeout = timeout
+        self.trust_env = trust_env
         self._local = threading.local()
         self._owned: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -76,6 +85,7 @@ class HttpTransport:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            session.trust_env = self.trust_env
             self._local.session = session
             with self._lock:
                 self._owned.append(session)

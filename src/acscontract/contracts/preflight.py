@@ -109,6 +109,12 @@ def preflight(target: ContractTarget) -> PreflightResult:
             f"The target {target.endpoint} throttled the preflight call {_THROTTLED_ATTEMPTS} "
             "times: other traffic is using the account's limit. Try again when it is quiet."
         )
+    if not isinstance(response.json, dict):  # a web page, or no body: not the API answering
+        raise UsageError(
+            f"The target {target.endpoint} answered the preflight call with HTTP "
+            f"{response.status} with a body that is not the API's JSON; check that --target is "
+            "the operation's endpoint."
+        )
     if not has_lifecycle(op):
         if outcome not in call.accepted:
             raise UsageError(

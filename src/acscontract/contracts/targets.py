@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import requests
 import urllib3
@@ -50,6 +50,7 @@ from acscontract.client import (
     SharedPacer,
     Tamper,
     Transport,
+    endpoint_problem,
     pacer_for,
     pacing_interval,
     pacing_store,
@@ -256,7 +257,13 @@ class HttpAdmin:
                 f"The emulator's admin API refused {method} {ADMIN_PREFIX}{path} with HTTP "
                 f"{response.status}: {text[:300]}"
             )
-        return json.loads(text) if text else None
+        try:
+            return json.loads(text) if text else None
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's parser
+            raise UsageError(
+                f"The emulator's admin API answered {method} {ADMIN_PREFIX}{path} with HTTP "
+                f"{response.status} and a body that is not JSON; is --target a served emulator?"
+            ) from None
 
     def invalidate(self) -> None:
         with self._lock:
@@ -1052,11 +1059,19 @@ def _probe_admin(
         )
     except requests.RequestException:
         return None
-    if response.status_code != 200:
-        return None
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's parser
+        return None
+    if response.status_code == 401 and isinstance(data, Mapping) and "error" in data:
+        # A served emulator whose admin API wants a token: without it the run would take it
+        # for a real account, and skip what needs the admin API.
+        raise UsageError(
+            f"The target {url} is a served emulator whose admin API "
+            + ("refused the --admin-token given" if token else "needs a token")
+            + ": pass the --admin-token that `acscontract emulator serve` printed."
+        )
+    if response.status_code != 200:
         return None
     return data if isinstance(data, Mapping) and "world" in data else None
 
@@ -1126,11 +1141,12 @@ def _served_extras(
 
 def _url_target(op: Operation, options: TargetOptions, stack: ExitStack) -> ContractTarget:
     url = options.target
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    problem = endpoint_problem(url)
+    if not url.lower().startswith(("http://", "https://")) or problem is not None:
         raise UsageError(
-            f"The target {url!r} is neither 'emulator', 'emulator-http' nor an http(s) URL; pass "
-            "--target emulator, or a URL such as https://live.aliyuncs.com."
+            f"The target {url!r} is neither 'emulator', 'emulator-http' nor a usable http(s) URL"
+            f"{f' ({problem})' if problem else ''}; pass --target emulator, or a URL such as "
+            "https://live.aliyuncs.com."
         )
     session = requests.Session()
     # Proxy settings from the environment make no sense for this machine's own ports.

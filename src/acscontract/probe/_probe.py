@@ -137,10 +137,12 @@ def http_target(
 
     creds = credentials or Credentials.from_env(environ)
     op = _the(operation)
-    client = Client(url, creds, transport=HttpTransport(timeout=timeout))
+    loopback = is_loopback_url(url)
+    # A proxy from the environment has no business with this machine's own ports.
+    transport = HttpTransport(timeout=timeout, trust_env=not loopback)
+    client = Client(url, creds, transport=transport)
     parts = urlsplit(url if "://" in url else f"https://{url}")
     label = f"{parts.scheme}://{parts.netloc}{parts.path if parts.path != '/' else ''}"
-    loopback = is_loopback_url(url)
     pacer = None
     if op.flow_control.limit is not None and (store is not None or not loopback):
         pacer = pacer_for(url, op.flow_control, store=store or pacing_store())

@@ -14,6 +14,7 @@ a patched function that runs while no block is active behaves exactly like the o
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import threading
@@ -154,8 +155,11 @@ class Activation:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, request: EmulatorRequest, transport: str) -> EmulatorResponse:
-        """Hand the request to the emulator and remember the call."""
+        """Hand the request to the emulator and remember the call. A HEAD request gets the
+        status and headers without the body, as from the server (HTTP has no body there)."""
         response = self.emulator.handle(request)
+        if request.method.upper() == "HEAD" and response.body:
+            response = dataclasses.replace(response, body=b"")
         with self.lock:
             self.calls.append(LiveCall(transport, request, response))
         return response
