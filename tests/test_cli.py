@@ -270,6 +270,20 @@ def test_a_device_or_a_pipe_named_as_an_input_file_is_one_line_not_a_read_withou
 
 
 def test_spec_validate_reports_a_device_as_a_file_it_cannot_read(capsys):
+    # The command's help and docs/spec.md: exit 2 when a path cannot be read (it was 1, as if
+    # the file had been read and found invalid).
     code, out, _ = run(capsys, "spec", "validate", "/dev/zero")
-    assert code == 1
+    assert code == 2
     assert "/dev/zero:/: the file cannot be read: not a regular file" in out
+    assert out.endswith("1 problem in 1 of 1 spec files.\n")
+
+
+def test_spec_validate_lists_every_problem_and_exits_2_when_one_file_cannot_be_read(
+    capsys, tmp_path
+):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: operation\n")
+    code, out, _ = run(capsys, "spec", "validate", str(broken), "/dev/zero")
+    assert code == 2
+    assert f"{broken}:" in out  # the readable file's problems are still listed
+    assert "/dev/zero:/: the file cannot be read" in out

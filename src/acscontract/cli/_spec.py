@@ -38,8 +38,9 @@ def validate(paths: tuple[Path, ...]) -> int:
         click.echo(printable(str(problem)))
     bad_files = len({p.file for p in problems})
     if problems:
-        click.echo(f"{len(problems)} problems in {bad_files} of {len(files)} spec files.")
-        return 1
+        noun = "problem" if len(problems) == 1 else "problems"
+        click.echo(f"{len(problems)} {noun} in {bad_files} of {len(files)} spec files.")
+        return 2 if any(p.unreadable for p in problems) else 1
     if not files:
         raise InputError(", ".join(map(str, targets)), "no spec files (*.yaml) found there.")
     click.echo(f"{len(files)} spec files are valid.")

@@ -77,11 +77,16 @@ _LIFECYCLE_OK = "ok"
 
 @dataclass(frozen=True, slots=True)
 class SpecProblem:
-    """One thing wrong with a spec file: where (file and JSON Pointer) and what."""
+    """One thing wrong with a spec file: where (file and JSON Pointer) and what.
+
+    `unreadable` is True when the file could not be read at all (missing, a folder, a device,
+    no permission), as opposed to read and found wrong.
+    """
 
     file: str
     pointer: str
     message: str
+    unreadable: bool = False
 
     def __str__(self) -> str:
         return f"{self.file}:{self.pointer or '/'}: {self.message}"
@@ -233,16 +238,18 @@ def load_document(path: Path) -> Any:
     try:
         text = read_regular_text(path)
     except FileNotFoundError:
-        raise SpecError([SpecProblem(str(path), "", "the file does not exist")]) from None
+        raise SpecError([SpecProblem(str(path), "", "the file does not exist", True)]) from None
     except IsADirectoryError:
-        raise SpecError([SpecProblem(str(path), "", "this is a folder, not a file")]) from None
+        raise SpecError(
+            [SpecProblem(str(path), "", "this is a folder, not a file", True)]
+        ) from None
     except UnicodeDecodeError as exc:
         raise SpecError(
             [SpecProblem(str(path), "", f"the file is not UTF-8 text (byte {exc.start})")]
         ) from None
     except OSError as exc:
         raise SpecError(
-            [SpecProblem(str(path), "", f"the file cannot be read: {exc.strerror}")]
+            [SpecProblem(str(path), "", f"the file cannot be read: {exc.strerror}", True)]
         ) from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
