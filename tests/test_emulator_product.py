@@ -410,3 +410,49 @@ def test_a_streams_own_record_configuration_wins_over_its_apps() -> None:
     (recording,) = [r for r in emulator.state.find("recording") if r["StreamName"] == STREAM]
     assert recording["OssBucket"] == "stream-own-bucket"
     assert recording["OssEndpoint"] == "oss-cn-beijing.aliyuncs.com"
+
+
+def test_paged_lists_mark_and_keep_their_undocumented_page_numbers() -> None:
+    """What a PageNum below 1 or past the last page gets is not documented: every paged list's
+    spec says so, and the emulator answers as that note says (page 1, an empty page)."""
+    paged = [
+        op
+        for name in operation_names(PRODUCT)
+        if (op := product_operation(PRODUCT, name)) is not None
+        and op.effect is not None
+        and op.effect.paging is not None
+    ]
+    assert {op.name for op in paged} >= {"DescribeLiveStreamRecordIndexFiles"}
+    for op in paged:
+        assert any(p.pointer == "/x-effect/paging/undocumented" for p in op.undocumented), op.name
+    configs = product_operation(PRODUCT, "DescribeLiveRecordConfig")
+    assert configs is not None
+    assert configs.effect is not None
+    paging = configs.effect.paging
+    assert paging is not None
+    emulator = Emulator()
+
+    def page(number: str) -> dict[str, Any]:
+        params = {"DomainName": DOMAIN, paging.page_num: number}
+        response = emulator.handle(
+            signed_request(params, ROOT, action=configs.name, operation=configs)
+        )
+        assert response.status == 200, response.body
+        body: dict[str, Any] = json.loads(response.body)
+        return body
+
+    def without_id(body: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in body.items() if k != "RequestId"}
+
+    first = page("1")
+    assert first[paging.page_num] == 1
+    assert first[paging.total_num or ""] >= 1
+    for below in ("0", "-3"):
+        assert without_id(page(below)) == without_id(first)
+    beyond = page(str(int(first[paging.total_page or ""]) + 1))
+    *path, last = (configs.effect.items or "").split(".")
+    container = beyond
+    for part in path:
+        container = container[part]
+    assert container[last] == []
+    assert beyond[paging.total_num or ""] == first[paging.total_num or ""]
