@@ -177,7 +177,7 @@ def test_a_permission_error_stops_the_probe_after_one_call(capsys):
         code, _, err = run(capsys, "--target", REMOTE, "--domain", "example.com")
         assert len(mock.calls) == 1
     assert code == 2
-    assert "the probe stopped after 1 calls: HTTP 403 Forbidden.RAM" in err
+    assert "the probe stopped after 1 call: HTTP 403 Forbidden.RAM" in err
     assert OP.ram.action in err
 
 
@@ -220,6 +220,24 @@ def test_a_server_error_stops_the_probe_with_exit_1(capsys):
         assert len(mock.calls) == 1
     assert code == 1
     assert "HTTP 503 ServiceUnavailable" in err
+
+
+@pytest.mark.usefixtures("remote_credentials")
+@pytest.mark.parametrize(
+    "body",
+    ["<html><body>Welcome to nginx!</body></html>", '{"status": "ok"}', "[]"],
+    ids=["web page", "other JSON", "a list"],
+)
+def test_a_2xx_answer_that_is_not_the_api_stops_the_probe_as_such(capsys, body):
+    # It was counted as the operation succeeding ("... succeeded (HTTP 200), so ..."), a
+    # misleading reason for a target that is not the API at all.
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, ANY_REMOTE_CALL, status=200, body=body)
+        code, _, err = run(capsys, "--target", REMOTE, "--domain", "example.com")
+        assert len(mock.calls) == 1
+    assert code == 2  # stopped, as for any target that is not the operation's endpoint
+    assert "the probe stopped after 1 call: HTTP 200 with a body that is not the API's JSON" in err
+    assert "succeeded" not in err
 
 
 @pytest.mark.usefixtures("remote_credentials")

@@ -409,7 +409,8 @@ def rate_limit(
     if result.stop is not None:
         status = result.stop.status
         click.echo(
-            f"acscontract: the probe stopped after {result.requests} calls: {result.stop.reason}",
+            f"acscontract: the probe stopped after {result.requests} "
+            f"{'call' if result.requests == 1 else 'calls'}: {result.stop.reason}",
             err=True,
         )
         return EXIT_FAILED if status is not None and status >= 500 else EXIT_STOPPED

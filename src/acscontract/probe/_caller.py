@@ -44,7 +44,8 @@ class Caller:
             response = self.client.call(operation.name, operation.product.version, params)
         except TransportError as exc:
             return Reply(None, None, transport_error=exc.reason)
-        return Reply(response.status, response.code)
+        api_body = isinstance(response.json, dict) and response.request_id is not None
+        return Reply(response.status, response.code, api_body=api_body)
 
     def close(self) -> None:
         """Release the client's connections."""

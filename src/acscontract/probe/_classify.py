@@ -21,7 +21,8 @@ class ResponseClassifier:
     Throttled: the code is one of the protocol's `throttling` gateway errors (or the operation's
     flow-control code). Fatal, stopping the probe at once: any other gateway error (signature,
     credential, permission, clock, action, method, parameter, server), any 403 or 5xx, a non-2xx
-    answer without an error body, or no answer at all (see `acscontract.client.GatewayRefusals`).
+    answer without an error body, an answer whose body is not the API's JSON, or no answer at all
+    (see `acscontract.client.GatewayRefusals`).
     Everything else (the operation's own refusals included) got past the gateway's meter and
     counts as accepted.
     """
@@ -56,6 +57,14 @@ class ResponseClassifier:
         `Message`, which can hold the string to sign."""
         if reply.code is not None and reply.code in self.expected:
             return None
+        if reply.transport_error is None and reply.status is not None and not reply.api_body:
+            return Stop(
+                "fatal",
+                f"HTTP {reply.status} with a body that is not the API's JSON (no RequestId); the "
+                "target does not look like an Alibaba Cloud RPC endpoint",
+                reply.status,
+                None,
+            )
         refusal = self.refusals.refusal(reply.status, reply.code, reply.transport_error)
         if refusal is None:
             return None

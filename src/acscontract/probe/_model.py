@@ -50,6 +50,9 @@ class Reply:
     status: int | None
     code: str | None
     transport_error: str | None = None
+    api_body: bool = True
+    """Whether the body is the API's JSON (an object with a RequestId), as every answer of an
+    Alibaba Cloud RPC endpoint is."""
 
 
 @dataclass(frozen=True, slots=True)
