@@ -145,3 +145,22 @@ def test_importing_any_metadata_writes_inside_the_output_or_is_one_error(
         for path in (result.product_file, *result.operation_files):
             assert path.resolve().is_relative_to(out.resolve())
     assert {p.name for p in work.iterdir()} <= {"api-docs.json", "out"}
+
+
+def test_an_operation_that_cannot_be_converted_leaves_the_output_folder_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # Operations were written one by one, so the import stopped at the first too-deep operation
+    # with the earlier ones (and product.yaml) already written: a partial, mixed folder.
+    data = json.loads(METADATA.read_text(encoding="utf-8"))
+    data["apis"]["ZzzTooDeep"] = "DEEP"
+    nested = '{"type": "object", "properties": {"a": ' * 400 + '{"type": "string"}' + "}}" * 400
+    deep = '{"parameters": [{"name": "P", "in": "query", "schema": ' + nested + "}]}"
+    source = tmp_path / "api-docs.json"
+    source.write_text(json.dumps(data).replace('"DEEP"', deep), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match="ZzzTooDeep: the operation is nested too deeply"):
+        import_metadata(source, out, ["AddLiveDomain", "ZzzTooDeep"])
+    assert [p.name for p in out.iterdir()] == ["kept.txt"]

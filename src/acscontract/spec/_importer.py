@@ -273,8 +273,11 @@ def _product_document(data: Mapping[str, Any], metadata_name: str) -> dict[str, 
     }
 
 
-def _dump(path: Path, document: Any, header: str) -> None:
-    text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+def _yaml(document: Any, header: str) -> str:
+    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
         "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
@@ -313,6 +316,19 @@ def import_metadata(
         "import`.\n# RAM facts are not in the metadata: they are marked unknown. Flow control "
         "comes from the\n# operation's description where it states a limit.\n"
     )
+    product_file = product_dir / "product.yaml"
+    # Every file is converted before any is written: an operation that cannot be converted (or
+    # an interruption while converting, the slow part) leaves the folder as it was.
+    skipped: list[str] = []
+    texts = [(product_file, _yaml(_product_document(data, metadata.name), header))]
+    for name in names:
+        try:
+            document = operation_from_metadata(name, data["apis"][name], info["product"], skipped)
+            texts.append((product_dir / f"{name}.yaml", _yaml(document, header)))
+        except RecursionError:
+            raise InputError(
+                f"{metadata}:/apis/{name}", "the operation is nested too deeply to convert."
+            ) from None
     protocol_target = out_dir / _PROTOCOL_FILE
     protocol_source = bundled_spec_dir() / _PROTOCOL_FILE
     if protocol_target.resolve() != protocol_source.resolve():
@@ -322,18 +338,7 @@ def import_metadata(
     if meta_target.resolve() != metadata.resolve():
         meta_target.parent.mkdir(parents=True, exist_ok=True)
         meta_target.write_bytes(metadata.read_bytes())
-    product_file = product_dir / "product.yaml"
-    _dump(product_file, _product_document(data, metadata.name), header)
-    skipped: list[str] = []
-    written = []
-    for name in names:
-        try:
-            document = operation_from_metadata(name, data["apis"][name], info["product"], skipped)
-            target = product_dir / f"{name}.yaml"
-            _dump(target, document, header)
-        except RecursionError:
-            raise InputError(
-                f"{metadata}:/apis/{name}", "the operation is nested too deeply to convert."
-            ) from None
-        written.append(target)
+    for path, text in texts:
+        _write(path, text)
+    written = [path for path, _ in texts[1:]]
     return ImportResult(product_file, tuple(written), tuple(skipped))
