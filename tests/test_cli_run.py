@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -303,6 +304,21 @@ def test_collect_only_reports_what_was_collected(capsys):
     assert code == 0
     assert "Collected 29 contracts; none was run (--collect-only)." in out
     assert "contracts hold" not in out
+
+
+def test_pytest_and_acscontract_count_the_same_contracts(capsys):
+    # Contracts that do not exist for the run's operations were dropped silently: pytest said
+    # "70 tests collected" next to "Collected 64 contracts". They are reported as deselected.
+    code = main(["run", "--", "--co"])
+    out = capsys.readouterr().out
+    assert code == 0
+    ours = re.search(r"Collected (\d+) contracts", out)
+    theirs = re.search(r"(\d+)/(\d+) tests collected \((\d+) deselected\)", out)
+    assert ours is not None, out
+    assert theirs is not None, out
+    selected, collected, deselected = map(int, theirs.groups())
+    assert selected == int(ours.group(1))
+    assert collected == selected + deselected
 
 
 def test_hypothesis_keeps_its_files_in_the_cache_folder(capsys, tmp_path, monkeypatch):
