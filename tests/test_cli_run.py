@@ -248,7 +248,6 @@ def test_a_target_whose_admin_api_answers_json_nested_too_deep_is_one_line(
 ):
     """The run asks every URL target whether it is a served emulator (GET /_emulator/state);
     an answer nested past Python's parser is no emulator's, not a crash."""
-    import re
 
     import responses
 
@@ -270,7 +269,6 @@ def test_a_target_answering_200_with_no_json_is_named_as_no_api_endpoint(
 ):
     """A web server that answers everything with a 200 page is not 'ok, but not StreamNotFound':
     the preflight says the answer is not the API's."""
-    import re
 
     import responses
 
