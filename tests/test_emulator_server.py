@@ -717,3 +717,28 @@ def test_a_1_mib_body_is_refused_on_its_content_length_without_being_read(em):
         )
         assert chunked.json()["Code"] == error.code
     assert em.state.tasks == {}
+
+
+def test_the_banner_shows_seed_values_with_control_characters_escaped(tmp_path: Path):
+    # A seed's user names and secrets were printed as they are: an ESC sequence in one cleared
+    # the user's terminal (or worse) when the server started.
+    seed = Emulator().seed.to_json()
+    account = seed["accounts"][0]
+    user = account["users"][0]["name"]
+    account["users"][0]["name"] = "rec\x1b[2Jorder"
+    key = next(k for k in account["access_keys"] if k.get("user") == user)
+    key["user"] = "rec\x1b[2Jorder"
+    key["secret"] = "bell\x07secret-not-real-000001"
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(seed), encoding="utf-8")
+    process, url, lines = _start_server(tmp_path / "state.db", "--seed", str(seed_file))
+    try:
+        text = "".join(lines)
+        assert http_call(url).status_code == 200  # serving: the stop below is a clean one
+    finally:
+        err = _stop(process)
+    assert process.returncode == 0, err
+    assert "\x1b" not in text
+    assert "\x07" not in text
+    assert "RAM user rec\\x1b[2Jorder" in text
+    assert "bell\\x07secret-not-real-000001" in text

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from acscontract._text import printable
 from acscontract.errors import UsageError
 
 __all__ = ["emulator"]
@@ -135,7 +136,8 @@ def serve(
     product = instance.product
     click.echo(f"acscontract emulator of {product.name}/{product.version} on {url}")
     click.echo(
-        f"  seed: {instance.seed.source}" + (" (restored from the state file)" if restored else "")
+        f"  seed: {printable(instance.seed.source)}"
+        + (" (restored from the state file)" if restored else "")
     )
     click.echo(f"  throttle: {instance.throttle_algorithm}")
     click.echo(
@@ -144,7 +146,7 @@ def serve(
         + " (`acscontract spec show --coverage` lists them)"
     )
     if state_file is not None:
-        click.echo(f"  state file: {state_file}")
+        click.echo(f"  state file: {printable(str(state_file))}")
     click.echo(f"  admin API: {url}/_emulator/state" + ("" if token else " (loopback only)"))
     if token:
         click.echo(f"  admin token: {token}")
@@ -153,7 +155,7 @@ def serve(
         line = f"    {cred['account']}  {cred['kind']:<24} {cred['id']}  {cred['secret']}"
         if "token" in cred:
             line += f"  token={cred['token']}"
-        click.echo(line)
+        click.echo(printable(line))  # seed values may hold characters that drive a terminal
     click.echo("Press Ctrl+C to stop.", err=True)
     sys.stdout.flush()
 
