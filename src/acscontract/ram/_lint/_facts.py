@@ -254,6 +254,7 @@ class CatalogFacts:
         "_template",
         "arn_prefixes",
         "catalog",
+        "ends",
         "entries",
         "global_keys",
         "key_prefixes",
@@ -319,8 +320,12 @@ class CatalogFacts:
         self._template: dict[tuple[str, str, bool], bool | _Known] = {}
         self.resource_atoms: dict[str, Any] = {}
         """What the resource checks derive from each resource string (their own objects)."""
+        self.ends: dict[str, tuple[str, str]] = {}
+        """The literal prefix and the reversed literal suffix (`literal_ends`) of each entry of
+        a list compared for covered entries, by entry (folded, for actions)."""
         self._caches: tuple[dict[Any, Any], ...] = (
             self.resource_atoms,
+            self.ends,
             self.memo,
             self._arns,
             self._global_keys,

@@ -649,12 +649,23 @@ _FROM_WILDCARD = re.compile(r"\*[^\n]*")
 before the line's first wildcard."""
 
 
-def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
+def _ends_of(
+    keys: list[str | None], known: dict[str, tuple[str, str]] | None = None
+) -> tuple[list[str], list[str]]:
     """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
-    None): for lists of strings without line breaks, found for them all in C passes over the
-    keys joined by line breaks (the `?` read as `*`): the text of each line before its first
-    wildcard, and the same of the whole text reversed (each key's suffix, reversed, in reverse
-    order)."""
+    None). With `known` (`CatalogFacts.ends`: the ends of each string seen before, by string),
+    a list of strings is read from it and the others are added to it; otherwise, for lists of
+    strings without line breaks, they are found for them all in C passes over the keys joined by
+    line breaks (the `?` read as `*`): the text of each line before its first wildcard, and the
+    same of the whole text reversed (each key's suffix, reversed, in reverse order)."""
+    if known is not None and None not in keys:
+        ends = list(map(known.get, keys))  # type: ignore[arg-type]
+        if None in ends:
+            for k, key in enumerate(keys):
+                if ends[k] is None:
+                    head, tail = literal_ends(key)  # type: ignore[arg-type]
+                    ends[k] = known[key] = (head, tail[::-1])  # type: ignore[index]
+        return [e[0] for e in ends], [e[1] for e in ends]  # type: ignore[index]
     if None not in keys:
         joined = "\n".join(keys)  # type: ignore[arg-type]
         if "?" in joined:
@@ -696,7 +707,7 @@ def _subsumed_entries(
     facts = context.facts
     budget = context.budget
     small = len(keys) <= _SMALL_LIST
-    heads, backs = _ends_of(keys)
+    heads, backs = _ends_of(keys, facts.ends)
     every = len(first) == len(keys) and None not in first  # every entry a first occurrence
     if every:
         inners = list(range(len(keys)))
@@ -723,7 +734,11 @@ def _subsumed_entries(
         else:
             outer_heads = [heads[j] for j in outers]
             outer_backs = [backs[j] for j in outers]
-        shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
+        head_lengths = set(map(len, outer_heads))
+        if len(head_lengths) == 1:  # the usual case: the shapes differ by suffix alone
+            shapes = len(set(map(len, outer_backs)))
+        else:
+            shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
     if not small and (
         _apart(heads if every else [heads[i] for i in inners])
         or _apart(backs if every else [backs[i] for i in inners])
