@@ -1399,3 +1399,28 @@ def test_short_lists_of_distinct_entries_spend_the_budget_as_comparing_each_pair
     entries: list[str], actions: bool, steps: int
 ) -> None:
     _same_entries_as_one_pair_at_a_time(entries, actions, steps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="aB*?\n:İß"), max_size=6),
+    st.lists(st.text(alphabet="aB*?\n:İ"), max_size=6),
+)
+def test_a_statement_summary_reads_lists_of_strings_as_the_general_path_does(
+    actions: list[str], resources: list[str]
+) -> None:
+    # Lists of strings are summarised in one pass (folded, and told whether they hold a
+    # wildcard); the result is what the general path (`_set`) gives for the same lists.
+    from acscontract.ram._document import Statement
+    from acscontract.ram._lint._redundancy import _set, _Summary, _wild
+
+    raw = {"Effect": "Allow", "Action": actions, "Resource": resources}
+    summary = _Summary(Statement(0, "/Statement/0", raw))
+    folded, plain_actions = _set(raw, "Action", True)
+    listed, plain_resources = _set(raw, "Resource", False)
+    assert summary.actions == (folded if plain_actions else None)
+    assert summary.resources == (listed if plain_resources else None)
+    assert summary.action_wild == (folded is not None and _wild("".join(folded)))
+    assert summary.resource_wild == (listed is not None and _wild("".join(listed)))
+    assert summary.key[1] == folded
+    assert summary.key[3] == listed

@@ -127,6 +127,11 @@ class _Summary:
             actions = frozenset((texts.lower() if texts.isascii() else fold(texts),))
             plain_actions = True
             self.action_wild = "*" in texts or "?" in texts
+        elif type(texts) is list and set(map(type, texts)) == _ONLY_STR:  # tested in C
+            joined = "\n".join(texts)  # one pass: folded, and told whether it has a wildcard
+            actions = frozenset(_folded(texts, joined))  # type: ignore[arg-type]
+            plain_actions = True
+            self.action_wild = "*" in joined or "?" in joined  # folding keeps them as they are
         else:
             actions, plain_actions = _set(raw, "Action", True)
             self.action_wild = actions is not None and _wild("".join(actions))
@@ -136,6 +141,10 @@ class _Summary:
             resources = frozenset((texts,))
             plain_resources = True
             self.resource_wild = "*" in texts or "?" in texts
+        elif type(texts) is list and set(map(type, texts)) == _ONLY_STR:
+            resources = frozenset(texts)
+            plain_resources = True
+            self.resource_wild = _wild("".join(texts))
         else:
             resources, plain_resources = _set(raw, "Resource", False)
             self.resource_wild = resources is not None and _wild("".join(resources))
@@ -379,7 +388,9 @@ def _subsumed_statements(
             if not (fitting >> j) & 1:
                 pending += 1  # refused by the set tests below, in the index instead
                 continue
-            if not _spend_each(budget, pending + 1):
+            if budget.left > pending:  # `_spend_each(budget, pending + 1)`, inline
+                budget.left -= pending + 1
+            elif not _spend_each(budget, pending + 1):
                 _out_of_budget(context, statements[i])
                 return
             pending = 0
