@@ -1424,3 +1424,30 @@ def test_a_statement_summary_reads_lists_of_strings_as_the_general_path_does(
     assert summary.resource_wild == (listed is not None and _wild("".join(listed)))
     assert summary.key[1] == folded
     assert summary.key[3] == listed
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.text(alphabet="aAbİi*?", min_size=1, max_size=3), min_size=1, max_size=6),
+        min_size=2,
+        max_size=3,
+    )
+)
+def test_list_entries_are_the_same_whether_the_summaries_folded_the_actions_first(
+    lists: list[list[str]],
+) -> None:
+    # In a policy of several statements, the statement summaries fold each Action list once
+    # and the list checks read it from there; the answers are those of folding it again.
+    from acscontract.ram._lint._base import LintContext
+    from acscontract.ram._lint._redundancy import _entry_problems, _summaries
+
+    text = policy(*(statement(action=[f"live:{e}" for e in entries]) for entries in lists))
+    document = parse(text, name="p").document
+    assert document is not None
+    facts = Linter(now=NOW).facts
+    shared = LintContext(document, facts, NOW)
+    _summaries(shared)
+    alone = LintContext(document, facts, NOW)
+    assert _entry_problems(shared) == _entry_problems(alone)
+    assert shared.budget.left == alone.budget.left

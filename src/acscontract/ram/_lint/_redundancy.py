@@ -115,7 +115,9 @@ class _Summary:
         "resources",
     )
 
-    def __init__(self, st: Statement) -> None:
+    def __init__(self, st: Statement, memo: dict[str, Any] | None = None) -> None:
+        """`memo`: the statement's `StatementFacts.memo`, where the folded entries of an Action
+        list of strings are left for the list checks (`_entry_problems`)."""
         raw = st.raw
         effect = raw.get("Effect")
         effect = self.effect = effect if type(effect) is str else None
@@ -129,7 +131,10 @@ class _Summary:
             self.action_wild = "*" in texts or "?" in texts
         elif type(texts) is list and set(map(type, texts)) == _ONLY_STR:  # tested in C
             joined = "\n".join(texts)  # one pass: folded, and told whether it has a wildcard
-            actions = frozenset(_folded(texts, joined))  # type: ignore[arg-type]
+            folded = _folded(texts, joined)
+            if memo is not None:
+                memo[_FOLDED_ACTIONS] = folded
+            actions = frozenset(folded)  # type: ignore[arg-type]
             plain_actions = True
             self.action_wild = "*" in joined or "?" in joined  # folding keeps them as they are
         else:
@@ -188,6 +193,8 @@ class _Summary:
 
 
 _NO_KEYS: frozenset[Any] = frozenset()
+_FOLDED_ACTIONS = "folded-actions"
+"""`StatementFacts.memo` key: the folded entries of the statement's Action list of strings."""
 
 
 def _wild(text: str) -> bool:
@@ -201,7 +208,9 @@ def _fold_fast(text: str) -> str:
 def _summaries(context: LintContext) -> list[_Summary]:
     found = context.memo.get("summaries")
     if found is None:
-        found = context.memo["summaries"] = [_Summary(sf.statement) for sf in context.statements]
+        found = context.memo["summaries"] = [
+            _Summary(sf.statement, sf.memo) for sf in context.statements
+        ]
     return found
 
 
@@ -601,7 +610,11 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
                 wild = "*" in joined or "?" in joined
                 if not wild and not actions and len(set(entries)) == len(entries):
                     continue  # no repeat, and without a wildcard nothing covers another entry
-                keys = _folded(entries, joined) if actions else entries
+                if not actions:
+                    keys = entries
+                else:  # folded by the statement's summary already, when it was made
+                    folded = sf.memo.get(_FOLDED_ACTIONS) if name == "Action" else None
+                    keys = folded if folded is not None else _folded(entries, joined)
             else:
                 texts = [t if type(t) is str else None for t in entries]
                 keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
@@ -751,8 +764,17 @@ def _subsumed_entries(
         else:
             shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
     if not small and (
-        _apart(heads if every else [heads[i] for i in inners])
-        or _apart(backs if every else [backs[i] for i in inners])
+        # Resources tell apart by suffix more often (a region or account wildcard before
+        # distinct names), actions by prefix: that test first.
+        (
+            _apart(heads if every else [heads[i] for i in inners])
+            or _apart(backs if every else [backs[i] for i in inners])
+        )
+        if actions
+        else (
+            _apart(backs if every else [backs[i] for i in inners])
+            or _apart(heads if every else [heads[i] for i in inners])
+        )
     ):
         # No entry's prefix starts another's (or no suffix ends another's): no pair fits, and
         # only the lookups' budget steps remain.
