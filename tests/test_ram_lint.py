@@ -1375,13 +1375,15 @@ def test_the_ends_of_a_list_are_each_entrys_literal_ends(keys: list[str | None])
     assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
     # The same read from the ends of each entry seen before (as the linter does), whether
     # the cache starts empty, holds some entries, or all of them.
-    known: dict[str, tuple[str, str]] = {}
     some = [k for k in keys[::2] if k is not None]
     for seen in ([], some, keys):
+        known: tuple[dict[str, str], dict[str, str]] = ({}, {})
         for key in seen:
             if key is not None:
-                known[key] = (literal_ends(key)[0], literal_ends(key)[1][::-1])
+                head, tail = literal_ends(key)
+                known[0][key], known[1][key] = head, tail[::-1]
         assert _ends_of(keys, known) == (heads, backs)
+        assert _ends_of(keys, known) == (heads, backs)  # read from what the first call added
     texts = [k for k in keys if k is not None]
     assert _folded(texts) == [_fold_fast(t) for t in texts]
 

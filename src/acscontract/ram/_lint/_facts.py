@@ -253,10 +253,11 @@ class CatalogFacts:
         "_suggestions",
         "_template",
         "arn_prefixes",
+        "backs",
         "catalog",
-        "ends",
         "entries",
         "global_keys",
+        "heads",
         "key_prefixes",
         "known",
         "known_by_name",
@@ -320,12 +321,16 @@ class CatalogFacts:
         self._template: dict[tuple[str, str, bool], bool | _Known] = {}
         self.resource_atoms: dict[str, Any] = {}
         """What the resource checks derive from each resource string (their own objects)."""
-        self.ends: dict[str, tuple[str, str]] = {}
-        """The literal prefix and the reversed literal suffix (`literal_ends`) of each entry of
-        a list compared for covered entries, by entry (folded, for actions)."""
+        self.heads: dict[str, str] = {}
+        """The literal prefix (`literal_ends`) of each entry of a list compared for covered
+        entries, by entry (folded, for actions); strings alone, so the collector never walks
+        it."""
+        self.backs: dict[str, str] = {}
+        """Likewise, the literal suffix of each entry, reversed."""
         self._caches: tuple[dict[Any, Any], ...] = (
             self.resource_atoms,
-            self.ends,
+            self.heads,
+            self.backs,
             self.memo,
             self._arns,
             self._global_keys,

@@ -674,22 +674,26 @@ before the line's first wildcard."""
 
 
 def _ends_of(
-    keys: list[str | None], known: dict[str, tuple[str, str]] | None = None
+    keys: list[str | None], known: tuple[dict[str, str], dict[str, str]] | None = None
 ) -> tuple[list[str], list[str]]:
     """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
-    None). With `known` (`CatalogFacts.ends`: the ends of each string seen before, by string),
-    a list of strings is read from it and the others are added to it; otherwise, for lists of
-    strings without line breaks, they are found for them all in C passes over the keys joined by
-    line breaks (the `?` read as `*`): the text of each line before its first wildcard, and the
-    same of the whole text reversed (each key's suffix, reversed, in reverse order)."""
+    None). With `known` (`CatalogFacts.heads` and `.backs`: those of each string seen before,
+    by string), a list of strings is read from them and the others are added to them;
+    otherwise, for lists of strings without line breaks, they are found for them all in C
+    passes over the keys joined by line breaks (the `?` read as `*`): the text of each line
+    before its first wildcard, and the same of the whole text reversed (each key's suffix,
+    reversed, in reverse order)."""
     if known is not None and None not in keys:
-        ends = list(map(known.get, keys))  # type: ignore[arg-type]
-        if None in ends:
+        known_heads, known_backs = known
+        read_heads = list(map(known_heads.get, keys))  # type: ignore[arg-type]
+        read_backs = list(map(known_backs.get, keys))  # type: ignore[arg-type]
+        if None in read_heads or None in read_backs:  # (trimmed together: both, in fact)
             for k, key in enumerate(keys):
-                if ends[k] is None:
+                if read_heads[k] is None or read_backs[k] is None:
                     head, tail = literal_ends(key)  # type: ignore[arg-type]
-                    ends[k] = known[key] = (head, tail[::-1])  # type: ignore[index]
-        return [e[0] for e in ends], [e[1] for e in ends]  # type: ignore[index]
+                    read_heads[k] = known_heads[key] = head  # type: ignore[index]
+                    read_backs[k] = known_backs[key] = tail[::-1]  # type: ignore[index]
+        return read_heads, read_backs  # type: ignore[return-value]
     if None not in keys:
         joined = "\n".join(keys)  # type: ignore[arg-type]
         if "?" in joined:
@@ -731,7 +735,7 @@ def _subsumed_entries(
     facts = context.facts
     budget = context.budget
     small = len(keys) <= _SMALL_LIST
-    heads, backs = _ends_of(keys, facts.ends)
+    heads, backs = _ends_of(keys, (facts.heads, facts.backs))
     every = len(first) == len(keys) and None not in first  # every entry a first occurrence
     if every:
         inners = list(range(len(keys)))
