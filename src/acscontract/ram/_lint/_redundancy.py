@@ -16,7 +16,6 @@ import bisect
 import itertools
 import json
 import operator
-import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -668,47 +667,30 @@ def _folded(texts: list[str], joined: str | None = None) -> list[str | None]:
     return list(map(_fold_fast, texts))
 
 
-_FROM_WILDCARD = re.compile(r"\*[^\n]*")
-"""A wildcard and the rest of its line: what is left of each line without it is the text
-before the line's first wildcard."""
-
-
 def _ends_of(
-    keys: list[str | None], known: tuple[dict[str, str], dict[str, str]] | None = None
+    keys: list[str | None], known: tuple[dict[str, str], dict[str, str]]
 ) -> tuple[list[str], list[str]]:
     """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
-    None). With `known` (`CatalogFacts.heads` and `.backs`: those of each string seen before,
-    by string), a list of strings is read from them and the others are added to them;
-    otherwise, for lists of strings without line breaks, they are found for them all in C
-    passes over the keys joined by line breaks (the `?` read as `*`): the text of each line
-    before its first wildcard, and the same of the whole text reversed (each key's suffix,
-    reversed, in reverse order)."""
-    if known is not None and None not in keys:
-        known_heads, known_backs = known
-        read_heads = list(map(known_heads.get, keys))  # type: ignore[arg-type]
-        read_backs = list(map(known_backs.get, keys))  # type: ignore[arg-type]
-        if None in read_heads or None in read_backs:  # (trimmed together: both, in fact)
-            for k, key in enumerate(keys):
-                if read_heads[k] is None or read_backs[k] is None:
-                    head, tail = literal_ends(key)  # type: ignore[arg-type]
-                    read_heads[k] = known_heads[key] = head  # type: ignore[index]
-                    read_backs[k] = known_backs[key] = tail[::-1]  # type: ignore[index]
-        return read_heads, read_backs  # type: ignore[return-value]
-    if None not in keys:
-        joined = "\n".join(keys)  # type: ignore[arg-type]
-        if "?" in joined:
-            joined = joined.replace("?", "*")
-        heads = _FROM_WILDCARD.sub("", joined).split("\n")
-        if len(heads) == len(keys):  # no key holds a line break
-            backs = _FROM_WILDCARD.sub("", joined[::-1]).split("\n")
-            backs.reverse()
-            return heads, backs
-    heads, backs = [], []
-    for key in keys:
-        head, tail = literal_ends(key) if key is not None else ("", "")
-        heads.append(head)
-        backs.append(tail[::-1])
-    return heads, backs
+    None). `known` holds those of the strings seen before, by string (`CatalogFacts.heads` and
+    `.backs`): a list of strings is read from it in two C passes, and the strings not in it yet
+    are worked out and added."""
+    if None in keys:  # a list with values of other types: entry by entry
+        heads, backs = [], []
+        for key in keys:
+            head, tail = literal_ends(key) if key is not None else ("", "")
+            heads.append(head)
+            backs.append(tail[::-1])
+        return heads, backs
+    known_heads, known_backs = known
+    read_heads = list(map(known_heads.get, keys))  # type: ignore[arg-type]
+    read_backs = list(map(known_backs.get, keys))  # type: ignore[arg-type]
+    if None in read_heads or None in read_backs:  # (trimmed together: both, in fact)
+        for k, key in enumerate(keys):
+            if read_heads[k] is None or read_backs[k] is None:
+                head, tail = literal_ends(key)  # type: ignore[arg-type]
+                read_heads[k] = known_heads[key] = head  # type: ignore[index]
+                read_backs[k] = known_backs[key] = tail[::-1]  # type: ignore[index]
+    return read_heads, read_backs  # type: ignore[return-value]
 
 
 def _subsumed_entries(
