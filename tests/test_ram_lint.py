@@ -1451,3 +1451,22 @@ def test_list_entries_are_the_same_whether_the_summaries_folded_the_actions_firs
     alone = LintContext(document, facts, NOW)
     assert _entry_problems(shared) == _entry_problems(alone)
     assert shared.budget.left == alone.budget.left
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="acs:*/x", max_size=20))
+def test_an_arn_splits_into_five_parts_the_last_keeping_its_colons(text: str) -> None:
+    # The ARN parts are a plain tuple (which the garbage collector stops tracking), read by
+    # index: prefix, service, region, account, and the relative id with any further colons.
+    from acscontract.ram._lint._facts import ACCOUNT, PREFIX, RELATIVE, SERVICE, parse_arn
+
+    parts = parse_arn(text)
+    if text.count(":") < 4:
+        assert parts is None
+        return
+    assert parts is not None
+    assert type(parts) is tuple
+    assert len(parts) == 5
+    assert ":".join(parts) == text
+    assert ":" not in parts[PREFIX] + parts[SERVICE] + parts[ACCOUNT]
+    assert parts[RELATIVE] == text.split(":", 4)[4]

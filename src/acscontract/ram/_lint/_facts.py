@@ -27,6 +27,11 @@ from acscontract.ram._wildcard import (
 from acscontract.spec import ActionCatalog, CatalogEntry, ConditionKey, ResourceType
 
 __all__ = [
+    "ACCOUNT",
+    "PREFIX",
+    "REGION",
+    "RELATIVE",
+    "SERVICE",
     "ActionPattern",
     "ArnParts",
     "CatalogFacts",
@@ -41,26 +46,22 @@ def has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
 
 
-@dataclass(frozen=True, slots=True)
-class ArnParts:
-    """The five colon-separated parts of a resource ARN, as written."""
-
-    prefix: str
-    service: str
-    region: str
-    account: str
-    relative: str
+ArnParts = tuple[str, str, str, str, str]
+"""The five colon-separated parts of a resource ARN, as written: prefix, service, region,
+account and relative id (index them with `PREFIX` ... `RELATIVE`). A plain tuple of strings,
+which the garbage collector stops tracking: a corpus of new resources keeps many of them."""
+PREFIX, SERVICE, REGION, ACCOUNT, RELATIVE = range(5)
 
 
 def parse_arn(text: str) -> ArnParts | None:
     """The parts of `acs:<service>:<region>:<account>:<relative-id>`, or None if there are not five.
 
-    The relative id may itself contain colons (they stay in `relative`).
+    The relative id may itself contain colons (they stay in the last part).
     """
     parts = text.split(":", 4)
     if len(parts) != 5:
         return None
-    return ArnParts(*parts)
+    return tuple(parts)  # type: ignore[return-value]
 
 
 _PLACEHOLDER = re.compile(r"\{#([A-Za-z0-9_]+)\}")
