@@ -1365,14 +1365,23 @@ def _pair(message: str) -> str:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet="aB*?\n:İ") | st.none(), max_size=12))
 def test_the_ends_of_a_list_are_each_entrys_literal_ends(keys: list[str | None]) -> None:
-    # A list's literal prefixes and reversed suffixes are found in passes over all of it (and
-    # entry by entry when an entry holds a line break or is not a string).
+    # A list's literal prefixes and reversed suffixes are read from what is known of each entry
+    # (worked out and added for the entries not known yet), whether nothing, some entries or
+    # all of them are known; entry by entry when an entry is not a string.
     from acscontract.ram._lint._facts import literal_ends
     from acscontract.ram._lint._redundancy import _ends_of, _fold_fast, _folded
 
-    heads, backs = _ends_of(keys)
     expected = [literal_ends(k) if k is not None else ("", "") for k in keys]
-    assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
+    some = [k for k in keys[::2] if k is not None]
+    for seen in ([], some, keys):
+        known: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        for key in seen:
+            if key is not None:
+                head, tail = literal_ends(key)
+                known[0][key], known[1][key] = head, tail[::-1]
+        for _ in range(2):  # the second time, read from what the first call added
+            heads, backs = _ends_of(keys, known)
+            assert list(zip(heads, [b[::-1] for b in backs], strict=True)) == expected
     texts = [k for k in keys if k is not None]
     assert _folded(texts) == [_fold_fast(t) for t in texts]
 
@@ -1390,3 +1399,74 @@ def test_short_lists_of_distinct_entries_spend_the_budget_as_comparing_each_pair
     entries: list[str], actions: bool, steps: int
 ) -> None:
     _same_entries_as_one_pair_at_a_time(entries, actions, steps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="aB*?\n:İß"), max_size=6),
+    st.lists(st.text(alphabet="aB*?\n:İ"), max_size=6),
+)
+def test_a_statement_summary_reads_lists_of_strings_as_the_general_path_does(
+    actions: list[str], resources: list[str]
+) -> None:
+    # Lists of strings are summarised in one pass (folded, and told whether they hold a
+    # wildcard); the result is what the general path (`_set`) gives for the same lists.
+    from acscontract.ram._document import Statement
+    from acscontract.ram._lint._redundancy import _set, _Summary, _wild
+
+    raw = {"Effect": "Allow", "Action": actions, "Resource": resources}
+    summary = _Summary(Statement(0, "/Statement/0", raw))
+    folded, plain_actions = _set(raw, "Action", True)
+    listed, plain_resources = _set(raw, "Resource", False)
+    assert summary.actions == (folded if plain_actions else None)
+    assert summary.resources == (listed if plain_resources else None)
+    assert summary.action_wild == (folded is not None and _wild("".join(folded)))
+    assert summary.resource_wild == (listed is not None and _wild("".join(listed)))
+    assert summary.key[1] == folded
+    assert summary.key[3] == listed
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.text(alphabet="aAbİi*?", min_size=1, max_size=3), min_size=1, max_size=6),
+        min_size=2,
+        max_size=3,
+    )
+)
+def test_list_entries_are_the_same_whether_the_summaries_folded_the_actions_first(
+    lists: list[list[str]],
+) -> None:
+    # In a policy of several statements, the statement summaries fold each Action list once
+    # and the list checks read it from there; the answers are those of folding it again.
+    from acscontract.ram._lint._base import LintContext
+    from acscontract.ram._lint._redundancy import _entry_problems, _summaries
+
+    text = policy(*(statement(action=[f"live:{e}" for e in entries]) for entries in lists))
+    document = parse(text, name="p").document
+    assert document is not None
+    facts = Linter(now=NOW).facts
+    shared = LintContext(document, facts, NOW)
+    _summaries(shared)
+    alone = LintContext(document, facts, NOW)
+    assert _entry_problems(shared) == _entry_problems(alone)
+    assert shared.budget.left == alone.budget.left
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="acs:*/x", max_size=20))
+def test_an_arn_splits_into_five_parts_the_last_keeping_its_colons(text: str) -> None:
+    # The ARN parts are a plain tuple (which the garbage collector stops tracking), read by
+    # index: prefix, service, region, account, and the relative id with any further colons.
+    from acscontract.ram._lint._facts import ACCOUNT, PREFIX, RELATIVE, SERVICE, parse_arn
+
+    parts = parse_arn(text)
+    if text.count(":") < 4:
+        assert parts is None
+        return
+    assert parts is not None
+    assert type(parts) is tuple
+    assert len(parts) == 5
+    assert ":".join(parts) == text
+    assert ":" not in parts[PREFIX] + parts[SERVICE] + parts[ACCOUNT]
+    assert parts[RELATIVE] == text.split(":", 4)[4]

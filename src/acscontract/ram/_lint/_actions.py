@@ -21,7 +21,7 @@ from acscontract.ram._lint._base import (
     StatementFacts,
     rule,
 )
-from acscontract.ram._lint._facts import has_wildcard
+from acscontract.ram._lint._facts import RELATIVE, has_wildcard
 from acscontract.ram._wildcard import fold
 from acscontract.spec import CatalogEntry
 
@@ -243,7 +243,7 @@ def _wide(context: LintContext, sf: StatementFacts) -> str | None:
         for entry in sf.entries:
             for shape in context.facts.shapes.get(entry.action, ()):
                 every = context.facts.relative_vs_template(
-                    parts.relative, shape, every=True, budget=context.budget
+                    parts[RELATIVE], shape, every=True, budget=context.budget
                 )
                 if every is None:
                     context.undecided(

@@ -27,6 +27,11 @@ from acscontract.ram._wildcard import (
 from acscontract.spec import ActionCatalog, CatalogEntry, ConditionKey, ResourceType
 
 __all__ = [
+    "ACCOUNT",
+    "PREFIX",
+    "REGION",
+    "RELATIVE",
+    "SERVICE",
     "ActionPattern",
     "ArnParts",
     "CatalogFacts",
@@ -41,26 +46,22 @@ def has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
 
 
-@dataclass(frozen=True, slots=True)
-class ArnParts:
-    """The five colon-separated parts of a resource ARN, as written."""
-
-    prefix: str
-    service: str
-    region: str
-    account: str
-    relative: str
+ArnParts = tuple[str, str, str, str, str]
+"""The five colon-separated parts of a resource ARN, as written: prefix, service, region,
+account and relative id (index them with `PREFIX` ... `RELATIVE`). A plain tuple of strings,
+which the garbage collector stops tracking: a corpus of new resources keeps many of them."""
+PREFIX, SERVICE, REGION, ACCOUNT, RELATIVE = range(5)
 
 
 def parse_arn(text: str) -> ArnParts | None:
     """The parts of `acs:<service>:<region>:<account>:<relative-id>`, or None if there are not five.
 
-    The relative id may itself contain colons (they stay in `relative`).
+    The relative id may itself contain colons (they stay in the last part).
     """
     parts = text.split(":", 4)
     if len(parts) != 5:
         return None
-    return ArnParts(*parts)
+    return tuple(parts)  # type: ignore[return-value]
 
 
 _PLACEHOLDER = re.compile(r"\{#([A-Za-z0-9_]+)\}")
@@ -253,9 +254,11 @@ class CatalogFacts:
         "_suggestions",
         "_template",
         "arn_prefixes",
+        "backs",
         "catalog",
         "entries",
         "global_keys",
+        "heads",
         "key_prefixes",
         "known",
         "known_by_name",
@@ -319,8 +322,16 @@ class CatalogFacts:
         self._template: dict[tuple[str, str, bool], bool | _Known] = {}
         self.resource_atoms: dict[str, Any] = {}
         """What the resource checks derive from each resource string (their own objects)."""
+        self.heads: dict[str, str] = {}
+        """The literal prefix (`literal_ends`) of each entry of a list compared for covered
+        entries, by entry (folded, for actions); strings alone, so the collector never walks
+        it."""
+        self.backs: dict[str, str] = {}
+        """Likewise, the literal suffix of each entry, reversed."""
         self._caches: tuple[dict[Any, Any], ...] = (
             self.resource_atoms,
+            self.heads,
+            self.backs,
             self.memo,
             self._arns,
             self._global_keys,

@@ -16,7 +16,6 @@ import bisect
 import itertools
 import json
 import operator
-import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -115,7 +114,9 @@ class _Summary:
         "resources",
     )
 
-    def __init__(self, st: Statement) -> None:
+    def __init__(self, st: Statement, memo: dict[str, Any] | None = None) -> None:
+        """`memo`: the statement's `StatementFacts.memo`, where the folded entries of an Action
+        list of strings are left for the list checks (`_entry_problems`)."""
         raw = st.raw
         effect = raw.get("Effect")
         effect = self.effect = effect if type(effect) is str else None
@@ -127,6 +128,14 @@ class _Summary:
             actions = frozenset((texts.lower() if texts.isascii() else fold(texts),))
             plain_actions = True
             self.action_wild = "*" in texts or "?" in texts
+        elif type(texts) is list and set(map(type, texts)) == _ONLY_STR:  # tested in C
+            joined = "\n".join(texts)  # one pass: folded, and told whether it has a wildcard
+            folded = _folded(texts, joined)
+            if memo is not None:
+                memo[_FOLDED_ACTIONS] = folded
+            actions = frozenset(folded)  # type: ignore[arg-type]
+            plain_actions = True
+            self.action_wild = "*" in joined or "?" in joined  # folding keeps them as they are
         else:
             actions, plain_actions = _set(raw, "Action", True)
             self.action_wild = actions is not None and _wild("".join(actions))
@@ -136,6 +145,10 @@ class _Summary:
             resources = frozenset((texts,))
             plain_resources = True
             self.resource_wild = "*" in texts or "?" in texts
+        elif type(texts) is list and set(map(type, texts)) == _ONLY_STR:
+            resources = frozenset(texts)
+            plain_resources = True
+            self.resource_wild = _wild("".join(texts))
         else:
             resources, plain_resources = _set(raw, "Resource", False)
             self.resource_wild = resources is not None and _wild("".join(resources))
@@ -179,6 +192,8 @@ class _Summary:
 
 
 _NO_KEYS: frozenset[Any] = frozenset()
+_FOLDED_ACTIONS = "folded-actions"
+"""`StatementFacts.memo` key: the folded entries of the statement's Action list of strings."""
 
 
 def _wild(text: str) -> bool:
@@ -192,7 +207,9 @@ def _fold_fast(text: str) -> str:
 def _summaries(context: LintContext) -> list[_Summary]:
     found = context.memo.get("summaries")
     if found is None:
-        found = context.memo["summaries"] = [_Summary(sf.statement) for sf in context.statements]
+        found = context.memo["summaries"] = [
+            _Summary(sf.statement, sf.memo) for sf in context.statements
+        ]
     return found
 
 
@@ -379,7 +396,9 @@ def _subsumed_statements(
             if not (fitting >> j) & 1:
                 pending += 1  # refused by the set tests below, in the index instead
                 continue
-            if not _spend_each(budget, pending + 1):
+            if budget.left > pending:  # `_spend_each(budget, pending + 1)`, inline
+                budget.left -= pending + 1
+            elif not _spend_each(budget, pending + 1):
                 _out_of_budget(context, statements[i])
                 return
             pending = 0
@@ -590,7 +609,11 @@ def _entry_problems(context: LintContext) -> dict[str, list[_Entry]]:
                 wild = "*" in joined or "?" in joined
                 if not wild and not actions and len(set(entries)) == len(entries):
                     continue  # no repeat, and without a wildcard nothing covers another entry
-                keys = _folded(entries, joined) if actions else entries
+                if not actions:
+                    keys = entries
+                else:  # folded by the statement's summary already, when it was made
+                    folded = sf.memo.get(_FOLDED_ACTIONS) if name == "Action" else None
+                    keys = folded if folded is not None else _folded(entries, joined)
             else:
                 texts = [t if type(t) is str else None for t in entries]
                 keys = [_fold_fast(t) if t is not None and actions else t for t in texts]
@@ -644,32 +667,30 @@ def _folded(texts: list[str], joined: str | None = None) -> list[str | None]:
     return list(map(_fold_fast, texts))
 
 
-_FROM_WILDCARD = re.compile(r"\*[^\n]*")
-"""A wildcard and the rest of its line: what is left of each line without it is the text
-before the line's first wildcard."""
-
-
-def _ends_of(keys: list[str | None]) -> tuple[list[str], list[str]]:
+def _ends_of(
+    keys: list[str | None], known: tuple[dict[str, str], dict[str, str]]
+) -> tuple[list[str], list[str]]:
     """The literal prefix and the reversed literal suffix (`literal_ends`) of each key ("" for
-    None): for lists of strings without line breaks, found for them all in C passes over the
-    keys joined by line breaks (the `?` read as `*`): the text of each line before its first
-    wildcard, and the same of the whole text reversed (each key's suffix, reversed, in reverse
-    order)."""
-    if None not in keys:
-        joined = "\n".join(keys)  # type: ignore[arg-type]
-        if "?" in joined:
-            joined = joined.replace("?", "*")
-        heads = _FROM_WILDCARD.sub("", joined).split("\n")
-        if len(heads) == len(keys):  # no key holds a line break
-            backs = _FROM_WILDCARD.sub("", joined[::-1]).split("\n")
-            backs.reverse()
-            return heads, backs
-    heads, backs = [], []
-    for key in keys:
-        head, tail = literal_ends(key) if key is not None else ("", "")
-        heads.append(head)
-        backs.append(tail[::-1])
-    return heads, backs
+    None). `known` holds those of the strings seen before, by string (`CatalogFacts.heads` and
+    `.backs`): a list of strings is read from it in two C passes, and the strings not in it yet
+    are worked out and added."""
+    if None in keys:  # a list with values of other types: entry by entry
+        heads, backs = [], []
+        for key in keys:
+            head, tail = literal_ends(key) if key is not None else ("", "")
+            heads.append(head)
+            backs.append(tail[::-1])
+        return heads, backs
+    known_heads, known_backs = known
+    read_heads = list(map(known_heads.get, keys))  # type: ignore[arg-type]
+    read_backs = list(map(known_backs.get, keys))  # type: ignore[arg-type]
+    if None in read_heads or None in read_backs:  # (trimmed together: both, in fact)
+        for k, key in enumerate(keys):
+            if read_heads[k] is None or read_backs[k] is None:
+                head, tail = literal_ends(key)  # type: ignore[arg-type]
+                read_heads[k] = known_heads[key] = head  # type: ignore[index]
+                read_backs[k] = known_backs[key] = tail[::-1]  # type: ignore[index]
+    return read_heads, read_backs  # type: ignore[return-value]
 
 
 def _subsumed_entries(
@@ -696,7 +717,7 @@ def _subsumed_entries(
     facts = context.facts
     budget = context.budget
     small = len(keys) <= _SMALL_LIST
-    heads, backs = _ends_of(keys)
+    heads, backs = _ends_of(keys, (facts.heads, facts.backs))
     every = len(first) == len(keys) and None not in first  # every entry a first occurrence
     if every:
         inners = list(range(len(keys)))
@@ -723,10 +744,23 @@ def _subsumed_entries(
         else:
             outer_heads = [heads[j] for j in outers]
             outer_backs = [backs[j] for j in outers]
-        shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
+        head_lengths = set(map(len, outer_heads))
+        if len(head_lengths) == 1:  # the usual case: the shapes differ by suffix alone
+            shapes = len(set(map(len, outer_backs)))
+        else:
+            shapes = len(set(zip(map(len, outer_heads), map(len, outer_backs), strict=True)))
     if not small and (
-        _apart(heads if every else [heads[i] for i in inners])
-        or _apart(backs if every else [backs[i] for i in inners])
+        # Resources tell apart by suffix more often (a region or account wildcard before
+        # distinct names), actions by prefix: that test first.
+        (
+            _apart(heads if every else [heads[i] for i in inners])
+            or _apart(backs if every else [backs[i] for i in inners])
+        )
+        if actions
+        else (
+            _apart(backs if every else [backs[i] for i in inners])
+            or _apart(heads if every else [heads[i] for i in inners])
+        )
     ):
         # No entry's prefix starts another's (or no suffix ends another's): no pair fits, and
         # only the lookups' budget steps remain.

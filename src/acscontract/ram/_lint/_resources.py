@@ -23,7 +23,15 @@ from acscontract.ram._lint._base import (
     StatementFacts,
     rule,
 )
-from acscontract.ram._lint._facts import ArnParts, TemplateShape, has_wildcard
+from acscontract.ram._lint._facts import (
+    ACCOUNT,
+    PREFIX,
+    RELATIVE,
+    SERVICE,
+    ArnParts,
+    TemplateShape,
+    has_wildcard,
+)
 from acscontract.ram._wildcard import matches
 from acscontract.spec import CatalogEntry
 
@@ -97,7 +105,7 @@ def _compute_syntax(context: LintContext, text: str) -> _Syntax:
     prefixes = context.facts.arn_prefixes
     parts = context.facts.arn(text)
     malformed: tuple[str, str] | None = None
-    if parts is None or parts.prefix not in prefixes:
+    if parts is None or parts[PREFIX] not in prefixes:
         # Worded only for a resource that needs it (a corpus of new resources notices).
         shown = "/".join(sorted(prefixes))
         form = f"{shown}:<service>:<region>:<account>:<relative-id>"
@@ -107,7 +115,7 @@ def _compute_syntax(context: LintContext, text: str) -> _Syntax:
             f"has {text.count(':') + 1} colon-separated part(s); an ARN has five ({form})",
             f"Write the full ARN, such as {_example(context)}.",
         )
-    elif parts.prefix not in prefixes:
+    elif parts[PREFIX] not in prefixes:
         if head.lower() in prefixes:
             malformed = (
                 f"starts with {head!r}; the ARN prefix is lower-case {shown!r}",
@@ -118,17 +126,17 @@ def _compute_syntax(context: LintContext, text: str) -> _Syntax:
                 f"starts with {head!r}; RAM ARNs start with {shown!r} ({form})",
                 f"Rewrite it as an {shown}: ARN, such as {_example(context)}.",
             )
-    elif not parts.service:
+    elif not parts[SERVICE]:
         malformed = ("has an empty service part", f"Name the service, such as {_example(context)}.")
-    elif parts.service != parts.service.lower():
+    elif parts[SERVICE] != parts[SERVICE].lower():
         malformed = (
-            f"names the service {parts.service!r} in upper case; service names in ARNs are "
+            f"names the service {parts[SERVICE]!r} in upper case; service names in ARNs are "
             "lower-case and matched exactly",
-            f"Write {parts.service.lower()!r}.",
+            f"Write {parts[SERVICE].lower()!r}.",
         )
     account = None
-    if parts is not None and parts.prefix in prefixes:
-        account = _account_problem(parts.account)
+    if parts is not None and parts[PREFIX] in prefixes:
+        account = _account_problem(parts[ACCOUNT])
     m = _PLACEHOLDER.search(text)
     if malformed is None and account is None and m is None:
         return _CLEAN
@@ -292,14 +300,14 @@ def _fit(context: LintContext, atom: _Resource, shape: TemplateShape) -> _Miss |
 
 
 def _compute_fit(context: LintContext, parts: ArnParts, shape: TemplateShape) -> _Miss | None:
-    service = parts.service
+    service = parts[SERVICE]
     if has_wildcard(service):
         service_ok = matches(service, shape.service, ignore_case=True)
     else:
         service_ok = service.lower() == shape.service
     if not service_ok:
         return _Miss("service", f"names the service {service!r}", shape)
-    relative = parts.relative
+    relative = parts[RELATIVE]
     m = shape.relative_regex.fullmatch(relative)
     if m is not None:
         names = shape.placeholders
@@ -347,7 +355,7 @@ def _compute_misses(
             continue
         atom = atoms.get(text) or _resource(context, text)
         parts = atom.parts
-        if parts is None or parts.prefix not in prefixes:
+        if parts is None or parts[PREFIX] not in prefixes:
             continue  # arn-malformed reports it
         first: _Miss | None = None
         fits = False
@@ -506,7 +514,7 @@ def _wildcard_reach(
                 continue
             atom = _resource(context, text)
             parts = atom.parts
-            if parts is None or parts.prefix not in prefixes:
+            if parts is None or parts[PREFIX] not in prefixes:
                 continue
             for entry in sf.entries:
                 reach = _reach(context, sf, k, atom, entry)
@@ -592,7 +600,7 @@ def _compute_reach(context: LintContext, atom: _Resource, entry: CatalogEntry) -
     for shape in context.facts.shapes.get(entry.action, ()):
         if _fit(context, atom, shape) is not None:
             continue
-        relative = parts.relative
+        relative = parts[RELATIVE]
         m = shape.relative_regex.fullmatch(relative)
         domains = [
             (name, m.group(i + 1))
