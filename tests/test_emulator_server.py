@@ -742,3 +742,16 @@ def test_the_banner_shows_seed_values_with_control_characters_escaped(tmp_path: 
     assert "\x07" not in text
     assert "RAM user rec\\x1b[2Jorder" in text
     assert "bell\\x07secret-not-real-000001" in text
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_ctrl_c_right_after_the_banner_stops_the_server_cleanly(tmp_path: Path, attempt: int):
+    # The banner was printed before the server took over SIGINT: a Ctrl+C while uvicorn was
+    # still starting ended in KeyboardInterrupt (exit 2) with Python's "coroutine
+    # 'Server.serve' was never awaited" warning.
+    process, _url, _lines = _start_server(tmp_path / "state.db")
+    err = _stop(process)
+    assert process.returncode == 0, err
+    assert "never awaited" not in err
+    assert "Traceback" not in err
+    assert err.rstrip().endswith("acscontract emulator stopped."), err

@@ -133,34 +133,38 @@ def serve(
         raise
     url = url_for(sock)
 
-    product = instance.product
-    click.echo(f"acscontract emulator of {product.name}/{product.version} on {url}")
-    click.echo(
-        f"  seed: {printable(instance.seed.source)}"
-        + (" (restored from the state file)" if restored else "")
-    )
-    click.echo(f"  throttle: {instance.throttle_algorithm}")
-    click.echo(
-        "  operations: every one of the product's; those the spec does not model are "
-        + ("answered schema-only" if unmodelled == "answer" else "refused")
-        + " (`acscontract spec show --coverage` lists them)"
-    )
-    if state_file is not None:
-        click.echo(f"  state file: {printable(str(state_file))}")
-    click.echo(f"  admin API: {url}/_emulator/state" + ("" if token else " (loopback only)"))
-    if token:
-        click.echo(f"  admin token: {token}")
-    click.echo("  credentials (fake, for this emulator only):")
-    for cred in instance.seed.credentials():
-        line = f"    {cred['account']}  {cred['kind']:<24} {cred['id']}  {cred['secret']}"
-        if "token" in cred:
-            line += f"  token={cred['token']}"
-        click.echo(printable(line))  # seed values may hold characters that drive a terminal
-    click.echo("Press Ctrl+C to stop.", err=True)
-    sys.stdout.flush()
+    def announce() -> None:
+        """The banner, printed once the server handles SIGINT and SIGTERM itself."""
+        product = instance.product
+        click.echo(f"acscontract emulator of {product.name}/{product.version} on {url}")
+        click.echo(
+            f"  seed: {printable(instance.seed.source)}"
+            + (" (restored from the state file)" if restored else "")
+        )
+        click.echo(f"  throttle: {instance.throttle_algorithm}")
+        click.echo(
+            "  operations: every one of the product's; those the spec does not model are "
+            + ("answered schema-only" if unmodelled == "answer" else "refused")
+            + " (`acscontract spec show --coverage` lists them)"
+        )
+        if state_file is not None:
+            click.echo(f"  state file: {printable(str(state_file))}")
+        click.echo(f"  admin API: {url}/_emulator/state" + ("" if token else " (loopback only)"))
+        if token:
+            click.echo(f"  admin token: {token}")
+        click.echo("  credentials (fake, for this emulator only):")
+        for cred in instance.seed.credentials():
+            line = f"    {cred['account']}  {cred['kind']:<24} {cred['id']}  {cred['secret']}"
+            if "token" in cred:
+                line += f"  token={cred['token']}"
+            click.echo(printable(line))  # seed values may hold characters that drive a terminal
+        click.echo("Press Ctrl+C to stop.", err=True)
+        sys.stdout.flush()
 
     try:
-        run_server(instance, sock, admin_token=token, host=host, log_level=log_level)
+        run_server(
+            instance, sock, admin_token=token, host=host, log_level=log_level, announce=announce
+        )
     finally:
         if database is not None:
             instance.detach()

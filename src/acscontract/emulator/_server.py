@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
@@ -146,11 +146,17 @@ def run_server(
     admin_token: str | None,
     host: str,
     log_level: str = "info",
+    announce: Callable[[], None] | None = None,
 ) -> None:
     """Serve `emulator` on `sock` in this thread until SIGTERM or SIGINT (Ctrl+C), then return.
 
     Connections still open when the signal comes get `SHUTDOWN_GRACE_S` to finish before they
     are cancelled, so the call returns within a few seconds whatever clients are doing.
+    `announce` (a banner) runs once the signals are the server's: a Ctrl+C right after it, while
+    uvicorn is still starting, stops the server as cleanly as one later.
     """
     server = _Server(_config(emulator, admin_token, log_level, host))
-    server.run(sockets=[sock])
+    with server.capture_signals():
+        if announce is not None:
+            announce()
+        server.run(sockets=[sock])
