@@ -159,6 +159,12 @@ class ApiResponse:
         return None
 
     @property
+    def api_body(self) -> bool:
+        """Whether the body is the API's JSON: an object with a `RequestId`, as every answer of an
+        Alibaba Cloud RPC endpoint is (a web page or another service's JSON is not)."""
+        return self.request_id is not None
+
+    @property
     def code(self) -> str | None:
         """The error `Code` of the body, if any."""
         return self._field("Code")

@@ -109,7 +109,7 @@ def preflight(target: ContractTarget) -> PreflightResult:
             f"The target {target.endpoint} throttled the preflight call {_THROTTLED_ATTEMPTS} "
             "times: other traffic is using the account's limit. Try again when it is quiet."
         )
-    if not isinstance(response.json, dict):  # a web page, or no body: not the API answering
+    if not response.api_body:  # a web page, no body or another service's JSON: not the API
         raise UsageError(
             f"The target {target.endpoint} answered the preflight call with HTTP "
             f"{response.status} with a body that is not the API's JSON; check that --target is "

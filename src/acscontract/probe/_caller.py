@@ -44,8 +44,7 @@ class Caller:
             response = self.client.call(operation.name, operation.product.version, params)
         except TransportError as exc:
             return Reply(None, None, transport_error=exc.reason)
-        api_body = isinstance(response.json, dict) and response.request_id is not None
-        return Reply(response.status, response.code, api_body=api_body)
+        return Reply(response.status, response.code, api_body=response.api_body)
 
     def close(self) -> None:
         """Release the client's connections."""

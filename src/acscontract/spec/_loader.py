@@ -238,10 +238,12 @@ def load_document(path: Path) -> Any:
     try:
         text = read_regular_text(path)
     except FileNotFoundError:
-        raise SpecError([SpecProblem(str(path), "", "the file does not exist", True)]) from None
+        raise SpecError(
+            [SpecProblem(str(path), "", "the file does not exist", unreadable=True)]
+        ) from None
     except IsADirectoryError:
         raise SpecError(
-            [SpecProblem(str(path), "", "this is a folder, not a file", True)]
+            [SpecProblem(str(path), "", "this is a folder, not a file", unreadable=True)]
         ) from None
     except UnicodeDecodeError as exc:
         raise SpecError(
@@ -249,7 +251,11 @@ def load_document(path: Path) -> Any:
         ) from None
     except OSError as exc:
         raise SpecError(
-            [SpecProblem(str(path), "", f"the file cannot be read: {exc.strerror}", True)]
+            [
+                SpecProblem(
+                    str(path), "", f"the file cannot be read: {exc.strerror}", unreadable=True
+                )
+            ]
         ) from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
