@@ -27,6 +27,7 @@ from acscontract.ram import (
     matches,
     parse,
 )
+from acscontract.ram._baseline import fingerprint
 from acscontract.ram._lint import rule
 from acscontract.ram._parser import SourceMap
 from acscontract.ram._positions import PositionIndex, find_offset, line_column
@@ -553,6 +554,19 @@ def test_time_window_uses_the_injected_now() -> None:
     late = lint(source, now=datetime(2026, 4, 1, tzinfo=UTC))
     assert "time-window-expired" not in {f.check for f in early}
     assert "time-window-expired" in {f.check for f in late}
+
+
+def test_an_expired_window_is_the_same_finding_on_every_run() -> None:
+    """A baseline accepts the finding for good: its message (which the fingerprint covers) does
+    not hold the time of the run, which differs on every run."""
+    source = policy(statement(condition={"DateLessThan": {"acs:CurrentTime": "2026-03-01"}}))
+    runs = [
+        only(lint(source, now=datetime(2026, 4, 1, h, 0, 0, m, tzinfo=UTC)), "time-window-expired")
+        for h, m in ((9, 1), (17, 2))
+    ]
+    assert runs[0] == runs[1]
+    assert [fingerprint(f) for f in runs[0]] == [fingerprint(f) for f in runs[1]]
+    assert "2026-03-01T00:00:00+00:00, which is in the past" in runs[0][0].message
 
 
 @pytest.mark.parametrize(

@@ -408,7 +408,7 @@ def _time_expired(
                 check,
                 clause.key_location,
                 f"{clause.operator} {clause.key} in {sf.where} only matches requests up to "
-                f"{latest.isoformat()}, which is in the past (now {now.isoformat()}), so the "
+                f"{latest.isoformat()}, which is in the past, so the "
                 f"condition never matches again and {_dead_effect(sf)}.",
                 "Move the date forward if the window should still be open, or remove the "
                 "statement if it has served its purpose.",
