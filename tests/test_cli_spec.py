@@ -35,7 +35,9 @@ def test_validate_default_is_the_bundled_spec(capsys: pytest.CaptureFixture[str]
 def test_validate_reports_file_pointer_message_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shutil.copytree(bundled_spec_dir(), tmp_path / "spec")
+    shutil.copytree(
+        bundled_spec_dir(), tmp_path / "spec", ignore=shutil.ignore_patterns("__pycache__")
+    )
     target = tmp_path / "spec" / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml"
     target.write_text(target.read_text().replace("limit: 50", "limit: -1"), encoding="utf-8")
     code, out, _ = run(capsys, "spec", "validate", str(tmp_path / "spec"))

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jsonschema
 import pytest
@@ -20,6 +21,11 @@ from alibabacloud_live20161101 import models
 from alibabacloud_live20161101.client import Client as LiveClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 from alibabacloud_tea_openapi.models import Config
+from aliyunsdkcore.auth.credentials import AccessKeyCredential
+from aliyunsdkcore.client import AcsClient
+from aliyunsdklive.request.v20161101.DeleteSnapshotFilesRequest import (
+    DeleteSnapshotFilesRequest as LegacyDeleteSnapshotFiles,
+)
 
 from acscontract.client import Client
 from acscontract.emulator import (
@@ -382,6 +388,59 @@ def test_mock_live_answers_or_refuses_unmodelled_actions_through_the_official_sd
         mock_live(unmodelled="strict")
     with pytest.raises(ValueError, match="both a state and unmodelled"):
         mock_live(state=Emulator(), unmodelled="refuse")
+
+
+def _sent(request: Any) -> dict[str, str]:
+    """The parameters a call to the mock carried, in its query and its form body."""
+    return dict(parse_qsl(request.query) + parse_qsl(request.body.decode()))
+
+
+def test_booleans_are_taken_as_both_python_sdks_send_them() -> None:
+    """The Python SDKs write a bool with `str()` (`RemoveFile=True`); the protocol spec lists the
+    spellings the gateway takes, and the emulator takes every one of them and no other."""
+    the_op = product_operation(PRODUCT, "DeleteSnapshotFiles")
+    assert the_op is not None
+    assert the_op.parameter("RemoveFile").type == "boolean"
+    mock = mock_live()
+    with mock:
+        client = _client("live.aliyuncs.com", "https")
+        for remove in (True, False):
+            request = models.DeleteSnapshotFilesRequest(
+                domain_name=DOMAIN,
+                app_name="live",
+                stream_name=STREAM,
+                create_timestamp_list=[1700000000000],
+                remove_file=remove,
+            )
+            assert client.delete_snapshot_files(request).body.request_id
+            assert _sent(mock.calls[-1].request)["RemoveFile"] == str(remove)
+        legacy = AcsClient(
+            region_id="cn-shanghai",
+            credential=AccessKeyCredential(ROOT.access_key_id, ROOT.access_key_secret),
+        )
+        old = LegacyDeleteSnapshotFiles()
+        old.set_DomainName(DOMAIN)
+        old.set_AppName("live")
+        old.set_StreamName(STREAM)
+        old.set_CreateTimestampLists([1700000000000])
+        old.set_RemoveFile(True)
+        assert json.loads(legacy.do_action_with_exception(old))["RequestId"]
+        assert _sent(mock.calls[-1].request)["RemoveFile"] == "True"
+    spellings = OP.protocol.boolean_values
+    assert {"True", "False"} <= set(spellings)
+    emulator = Emulator()
+
+    def call(spelling: str) -> Any:
+        params = dict(example_parameters(the_op), RemoveFile=spelling)
+        return emulator.handle(signed_request(params, ROOT, action=the_op.name, operation=the_op))
+
+    for spelling in spellings:
+        assert call(spelling).status == 200
+    refused = call("TRUE")
+    assert refused.status == 400
+    body = json.loads(refused.body)
+    assert body["Code"] == OP.protocol.gateway_error_for("malformedParameter").code
+    assert "RemoveFile" in body["Message"]
 
 
 def test_a_streams_own_record_configuration_wins_over_its_apps() -> None:

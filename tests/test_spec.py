@@ -248,7 +248,9 @@ def test_action_catalog_comes_from_spec_and_metadata() -> None:
 @pytest.fixture
 def spec_copy(tmp_path: Path) -> Path:
     """A writable copy of the bundled spec tree; returns the operation file's path."""
-    shutil.copytree(bundled_spec_dir(), tmp_path / "spec")
+    shutil.copytree(
+        bundled_spec_dir(), tmp_path / "spec", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return tmp_path / "spec" / "live" / "2016-11-01" / "RealTimeRecordCommand.yaml"
 
 
@@ -432,6 +434,17 @@ def test_an_unknown_endpoint_template_field_gets_a_precise_message(spec_copy: Pa
         p.startswith(f"{protocol}:/endpointRules/templates/0: unknown template field(s) zone")
         for p in problems
     ), problems
+
+
+def test_a_boolean_spelling_of_both_values_is_a_spec_problem(spec_copy: Path) -> None:
+    protocol = spec_copy.parents[2] / "protocols" / "rpc.yaml"
+    text = protocol.read_text(encoding="utf-8")
+    assert '"false": ["false", "False"]' in text
+    protocol.write_text(
+        text.replace('"false": ["false", "False"]', '"false": ["false", "True"]', 1),
+        encoding="utf-8",
+    )
+    assert f"{protocol}:/booleanValues: True spells both true and false" in _problems(protocol)
 
 
 # --- the precompiled cache: read back when nothing changed, rebuilt when anything did ----------

@@ -142,7 +142,11 @@ def test_kinds_in_the_meta_schema_come_from_the_registries() -> None:
 def product_copy(tmp_path: Path) -> Path:
     """A copy of the bundled spec folder (operations of the recording family only)."""
     target = tmp_path / "spec"
-    shutil.copytree(bundled_spec_dir() / "protocols", target / "protocols")
+    shutil.copytree(
+        bundled_spec_dir() / "protocols",
+        target / "protocols",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     shutil.copytree(bundled_spec_dir() / "_meta", target / "_meta")
     folder = target / "live" / "2016-11-01"
     folder.mkdir(parents=True)

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from acscontract.signing import Scheme
 from acscontract.spec import Operation, Parameter, encode, request_schema
+from acscontract.spec._values import JSON_BOOLEANS
 
 __all__ = [
     "OK",
@@ -147,12 +148,15 @@ def _integer_bounds(parameter: Parameter) -> tuple[int, int]:
 
 
 def parameter_value(
-    parameter: Parameter, wire_pattern: str | None = None
+    parameter: Parameter,
+    wire_pattern: str | None = None,
+    booleans: Mapping[str, bool] = JSON_BOOLEANS,
 ) -> st.SearchStrategy[str]:
     """Valid wire values (strings) of one parameter, by its type, enum, lengths and pattern.
 
     `wire_pattern` is the pattern the derived request schema gives the wire value (for an
-    integer, how many digits it allows); values are kept within it too.
+    integer, how many digits it allows); values are kept within it too. A boolean is any of
+    `booleans`' spellings (the protocol's: what every official SDK sends).
     """
     if parameter.enum is not None:
         return st.sampled_from(list(parameter.enum))
@@ -163,7 +167,7 @@ def parameter_value(
             values = values.filter(re.compile(wire_pattern).search)
         return values
     if parameter.type == "boolean":
-        return st.sampled_from(["true", "false"])
+        return st.sampled_from(list(booleans))
     min_size = max(parameter.min_length or 0, 1 if parameter.required else 0)
     max_size = parameter.max_length if parameter.max_length is not None else max(min_size, 64)
     if parameter.pattern is not None:
@@ -245,7 +249,9 @@ def valid_parameters(
     def values_of(parameter: Parameter) -> st.SearchStrategy[Any]:
         if parameter.structured:
             return structured_value(parameter)
-        return parameter_value(parameter, wire[parameter.name].get("pattern"))
+        return parameter_value(
+            parameter, wire[parameter.name].get("pattern"), op.protocol.boolean_values
+        )
 
     for parameter in op.parameters:
         value = fixed.get(parameter.name)
@@ -407,7 +413,7 @@ def _defects(op: Operation) -> st.SearchStrategy[_Defect]:
         if not op.refuses_control_characters or parameter.structured:
             continue
         # A control character inside an otherwise valid value (the request's own, if it has one).
-        fallback = parameter_value(parameter, wire[name].get("pattern"))
+        fallback = parameter_value(parameter, wire[name].get("pattern"), op.protocol.boolean_values)
         options.append(
             st.tuples(control_characters(), st.integers(0, 64), fallback).map(_control(name))
         )

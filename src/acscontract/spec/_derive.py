@@ -39,8 +39,9 @@ _INT_PATTERNS = {
 }
 
 
-def _wire_schema(parameter: Parameter) -> dict[str, Any]:
-    """The JSON Schema of a parameter's wire value (a string)."""
+def _wire_schema(parameter: Parameter, booleans: Mapping[str, bool]) -> dict[str, Any]:
+    """The JSON Schema of a parameter's wire value (a string); `booleans` are the protocol's
+    spellings of a boolean."""
     schema: dict[str, Any] = {"type": "string"}
     if parameter.description:
         schema["description"] = parameter.description
@@ -50,7 +51,7 @@ def _wire_schema(parameter: Parameter) -> dict[str, Any]:
         schema["pattern"] = _INT_PATTERNS.get(parameter.format, _INT_PATTERNS[None])
         schema["x-acs-type"] = f"integer ({parameter.format or 'int'}) as a decimal string"
     elif parameter.type == "boolean":
-        schema["enum"] = ["true", "false"]
+        schema["enum"] = list(booleans)
     else:
         schema["pattern"] = parameter.pattern or _NO_CONTROL
         if parameter.pattern:
@@ -76,7 +77,7 @@ def request_schema(op: Operation) -> dict[str, Any]:
         "$schema": JSON_SCHEMA_DIALECT,
         "title": f"{op.name} request parameters",
         "type": "object",
-        "properties": {p.name: _wire_schema(p) for p in op.parameters},
+        "properties": {p.name: _wire_schema(p, op.protocol.boolean_values) for p in op.parameters},
         "required": [p.name for p in op.required_parameters],
         "additionalProperties": False,
     }
@@ -155,7 +156,7 @@ def openapi_document(op: Operation) -> dict[str, Any]:
         },
     ]
     for parameter in op.parameters:
-        schema = _wire_schema(parameter)
+        schema = _wire_schema(parameter, op.protocol.boolean_values)
         description = schema.pop("description", "")
         entry: dict[str, Any] = {
             "name": parameter.name,

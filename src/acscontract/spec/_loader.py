@@ -575,6 +575,15 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
                     f"{item.get('condition')!r} is not the condition of any gateway error",
                 )
             )
+    both = set(raw["booleanValues"]["true"]) & set(raw["booleanValues"]["false"])
+    if both:
+        problems.append(
+            SpecProblem(
+                str(path),
+                "/booleanValues",
+                f"{', '.join(sorted(both))} spells both true and false",
+            )
+        )
     rules = raw.get("endpointRules")
     if rules is not None:
         for index, template in enumerate(rules["templates"]):
@@ -603,6 +612,11 @@ def _build_protocol(path: Path, raw: dict[str, Any]) -> Protocol:
         ),
         timestamp_skew_seconds=freshness["timestampSkewSeconds"],
         timestamp_format=freshness["timestampFormat"],
+        boolean_values={
+            spelling: value
+            for value in (True, False)
+            for spelling in raw["booleanValues"][json.dumps(value)]
+        },
         nonce_window_seconds=freshness["nonceReplayWindowSeconds"]["value"],
         error_content_type=envelope["contentType"],
         request_id_pattern=envelope.get("requestIdPattern"),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from acscontract.spec._terms import ConditionKey, ResourceType
-from acscontract.spec._values import ShapeError, coerce, decode, json_schema
+from acscontract.spec._values import JSON_BOOLEANS, ShapeError, coerce, decode, json_schema
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -497,6 +497,8 @@ class Protocol:
     request_limits: RequestLimits
     raw: Mapping[str, Any] = field(repr=False)
     endpoint_rules: EndpointRules | None = None
+    boolean_values: Mapping[str, bool] = field(default_factory=lambda: dict(JSON_BOOLEANS))
+    """Each wire spelling of a boolean parameter's value (`booleanValues`), with its value."""
 
     def gateway_error(self, code: str) -> GatewayError:
         """The gateway error with this code; KeyError if the protocol has none."""
@@ -924,6 +926,7 @@ class Operation:
     def malformed_parameter(self, params: Mapping[str, str]) -> tuple[str, str] | None:
         """(name, reason) of the first value that breaks its parameter's rules, or None."""
         forbid_control = self.refuses_control_characters
+        booleans = self.protocol.boolean_values
         plan = self._scalar_plan()
         if plan is not None:
             control = _CONTROL_CHARACTERS.search if forbid_control else None
@@ -934,20 +937,26 @@ class Operation:
                 if control is not None and control(value):
                     return name, _CONTROL_REASON
                 if ruled:
-                    problem = _value_problem(parameter, value, forbid_control=False)
+                    problem = _value_problem(
+                        parameter, value, forbid_control=False, booleans=booleans
+                    )
                     if problem is not None:
                         return name, problem
             return None
         for parameter in self.parameters:
             if parameter.structured:
-                reason = _structured_problem(parameter, params, forbid_control=forbid_control)
+                reason = _structured_problem(
+                    parameter, params, forbid_control=forbid_control, booleans=booleans
+                )
                 if reason is not None:
                     return parameter.name, reason
                 continue
             value = params.get(parameter.name)
             if value is None or (value == "" and not parameter.required):
                 continue
-            problem = _value_problem(parameter, value, forbid_control=forbid_control)
+            problem = _value_problem(
+                parameter, value, forbid_control=forbid_control, booleans=booleans
+            )
             if problem is not None:
                 return parameter.name, problem
         return None
@@ -957,6 +966,7 @@ class Operation:
         the arrays and objects of repeatList, json and simple parameters. Absent or empty
         optional parameters are left out; call it on parameters `check_parameters` accepted."""
         values: dict[str, Any] = {}
+        booleans = self.protocol.boolean_values
         scalars = self._memo.get("scalars")
         if scalars is None:
             scalars = self._memo["scalars"] = not any(p.structured for p in self.parameters)
@@ -965,12 +975,16 @@ class Operation:
                 raw = params.get(parameter.name)
                 if raw:
                     values[parameter.name] = (
-                        raw if parameter.type == "string" else coerce(raw, parameter.schema)
+                        raw
+                        if parameter.type == "string"
+                        else coerce(raw, parameter.schema, booleans)
                     )
             return values
         for parameter in self.parameters:
             try:
-                present, value = decode(parameter.name, parameter.style, parameter.schema, params)
+                present, value = decode(
+                    parameter.name, parameter.style, parameter.schema, params, booleans
+                )
             except ShapeError:
                 continue
             if present and value != "":
@@ -999,11 +1013,15 @@ def _has_value_rules(parameter: Parameter) -> bool:
 
 
 def _structured_problem(
-    parameter: Parameter, params: Mapping[str, str], *, forbid_control: bool
+    parameter: Parameter,
+    params: Mapping[str, str],
+    *,
+    forbid_control: bool,
+    booleans: Mapping[str, bool] = JSON_BOOLEANS,
 ) -> str | None:
     """Why an array or object parameter's value breaks its schema, or None."""
     try:
-        present, value = decode(parameter.name, parameter.style, parameter.schema, params)
+        present, value = decode(parameter.name, parameter.style, parameter.schema, params, booleans)
     except ShapeError as exc:
         return str(exc)
     if not present:
@@ -1037,7 +1055,13 @@ def _validator(parameter: Parameter) -> Draft202012Validator:
     return validator
 
 
-def _value_problem(parameter: Parameter, value: str, *, forbid_control: bool = True) -> str | None:
+def _value_problem(
+    parameter: Parameter,
+    value: str,
+    *,
+    forbid_control: bool = True,
+    booleans: Mapping[str, bool] = JSON_BOOLEANS,
+) -> str | None:
     if forbid_control and _CONTROL_CHARACTERS.search(value):
         return _CONTROL_REASON
     if parameter.type == "integer":
@@ -1052,8 +1076,8 @@ def _value_problem(parameter: Parameter, value: str, *, forbid_control: bool = T
             return f"it is below the minimum {parameter.minimum}"
         if parameter.maximum is not None and number > parameter.maximum:
             return f"it is above the maximum {parameter.maximum}"
-    if parameter.type == "boolean" and value not in ("true", "false"):
-        return f"{value[:40]!r} is not true or false"
+    if parameter.type == "boolean" and value not in booleans:
+        return f"{value[:40]!r} is not one of {', '.join(booleans)}"
     if parameter.enum is not None and value not in parameter.enum:
         return f"{value[:40]!r} is not one of {', '.join(parameter.enum)}"
     if parameter.max_length is not None and len(value) > parameter.max_length:

@@ -87,19 +87,27 @@ def json_schema(meta: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def coerce(value: str, schema: Mapping[str, Any]) -> Any:
+JSON_BOOLEANS: Mapping[str, bool] = {json.dumps(value): value for value in (True, False)}
+"""The spellings of JSON's booleans: how the spec's own examples write them. A request's are the
+protocol's (`Protocol.boolean_values`), which the callers that check requests pass instead."""
+
+
+def coerce(
+    value: str, schema: Mapping[str, Any], booleans: Mapping[str, bool] = JSON_BOOLEANS
+) -> Any:
     """A wire string as the value its schema means; left a string when it is not one.
 
     A string that is not a number stays a string, so that validating the result against the
-    schema reports the type error with the value the client sent.
+    schema reports the type error with the value the client sent. `booleans` maps each wire
+    spelling of a boolean to its value.
     """
     kind = schema.get("type")
     if kind == "integer" and _DECIMAL.fullmatch(value):
         return int(value)
     if kind == "number" and _NUMBER.fullmatch(value):
         return float(value)
-    if kind == "boolean" and value in ("true", "false"):
-        return value == "true"
+    if kind == "boolean":
+        return booleans.get(value, value)
     return value
 
 
@@ -118,11 +126,16 @@ class ShapeError(ValueError):
 
 
 def _place(
-    tree: Any, path: tuple[str, ...], value: str, schema: Mapping[str, Any], where: str
+    tree: Any,
+    path: tuple[str, ...],
+    value: str,
+    schema: Mapping[str, Any],
+    where: str,
+    booleans: Mapping[str, bool],
 ) -> Any:
     """Put `value` at `path` in `tree` (a list for numbered segments, a dict for names)."""
     if not path:
-        return coerce(value, schema)
+        return coerce(value, schema, booleans)
     head, rest = path[0], path[1:]
     if not _SEGMENT.fullmatch(head):
         raise ShapeError(f"{where}.{head} is not an index (1, 2, ...) or a field name")
@@ -136,17 +149,23 @@ def _place(
         while len(items) < index:
             items.append(None)
         item_schema = schema.get("items", {}) if isinstance(schema.get("items"), Mapping) else {}
-        items[index - 1] = _place(items[index - 1], rest, value, item_schema, f"{where}.{head}")
+        items[index - 1] = _place(
+            items[index - 1], rest, value, item_schema, f"{where}.{head}", booleans
+        )
         return items
     fields = tree if isinstance(tree, dict) else {}
     properties = schema.get("properties", {})
     field_schema = properties.get(head, {}) if isinstance(properties, Mapping) else {}
-    fields[head] = _place(fields.get(head), rest, value, field_schema, f"{where}.{head}")
+    fields[head] = _place(fields.get(head), rest, value, field_schema, f"{where}.{head}", booleans)
     return fields
 
 
 def decode(
-    name: str, style: str | None, schema: Mapping[str, Any], params: Mapping[str, str]
+    name: str,
+    style: str | None,
+    schema: Mapping[str, Any],
+    params: Mapping[str, str],
+    booleans: Mapping[str, bool] = JSON_BOOLEANS,
 ) -> tuple[bool, Any]:
     """(present, value) of one parameter in the request's business parameters.
 
@@ -161,7 +180,7 @@ def decode(
         tree: Any = None
         for path, value in sorted(pairs.items(), key=lambda kv: [_order(p) for p in kv[0]]):
             try:
-                tree = _place(tree, path, value, schema, name)
+                tree = _place(tree, path, value, schema, name, booleans)
             except RecursionError:
                 raise ShapeError(f"{name}: a key is nested too deeply to read") from None
         return True, tree
@@ -179,8 +198,8 @@ def decode(
             raise ShapeError(f"{name} is not valid JSON") from None
     if style == "simple" or kind == "array":
         items = schema.get("items", {}) if isinstance(schema.get("items"), Mapping) else {}
-        return True, [coerce(part, items) for part in raw.split(",")] if raw else []
-    return True, coerce(raw, schema)
+        return True, [coerce(part, items, booleans) for part in raw.split(",")] if raw else []
+    return True, coerce(raw, schema, booleans)
 
 
 def _order(segment: str) -> tuple[int, int | str]:
