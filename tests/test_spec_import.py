@@ -164,3 +164,35 @@ def test_an_operation_that_cannot_be_converted_leaves_the_output_folder_as_it_wa
     with pytest.raises(InputError, match="ZzzTooDeep: the operation is nested too deeply"):
         import_metadata(source, out, ["AddLiveDomain", "ZzzTooDeep"])
     assert [p.name for p in out.iterdir()] == ["kept.txt"]
+
+
+def test_a_ctrl_c_while_writing_stops_the_import_after_its_last_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write phase is all or nothing for an interruption: a Ctrl+C on the third file still
+    stops the import, once every file is written, so no folder holds part of a product."""
+    import os
+    import signal
+
+    from acscontract.spec import _importer
+
+    names = ["RealTimeRecordCommand", "AddLiveAppRecordConfig", "DescribeLiveRecordConfig"]
+    real_write = _importer._write
+    calls: list[Path] = []
+
+    def write_then_interrupt(path: Path, text: str) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        real_write(path, text)
+
+    monkeypatch.setattr(_importer, "_write", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        import_metadata(METADATA, tmp_path, names)
+    product_dir = tmp_path / "live" / "2016-11-01"
+    assert sorted(p.name for p in product_dir.iterdir()) == sorted(
+        [f"{n}.yaml" for n in names] + ["product.yaml"]
+    )
+    assert validate_paths([tmp_path]) == []
+    # Python's own handler is back once the import has stopped.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

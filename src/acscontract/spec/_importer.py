@@ -9,11 +9,14 @@ limit is unknown. The result of an import validates like a hand-written spec.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -286,6 +289,25 @@ def _write(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is over, then act as they would have: a few
+    hundred small files are written whole or not begun, never a part of the set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM)
+    original = {s: signal.signal(s, lambda number, _frame: caught.append(number)) for s in stops}
+    try:
+        yield
+    finally:
+        for stop, handler in original.items():
+            signal.signal(stop, handler)
+        for number in dict.fromkeys(caught):
+            signal.raise_signal(number)
+
+
 def import_metadata(
     metadata: Path, out_dir: Path, apis: Sequence[str] | None = None
 ) -> ImportResult:
@@ -331,14 +353,14 @@ def import_metadata(
             ) from None
     protocol_target = out_dir / _PROTOCOL_FILE
     protocol_source = bundled_spec_dir() / _PROTOCOL_FILE
-    if protocol_target.resolve() != protocol_source.resolve():
-        protocol_target.parent.mkdir(parents=True, exist_ok=True)
-        protocol_target.write_text(protocol_source.read_text(encoding="utf-8"), encoding="utf-8")
     meta_target = out_dir / "_meta" / metadata.name
-    if meta_target.resolve() != metadata.resolve():
-        meta_target.parent.mkdir(parents=True, exist_ok=True)
-        meta_target.write_bytes(metadata.read_bytes())
-    for path, text in texts:
-        _write(path, text)
+    with _signals_deferred():  # a Ctrl+C now waits for the last file, then stops the import
+        if protocol_target.resolve() != protocol_source.resolve():
+            _write(protocol_target, protocol_source.read_text(encoding="utf-8"))
+        if meta_target.resolve() != metadata.resolve():
+            meta_target.parent.mkdir(parents=True, exist_ok=True)
+            meta_target.write_bytes(metadata.read_bytes())
+        for path, text in texts:
+            _write(path, text)
     written = [path for path, _ in texts[1:]]
     return ImportResult(product_file, tuple(written), tuple(skipped))
