@@ -421,15 +421,19 @@ def test_the_endpoint_rules_name_every_listed_regional_endpoint() -> None:
     assert not rules.is_under_domain(f"not{rules.domain}")
 
 
-def test_an_unknown_endpoint_template_field_gets_a_precise_message(spec_copy: Path) -> None:
+def _protocol_problems(spec_copy: Path, old: str, new: str) -> tuple[Path, list[str]]:
+    """The problems of the spec copy's protocol file with its first `old` replaced by `new`."""
     protocol = spec_copy.parents[2] / "protocols" / "rpc.yaml"
     text = protocol.read_text(encoding="utf-8")
-    assert "{product}{network}.{regionId}.{domain}" in text
-    protocol.write_text(
-        text.replace("{product}{network}.{regionId}.{domain}", "{product}.{zone}.{domain}", 1),
-        encoding="utf-8",
+    assert old in text
+    protocol.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return protocol, _problems(protocol)
+
+
+def test_an_unknown_endpoint_template_field_gets_a_precise_message(spec_copy: Path) -> None:
+    protocol, problems = _protocol_problems(
+        spec_copy, "{product}{network}.{regionId}.{domain}", "{product}.{zone}.{domain}"
     )
-    problems = _problems(protocol)
     assert any(
         p.startswith(f"{protocol}:/endpointRules/templates/0: unknown template field(s) zone")
         for p in problems
@@ -437,14 +441,10 @@ def test_an_unknown_endpoint_template_field_gets_a_precise_message(spec_copy: Pa
 
 
 def test_a_boolean_spelling_of_both_values_is_a_spec_problem(spec_copy: Path) -> None:
-    protocol = spec_copy.parents[2] / "protocols" / "rpc.yaml"
-    text = protocol.read_text(encoding="utf-8")
-    assert '"false": ["false", "False"]' in text
-    protocol.write_text(
-        text.replace('"false": ["false", "False"]', '"false": ["false", "True"]', 1),
-        encoding="utf-8",
+    protocol, problems = _protocol_problems(
+        spec_copy, '"false": ["false", "False"]', '"false": ["false", "True"]'
     )
-    assert f"{protocol}:/booleanValues: True spells both true and false" in _problems(protocol)
+    assert f"{protocol}:/booleanValues: True spells both true and false" in problems
 
 
 # --- the precompiled cache: read back when nothing changed, rebuilt when anything did ----------
