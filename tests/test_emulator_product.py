@@ -21,8 +21,12 @@ from alibabacloud_live20161101 import models
 from alibabacloud_live20161101.client import Client as LiveClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 from alibabacloud_tea_openapi.models import Config
+from aliyunsdkcore.acs_exception.exceptions import ServerException as LegacyServerException
 from aliyunsdkcore.auth.credentials import AccessKeyCredential
 from aliyunsdkcore.client import AcsClient
+from aliyunsdklive.request.v20161101.CheckLiveMessageUsersInGroupRequest import (
+    CheckLiveMessageUsersInGroupRequest as LegacyCheckUsersInGroup,
+)
 from aliyunsdklive.request.v20161101.DeleteSnapshotFilesRequest import (
     DeleteSnapshotFilesRequest as LegacyDeleteSnapshotFiles,
 )
@@ -40,6 +44,7 @@ from acscontract.emulator import (
 from acscontract.signing import Credentials
 from acscontract.spec import (
     example_parameters,
+    example_value,
     operation,
     operation_names,
     product_operation,
@@ -441,6 +446,36 @@ def test_booleans_are_taken_as_both_python_sdks_send_them() -> None:
     body = json.loads(refused.body)
     assert body["Code"] == OP.protocol.gateway_error_for("malformedParameter").code
     assert "RemoveFile" in body["Message"]
+
+
+def test_a_simple_array_is_read_comma_joined_only_as_the_spec_says() -> None:
+    """`parameterStyles.undocumented`: the new SDK joins a `simple` array with commas and is
+    answered; the legacy SDK numbers it, which the emulator does not read (MissingParameter)."""
+    assert "numbered" in OP.protocol.raw["parameterStyles"]["undocumented"]
+    the_op = product_operation(PRODUCT, "CheckLiveMessageUsersInGroup")
+    assert the_op is not None
+    assert the_op.parameter("UserIds").style == "simple"
+    required = {p.name: str(example_value(p.schema)) for p in the_op.required_parameters}
+    mock = mock_live()
+    with mock:
+        client = _client("live.aliyuncs.com", "https")
+        request = models.CheckLiveMessageUsersInGroupRequest(
+            app_id=required["AppId"], group_id=required["GroupId"], user_ids=["u1", "u2"]
+        )
+        assert client.check_live_message_users_in_group(request).body.request_id
+        assert _sent(mock.calls[-1].request)["UserIds"] == "u1,u2"
+        legacy = AcsClient(
+            region_id="cn-shanghai",
+            credential=AccessKeyCredential(ROOT.access_key_id, ROOT.access_key_secret),
+        )
+        old = LegacyCheckUsersInGroup()
+        old.set_AppId(required["AppId"])
+        old.set_GroupId(required["GroupId"])
+        old.set_UserIds(["u1", "u2"])
+        with pytest.raises(LegacyServerException) as raised:
+            legacy.do_action_with_exception(old)
+        assert raised.value.get_error_code() == "MissingParameter"
+        assert _sent(mock.calls[-1].request)["UserIds.2"] == "u2"
 
 
 def test_a_streams_own_record_configuration_wins_over_its_apps() -> None:
