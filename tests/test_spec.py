@@ -447,6 +447,28 @@ def test_a_boolean_spelling_of_both_values_is_a_spec_problem(spec_copy: Path) ->
     assert f"{protocol}:/booleanValues: True spells both true and false" in problems
 
 
+def test_a_broken_protocol_file_is_one_problem_not_one_per_operation(tmp_path: Path) -> None:
+    source = bundled_spec_dir()
+    tree = tmp_path / "spec"
+    for part in ("protocols", "_meta"):
+        shutil.copytree(source / part, tree / part, ignore=shutil.ignore_patterns("__pycache__"))
+    folder = tree / "live" / "2016-11-01"
+    folder.mkdir(parents=True)
+    for name in (
+        "product",
+        "RealTimeRecordCommand",
+        "AddLiveAppRecordConfig",
+        "DeleteSnapshotFiles",
+    ):
+        shutil.copy(source / "live" / "2016-11-01" / f"{name}.yaml", folder)
+    protocol = tree / "protocols" / "rpc.yaml"
+    text = protocol.read_text(encoding="utf-8")
+    protocol.write_text(text.replace("\nfreshness:", "\nfreshnes:", 1), encoding="utf-8")
+    problems = _problems(tree)
+    assert any(p.startswith(f"{protocol}:/: 'freshness' is a required property") for p in problems)
+    assert len(problems) == len(set(problems)) == 2, problems  # and `freshnes` is unknown
+
+
 # --- the precompiled cache: read back when nothing changed, rebuilt when anything did ----------
 
 

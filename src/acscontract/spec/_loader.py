@@ -326,6 +326,8 @@ def validate_paths(paths: Sequence[Path]) -> list[SpecProblem]:
     """Validate every spec file under `paths`: meta-schema, references and semantic checks.
 
     Unreadable files and bad YAML come back as problems too; nothing is raised for a bad file.
+    Each problem comes back once, although every operation file that uses a broken product or
+    protocol file meets the same problem.
     """
     problems: list[SpecProblem] = []
     for path in find_spec_files(paths):
@@ -351,7 +353,7 @@ def validate_paths(paths: Sequence[Path]) -> list[SpecProblem]:
                 _build_protocol(path, document)
         except SpecError as exc:
             problems.extend(exc.problems)
-    return problems
+    return list(dict.fromkeys(problems))
 
 
 def _checked(path: Path, expected_kind: str) -> dict[str, Any]:
