@@ -189,6 +189,61 @@ def test_baseline_round_trip(tree: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "(1 more accepted by the baseline)" in out
 
 
+def test_a_baseline_matches_from_any_folder_and_path_form(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A baseline at the repository root names files relative to itself: the same findings are
+    accepted from a subfolder, with absolute paths, and the file written is the same bytes."""
+    code, _, _ = run(capsys, "policies", "--write-baseline", "baseline.json")
+    assert code == 0
+    written = (tree / "baseline.json").read_bytes()
+    assert json.loads(written)["findings"][0]["file"] == "policies/team/swept.json"
+    for cwd, args in [
+        (tree, ["policies"]),
+        (tree, [str(tree / "policies")]),
+        (tree / "policies", [".", "--baseline", "../baseline.json"]),
+        (tree / "policies" / "team", ["swept.json", "--baseline", str(tree / "baseline.json")]),
+    ]:
+        monkeypatch.chdir(cwd)
+        if "--baseline" not in args:
+            args = [*args, "--baseline", "baseline.json"]
+        code, out, _ = run(capsys, *args, "--format", "json")
+        assert (code, json.loads(out)["summary"]["baselined"]) == (0, 1), (cwd, args)
+        # Written from there, the baseline is the same file.
+        code, _, _ = run(
+            capsys, *args[: args.index("--baseline")], "--write-baseline", str(tree / "again.json")
+        )
+        assert (tree / "again.json").read_bytes() == written, (cwd, args)
+
+
+def test_a_baseline_written_before_paths_were_relative_still_matches(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tree / "ci").mkdir()
+    run(capsys, "policies", "--write-baseline", "ci/baseline.json")
+    data = json.loads((tree / "ci" / "baseline.json").read_text(encoding="utf-8"))
+    assert data["findings"][0]["file"] == "../policies/team/swept.json"
+    # The older form: no "paths" member, files and fingerprints as given on the command line.
+    old = {
+        "version": 1,
+        "tool": "acscontract ram lint",
+        "findings": [
+            {**e, "file": "policies/team/swept.json", "fingerprint": legacy}
+            for e, legacy in zip(
+                data["findings"],
+                [
+                    f["fingerprint"]
+                    for f in json.loads(run(capsys, "policies", "--format", "json")[1])["findings"]
+                ],
+                strict=True,
+            )
+        ],
+    }
+    (tree / "ci" / "baseline.json").write_text(json.dumps(old), encoding="utf-8")
+    code, out, _ = run(capsys, "policies", "--baseline", "ci/baseline.json", "--format", "json")
+    assert (code, json.loads(out)["summary"]["baselined"]) == (0, 1)
+
+
 def test_missing_baseline_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "policies", "--baseline", "nope.json")
     assert code == 2

@@ -3,11 +3,17 @@
 A finding is identified by its check, file, JSON Pointer and message, with line and column
 numbers taken out of the message, so reformatting a file (lines moving) keeps it matched.
 Matching counts: two identical findings in the baseline accept two, not three.
+
+A baseline file names each file relative to the folder the baseline is in, so it matches
+whatever the current folder of the run and however the paths were given (relative, absolute,
+`./x`): a baseline at the root of a repository written by `ram lint policies/` there also
+accepts `ram lint ../policies` run from a subfolder, or `ram lint "$PWD/policies"`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -23,33 +29,55 @@ __all__ = ["BASELINE_VERSION", "Baseline", "fingerprint"]
 
 BASELINE_VERSION = 1
 _POSITIONS = re.compile(r"\b(line|column|lines|columns) \d+")
+# The top-level member of a baseline file saying its paths are relative to its own folder.
+# A baseline without it (written before) named files as they were given on the command line.
+_PATHS_KEY = "paths"
+_PATHS_RELATIVE = "relative to the folder of this file"
 
 
-def _file_key(file: str) -> str:
+def _file_key(file: str, root: str | None = None) -> str:
+    """The file as the fingerprint names it: as given (without `./`), or, with `root`, relative
+    to that folder (both made absolute from the current folder first; a file on another drive
+    than `root` keeps its absolute path). `<stdin>` is always itself."""
+    if root is not None and not file.startswith("<"):
+        absolute = os.path.abspath(file)
+        try:
+            file = os.path.relpath(absolute, root)
+        except ValueError:  # Windows: another drive than the baseline's
+            file = absolute
     text = PurePath(file).as_posix()
     return text[2:] if text.startswith("./") else text
 
 
-def fingerprint(finding: Finding) -> str:
-    """A stable id for a finding that does not change when lines move."""
+def fingerprint(finding: Finding, root: str | None = None) -> str:
+    """A stable id for a finding that does not change when lines move. The file is taken as
+    given, or relative to the folder `root` (an absolute path) when one is given."""
     import hashlib  # the text report needs no fingerprints
 
     message = _POSITIONS.sub(r"\1 #", finding.message)
-    text = "\0".join((finding.check, _file_key(finding.file), finding.pointer, message))
+    text = "\0".join((finding.check, _file_key(finding.file, root), finding.pointer, message))
     # "surrogatepass": a lone surrogate from a policy's "\\ud800" escape hashes as itself.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
 class Baseline:
-    """The fingerprints of accepted findings, with how many of each were accepted."""
+    """The fingerprints of accepted findings, with how many of each were accepted.
+
+    `root` is the absolute folder the fingerprints' files are relative to (the baseline file's
+    folder), or None for files as given. `legacy` marks a file written before paths were made
+    relative to it: its findings are matched both ways, so it keeps working from where it was
+    written."""
 
     counts: Mapping[str, int] = field(default_factory=dict, hash=False)
     source: str | None = None
+    root: str | None = None
+    legacy: bool = False
 
     @classmethod
-    def of(cls, findings: Iterable[Finding]) -> Baseline:
-        return cls(dict(Counter(fingerprint(f) for f in findings)))
+    def of(cls, findings: Iterable[Finding], root: str | Path | None = None) -> Baseline:
+        folder = None if root is None else os.path.abspath(root)
+        return cls(dict(Counter(fingerprint(f, folder) for f in findings)), root=folder)
 
     @classmethod
     def load(cls, path: str | Path) -> Baseline:
@@ -89,7 +117,12 @@ class Baseline:
                 f"is not an acscontract baseline (version {BASELINE_VERSION} with a list of "
                 "findings that each have a fingerprint); write it again with --write-baseline.",
             )
-        return cls(dict(Counter(e["fingerprint"] for e in entries)), str(p))
+        return cls(
+            dict(Counter(e["fingerprint"] for e in entries)),
+            str(p),
+            root=_folder_of(p),
+            legacy=data.get(_PATHS_KEY) != _PATHS_RELATIVE,
+        )
 
     def split(self, findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
         """(new findings, findings the baseline accepts), each in the order given."""
@@ -97,8 +130,11 @@ class Baseline:
         new: list[Finding] = []
         known: list[Finding] = []
         for f in findings:
-            key = fingerprint(f)
-            if left[key] > 0:
+            keys = [fingerprint(f, self.root)]
+            if self.legacy and self.root is not None:
+                keys.append(fingerprint(f))
+            key = next((k for k in keys if left[k] > 0), None)
+            if key is not None:
                 left[key] -= 1
                 known.append(f)
             else:
@@ -109,28 +145,45 @@ class Baseline:
         return sum(self.counts.values())
 
     @staticmethod
-    def document(findings: Iterable[Finding]) -> dict[str, Any]:
-        """The JSON form of a baseline accepting `findings` (readable, sorted, diff-friendly)."""
+    def document(findings: Iterable[Finding], root: str | Path | None = None) -> dict[str, Any]:
+        """The JSON form of a baseline accepting `findings` (readable, sorted, diff-friendly),
+        with files relative to the folder `root` (as given when None)."""
+        folder = None if root is None else os.path.abspath(root)
+        keyed = sorted(((_file_key(f.file, folder), f) for f in findings), key=_by_file_key)
         entries = [
             {
                 "check": f.check,
-                "file": _file_key(f.file),
+                "file": key,
                 "pointer": f.pointer,
                 "message": f.message,
-                "fingerprint": fingerprint(f),
+                "fingerprint": fingerprint(f, folder),
             }
-            for f in sorted(findings, key=Finding.sort_key)
+            for key, f in keyed
         ]
-        return {"version": BASELINE_VERSION, "tool": "acscontract ram lint", "findings": entries}
+        document: dict[str, Any] = {"version": BASELINE_VERSION, "tool": "acscontract ram lint"}
+        if folder is not None:
+            document[_PATHS_KEY] = _PATHS_RELATIVE
+        document["findings"] = entries
+        return document
 
     @classmethod
     def write(cls, path: str | Path, findings: Iterable[Finding]) -> Baseline:
-        """Write a baseline accepting `findings`; InputError if the file cannot be written."""
+        """Write a baseline accepting `findings`, its files relative to its own folder;
+        InputError if the file cannot be written."""
         findings = list(findings)
         p = Path(path)
-        text = json_document(cls.document(findings))
+        root = _folder_of(p)
+        text = json_document(cls.document(findings, root))
         try:
             p.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise InputError(str(p), f"the baseline cannot be written ({exc.strerror}).") from None
-        return cls.of(findings)
+        return cls.of(findings, root)
+
+
+def _folder_of(path: Path) -> str:
+    return os.path.dirname(os.path.abspath(path))
+
+
+def _by_file_key(item: tuple[str, Finding]) -> tuple[str, tuple[str, int, int, int, str]]:
+    return item[0], item[1].sort_key()
