@@ -108,11 +108,20 @@ def _print_text(op: spec_api.Operation) -> None:
     own_keys = ", ".join(k.key for k in ram.condition_keys) or "none (global keys apply)"
     out.line(f"  condition keys: {own_keys}")
     flow = op.flow_control
-    limit = f"{flow.limit} per {flow.per} per {flow.scope}" if flow.limit else "unknown"
-    out.line(
-        f"{out.style('Flow control', BOLD)} {limit}; excess calls get {flow.throttle_code} "
-        f"(HTTP {flow.throttle_status})"
-    )
+    if not flow.limit:
+        exceed = "undocumented (the emulator does not throttle it)"
+    elif flow.throttle_code is not None:
+        exceed = (
+            f"{flow.limit} per {flow.per} per {flow.scope}; excess calls get "
+            f"{flow.throttle_code} (HTTP {flow.throttle_status})"
+        )
+    else:  # the emulator answers the protocol's account throttling error then
+        fallback = op.protocol.gateway_error_for("accountThrottled")
+        exceed = (
+            f"{flow.limit} per {flow.per} per {flow.scope}; the error for excess calls is "
+            f"undocumented (the emulator answers {fallback.code}, HTTP {fallback.http_status})"
+        )
+    out.line(f"{out.style('Flow control', BOLD)} {exceed}")
     if op.lifecycle is not None:
         life = op.lifecycle
         rows = []
