@@ -216,14 +216,15 @@ def test_a_baseline_matches_from_any_folder_and_path_form(
         assert (tree / "again.json").read_bytes() == written, (cwd, args)
 
 
-def test_a_baseline_written_before_paths_were_relative_still_matches(
+def test_a_baseline_written_before_its_matching_rules_still_matches(
     tree: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tree / "ci").mkdir()
     run(capsys, "policies", "--write-baseline", "ci/baseline.json")
     data = json.loads((tree / "ci" / "baseline.json").read_text(encoding="utf-8"))
     assert data["findings"][0]["file"] == "../policies/team/swept.json"
-    # The older form: no "paths" member, files and fingerprints as given on the command line.
+    # The older form: no "matching" member, its ids the JSON report's fingerprints (the file as
+    # given on the command line, statement numbers included).
     old = {
         "version": 1,
         "tool": "acscontract ram lint",
@@ -242,6 +243,48 @@ def test_a_baseline_written_before_paths_were_relative_still_matches(
     (tree / "ci" / "baseline.json").write_text(json.dumps(old), encoding="utf-8")
     code, out, _ = run(capsys, "policies", "--baseline", "ci/baseline.json", "--format", "json")
     assert (code, json.loads(out)["summary"]["baselined"]) == (0, 1)
+
+
+def test_a_baseline_keeps_accepting_findings_when_statements_are_added_above(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The promise of docs/ram-lint.md: adding statements (or list entries) above an accepted
+    finding keeps it accepted, although its statement number and JSON Pointer change."""
+    listed = tree / "policies" / "listed.json"
+    listed.write_text(SWEPT.replace('"live:*"', '["live:*"]'), encoding="utf-8")
+    code, _, _ = run(capsys, "policies", "--write-baseline", "baseline.json")
+    assert code == 0
+
+    def swept_in(report: dict[str, Any]) -> list[str]:
+        return [
+            f"{f['file']}{f['pointer']}"
+            for f in report["findings"]
+            if f["check"] == "billable-write-swept-in"
+        ]
+
+    swept = tree / "policies" / "team" / "swept.json"
+    document = json.loads(swept.read_text(encoding="utf-8"))
+    statement = document["Statement"][0]
+    above = [
+        {**statement, "Action": "live:DescribeLiveStreamsOnlineList"},
+        {**statement, "Action": "live:AddLiveAppRecordConfig", "Effect": "Deny"},
+    ]
+    swept.write_text(json.dumps({**document, "Statement": [*above, statement]}), encoding="utf-8")
+    listed_document = json.loads(listed.read_text(encoding="utf-8"))
+    listed_document["Statement"][0]["Action"] = ["live:DescribeLiveStreamsOnlineList", "live:*"]
+    listed.write_text(json.dumps(listed_document), encoding="utf-8")
+    code, out, _ = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
+    report = json.loads(out)
+    # Both accepted findings moved (to statement 2, and to entry 1 of the list): still accepted.
+    assert report["summary"]["baselined"] == 2
+    assert swept_in(report) == []
+    # A second finding of the same kind in the same file is new: each entry accepts one.
+    document["Statement"] = [*above, statement, statement]
+    swept.write_text(json.dumps(document), encoding="utf-8")
+    code, out, _ = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
+    report = json.loads(out)
+    assert code == 1
+    assert swept_in(report) == ["policies/team/swept.json/Statement/3/Action"]
 
 
 def test_missing_baseline_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,13 +1,18 @@
 """Baselines: accept the findings a project already has, so that only new ones fail.
 
-A finding is identified by its check, file, JSON Pointer and message, with line and column
-numbers taken out of the message, so reformatting a file (lines moving) keeps it matched.
-Matching counts: two identical findings in the baseline accept two, not three.
+A baseline entry identifies a finding by its check, file, JSON Pointer and message, with what
+moves when a policy is edited elsewhere taken out: line and column numbers, the number of a
+statement (`statement 2`, `/Statement/2`) and the position of an entry in a list (`/Action/3`).
+So reformatting a file, or adding statements or list entries above an accepted finding, keeps it
+accepted. Matching counts: two identical findings in the baseline accept two, not three.
 
 A baseline file names each file relative to the folder the baseline is in, so it matches
 whatever the current folder of the run and however the paths were given (relative, absolute,
 `./x`): a baseline at the root of a repository written by `ram lint policies/` there also
 accepts `ram lint ../policies` run from a subfolder, or `ram lint "$PWD/policies"`.
+
+A baseline written before these rules (without the `matching` member) is matched as it was:
+by `fingerprint`, the id the JSON report and SARIF give each finding.
 """
 
 from __future__ import annotations
@@ -25,14 +30,22 @@ from acscontract._files import read_regular_text
 from acscontract.errors import InputError
 from acscontract.ram._findings import Finding, json_document
 
-__all__ = ["BASELINE_VERSION", "Baseline", "fingerprint"]
+__all__ = ["BASELINE_VERSION", "Baseline", "baseline_key", "fingerprint"]
 
 BASELINE_VERSION = 1
 _POSITIONS = re.compile(r"\b(line|column|lines|columns) \d+")
-# The top-level member of a baseline file saying its paths are relative to its own folder.
-# A baseline without it (written before) named files as they were given on the command line.
-_PATHS_KEY = "paths"
-_PATHS_RELATIVE = "relative to the folder of this file"
+# Statement numbers in messages ("statement 2", "Statement entry 2"), and list positions in
+# JSON Pointers ("/Statement/2/Action/3"; a Pointer escapes "/" in names, so a segment of
+# digits is a position, or a member named by digits, which the baseline may ignore too).
+_STATEMENT_NUMBERS = re.compile(r"\b([Ss]tatements?|[Ss]tatement entry) \d+")
+_LIST_POSITIONS = re.compile(r"/\d+(?=/|$)")
+# The top-level member of a baseline file saying how its entries match (the text is for
+# readers). A baseline without it was written before, with `fingerprint` ids.
+_MATCHING_KEY = "matching"
+_MATCHING = (
+    "check, file relative to this baseline's folder, pointer and message, without line, "
+    "column, statement and list positions"
+)
 
 
 def _file_key(file: str, root: str | None = None) -> str:
@@ -60,14 +73,26 @@ def fingerprint(finding: Finding, root: str | None = None) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def baseline_key(finding: Finding, root: str | None = None) -> str:
+    """The id a baseline file accepts a finding by: `fingerprint` with the file relative to the
+    folder `root` (as given when None), and without statement numbers and list positions, which
+    change when statements or entries are added above the finding."""
+    import hashlib  # the text report needs no fingerprints
+
+    message = _STATEMENT_NUMBERS.sub(r"\1 #", _POSITIONS.sub(r"\1 #", finding.message))
+    pointer = _LIST_POSITIONS.sub("/#", finding.pointer)
+    text = "\0".join((finding.check, _file_key(finding.file, root), pointer, message))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 @dataclass(frozen=True, slots=True)
 class Baseline:
     """The fingerprints of accepted findings, with how many of each were accepted.
 
-    `root` is the absolute folder the fingerprints' files are relative to (the baseline file's
-    folder), or None for files as given. `legacy` marks a file written before paths were made
-    relative to it: its findings are matched both ways, so it keeps working from where it was
-    written."""
+    The counts are keyed by `baseline_key`. `root` is the absolute folder their files are
+    relative to (the baseline file's folder), or None for files as given. `legacy` marks a file
+    written before `baseline_key`: its counts are `fingerprint`s, and a finding matches one with
+    its file as given or relative to `root`."""
 
     counts: Mapping[str, int] = field(default_factory=dict, hash=False)
     source: str | None = None
@@ -77,7 +102,7 @@ class Baseline:
     @classmethod
     def of(cls, findings: Iterable[Finding], root: str | Path | None = None) -> Baseline:
         folder = None if root is None else os.path.abspath(root)
-        return cls(dict(Counter(fingerprint(f, folder) for f in findings)), root=folder)
+        return cls(dict(Counter(baseline_key(f, folder) for f in findings)), root=folder)
 
     @classmethod
     def load(cls, path: str | Path) -> Baseline:
@@ -121,7 +146,7 @@ class Baseline:
             dict(Counter(e["fingerprint"] for e in entries)),
             str(p),
             root=_folder_of(p),
-            legacy=data.get(_PATHS_KEY) != _PATHS_RELATIVE,
+            legacy=_MATCHING_KEY not in data,
         )
 
     def split(self, findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
@@ -130,9 +155,10 @@ class Baseline:
         new: list[Finding] = []
         known: list[Finding] = []
         for f in findings:
-            keys = [fingerprint(f, self.root)]
-            if self.legacy and self.root is not None:
-                keys.append(fingerprint(f))
+            if self.legacy:
+                keys = [fingerprint(f), fingerprint(f, self.root)]
+            else:
+                keys = [baseline_key(f, self.root)]
             key = next((k for k in keys if left[k] > 0), None)
             if key is not None:
                 left[key] -= 1
@@ -156,15 +182,16 @@ class Baseline:
                 "file": key,
                 "pointer": f.pointer,
                 "message": f.message,
-                "fingerprint": fingerprint(f, folder),
+                "fingerprint": baseline_key(f, folder),
             }
             for key, f in keyed
         ]
-        document: dict[str, Any] = {"version": BASELINE_VERSION, "tool": "acscontract ram lint"}
-        if folder is not None:
-            document[_PATHS_KEY] = _PATHS_RELATIVE
-        document["findings"] = entries
-        return document
+        return {
+            "version": BASELINE_VERSION,
+            "tool": "acscontract ram lint",
+            _MATCHING_KEY: _MATCHING,
+            "findings": entries,
+        }
 
     @classmethod
     def write(cls, path: str | Path, findings: Iterable[Finding]) -> Baseline:
