@@ -17,6 +17,7 @@ by `fingerprint`, the id the JSON report and SARIF give each finding.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -52,12 +53,22 @@ def _file_key(file: str, root: str | None = None) -> str:
     """The file as the fingerprint names it: as given (without `./`), or, with `root`, relative
     to that folder (both made absolute from the current folder first; a file on another drive
     than `root` keeps its absolute path). `<stdin>` is always itself."""
-    if root is not None and not file.startswith("<"):
-        absolute = os.path.abspath(file)
-        try:
-            file = os.path.relpath(absolute, root)
-        except ValueError:  # Windows: another drive than the baseline's
-            file = absolute
+    if root is None or file.startswith("<"):
+        return _posix(file)
+    return _relative_key(file, root, os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)  # called per finding, and a report names few files
+def _relative_key(file: str, root: str, cwd: str) -> str:
+    absolute = os.path.join(cwd, file)
+    try:
+        relative = os.path.relpath(absolute, root)
+    except ValueError:  # Windows: another drive than the baseline's
+        relative = os.path.normpath(absolute)
+    return _posix(relative)
+
+
+def _posix(file: str) -> str:
     text = PurePath(file).as_posix()
     return text[2:] if text.startswith("./") else text
 
