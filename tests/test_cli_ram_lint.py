@@ -287,6 +287,22 @@ def test_a_baseline_keeps_accepting_findings_when_statements_are_added_above(
     assert swept_in(report) == ["policies/team/swept.json/Statement/3/Action"]
 
 
+def test_overlapping_paths_lint_each_file_once(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder and a file in it, `./x` and an absolute path, a pattern and a folder: each
+    file is linted once, under the first spelling, and counted once."""
+    code, alone, _ = run(capsys, "policies", "--format", "json")
+    swept = "policies/team/swept.json"
+    for args in [
+        ["policies", swept, f"./{swept}", str(tree / swept)],
+        ["policies/**/*.json", "policies"],
+    ]:
+        code, out, _ = run(capsys, *args, "--format", "json")
+        assert out == alone, args
+        assert json.loads(out)["summary"]["files"] == 2
+
+
 def test_missing_baseline_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "policies", "--baseline", "nope.json")
     assert code == 2
