@@ -795,6 +795,9 @@ def test_the_docs_show_how_to_point_the_hook_elsewhere() -> None:
     (hook,) = example["repos"][0]["hooks"]
     assert hook["id"] == _hook()["id"]
     assert re.search(hook["files"], "security/iam-docs/recorder.json")
+    # Pinned as the workflows pin acscontract: a reviewed commit (a placeholder to set), never
+    # a tag, which can be moved to other code.
+    assert example["repos"][0]["rev"] == "set-me-to-a-reviewed-40-hex-commit"
 
 
 # ---------------------------------------------------------------------------------------------
