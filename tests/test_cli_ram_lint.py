@@ -303,6 +303,18 @@ def test_overlapping_paths_lint_each_file_once(
         assert json.loads(out)["summary"]["files"] == 2
 
 
+def test_a_baseline_saved_on_windows_still_matches(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A baseline saved by a Windows editor, with CRLF line ends and a byte order mark."""
+    run(capsys, "policies", "--write-baseline", "baseline.json")
+    text = (tree / "baseline.json").read_text(encoding="utf-8")
+    (tree / "baseline.json").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    code, out, err = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["summary"]["baselined"] == 1
+
+
 def test_missing_baseline_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "policies", "--baseline", "nope.json")
     assert code == 2

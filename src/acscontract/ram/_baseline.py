@@ -120,7 +120,8 @@ class Baseline:
         """Read a baseline file; InputError if it cannot be read or is not a baseline."""
         p = Path(path)
         try:
-            data = json.loads(read_regular_text(p))
+            # "utf-8-sig": an editor on Windows may save the file with a byte order mark.
+            data = json.loads(read_regular_text(p, encoding="utf-8-sig"))
         except FileNotFoundError:
             raise InputError(
                 str(p), "no such baseline file; create one with --write-baseline."
