@@ -276,3 +276,25 @@ def test_show_says_what_flow_control_the_spec_leaves_open(
         assert f"the emulator answers {fallback.code}, HTTP {fallback.http_status}" in line
     else:
         assert f"excess calls get {flow.throttle_code} (HTTP {flow.throttle_status})" in line
+
+
+def test_show_says_when_the_documentation_gives_no_example_or_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Operations imported without examples or a summary (DeleteLivePackageConfig has
+    neither) are shown as such, never as 'e.g. None' or an empty summary."""
+    from acscontract.spec import DEFAULT_PRODUCT, product, product_operation
+
+    name = "DeleteLivePackageConfig"
+    op = product_operation(product(DEFAULT_PRODUCT), name)
+    assert op is not None
+    assert not op.summary
+    assert any(p.example is None and not p.enum for p in op.parameters)
+    code, out, _ = run(capsys, "spec", "show", name)
+    assert code == 0
+    assert "None" not in out
+    assert out.splitlines()[0] == f"{op.qualified_name}: (no documented summary)"
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    for p in op.parameters:
+        if p.example is None and not p.enum:
+            assert rows[p.name].endswith("(no documented example)"), rows[p.name]

@@ -74,7 +74,8 @@ def normalized(op: spec_api.Operation) -> dict[str, Any]:
 def _print_text(op: spec_api.Operation) -> None:
     out = Out()
     product = op.product
-    out.line(f"{out.style(op.qualified_name, BOLD)}: {printable(op.summary)}")
+    summary = printable(op.summary) if op.summary else "(no documented summary)"
+    out.line(f"{out.style(op.qualified_name, BOLD)}: {summary}")
     out.line(
         f"  {product.style} API, methods {', '.join(op.methods)}, schemes {', '.join(op.schemes)}, "
         f"endpoint {product.default_endpoint}, spec {op.path}"
@@ -83,7 +84,12 @@ def _print_text(op: spec_api.Operation) -> None:
     rows = []
     for p in op.parameters:
         kind = p.type + (f" ({p.format})" if p.format else "")
-        values = ", ".join(p.enum) if p.enum else f"e.g. {p.example}"
+        if p.enum:
+            values = ", ".join(p.enum)
+        elif p.example is not None:
+            values = f"e.g. {p.example}"
+        else:
+            values = "(no documented example)"
         rows.append((p.name, kind, "yes" if p.required else "no", values))
     out.table("Parameters", ("name", "type", "required", "values / example"), rows)
     out.line()
