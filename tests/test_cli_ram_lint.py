@@ -293,13 +293,14 @@ def test_overlapping_paths_lint_each_file_once(
     """A folder and a file in it, `./x` and an absolute path, a pattern and a folder: each
     file is linted once, under the first spelling, and counted once."""
     code, alone, _ = run(capsys, "policies", "--format", "json")
+    assert code == 1
     swept = "policies/team/swept.json"
     for args in [
         ["policies", swept, f"./{swept}", str(tree / swept)],
         ["policies/**/*.json", "policies"],
     ]:
         code, out, _ = run(capsys, *args, "--format", "json")
-        assert out == alone, args
+        assert (code, out) == (1, alone), args
         assert json.loads(out)["summary"]["files"] == 2
 
 
