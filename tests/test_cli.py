@@ -287,3 +287,34 @@ def test_spec_validate_lists_every_problem_and_exits_2_when_one_file_cannot_be_r
     assert code == 2
     assert f"{broken}:" in out  # the readable file's problems are still listed
     assert "/dev/zero:/: the file cannot be read" in out
+
+
+def test_the_guides_quote_every_wildcard_they_pass_to_a_command() -> None:
+    """A command copied from the guides works in every shell: an unquoted `acs:cdn:*:...` is a
+    glob, which zsh (macOS's shell) refuses with "no matches found" when no file matches, and
+    which bash replaces with the names of matching files when some do."""
+    import re
+    import shlex
+
+    guides = [ROOT / "README.md", ROOT / "ram_policies" / "README.md"]
+    guides += sorted((ROOT / "docs").rglob("*.md"))
+    commands = 0
+    unquoted = []
+    for guide in guides:
+        text = guide.read_text(encoding="utf-8")
+        for block in re.findall(r"```[^\n]*\n(.*?)```", text, re.DOTALL):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = line.strip().removeprefix("$ ")
+                if not command.startswith(("acscontract ", "pip install ")):
+                    continue
+                commands += 1
+                lexer = shlex.shlex(command, posix=False)  # keeps the quotes in the tokens
+                lexer.whitespace_split = True
+                lexer.commenters = "#"
+                # `[` is also a glob (`.[emulator]`), but synopses use it for options.
+                globs = set("*?[") if command.startswith("pip ") else set("*?")
+                for token in lexer:
+                    if set(token) & globs and token[0] not in "'\"":
+                        unquoted.append(f"{guide.relative_to(ROOT)}: {token}")
+    assert commands > 20
+    assert unquoted == []

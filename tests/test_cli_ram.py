@@ -203,6 +203,49 @@ def test_diff_context_witness_is_printed_as_cli_options(
     assert "--context acs:SourceIp=203.0.113." in out
 
 
+def test_diff_context_witness_pastes_safely_into_a_shell(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The witness line is meant to be pasted into `ram simulate`: a value from a hostile
+    policy ("x; rm -rf ~") stays one quoted argument, and the pasted command decides Allow."""
+    import shlex
+
+    hostile = "my vpc*; rm -rf ~"
+    old = write(
+        tmp_path,
+        "o.json",
+        [
+            {
+                "Effect": "Allow",
+                "Action": ACTION,
+                "Resource": arn(),
+                "Condition": {"StringEquals": {"acs:SourceVpc": "vpc-1"}},
+            }
+        ],
+    )
+    new = write(
+        tmp_path,
+        "n.json",
+        [
+            {
+                "Effect": "Allow",
+                "Action": ACTION,
+                "Resource": arn(),
+                "Condition": {"StringEquals": {"acs:SourceVpc": ["vpc-1", hostile]}},
+            }
+        ],
+    )
+    code, out, _ = run(capsys, "ram", "diff", old, new)
+    assert code == 1
+    (line,) = [row.strip() for row in out.splitlines() if row.strip().startswith("with --")]
+    words = shlex.split(line.removeprefix("with "))
+    assert words == ["--context", f"acs:SourceVpc={hostile}"]
+    code, out, _ = run(
+        capsys, "ram", "simulate", new, "--action", ACTION, "--resource", arn(), *words
+    )
+    assert (code, out.split()[0]) == (0, "Allow")
+
+
 def test_diff_rejects_an_invalid_policy(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")

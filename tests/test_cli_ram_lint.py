@@ -189,6 +189,133 @@ def test_baseline_round_trip(tree: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "(1 more accepted by the baseline)" in out
 
 
+def test_a_baseline_matches_from_any_folder_and_path_form(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A baseline at the repository root names files relative to itself: the same findings are
+    accepted from a subfolder, with absolute paths, and the file written is the same bytes."""
+    code, _, _ = run(capsys, "policies", "--write-baseline", "baseline.json")
+    assert code == 0
+    written = (tree / "baseline.json").read_bytes()
+    assert json.loads(written)["findings"][0]["file"] == "policies/team/swept.json"
+    for cwd, args in [
+        (tree, ["policies"]),
+        (tree, [str(tree / "policies")]),
+        (tree / "policies", [".", "--baseline", "../baseline.json"]),
+        (tree / "policies" / "team", ["swept.json", "--baseline", str(tree / "baseline.json")]),
+    ]:
+        monkeypatch.chdir(cwd)
+        if "--baseline" not in args:
+            args = [*args, "--baseline", "baseline.json"]
+        code, out, _ = run(capsys, *args, "--format", "json")
+        assert (code, json.loads(out)["summary"]["baselined"]) == (0, 1), (cwd, args)
+        # Written from there, the baseline is the same file.
+        code, _, _ = run(
+            capsys, *args[: args.index("--baseline")], "--write-baseline", str(tree / "again.json")
+        )
+        assert (tree / "again.json").read_bytes() == written, (cwd, args)
+
+
+def test_a_baseline_written_before_its_matching_rules_still_matches(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tree / "ci").mkdir()
+    run(capsys, "policies", "--write-baseline", "ci/baseline.json")
+    data = json.loads((tree / "ci" / "baseline.json").read_text(encoding="utf-8"))
+    assert data["findings"][0]["file"] == "../policies/team/swept.json"
+    # The older form: no "matching" member, its ids the JSON report's fingerprints (the file as
+    # given on the command line, statement numbers included).
+    old = {
+        "version": 1,
+        "tool": "acscontract ram lint",
+        "findings": [
+            {**e, "file": "policies/team/swept.json", "fingerprint": legacy}
+            for e, legacy in zip(
+                data["findings"],
+                [
+                    f["fingerprint"]
+                    for f in json.loads(run(capsys, "policies", "--format", "json")[1])["findings"]
+                ],
+                strict=True,
+            )
+        ],
+    }
+    (tree / "ci" / "baseline.json").write_text(json.dumps(old), encoding="utf-8")
+    code, out, _ = run(capsys, "policies", "--baseline", "ci/baseline.json", "--format", "json")
+    assert (code, json.loads(out)["summary"]["baselined"]) == (0, 1)
+
+
+def test_a_baseline_keeps_accepting_findings_when_statements_are_added_above(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The promise of docs/ram-lint.md: adding statements (or list entries) above an accepted
+    finding keeps it accepted, although its statement number and JSON Pointer change."""
+    listed = tree / "policies" / "listed.json"
+    listed.write_text(SWEPT.replace('"live:*"', '["live:*"]'), encoding="utf-8")
+    code, _, _ = run(capsys, "policies", "--write-baseline", "baseline.json")
+    assert code == 0
+
+    def swept_in(report: dict[str, Any]) -> list[str]:
+        return [
+            f"{f['file']}{f['pointer']}"
+            for f in report["findings"]
+            if f["check"] == "billable-write-swept-in"
+        ]
+
+    swept = tree / "policies" / "team" / "swept.json"
+    document = json.loads(swept.read_text(encoding="utf-8"))
+    statement = document["Statement"][0]
+    above = [
+        {**statement, "Action": "live:DescribeLiveStreamsOnlineList"},
+        {**statement, "Action": "live:AddLiveAppRecordConfig", "Effect": "Deny"},
+    ]
+    swept.write_text(json.dumps({**document, "Statement": [*above, statement]}), encoding="utf-8")
+    listed_document = json.loads(listed.read_text(encoding="utf-8"))
+    listed_document["Statement"][0]["Action"] = ["live:DescribeLiveStreamsOnlineList", "live:*"]
+    listed.write_text(json.dumps(listed_document), encoding="utf-8")
+    code, out, _ = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
+    report = json.loads(out)
+    # Both accepted findings moved (to statement 2, and to entry 1 of the list): still accepted.
+    assert report["summary"]["baselined"] == 2
+    assert swept_in(report) == []
+    # A second finding of the same kind in the same file is new: each entry accepts one.
+    document["Statement"] = [*above, statement, statement]
+    swept.write_text(json.dumps(document), encoding="utf-8")
+    code, out, _ = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
+    report = json.loads(out)
+    assert code == 1
+    assert swept_in(report) == ["policies/team/swept.json/Statement/3/Action"]
+
+
+def test_overlapping_paths_lint_each_file_once(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder and a file in it, `./x` and an absolute path, a pattern and a folder: each
+    file is linted once, under the first spelling, and counted once."""
+    code, alone, _ = run(capsys, "policies", "--format", "json")
+    assert code == 1
+    swept = "policies/team/swept.json"
+    for args in [
+        ["policies", swept, f"./{swept}", str(tree / swept)],
+        ["policies/**/*.json", "policies"],
+    ]:
+        code, out, _ = run(capsys, *args, "--format", "json")
+        assert (code, out) == (1, alone), args
+        assert json.loads(out)["summary"]["files"] == 2
+
+
+def test_a_baseline_saved_on_windows_still_matches(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A baseline saved by a Windows editor, with CRLF line ends and a byte order mark."""
+    run(capsys, "policies", "--write-baseline", "baseline.json")
+    text = (tree / "baseline.json").read_text(encoding="utf-8")
+    (tree / "baseline.json").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    code, out, err = run(capsys, "policies", "--baseline", "baseline.json", "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["summary"]["baselined"] == 1
+
+
 def test_missing_baseline_is_exit_2(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "policies", "--baseline", "nope.json")
     assert code == 2
@@ -681,6 +808,9 @@ def test_the_docs_show_how_to_point_the_hook_elsewhere() -> None:
     (hook,) = example["repos"][0]["hooks"]
     assert hook["id"] == _hook()["id"]
     assert re.search(hook["files"], "security/iam-docs/recorder.json")
+    # Pinned as the workflows pin acscontract: a reviewed commit (a placeholder to set), never
+    # a tag, which can be moved to other code.
+    assert example["repos"][0]["rev"] == "set-me-to-a-reviewed-40-hex-commit"
 
 
 # ---------------------------------------------------------------------------------------------

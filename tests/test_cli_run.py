@@ -319,6 +319,19 @@ def test_pytest_and_acscontract_count_the_same_contracts(capsys):
     assert collected == selected + deselected
 
 
+def test_every_contract_has_its_own_test_id(capsys):
+    """JUnit XML, `--lf` and pytest-xdist tell contracts apart by test id: the schemathesis
+    contract of each HTTP method has its own (pytest 9.2 leaves schemathesis' `[GET /]` out of
+    the id, so one test over the whole document reported both methods under one id)."""
+    code = main(["run", "--", "--co"])
+    out = capsys.readouterr().out
+    assert code == 0
+    ids = [line for line in out.splitlines() if "::" in line]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    schemathesis_ids = [i for i in ids if i.startswith("test_schemathesis.py::")]
+    assert len(schemathesis_ids) == 2, schemathesis_ids
+
+
 def test_hypothesis_keeps_its_files_in_the_cache_folder(capsys, tmp_path, monkeypatch):
     work = tmp_path / "project"
     work.mkdir()

@@ -249,3 +249,54 @@ def test_an_unknown_operation_is_one_line_with_close_names(
         assert "did you mean" not in line
     else:
         assert suggested in line
+
+
+@pytest.mark.parametrize(
+    "name", ["RealTimeRecordCommand", "DescribeLiveStreamsOnlineList", "AllowPushStream"]
+)
+def test_show_says_what_flow_control_the_spec_leaves_open(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """An operation with no documented limit, or no documented refusal, is shown as such with
+    what the emulator does, never as 'None (HTTP None)'."""
+    from acscontract.spec import DEFAULT_PRODUCT, product, product_operation
+
+    op = product_operation(product(DEFAULT_PRODUCT), name)
+    assert op is not None
+    flow = op.flow_control
+    code, out, _ = run(capsys, "spec", "show", name)
+    assert code == 0
+    (line,) = [row for row in out.splitlines() if row.startswith("Flow control")]
+    assert "None" not in line
+    if not flow.limit:
+        assert line == "Flow control undocumented (the emulator does not throttle it)"
+        return
+    assert f"{flow.limit} per {flow.per} per {flow.scope}" in line
+    if flow.throttle_code is None:
+        fallback = op.protocol.gateway_error_for("accountThrottled")
+        assert "the error for excess calls is undocumented" in line
+        assert f"the emulator answers {fallback.code}, HTTP {fallback.http_status}" in line
+    else:
+        assert f"excess calls get {flow.throttle_code} (HTTP {flow.throttle_status})" in line
+
+
+def test_show_says_when_the_documentation_gives_no_example_or_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Operations imported without examples or a summary (DeleteLivePackageConfig has
+    neither) are shown as such, never as 'e.g. None' or an empty summary."""
+    from acscontract.spec import DEFAULT_PRODUCT, product, product_operation
+
+    name = "DeleteLivePackageConfig"
+    op = product_operation(product(DEFAULT_PRODUCT), name)
+    assert op is not None
+    assert not op.summary
+    assert any(p.example is None and not p.enum for p in op.parameters)
+    code, out, _ = run(capsys, "spec", "show", name)
+    assert code == 0
+    assert "None" not in out
+    assert out.splitlines()[0] == f"{op.qualified_name}: (no documented summary)"
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    for p in op.parameters:
+        if p.example is None and not p.enum:
+            assert rows[p.name].endswith("(no documented example)"), rows[p.name]

@@ -148,6 +148,25 @@ def test_a_dropped_condition_is_new_access_and_explained() -> None:
     assert_witnesses_hold([old], [new])
 
 
+def test_explanations_write_condition_values_as_the_policy_does() -> None:
+    """A Bool value is `true`, a date ISO-8601, as in the policy: not Python's `True` or
+    `2030-01-01 00:00:00+00:00`."""
+    old = policy(
+        allow(
+            Condition={
+                "Bool": {"acs:SecureTransport": "true"},
+                "DateLessThan": {"acs:CurrentTime": "2030-01-01T00:00:00Z"},
+            }
+        )
+    )
+    new = policy(allow())
+    (d,) = diff(old, new).added
+    assert "Bool acs:SecureTransport [true]" in d.explanation
+    assert "DateLessThan acs:CurrentTime [2030-01-01T00:00:00+00:00]" in d.explanation
+    assert "True" not in d.explanation
+    assert_witnesses_hold([old], [new])
+
+
 def test_an_added_condition_is_not_new_access() -> None:
     old = policy(allow())
     new = policy(allow(Condition={"Bool": {"acs:SecureTransport": "true"}}))

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import jsonschema
@@ -140,8 +141,43 @@ def test_sarif_has_what_github_code_scanning_needs(tmp_path: Path) -> None:
         location = res["locations"][0]["physicalLocation"]
         assert location["artifactLocation"]["uri"] == "bad.json"  # relative, no scheme
         assert location["region"] == {"startLine": finding.line, "startColumn": finding.column}
-        assert res["partialFingerprints"]["acscontractFinding/v1"] == fingerprint(finding)
+        assert set(res["partialFingerprints"]) == {"acscontractFinding/v2"}
+    ids = [r["partialFingerprints"]["acscontractFinding/v2"] for r in run["results"]]
+    assert len(set(ids)) == len(ids)
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
+
+
+def test_sarif_alerts_keep_their_ids_when_statements_are_added_above(tmp_path: Path) -> None:
+    """GitHub tracks an alert (and its dismissal) by partialFingerprints: adding a statement
+    above must not change them, and two alike findings in a file must stay two alerts."""
+    first = json.loads(render_sarif(bad_result(tmp_path), base_dir=tmp_path))
+    document = json.loads(BAD)
+    statement = document["Statement"][0]
+    above = {"Effect": "Allow", "Action": "live:DescribeLiveStreamsOnlineList", "Resource": "*"}
+    document["Statement"] = [above, statement]
+    moved = bad_result(tmp_path, json.dumps(document, indent=2))
+    second = json.loads(render_sarif(moved, base_dir=tmp_path))
+
+    def ids(sarif: dict[str, Any], statement: str) -> dict[tuple[str, str], str]:
+        """Each result of one statement: (rule, pointer inside it) -> its id."""
+        return {
+            (r["ruleId"], r["properties"]["pointer"].removeprefix(statement)): r[
+                "partialFingerprints"
+            ]["acscontractFinding/v2"]
+            for r in sarif["runs"][0]["results"]
+            if r["properties"]["pointer"].startswith(statement + "/")
+        }
+
+    before = ids(first, "/Statement/0")
+    assert len(before) == len(first["runs"][0]["results"])
+    assert ids(second, "/Statement/1") == before
+    # The same statement twice: two results of each kind, each with its own id.
+    document["Statement"] = [statement, statement]
+    twice = json.loads(render_sarif(bad_result(tmp_path, json.dumps(document)), base_dir=tmp_path))
+    all_ids = [
+        r["partialFingerprints"]["acscontractFinding/v2"] for r in twice["runs"][0]["results"]
+    ]
+    assert len(set(all_ids)) == len(all_ids)
 
 
 def test_sarif_levels_map_the_four_severities() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,9 @@ def _print_difference(out: Out, d: Any) -> None:
     tag = "" if d.verified else " " + out.style("(possible, unconfirmed)", YELLOW)
     out.line(f"  - {_safe(d.action)} on {_safe(d.resource)}{tag}")
     if d.context:
-        shown = " ".join(f"--context {k}={v}" for k, v in d.context.items())
+        # Quoted for a POSIX shell: the values come from the policies, and this line is meant
+        # to be pasted into `ram simulate` (a value like "x; rm -rf ~" must stay one argument).
+        shown = " ".join(f"--context {shlex.quote(f'{k}={v}')}" for k, v in d.context.items())
         out.line(f"    with {_safe(shown)}")
     else:
         out.line("    with no request context")

@@ -74,7 +74,8 @@ def normalized(op: spec_api.Operation) -> dict[str, Any]:
 def _print_text(op: spec_api.Operation) -> None:
     out = Out()
     product = op.product
-    out.line(f"{out.style(op.qualified_name, BOLD)}: {printable(op.summary)}")
+    summary = printable(op.summary) if op.summary else "(no documented summary)"
+    out.line(f"{out.style(op.qualified_name, BOLD)}: {summary}")
     out.line(
         f"  {product.style} API, methods {', '.join(op.methods)}, schemes {', '.join(op.schemes)}, "
         f"endpoint {product.default_endpoint}, spec {op.path}"
@@ -83,7 +84,12 @@ def _print_text(op: spec_api.Operation) -> None:
     rows = []
     for p in op.parameters:
         kind = p.type + (f" ({p.format})" if p.format else "")
-        values = ", ".join(p.enum) if p.enum else f"e.g. {p.example}"
+        if p.enum:
+            values = ", ".join(p.enum)
+        elif p.example is not None:
+            values = f"e.g. {p.example}"
+        else:
+            values = "(no documented example)"
         rows.append((p.name, kind, "yes" if p.required else "no", values))
     out.table("Parameters", ("name", "type", "required", "values / example"), rows)
     out.line()
@@ -108,11 +114,20 @@ def _print_text(op: spec_api.Operation) -> None:
     own_keys = ", ".join(k.key for k in ram.condition_keys) or "none (global keys apply)"
     out.line(f"  condition keys: {own_keys}")
     flow = op.flow_control
-    limit = f"{flow.limit} per {flow.per} per {flow.scope}" if flow.limit else "unknown"
-    out.line(
-        f"{out.style('Flow control', BOLD)} {limit}; excess calls get {flow.throttle_code} "
-        f"(HTTP {flow.throttle_status})"
-    )
+    if not flow.limit:
+        exceed = "undocumented (the emulator does not throttle it)"
+    elif flow.throttle_code is not None:
+        exceed = (
+            f"{flow.limit} per {flow.per} per {flow.scope}; excess calls get "
+            f"{flow.throttle_code} (HTTP {flow.throttle_status})"
+        )
+    else:  # the emulator answers the protocol's account throttling error then
+        fallback = op.protocol.gateway_error_for("accountThrottled")
+        exceed = (
+            f"{flow.limit} per {flow.per} per {flow.scope}; the error for excess calls is "
+            f"undocumented (the emulator answers {fallback.code}, HTTP {fallback.http_status})"
+        )
+    out.line(f"{out.style('Flow control', BOLD)} {exceed}")
     if op.lifecycle is not None:
         life = op.lifecycle
         rows = []

@@ -132,8 +132,18 @@ def _atom_key(clause: _Clause) -> tuple[str, str, frozenset[str]]:
     return (clause.spec.name, clause.key_lower, texts)
 
 
+def _value_text(value: Any) -> str:
+    """A parsed condition value as a policy writes it: `true`, an ISO-8601 date, a number, an
+    address block, a string (not Python's `True` or `2030-01-01 00:00:00+00:00`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def _describe(clause: _Clause, truth: bool = True) -> str:
-    values = ", ".join(str(v) for v in clause.values)
+    values = ", ".join(_value_text(v) for v in clause.values)
     text = f"{clause.spec.name} {clause.key} [{values}]"
     return text if truth else f"not ({text})"
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
 from typing import Any
@@ -15,7 +17,7 @@ from urllib.parse import quote
 
 from acscontract._resources import DOCS_URL
 from acscontract._text import printable
-from acscontract.ram._baseline import fingerprint
+from acscontract.ram._baseline import baseline_key, fingerprint
 from acscontract.ram._findings import Finding, Severity, json_document
 from acscontract.ram._lint import Check, CheckRegistry, LintResult, default_registry
 
@@ -41,7 +43,10 @@ SARIF_LEVELS = {
 # GitHub code scanning ranks security alerts by this score (0.1-10); only checks whose findings
 # are security problems carry one.
 _SECURITY_SEVERITY = {Severity.SECURITY: "7.5"}
-_FINGERPRINT_KEY = "acscontractFinding/v1"
+# v2: the baseline's id (no statement numbers or list positions, the file relative to %SRCROOT%)
+# and the finding's rank among those of the same id, so that adding a statement above a dismissed
+# alert keeps it dismissed, and two alike findings in one file stay two alerts.
+_FINGERPRINT_KEY = "acscontractFinding/v2"
 
 
 @functools.cache
@@ -179,7 +184,11 @@ def render_sarif(
     index = {c.id: i for i, c in enumerate(checks)}
     rules = [_rule(c, docs_url) for c in checks]
     results = []
+    root = os.path.abspath(base)
+    seen: Counter[str] = Counter()
     for f in result.findings:
+        key = baseline_key(f, root)
+        seen[key] += 1
         entry: dict[str, Any] = {
             "ruleId": f.check,
             "level": SARIF_LEVELS[f.severity],
@@ -200,7 +209,7 @@ def render_sarif(
                     ),
                 }
             ],
-            "partialFingerprints": {_FINGERPRINT_KEY: fingerprint(f)},
+            "partialFingerprints": {_FINGERPRINT_KEY: f"{key}:{seen[key]}"},
             "properties": {"severity": f.severity.value, "pointer": f.pointer},
         }
         if f.check in index:

@@ -329,7 +329,9 @@ def collect_files(paths: Iterable[str | Path]) -> list[Path]:
 def _collect(paths: Iterable[str | Path]) -> list[str]:
     """`collect_files`, as the path strings the linter works with."""
     files: list[str] = []
+    given = 0
     for raw in paths:
+        given += 1
         text = str(raw)
         if text == "-":
             files.append("-")
@@ -349,6 +351,18 @@ def _collect(paths: Iterable[str | Path]) -> list[str]:
                 files.extend(_files_at(Path(match), given=False))
         else:
             raise InputError(text, "no such file or folder; check the path.")
+    if given > 1:
+        # Paths that overlap (a folder and a file in it, `x.json` and `./x.json`, a pattern and
+        # a folder) name some files twice: each is linted once, under its first spelling. One
+        # path cannot (a folder's walk lists each file once), so it skips this.
+        seen: set[str] = set()
+        unique = []
+        for file in files:
+            key = file if file == "-" else os.path.normcase(os.path.abspath(file))
+            if key not in seen:
+                seen.add(key)
+                unique.append(file)
+        files = unique
     return files
 
 
