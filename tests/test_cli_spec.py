@@ -70,6 +70,18 @@ def test_show_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "undocumented" in out
 
 
+def test_show_json_is_the_same_on_every_machine(capsys: pytest.CaptureFixture[str]) -> None:
+    """Where the spec is installed is not part of it: the files it came from are named relative
+    to the spec folder, so the JSON can be stored and compared across machines."""
+    code, out, _ = run(capsys, "spec", "show", "RealTimeRecordCommand", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["path"] == "live/2016-11-01/RealTimeRecordCommand.yaml"
+    assert data["product"]["path"] == "live/2016-11-01/product.yaml"
+    assert data["product"]["protocol"]["path"] == "protocols/rpc.yaml"
+    assert str(bundled_spec_dir()) not in out
+
+
 def test_show_unknown_operation_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "spec", "show", "NoSuchOperation")
     assert code == 2

@@ -47,25 +47,27 @@ def validate(paths: tuple[Path, ...]) -> int:
     return 0
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, root: Path) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _jsonable(getattr(value, f.name))
+            f.name: _jsonable(getattr(value, f.name), root)
             for f in dataclasses.fields(value)
             if f.name != "raw" and not f.name.startswith("_")  # memos are not the spec
         }
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, root) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, root) for v in value]
     if isinstance(value, Path):
-        return str(value)
+        return value.relative_to(root).as_posix() if value.is_relative_to(root) else str(value)
     return value
 
 
 def normalized(op: spec_api.Operation) -> dict[str, Any]:
-    """The operation as plain JSON data, with product and protocol resolved."""
-    data: dict[str, Any] = _jsonable(op)
+    """The operation as plain JSON data, with product and protocol resolved. Its files are
+    named relative to the spec folder (the one holding `protocols/`), so that the data does not
+    depend on where the spec is installed."""
+    data: dict[str, Any] = _jsonable(op, op.protocol.path.parent.parent)
     data["qualifiedName"] = op.qualified_name
     data["requestSchema"] = spec_api.request_schema(op)
     return data
