@@ -4,11 +4,15 @@ processes: two runs naming one Redis store never exceed 80% of the limit in any 
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +23,7 @@ from acscontract.client import (
     FileStore,
     RedisStore,
     SharedPacer,
+    _pacing,
     pacer_for,
     pacing_budget,
     pacing_interval,
@@ -135,6 +140,171 @@ def test_an_unreachable_redis_store_says_so_without_its_password():
         store.check()
     assert "s3cret" not in str(caught.value)
     assert "s3cret" not in repr(store)
+
+
+_TAKE_SLOTS = """
+import sys, time
+from acscontract.client import SharedPacer, pacing_store
+count, interval = int(sys.argv[1]), float(sys.argv[2])
+pacer = SharedPacer(pacing_store(), "two-processes", interval)
+for _ in range(count):
+    pacer.wait()
+    print(time.monotonic(), flush=True)
+"""
+
+
+def _take_slots(temp, count, interval):
+    """A process whose temp directory is `temp` that takes `count` slots of one schedule in the
+    default pacing store and prints the monotonic time of each (the machine's one monotonic
+    clock, so two processes' times compare)."""
+    temp.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("ACSCONTRACT_PACING_DIR", "TMPDIR")}
+    env["TMPDIR"] = str(temp)
+    command = [sys.executable, "-c", _TAKE_SLOTS, str(count), repr(interval)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def _sent_times(processes):
+    times = []
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()[-2000:]
+        times += [float(line) for line in out.split()]
+    return times
+
+
+_SLOTS, _INTERVAL, _WINDOW_SLOTS = 12, 0.05, 5
+
+
+def test_two_processes_on_one_file_store_share_the_budget(tmp_path):
+    """Two processes pacing one schedule in one folder never put more than the budget in any
+    window; the control, each in a folder of its own, does."""
+    window = _INTERVAL * (_WINDOW_SLOTS - 1)
+    shared = _sent_times([_take_slots(tmp_path / "one", _SLOTS, _INTERVAL) for _ in range(2)])
+    apart = _sent_times([_take_slots(tmp_path / f"own{i}", _SLOTS, _INTERVAL) for i in range(2)])
+    assert len(shared) == len(apart) == 2 * _SLOTS
+    assert sliding_max(shared, window) <= _WINDOW_SLOTS
+    assert sliding_max(apart, window) > _WINDOW_SLOTS
+
+
+def _forked_slots(temp, count, interval, user):
+    """A forked process that becomes the Unix user `user` (the interpreter under /root may not
+    be runnable by it, so it is not started afresh) and takes `count` slots as `_take_slots`."""
+    account = pwd.getpwnam(user)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(account.pw_gid)
+            os.setuid(account.pw_uid)
+            os.environ.pop("ACSCONTRACT_PACING_DIR", None)
+            tempfile.tempdir = str(temp)
+            pacer = SharedPacer(pacing_store(), "two-processes", interval)
+            lines = []
+            for _ in range(count):
+                pacer.wait()
+                lines.append(repr(time.monotonic()))
+            os.write(write, "\n".join(lines).encode())
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - the parent reports it
+            os.write(write, f"{type(exc).__name__}: {exc}".encode())
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, read
+
+
+def _forked_times(pid, read):
+    with os.fdopen(read, "rb") as pipe:
+        out = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    return [float(line) for line in out.split()]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root to run a process as a second user (nobody)",
+)
+def test_a_second_user_of_the_machine_shares_the_default_folder():
+    """The default folder is shared by every user of the machine (like /tmp: 1777, sticky) and
+    its files by whoever reaches it, so a second Unix user's run paces from the same schedule
+    instead of failing on a folder the first user made 0755."""
+    top = Path(tempfile.mkdtemp(prefix="acscontract-two-users-", dir="/tmp"))
+    old_umask = os.umask(0o022)
+    try:
+        top.chmod(0o755)
+        folder = top / "acscontract-pacing"
+        first = _sent_times([_take_slots(top, _SLOTS, _INTERVAL)])  # root makes it all
+        second = _forked_slots(top, _SLOTS, _INTERVAL, "nobody")
+        third = _take_slots(top, _SLOTS, _INTERVAL)
+        times = _forked_times(*second) + _sent_times([third])
+        assert folder.stat().st_mode & 0o7777 == 0o1777
+        assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o666}
+    finally:
+        os.umask(old_umask)
+        shutil.rmtree(top)
+    assert len(first) + len(times) == 3 * _SLOTS
+    assert sliding_max(times, _INTERVAL * (_WINDOW_SLOTS - 1)) <= _WINDOW_SLOTS
+
+
+def test_a_clock_set_back_does_not_delay_the_schedule_by_the_jump(tmp_path):
+    """The schedule runs on the monotonic clock; should its reading ever go back (the file
+    outlived a reboot), the next slot waits only for what was still scheduled, not the jump."""
+    fake = FakeTime()
+    store = FileStore(tmp_path, clock=fake.clock)
+    for _ in range(3):
+        store.next_slot("k", 0.5)  # slots at 1000, 1000.5 and 1001; the next is due at 1001.5
+    fake.now -= 3600.0
+    assert store.next_slot("k", 0.5) == pytest.approx(1.5)
+    assert store.next_slot("k", 0.5) == pytest.approx(2.0)  # and the spacing holds on
+
+
+def test_files_unused_for_a_day_are_pruned_and_others_kept(tmp_path):
+    """Every run leaves its budget counters behind; on a long-lived runner the folder would
+    grow forever, so files unused for a day go (as Redis keys expire), and nothing else does."""
+    store = FileStore(tmp_path)
+    old = [store.path(f"recordings:run{i}:x") for i in range(3)]
+    for path in old:
+        path.write_bytes(b"2.0")
+        os.utime(path, (time.time() - 2 * 86400,) * 2)
+    recent = store.path("recordings:current:x")
+    recent.write_bytes(b"1.0")
+    foreign = tmp_path / "notes.txt"
+    foreign.write_bytes(b"kept")
+    os.utime(foreign, (time.time() - 2 * 86400,) * 2)
+    assert store.add("recordings:current:x", 1) == 2  # the first use of the store prunes
+    assert sorted(tmp_path.iterdir()) == sorted([recent, foreign])
+
+
+def test_a_file_in_use_while_pruning_keeps_its_value(tmp_path):
+    """Pruning takes each file's lock and removes it only if it is still unused then, so an
+    update that holds the lock meanwhile is not lost."""
+    store = FileStore(tmp_path)
+    store.add("busy", 1)
+    path = store.path("busy")
+    os.utime(path, (time.time() - 2 * 86400,) * 2)
+    holding, release = threading.Event(), threading.Event()
+
+    def use():
+        with _pacing._locked(path) as handle:
+            holding.set()
+            release.wait(10)
+            _pacing._write_number(handle, 5.0)
+
+    user = threading.Thread(target=use)
+    user.start()
+    holding.wait(10)
+    pruning = threading.Thread(target=store.prune)
+    pruning.start()
+    time.sleep(0.1)  # pruning now waits on the lock
+    release.set()
+    user.join()
+    pruning.join()
+    assert store.get("busy") == 5
 
 
 @given(
