@@ -439,6 +439,33 @@ def test_two_processes_sharing_a_redis_store_stay_under_the_budget(redis_url, ca
     assert busiest >= BUDGET * 0.75  # the budget was used, not merely undershot
 
 
+def test_a_pacing_store_that_goes_away_mid_run_stops_it_with_one_line(doomed_redis):
+    """Redis dies while a run on a real-account stand-in is sending: the run stops (exit 2)
+    with one line naming the store, sends nothing unpaced after it, and still says what it
+    sent before."""
+    url, redis_process = doomed_redis
+    emulator, _ = _served_emulator_standin()
+    with serve_in_thread(emulator) as upstream, real_account_standin(upstream) as standin:
+        run = _run(standin.url, f"{url}/0")
+        deadline = time.monotonic() + 60
+        while standin.counts.requests < 10 and run.poll() is None:
+            assert time.monotonic() < deadline, "the run sent nothing"
+            time.sleep(0.01)
+        redis_process.kill()
+        redis_process.wait(timeout=10)
+        killed_at = time.monotonic()
+        out, err = run.communicate(timeout=120)
+        arrivals = list(standin.counts.arrivals)
+    lines = err.decode().strip().splitlines()
+    assert run.returncode == 2, (out.decode()[-2000:], err.decode()[-2000:])
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"acscontract: The pacing store {url}/0 failed")
+    assert "The run stopped there" in lines[0]
+    assert "Sent " in out.decode()  # what the account may bill for is still reported
+    # At most the calls already past their slot when the store went away.
+    assert sum(1 for moment in arrivals if moment > killed_at) <= 2
+
+
 def test_separate_stores_are_separate_budgets(redis_server):
     """The control: pacers on two databases of one Redis server do not share a schedule, so
     together they take twice the budget's slots in a second."""

@@ -352,6 +352,14 @@ def run(
     if not collect_only:
         before = _preflight_and_plan(console, options, profile)
     result = run_contracts(options, profile=profile, pytest_args=pytest_args, junitxml=junitxml)
+    stopped = result.summary.get("stopped")
+    if stopped:
+        # What was sent before the store failed still counts (a real account bills it).
+        console.print(_cost_line(result.summary, before, options), soft_wrap=True)
+        raise UsageError(
+            f"{stopped} The run stopped there, sending nothing more: without the store no "
+            "request can be paced or counted against the budgets."
+        )
     if result.exit_code == 5:
         raise UsageError(
             "No contract was selected; check the pytest arguments after '--' (for example -k)."

@@ -45,6 +45,7 @@ __all__ = [
     "NoPacing",
     "Pacer",
     "PacingStore",
+    "PacingStoreError",
     "RedisStore",
     "SharedPacer",
     "check_pacing_url",
@@ -67,6 +68,11 @@ PACING_STORE_ENV = "ACSCONTRACT_PACING_STORE"
 
 # Keys expire this long after their last use, so a store never fills up with old runs.
 _TTL_S = 24 * 3600
+
+
+class PacingStoreError(UsageError):
+    """The pacing store failed while in use: nothing more may be sent, since it could not be
+    paced (or counted against a budget)."""
 
 
 class Pacer(Protocol):
@@ -133,8 +139,8 @@ _SUFFIXES = (".next", ".slot")
 _pruned: set[Path] = set()
 
 
-def _store_error(path: Path, exc: OSError) -> UsageError:
-    return UsageError(
+def _store_error(path: Path, exc: OSError) -> PacingStoreError:
+    return PacingStoreError(
         f"The pacing file {path} cannot be used ({exc.strerror or type(exc).__name__}); set "
         f"{PACING_DIR_ENV} to a folder of your own, or make {path.parent} writable for every "
         "user that runs acscontract on this machine (chmod 1777)."
@@ -467,7 +473,7 @@ class RedisStore:
         try:
             return what()
         except self._errors as exc:
-            raise UsageError(
+            raise PacingStoreError(
                 f"The pacing store {self._shown} failed: {type(exc).__name__}: {exc}"
             ) from None
 

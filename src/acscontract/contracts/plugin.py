@@ -529,7 +529,32 @@ def pytest_runtest_makereport(
         log = item.stash.get(_EXCHANGES, None)
         if log is not None and log.last:
             report.user_properties.append(("acscontract_exchange", log.last))
+    failure = _store_failure(call.excinfo.value) if call.excinfo is not None else None
+    if failure is not None:
+        # Nothing more can be paced or counted against the budgets: the run stops here (every
+        # xdist worker too), with this one reason, instead of failing contract after contract.
+        report.user_properties.append((_STOPPED, str(failure)))
+        item.session.shouldstop = str(failure)
     return report
+
+
+_STOPPED = "acscontract_stopped"
+
+
+def _store_failure(error: BaseException | None, depth: int = 0) -> BaseException | None:
+    """The pacing store's failure behind `error` (raised, chained or grouped), if any."""
+    from acscontract.client import PacingStoreError
+
+    if error is None or depth > 20:
+        return None
+    if isinstance(error, PacingStoreError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _store_failure(inner, depth + 1)
+            if found is not None:
+                return found
+    return _store_failure(error.__cause__ or error.__context__, depth + 1)
 
 
 # --- the summary ---------------------------------------------------------------------------
@@ -606,6 +631,8 @@ class AreaSummary:
         self.areas: dict[str, AreaResult] = {}
         self.target: str | None = None
         self.collected = 0
+        self.stopped: str | None = None
+        """Why the run stopped before its end (the pacing store failed), if it did."""
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = sum(1 for i in session.items if i.get_closest_marker(AREA_MARKER))
@@ -621,6 +648,8 @@ class AreaSummary:
                 result.notes.append(str(value))
             if key == "acscontract_target" and self.target is None:
                 self.target = str(value)
+            if key == _STOPPED and self.stopped is None:
+                self.stopped = str(value)
             if report.when == "teardown" and key == "acscontract_requests":
                 result.requests += int(str(value))
             if report.when == "teardown" and key == "acscontract_recordings":
@@ -654,6 +683,7 @@ class AreaSummary:
             "requests": sum(r.requests for r in self.areas.values()),
             "recordings": sum(r.recordings for r in self.areas.values()),
             "writes": sum(r.writes for r in self.areas.values()),
+            "stopped": self.stopped,
             "areas": {name: result.to_json() for name, result in sorted(self.areas.items())},
         }
 
