@@ -402,3 +402,40 @@ def test_parallel_workers_are_refused_for_a_url_target(capsys, monkeypatch, flag
     assert code == 2
     assert "Leave -n out" in captured.err
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_an_interrupted_run_on_a_real_account_stops_its_recording_and_says_so(tmp_path):
+    """Ctrl+C (or a cancelled CI job's SIGINT) right after a contract started a recording on a
+    real account (here a stand-in): the contract still brings the stream back to not recording
+    (a recording left running is billed), and the run says how many it started."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from acscontract.contracts.standin import real_account_standin
+
+    emulator = Emulator()
+    account = emulator.seed.accounts[0]
+    root = next(k for k in account.access_keys if k.user is None and k.active)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACSCONTRACT_")}
+    env.update({ENV_ACCESS_KEY_ID: root.id, ENV_ACCESS_KEY_SECRET: root.secret})
+    env["ACSCONTRACT_PACING_DIR"] = str(tmp_path)
+    with serve_in_thread(emulator) as upstream, real_account_standin(upstream) as standin:
+        command = [sys.executable, "-m", "acscontract", "run", "--target", standin.url]
+        command += ["--domain", "push.example.com", "--app", "live", "--stream", "stream1"]
+        command += ["--", "-k", "test_documented_transition"]
+        run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while standin.counts.recordings < 1 and run.poll() is None:
+            assert time.monotonic() < deadline, "no recording was started"
+            time.sleep(0.002)
+        run.send_signal(signal.SIGINT)  # the contract is bringing the stream back now
+        out, err = run.communicate(timeout=120)
+        started = standin.counts.recordings
+        tasks = emulator.snapshot()["world"].get("recordingTask", [])
+    assert run.returncode == 2, err.decode()[-2000:]
+    assert [t for t in tasks if t["record"].get("state") != "stopped"] == []
+    assert started >= 1
+    assert f"{started} billable recording-starting calls" in out.decode()

@@ -336,6 +336,44 @@ def test_the_recording_budget_never_lets_more_starts_through(tmp_path_factory, l
     assert budget.used == started  # every unused reservation went back
 
 
+def test_a_recording_start_whose_answer_is_lost_keeps_its_budget_slot(tmp_path):
+    """A start that reached a real account (a stand-in) but whose answer never came back may
+    have started a billed recording: it counts as started and keeps its slot, so a budget of 1
+    refuses the next start instead of sending it."""
+    from acscontract.client import TransportError
+    from acscontract.contracts.targets import ContractTarget, Resources
+    from acscontract.emulator import EmulatorTransport
+    from acscontract.signing import Credentials
+
+    emulator, root = _served_emulator_standin()
+    inner = EmulatorTransport(emulator)
+
+    class LostAnswer:
+        def send(self, endpoint, request):
+            inner.send(endpoint, request)
+            raise TransportError("the connection dropped before the answer", "no answer")
+
+    target = ContractTarget(
+        OP,
+        description="a real account whose answers get lost",
+        endpoint="https://live.example.invalid",
+        resources=Resources("push.example.com", "live", "stream1"),
+        credentials=Credentials(root.id, root.secret),
+        transport=LostAnswer(),
+        store=FileStore(tmp_path),
+        max_recordings=1,
+        run_id="lost-answers",
+    )
+    with pytest.raises(TransportError):
+        target.call(target.params("start"))
+    assert [t["record"]["state"] for t in emulator.snapshot()["world"]["recordingTask"]] == [
+        "recording"
+    ]
+    assert target.recordings_started == 1
+    with pytest.raises(RecordingBudgetSpent):
+        target.call(target.params("restart"))
+
+
 def test_recording_commands_come_from_the_lifecycle():
     assert recording_commands(OP) == {"start", "restart"}
 

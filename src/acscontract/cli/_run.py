@@ -365,6 +365,9 @@ def run(
             "No contract was selected; check the pytest arguments after '--' (for example -k)."
         )
     if result.exit_code not in (0, 1):
+        if result.summary.get("areas"):
+            # An interrupted run still says what it sent and started (a real account bills it).
+            console.print(_cost_line(result.summary, before, options), soft_wrap=True)
         raise UsageError(
             f"pytest stopped with exit code {result.exit_code} (interrupted, or bad pytest "
             "arguments); see its message above."

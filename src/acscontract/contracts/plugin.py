@@ -219,12 +219,20 @@ def pytest_configure_node(node: Any) -> None:
 class _SessionState:
     config: pytest.Config | None = None
     profiles_registered: bool = False
+    finishing: bool = False
+    """Whether the session is finishing (an interrupted run's last teardown happens then)."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _STATE.finishing = True
 
 
 _STATE = _SessionState()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _STATE.finishing = False
     if _STATE.config is config:
         _STATE.config = None
 
@@ -464,15 +472,18 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
     recordings_before = contract_target.recordings_started
     writes_before = contract_target.writes_made
     yield
-    request.node.user_properties.append(
-        ("acscontract_requests", contract_target.requests_sent - requests_before)
-    )
-    request.node.user_properties.append(
-        ("acscontract_recordings", contract_target.recordings_started - recordings_before)
-    )
-    request.node.user_properties.append(
-        ("acscontract_writes", contract_target.writes_made - writes_before)
-    )
+    spent = {
+        "acscontract_requests": contract_target.requests_sent - requests_before,
+        "acscontract_recordings": contract_target.recordings_started - recordings_before,
+        "acscontract_writes": contract_target.writes_made - writes_before,
+    }
+    request.node.user_properties.extend(spent.items())
+    summary = request.config.stash.get(_SUMMARY, None)
+    if _STATE.finishing and summary is not None:
+        # An interrupted run tears its last contract down at the session's end, and no report
+        # carries these figures there: the summary counts them itself (a real account bills
+        # the recordings all the same).
+        summary.count(str(marker.args[0]) if marker.args else "", spent)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -675,6 +686,13 @@ class AreaSummary:
                     "message": _failure_message(report),
                     "exchange": str(props.get("acscontract_exchange", "")),
                 }
+
+    def count(self, area: str, spent: Mapping[str, int]) -> None:
+        """Add what a contract spent that no report carries."""
+        result = self.areas.setdefault(area, AreaResult())
+        result.requests += spent["acscontract_requests"]
+        result.recordings += spent["acscontract_recordings"]
+        result.writes += spent["acscontract_writes"]
 
     def to_json(self) -> dict[str, Any]:
         return {
