@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from acscontract._text import printable
 from acscontract.cli._console import Console, safe_text
 from acscontract.contracts.budget import DEFAULT_MAX_RECORDINGS, DEFAULT_MAX_WRITES
 from acscontract.errors import UsageError
+
+RUN_ID_ENV = "ACSCONTRACT_RUN_ID"
 
 __all__ = ["run"]
 
@@ -332,7 +335,9 @@ def run(
         max_recordings=max_recordings,
         operation=operation,
         max_writes=max_writes,
-        run_id=uuid.uuid4().hex,
+        # ACSCONTRACT_RUN_ID names the run (a CI run's id): runs of one name, such as a job
+        # retried after an interruption, share one recording and write budget.
+        run_id=os.environ.get(RUN_ID_ENV, "").strip() or uuid.uuid4().hex,
     )
     problem = _target_problem(options) or _parallel_problem(options, pytest_args)
     if problem is not None:
