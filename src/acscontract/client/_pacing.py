@@ -142,8 +142,9 @@ _pruned: set[Path] = set()
 def _store_error(path: Path, exc: OSError) -> PacingStoreError:
     return PacingStoreError(
         f"The pacing file {path} cannot be used ({exc.strerror or type(exc).__name__}); set "
-        f"{PACING_DIR_ENV} to a folder of your own, or make {path.parent} writable for every "
-        "user that runs acscontract on this machine (chmod 1777)."
+        f"{PACING_DIR_ENV} to a folder of your own, or have the file's owner make it and its "
+        "folder usable by every user that runs acscontract on this machine (chmod 666 the "
+        "file, chmod 1777 the folder)."
     )
 
 
