@@ -362,8 +362,8 @@ def run(
         # What was sent before the store failed still counts (a real account bills it).
         console.print(_cost_line(result.summary, before, options), soft_wrap=True)
         raise UsageError(
-            f"{stopped} The run stopped there, sending nothing more: without the store no "
-            "request can be paced or counted against the budgets."
+            f"{str(stopped).rstrip('.')}. The run stopped there, sending nothing more: without "
+            "the store no request can be paced or counted against the budgets."
         )
     if result.exit_code == 5:
         raise UsageError(
