@@ -397,6 +397,20 @@ def test_redis_gcra_spaces_slots_across_clients(redis_url):
         assert slot == pytest.approx(slots[0] + i * interval, abs=slack), (i, slots)
 
 
+def test_redis_clock_set_back_does_not_delay_the_schedule_by_the_jump(redis_url):
+    """Slots written before Redis' clock was set back an hour: the next caller waits for what
+    was still scheduled then (half a second), not for the hour."""
+    import redis
+
+    raw = redis.Redis.from_url(redis_url)
+    seconds, micros = raw.time()
+    now = seconds + micros / 1e6
+    raw.set("acscontract:pace-back", f"{now + 3600.5:.6f}")
+    raw.set("acscontract:pace-back:at", f"{now + 3600:.6f}")
+    delay = RedisStore(redis_url).next_slot("pace-back", 0.5)
+    assert delay == pytest.approx(0.5, abs=0.2)
+
+
 def test_redis_counters_and_reservations(redis_url):
     store = RedisStore(redis_url)
     store.check()

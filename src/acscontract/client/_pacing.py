@@ -397,16 +397,21 @@ class FileStore:
 
 # GCRA with no burst tolerance: the theoretical arrival time (TAT) of the next request is kept
 # per key; a caller's slot is max(TAT, now) and moves TAT on by one interval. Redis' own clock is
-# "now", so callers on machines with different clocks share one schedule. The delay goes back as
-# a string: Lua numbers would be cut to integers on the way out.
+# "now", so callers on machines with different clocks share one schedule. A second key keeps
+# when TAT was last written: should Redis' clock be set back, what was ahead of that moment is
+# all the next caller waits for, not the jump. The delay goes back as a string: Lua numbers
+# would be cut to integers on the way out.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local written = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if written > now then tat = now + math.max(0, tat - written) end
 if tat < now then tat = now end
 local ttl = math.ceil((tat + interval - now) * 1000) + tonumber(ARGV[2]) * 1000
 redis.call('SET', KEYS[1], string.format('%.6f', tat + interval), 'PX', ttl)
+redis.call('SET', KEYS[2], string.format('%.6f', now), 'PX', ttl)
 return string.format('%.6f', tat - now)
 """
 
@@ -479,7 +484,8 @@ class RedisStore:
             ) from None
 
     def next_slot(self, key: str, interval: float) -> float:
-        raw = self._run(lambda: self._gcra(keys=[_PREFIX + key], args=[repr(interval), _TTL_S]))
+        keys = [_PREFIX + key, f"{_PREFIX}{key}:at"]
+        raw = self._run(lambda: self._gcra(keys=keys, args=[repr(interval), _TTL_S]))
         return max(0.0, float(raw))
 
     def reserve(self, key: str, count: int, limit: int) -> bool:
