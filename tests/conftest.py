@@ -8,6 +8,7 @@ its own, naming them. With `ACSCONTRACT_REQUIRE_REDIS=1` (CI sets it) they fail 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -29,15 +30,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`redis://127.0.0.1:PORT`: a redis-server this test session started and will stop."""
+def _redis_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get(REQUIRE_REDIS_ENV, "") not in ("", "0"):
             pytest.fail(f"{_NO_REDIS}, and {REQUIRE_REDIS_ENV} is set: the Redis tests must run.")
         pytest.skip(_NO_REDIS)
-    folder: Path = tmp_path_factory.mktemp("redis")
+    return binary
+
+
+@contextlib.contextmanager
+def _started_redis(binary: str, folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -58,10 +61,27 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server did not start on port {port}")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
+        yield f"redis://127.0.0.1:{port}", process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`redis://127.0.0.1:PORT`: a redis-server this test session started and will stop."""
+    binary = _redis_binary()
+    with _started_redis(binary, tmp_path_factory.mktemp("redis")) as (url, _):
+        yield url
+
+
+@pytest.fixture
+def doomed_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of one test's own, with its process, for the test to kill mid-run."""
+    binary = _redis_binary()
+    with _started_redis(binary, tmp_path) as started:
+        yield started
 
 
 @pytest.fixture

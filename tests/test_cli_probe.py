@@ -398,7 +398,10 @@ def test_the_polite_calls_share_the_redis_pacing_budget(capsys, tmp_path, redis_
         )
     assert code == 0, out + err
     keys = [k.decode() for k in redis.Redis.from_url(redis_url).keys("acscontract:pace:*")]
-    assert len(keys) == 1  # the schedule of this endpoint
+    # The schedule of this endpoint, and when it was last written (its companion key).
+    schedules = [k for k in keys if not k.endswith(":at")]
+    assert len(schedules) == 1
+    assert sorted(keys) == [schedules[0], f"{schedules[0]}:at"]
     windows = json.loads(report.read_text())["windows"]
     assert max(w["accepted"] for w in windows) <= 40
 

@@ -402,3 +402,74 @@ def test_parallel_workers_are_refused_for_a_url_target(capsys, monkeypatch, flag
     assert code == 2
     assert "Leave -n out" in captured.err
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def _standin_run(standin, root, pacing_dir, *extra, env_extra=None):
+    """`acscontract run` against a real-account stand-in, in a process of its own, with only
+    the documented lifecycle transitions selected (the contracts that start recordings)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACSCONTRACT_")}
+    env.update({ENV_ACCESS_KEY_ID: root.id, ENV_ACCESS_KEY_SECRET: root.secret})
+    env["ACSCONTRACT_PACING_DIR"] = str(pacing_dir)
+    env.update(env_extra or {})
+    command = [sys.executable, "-m", "acscontract", "run", "--target", standin.url]
+    command += ["--domain", "push.example.com", "--app", "live", "--stream", "stream1", *extra]
+    command += ["--", "-k", "test_documented_transition"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _root_key(emulator):
+    account = emulator.seed.accounts[0]
+    return next(k for k in account.access_keys if k.user is None and k.active)
+
+
+def test_an_interrupted_run_on_a_real_account_stops_its_recording_and_says_so(tmp_path):
+    """Ctrl+C (or a cancelled CI job's SIGINT) right after a contract started a recording on a
+    real account (here a stand-in): the contract still brings the stream back to not recording
+    (a recording left running is billed), and the run says how many it started."""
+    import signal
+    import time
+
+    from acscontract.contracts.standin import real_account_standin
+
+    emulator = Emulator()
+    with serve_in_thread(emulator) as upstream, real_account_standin(upstream) as standin:
+        run = _standin_run(standin, _root_key(emulator), tmp_path)
+        deadline = time.monotonic() + 120
+        while standin.counts.recordings < 1 and run.poll() is None:
+            assert time.monotonic() < deadline, "no recording was started"
+            time.sleep(0.002)
+        run.send_signal(signal.SIGINT)  # the contract is bringing the stream back now
+        out, err = run.communicate(timeout=120)
+        started = standin.counts.recordings
+        tasks = emulator.snapshot()["world"].get("recordingTask", [])
+    assert run.returncode == 2, err.decode()[-2000:]
+    assert [t for t in tasks if t["record"].get("state") != "stopped"] == []
+    assert started >= 1
+    assert f"{started} billable recording-starting calls" in out.decode()
+
+
+def test_runs_that_share_a_run_id_share_one_recording_budget(tmp_path):
+    """A CI job retried (or a run started again after an interruption) with the same
+    ACSCONTRACT_RUN_ID draws from the budget the first attempt used: with --max-recordings 1,
+    the two attempts together start one recording, not two."""
+    from acscontract.contracts.standin import real_account_standin
+
+    emulator = Emulator()
+    same = {"ACSCONTRACT_RUN_ID": "ci-run-4242"}
+    with serve_in_thread(emulator) as upstream, real_account_standin(upstream) as standin:
+        outputs = []
+        for _ in range(2):
+            run = _standin_run(
+                standin, _root_key(emulator), tmp_path, "--max-recordings", "1", env_extra=same
+            )
+            out, err = run.communicate(timeout=300)
+            assert run.returncode in (0, 1), err.decode()[-2000:]
+            outputs.append(out.decode())
+        started = standin.counts.recordings
+    assert started == 1
+    assert "1 billable recording-starting calls" in outputs[0]
+    assert "0 billable recording-starting calls" in outputs[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from acscontract._text import printable
 from acscontract.cli._console import Console, safe_text
 from acscontract.contracts.budget import DEFAULT_MAX_RECORDINGS, DEFAULT_MAX_WRITES
 from acscontract.errors import UsageError
+
+RUN_ID_ENV = "ACSCONTRACT_RUN_ID"
 
 __all__ = ["run"]
 
@@ -332,7 +335,9 @@ def run(
         max_recordings=max_recordings,
         operation=operation,
         max_writes=max_writes,
-        run_id=uuid.uuid4().hex,
+        # ACSCONTRACT_RUN_ID names the run (a CI run's id): runs of one name, such as a job
+        # retried after an interruption, share one recording and write budget.
+        run_id=os.environ.get(RUN_ID_ENV, "").strip() or uuid.uuid4().hex,
     )
     problem = _target_problem(options) or _parallel_problem(options, pytest_args)
     if problem is not None:
@@ -352,11 +357,22 @@ def run(
     if not collect_only:
         before = _preflight_and_plan(console, options, profile)
     result = run_contracts(options, profile=profile, pytest_args=pytest_args, junitxml=junitxml)
+    stopped = result.summary.get("stopped")
+    if stopped:
+        # What was sent before the store failed still counts (a real account bills it).
+        console.print(_cost_line(result.summary, before, options), soft_wrap=True)
+        raise UsageError(
+            f"{str(stopped).rstrip('.')}. The run stopped there, sending nothing more: without "
+            "the store no request can be paced or counted against the budgets."
+        )
     if result.exit_code == 5:
         raise UsageError(
             "No contract was selected; check the pytest arguments after '--' (for example -k)."
         )
     if result.exit_code not in (0, 1):
+        if result.summary.get("areas"):
+            # An interrupted run still says what it sent and started (a real account bills it).
+            console.print(_cost_line(result.summary, before, options), soft_wrap=True)
         raise UsageError(
             f"pytest stopped with exit code {result.exit_code} (interrupted, or bad pytest "
             "arguments); see its message above."

@@ -4,7 +4,8 @@ A pacing store holds the schedules, and the counters that go with them:
 
 - `FileStore` (the default): one small file per key under the temp directory
   (`ACSCONTRACT_PACING_DIR` moves it), updated under an exclusive file lock. Every process of
-  this machine that paces the same endpoint draws from the same schedule.
+  this machine, of any user, that paces the same endpoint draws from the same schedule, kept on
+  the machine's monotonic clock; files unused for a day are pruned.
 - `RedisStore` (`redis://HOST:PORT/DB`, also `ACSCONTRACT_PACING_STORE`): every process on every
   machine that names the same store. A slot is taken with GCRA (the generic cell rate algorithm,
   with no burst tolerance) in a Lua script that Redis runs atomically on its own clock, so the
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -44,6 +45,7 @@ __all__ = [
     "NoPacing",
     "Pacer",
     "PacingStore",
+    "PacingStoreError",
     "RedisStore",
     "SharedPacer",
     "check_pacing_url",
@@ -66,6 +68,11 @@ PACING_STORE_ENV = "ACSCONTRACT_PACING_STORE"
 
 # Keys expire this long after their last use, so a store never fills up with old runs.
 _TTL_S = 24 * 3600
+
+
+class PacingStoreError(UsageError):
+    """The pacing store failed while in use: nothing more may be sent, since it could not be
+    paced (or counted against a budget)."""
 
 
 class Pacer(Protocol):
@@ -119,75 +126,171 @@ class PacingStore(Protocol):
 
 # --- the file store ----------------------------------------------------------------------------
 
+_SHARED_FOLDER_MODE = 0o1777
+"""The default folder, like /tmp itself: every user of the machine paces from it (so two users'
+runs share one budget), and the sticky bit keeps each user's files from being removed by others."""
+
+_FILE_MODE = 0o666
+"""Every file of the store: whoever can reach the folder shares its schedules and budgets (the
+folder's own permissions decide who that is)."""
+
+_NAME_LENGTH = 24
+_SUFFIXES = (".next", ".slot")
+_pruned: set[Path] = set()
+
+
+def _store_error(path: Path, exc: OSError) -> PacingStoreError:
+    return PacingStoreError(
+        f"The pacing file {path} cannot be used ({exc.strerror or type(exc).__name__}); set "
+        f"{PACING_DIR_ENV} to a folder of your own, or have the file's owner make it and its "
+        "folder usable by every user that runs acscontract on this machine (chmod 666 the "
+        "file, chmod 1777 the folder)."
+    )
+
+
+def _open_shared(path: Path) -> int:
+    """A descriptor of `path`, created readable and writable by whoever reaches the folder.
+    A symbolic link is refused, so a planted link cannot redirect writes elsewhere."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, _FILE_MODE)
+    except OSError as exc:
+        raise _store_error(path, exc) from None
+    info = os.fstat(fd)
+    if hasattr(os, "fchmod") and info.st_uid == os.geteuid() and info.st_mode & 0o777 != _FILE_MODE:
+        with suppress(OSError):  # the umask took the group's and others' write bits away
+            os.fchmod(fd, _FILE_MODE)
+    return fd
+
+
+def _lock(fd: int) -> None:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file `fd` is open on (not pruned, not replaced)."""
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
 
 @contextmanager
 def _locked(path: Path) -> Iterator[IO[bytes]]:
-    """`path` opened for update under an exclusive lock that other processes respect."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as handle:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
+    """`path` opened for update under an exclusive lock that other processes respect.
 
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-            try:
-                yield handle
-            finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
+    Old files are pruned under the same lock (`FileStore.prune`), so after taking it the path is
+    checked to still name the locked file; if it was pruned meanwhile, the file is opened again.
+    Otherwise two processes could each update a file of their own and share no schedule."""
+    while True:
+        fd = _open_shared(path)
+        _lock(fd)
+        if _same_file(fd, path):
+            break
+        _unlock(fd)
+        os.close(fd)
+    with os.fdopen(fd, "r+b") as handle:
+        try:
+            yield handle
+        finally:
+            handle.flush()
+            _unlock(fd)
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield handle
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+def _read_numbers(handle: IO[bytes]) -> list[float]:
+    handle.seek(0)
+    raw = handle.read().decode("ascii", "replace").split()
+    try:
+        return [float(part) for part in raw]
+    except ValueError:
+        return []
 
 
 def _read_number(handle: IO[bytes]) -> float:
-    handle.seek(0)
-    raw = handle.read().decode("ascii", "replace").strip()
-    try:
-        return float(raw) if raw else 0.0
-    except ValueError:
-        return 0.0
+    numbers = _read_numbers(handle)
+    return numbers[0] if numbers else 0.0
 
 
-def _write_number(handle: IO[bytes], value: float) -> None:
+def _write_numbers(handle: IO[bytes], *values: float) -> None:
     handle.seek(0)
     handle.truncate()
-    handle.write(repr(value).encode("ascii"))
+    handle.write(" ".join(repr(value) for value in values).encode("ascii"))
     handle.flush()
 
 
+def _write_number(handle: IO[bytes], value: float) -> None:
+    _write_numbers(handle, value)
+
+
 def _file_name(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:_NAME_LENGTH]
 
 
 @dataclass(frozen=True, slots=True)
 class FileStore:
-    """Schedules and counters in small files under `folder`, each updated under a file lock."""
+    """Schedules and counters in small files under `folder`, each updated under a file lock.
+
+    Schedules run on the machine's monotonic clock (shared by its processes), so a wall clock
+    set back or forward neither delays the next run by the jump nor lets it overlap the calls
+    already scheduled. Files unused for a day are pruned, as the Redis store's keys expire.
+    """
 
     folder: Path
-    clock: Callable[[], float] = field(default=time.time, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    shared: bool = False
+    """Whether the folder is the default one every user of the machine shares (created 1777)."""
 
     @property
     def description(self) -> str:
         return f"the file lock store in {self.folder} (this machine only)"
 
     def path(self, key: str) -> Path:
-        """The file that holds `key`."""
+        """The file that holds the counter `key`."""
         return self.folder / f"{_file_name(key)}.next"
 
+    def schedule_path(self, key: str) -> Path:
+        """The file that holds the schedule `key` (monotonic seconds, not the wall clock)."""
+        return self.folder / f"{_file_name(key)}.slot"
+
     def next_slot(self, key: str, interval: float) -> float:
-        with _locked(self.path(key)) as handle:
+        self._prepare()
+        with _locked(self.schedule_path(key)) as handle:
             now = self.clock()
-            slot = max(now, _read_number(handle))
-            _write_number(handle, slot + interval)
+            numbers = _read_numbers(handle)
+            following, written = (numbers[0], numbers[1]) if len(numbers) >= 2 else (now, now)
+            if written > now:
+                # The monotonic clock never goes back within one boot: the file outlived a
+                # restart of it. What was still ahead of the schedule when it was written is
+                # the most that can be ahead now.
+                following = now + max(0.0, following - written)
+            slot = max(now, following)
+            _write_numbers(handle, slot + interval, now)
         return slot - now
 
     def reserve(self, key: str, count: int, limit: int) -> bool:
+        self._prepare()
         with _locked(self.path(key)) as handle:
             used = int(_read_number(handle))
             if used + count > limit:
@@ -196,10 +299,12 @@ class FileStore:
         return True
 
     def release(self, key: str, count: int) -> None:
+        self._prepare()
         with _locked(self.path(key)) as handle:
             _write_number(handle, float(max(0, int(_read_number(handle)) - count)))
 
     def add(self, key: str, amount: int) -> int:
+        self._prepare()
         with _locked(self.path(key)) as handle:
             value = int(_read_number(handle)) + amount
             _write_number(handle, float(value))
@@ -212,18 +317,79 @@ class FileStore:
         with _locked(path) as handle:
             return int(_read_number(handle))
 
-    def check(self) -> None:
+    def _prepare(self) -> None:
+        """The folder made (shared when it is the default one), and old files pruned, once per
+        process and folder."""
+        if self.folder in _pruned and self.folder.is_dir():
+            return
+        self._make_folder()
+        _pruned.add(self.folder)
+        self.prune()
+
+    def _make_folder(self) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self.shared:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                return
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            with suppress(FileExistsError):
+                self.folder.mkdir(mode=0o700)
+            info = os.stat(self.folder, follow_symlinks=False)
+            owned = info.st_uid == os.geteuid() if hasattr(os, "geteuid") else True
+            if owned and info.st_mode & 0o7777 != _SHARED_FOLDER_MODE and hasattr(os, "chmod"):
+                os.chmod(self.folder, _SHARED_FOLDER_MODE)
         except OSError as exc:
             raise UsageError(
                 f"The pacing folder {self.folder} cannot be created ({exc.strerror}); set "
                 f"{PACING_DIR_ENV} to a writable folder."
             ) from None
+
+    def prune(self, max_age: float = _TTL_S) -> int:
+        """Remove this store's files unused for `max_age` seconds (the counters of old runs,
+        idle schedules); return how many. Each is removed under its lock, and only while it is
+        still unused, so a process updating it meanwhile keeps its value. Files of other users
+        that the folder does not let this one remove are left alone."""
+        removed = 0
+        cutoff = time.time() - max_age
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return 0
+        for entry in entries:
+            stem, suffix = os.path.splitext(entry.name)
+            if suffix not in _SUFFIXES or len(stem) != _NAME_LENGTH:
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime >= cutoff:
+                    continue
+                removed += self._remove_if_unused(Path(entry.path), cutoff)
+            except (OSError, UsageError):
+                continue
+        return removed
+
+    @staticmethod
+    def _remove_if_unused(path: Path, cutoff: float) -> int:
+        flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
+        try:
+            _lock(fd)
+            try:
+                if os.fstat(fd).st_mtime >= cutoff or not _same_file(fd, path):
+                    return 0
+                path.unlink()
+                return 1
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+
+    def check(self) -> None:
+        self._make_folder()
         if not os.access(self.folder, os.W_OK):
             raise UsageError(
                 f"The pacing folder {self.folder} is not writable; set {PACING_DIR_ENV} to a "
-                "writable folder."
+                "writable folder, or make it writable for every user that runs acscontract on "
+                "this machine (chmod 1777)."
             )
 
 
@@ -231,16 +397,21 @@ class FileStore:
 
 # GCRA with no burst tolerance: the theoretical arrival time (TAT) of the next request is kept
 # per key; a caller's slot is max(TAT, now) and moves TAT on by one interval. Redis' own clock is
-# "now", so callers on machines with different clocks share one schedule. The delay goes back as
-# a string: Lua numbers would be cut to integers on the way out.
+# "now", so callers on machines with different clocks share one schedule. A second key keeps
+# when TAT was last written: should Redis' clock be set back, what was ahead of that moment is
+# all the next caller waits for, not the jump. The delay goes back as a string: Lua numbers
+# would be cut to integers on the way out.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local written = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if written > now then tat = now + math.max(0, tat - written) end
 if tat < now then tat = now end
 local ttl = math.ceil((tat + interval - now) * 1000) + tonumber(ARGV[2]) * 1000
 redis.call('SET', KEYS[1], string.format('%.6f', tat + interval), 'PX', ttl)
+redis.call('SET', KEYS[2], string.format('%.6f', now), 'PX', ttl)
 return string.format('%.6f', tat - now)
 """
 
@@ -308,12 +479,13 @@ class RedisStore:
         try:
             return what()
         except self._errors as exc:
-            raise UsageError(
+            raise PacingStoreError(
                 f"The pacing store {self._shown} failed: {type(exc).__name__}: {exc}"
             ) from None
 
     def next_slot(self, key: str, interval: float) -> float:
-        raw = self._run(lambda: self._gcra(keys=[_PREFIX + key], args=[repr(interval), _TTL_S]))
+        keys = [_PREFIX + key, f"{_PREFIX}{key}:at"]
+        raw = self._run(lambda: self._gcra(keys=keys, args=[repr(interval), _TTL_S]))
         return max(0.0, float(raw))
 
     def reserve(self, key: str, count: int, limit: int) -> bool:
@@ -361,7 +533,7 @@ def pacing_store(url: str | None = None) -> PacingStore:
     UsageError, with one clear line, for any other kind of URL.
     """
     if not url:
-        return FileStore(pacing_dir())
+        return FileStore(pacing_dir(), shared=not os.environ.get(PACING_DIR_ENV))
     check_pacing_url(url)
     return RedisStore(url)
 

@@ -13,9 +13,11 @@ them.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +29,8 @@ from acscontract.contracts.strategies import OK
 from acscontract.spec import Lifecycle, Operation, Transition
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from acscontract.contracts.targets import ContractTarget
 
 __all__ = [
@@ -474,10 +478,40 @@ class TargetStream:
         return None if admin is None else admin.recordings(self.domain, self.app, self.stream)
 
     def restore(self) -> None:
-        if self.offline:
-            self.set_online(True)
-        known = self.state()
-        possible = frozenset(self.lifecycle.states) if known is None else frozenset({known})
-        sequence = homing_sequence(self.lifecycle, self.commands, possible, self.lifecycle.initial)
-        for trigger in sequence or ():
-            self.command(trigger)
+        # On a real account a recording left running is billed until someone stops it, so a
+        # first Ctrl+C (or the SIGINT a CI system sends when a job is cancelled) waits for the
+        # stream to be brought back; a second one stops at once.
+        with contextlib.nullcontext() if self.target.is_emulator else _interrupt_deferred():
+            if self.offline:
+                self.set_online(True)
+            known = self.state()
+            possible = frozenset(self.lifecycle.states) if known is None else frozenset({known})
+            sequence = homing_sequence(
+                self.lifecycle, self.commands, possible, self.lifecycle.initial
+            )
+            for trigger in sequence or ():
+                self.command(trigger)
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """A first SIGINT inside is held back and raised (as KeyboardInterrupt) on the way out; a
+    second one is raised at once. Outside the main thread signals cannot be handled: nothing
+    changes there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt

@@ -219,12 +219,20 @@ def pytest_configure_node(node: Any) -> None:
 class _SessionState:
     config: pytest.Config | None = None
     profiles_registered: bool = False
+    finishing: bool = False
+    """Whether the session is finishing (an interrupted run's last teardown happens then)."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _STATE.finishing = True
 
 
 _STATE = _SessionState()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _STATE.finishing = False
     if _STATE.config is config:
         _STATE.config = None
 
@@ -464,15 +472,18 @@ def _acscontract_gate(request: pytest.FixtureRequest) -> Iterator[None]:
     recordings_before = contract_target.recordings_started
     writes_before = contract_target.writes_made
     yield
-    request.node.user_properties.append(
-        ("acscontract_requests", contract_target.requests_sent - requests_before)
-    )
-    request.node.user_properties.append(
-        ("acscontract_recordings", contract_target.recordings_started - recordings_before)
-    )
-    request.node.user_properties.append(
-        ("acscontract_writes", contract_target.writes_made - writes_before)
-    )
+    spent = {
+        "acscontract_requests": contract_target.requests_sent - requests_before,
+        "acscontract_recordings": contract_target.recordings_started - recordings_before,
+        "acscontract_writes": contract_target.writes_made - writes_before,
+    }
+    request.node.user_properties.extend(spent.items())
+    summary = request.config.stash.get(_SUMMARY, None)
+    if _STATE.finishing and summary is not None:
+        # An interrupted run tears its last contract down at the session's end, and no report
+        # carries these figures there: the summary counts them itself (a real account bills
+        # the recordings all the same).
+        summary.count(str(marker.args[0]) if marker.args else "", spent)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -529,7 +540,32 @@ def pytest_runtest_makereport(
         log = item.stash.get(_EXCHANGES, None)
         if log is not None and log.last:
             report.user_properties.append(("acscontract_exchange", log.last))
+    failure = _store_failure(call.excinfo.value) if call.excinfo is not None else None
+    if failure is not None:
+        # Nothing more can be paced or counted against the budgets: the run stops here (every
+        # xdist worker too), with this one reason, instead of failing contract after contract.
+        report.user_properties.append((_STOPPED, str(failure)))
+        item.session.shouldstop = str(failure)
     return report
+
+
+_STOPPED = "acscontract_stopped"
+
+
+def _store_failure(error: BaseException | None, depth: int = 0) -> BaseException | None:
+    """The pacing store's failure behind `error` (raised, chained or grouped), if any."""
+    from acscontract.client import PacingStoreError
+
+    if error is None or depth > 20:
+        return None
+    if isinstance(error, PacingStoreError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _store_failure(inner, depth + 1)
+            if found is not None:
+                return found
+    return _store_failure(error.__cause__ or error.__context__, depth + 1)
 
 
 # --- the summary ---------------------------------------------------------------------------
@@ -606,6 +642,8 @@ class AreaSummary:
         self.areas: dict[str, AreaResult] = {}
         self.target: str | None = None
         self.collected = 0
+        self.stopped: str | None = None
+        """Why the run stopped before its end (the pacing store failed), if it did."""
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = sum(1 for i in session.items if i.get_closest_marker(AREA_MARKER))
@@ -621,6 +659,8 @@ class AreaSummary:
                 result.notes.append(str(value))
             if key == "acscontract_target" and self.target is None:
                 self.target = str(value)
+            if key == _STOPPED and self.stopped is None:
+                self.stopped = str(value)
             if report.when == "teardown" and key == "acscontract_requests":
                 result.requests += int(str(value))
             if report.when == "teardown" and key == "acscontract_recordings":
@@ -647,6 +687,13 @@ class AreaSummary:
                     "exchange": str(props.get("acscontract_exchange", "")),
                 }
 
+    def count(self, area: str, spent: Mapping[str, int]) -> None:
+        """Add what a contract spent that no report carries."""
+        result = self.areas.setdefault(area, AreaResult())
+        result.requests += spent["acscontract_requests"]
+        result.recordings += spent["acscontract_recordings"]
+        result.writes += spent["acscontract_writes"]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "target": self.target,
@@ -654,6 +701,7 @@ class AreaSummary:
             "requests": sum(r.requests for r in self.areas.values()),
             "recordings": sum(r.recordings for r in self.areas.values()),
             "writes": sum(r.writes for r in self.areas.values()),
+            "stopped": self.stopped,
             "areas": {name: result.to_json() for name, result in sorted(self.areas.items())},
         }
 

@@ -718,10 +718,15 @@ class ContractTarget:
                 raise
         return Sending(starts, ticket, writes, write_ticket)
 
-    def finish(self, sending: Sending, status: int | None) -> None:
-        """After the answer (None: none came): count it, and settle the budget slots."""
-        started = sending.starts_recording and status == 200
-        wrote = sending.writes and status == 200
+    def finish(self, sending: Sending, status: int | None, *, unanswered: bool = False) -> None:
+        """After the answer (None: none came): count it, and settle the budget slots.
+
+        A request that left but got no answer (`unanswered`: interrupted, or the connection
+        failed) may have taken effect: it counts as a success, keeping its budget slots, since
+        a real account bills a recording it started whether or not the answer arrived."""
+        succeeded = status == 200 or unanswered
+        started = sending.starts_recording and succeeded
+        wrote = sending.writes and succeeded
         with self._counter_lock:
             self.requests_sent += 1
             if started:
@@ -801,13 +806,15 @@ class ContractTarget:
             )
             sending = self.begin(the_action, the_version, pairs)
             status: int | None = None
+            left = False
             try:
                 if not expect_throttling:
                     pacer.wait()
+                left = True
                 response = client.send(request)
                 status = response.status
             finally:
-                self.finish(sending, status)
+                self.finish(sending, status, unanswered=left and status is None)
             if retries <= 0 or outcome_of(response) not in self._throttle_codes:
                 return response
             retries -= 1
