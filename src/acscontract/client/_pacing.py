@@ -163,28 +163,21 @@ def _open_shared(path: Path) -> int:
     return fd
 
 
-def _lock(fd: int) -> None:
+def _lock(fd: int, *, release: bool = False) -> None:
+    """Take (or, with `release`, give back) the exclusive lock on the open file `fd`."""
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         import msvcrt
 
         os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK if release else msvcrt.LK_LOCK, 1)
     else:
         import fcntl
 
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_UN if release else fcntl.LOCK_EX)
 
 
 def _unlock(fd: int) -> None:
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    _lock(fd, release=True)
 
 
 def _same_file(fd: int, path: Path) -> bool:
