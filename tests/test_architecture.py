@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "acscontract"
 ARCHITECTURE = ROOT / "ARCHITECTURE.md"
-SHARED = frozenset({"errors", "_text", "_loopback", "_resources", "_files"})
+SHARED = frozenset({"errors", "_text", "_loopback", "_resources", "_files", "_signals"})
 TEST_TOOLS = frozenset({"pytest", "_pytest", "hypothesis", "schemathesis"})
 
 

@@ -14,23 +14,21 @@ them.
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from acscontract._signals import stop_signals_deferred
 from acscontract.contracts.checks import ResponseLike, Violation, checks_for, outcome_of
 from acscontract.contracts.strategies import OK
 from acscontract.spec import Lifecycle, Operation, Transition
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from acscontract.contracts.targets import ContractTarget
 
 __all__ = [
@@ -479,9 +477,9 @@ class TargetStream:
 
     def restore(self) -> None:
         # On a real account a recording left running is billed until someone stops it, so a
-        # first Ctrl+C (or the SIGINT a CI system sends when a job is cancelled) waits for the
-        # stream to be brought back; a second one stops at once.
-        with contextlib.nullcontext() if self.target.is_emulator else _interrupt_deferred():
+        # first Ctrl+C (or the SIGINT or SIGTERM a CI system sends when a job is cancelled) waits
+        # for the stream to be brought back; a second Ctrl+C stops at once.
+        with contextlib.nullcontext() if self.target.is_emulator else stop_signals_deferred():
             if self.offline:
                 self.set_online(True)
             known = self.state()
@@ -491,27 +489,3 @@ class TargetStream:
             )
             for trigger in sequence or ():
                 self.command(trigger)
-
-
-@contextlib.contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """A first SIGINT inside is held back and raised (as KeyboardInterrupt) on the way out; a
-    second one is raised at once. Outside the main thread signals cannot be handled: nothing
-    changes there."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        if held:
-            raise KeyboardInterrupt
-        held.append(signum)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if held:
-        raise KeyboardInterrupt

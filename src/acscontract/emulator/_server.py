@@ -77,18 +77,7 @@ class _CancelIsNoError(logging.Filter):
 def _config(
     emulator: Emulator, admin_token: str | None, log_level: str, host: str
 ) -> uvicorn.Config:
-    config = _uvicorn_config(emulator, admin_token, log_level, host)
-    # uvicorn.Config sets up uvicorn's loggers: the filter goes on after it.
-    uvicorn_log = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _CancelIsNoError) for f in uvicorn_log.filters):
-        uvicorn_log.addFilter(_CancelIsNoError())
-    return config
-
-
-def _uvicorn_config(
-    emulator: Emulator, admin_token: str | None, log_level: str, host: str
-) -> uvicorn.Config:
-    return uvicorn.Config(
+    config = uvicorn.Config(
         asgi_app(emulator, admin_token=admin_token, bound_hosts=[host]),
         lifespan="off",
         log_level=log_level,
@@ -99,6 +88,11 @@ def _uvicorn_config(
         proxy_headers=False,
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
     )
+    # uvicorn.Config sets up uvicorn's loggers: the filter goes on after it.
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _CancelIsNoError) for f in uvicorn_log.filters):
+        uvicorn_log.addFilter(_CancelIsNoError())
+    return config
 
 
 class _Server(uvicorn.Server):

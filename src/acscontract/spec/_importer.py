@@ -9,14 +9,11 @@ limit is unknown. The result of an import validates like a hand-written spec.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from typing import Any
 import yaml
 
 from acscontract._files import read_regular_bytes
+from acscontract._signals import stop_signals_deferred
 from acscontract.errors import InputError, UsageError
 from acscontract.spec._loader import bundled_spec_dir, parameter_from_raw
 from acscontract.spec._model import _value_problem
@@ -289,25 +287,6 @@ def _write(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block is over, then act as they would have: a few
-    hundred small files are written whole or not begun, never a part of the set."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    stops = (signal.SIGINT, signal.SIGTERM)
-    original = {s: signal.signal(s, lambda number, _frame: caught.append(number)) for s in stops}
-    try:
-        yield
-    finally:
-        for stop, handler in original.items():
-            signal.signal(stop, handler)
-        for number in dict.fromkeys(caught):
-            signal.raise_signal(number)
-
-
 def import_metadata(
     metadata: Path, out_dir: Path, apis: Sequence[str] | None = None
 ) -> ImportResult:
@@ -354,7 +333,7 @@ def import_metadata(
     protocol_target = out_dir / _PROTOCOL_FILE
     protocol_source = bundled_spec_dir() / _PROTOCOL_FILE
     meta_target = out_dir / "_meta" / metadata.name
-    with _signals_deferred():  # a Ctrl+C now waits for the last file, then stops the import
+    with stop_signals_deferred():  # a Ctrl+C now waits for the last file, then stops the import
         if protocol_target.resolve() != protocol_source.resolve():
             _write(protocol_target, protocol_source.read_text(encoding="utf-8"))
         if meta_target.resolve() != metadata.resolve():

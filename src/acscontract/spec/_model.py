@@ -1017,7 +1017,7 @@ def _structured_problem(
     params: Mapping[str, str],
     *,
     forbid_control: bool,
-    booleans: Mapping[str, bool] = JSON_BOOLEANS,
+    booleans: Mapping[str, bool],
 ) -> str | None:
     """Why an array or object parameter's value breaks its schema, or None."""
     try:
